@@ -1,0 +1,331 @@
+//! The typed command model.
+//!
+//! A client request (a list of byte-string arguments) is parsed into a [`Command`], which is
+//! one of four families, each handled by a different layer:
+//!
+//! - [`WriteCommand`]: changes the keyspace. Serialized into the Raft log (serde/bincode) and
+//!   applied deterministically on every replica. Relative TTLs stay relative here; `apply`
+//!   resolves them against the timestamp the leader stamped on the log entry.
+//! - [`ReadCommand`]: reads the keyspace of one database; served after a read barrier.
+//! - [`ConnCommand`]: connection state and server introspection, handled by the node.
+//!
+//! The on-disk encoding of [`WriteCommand`] is part of the log format: add new variants at the
+//! end of an enum, never reorder or remove one.
+
+mod parse;
+pub mod table;
+
+pub use parse::parse;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A parsed client request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Read(ReadCommand),
+    Write(WriteCommand),
+    Conn(ConnCommand),
+}
+
+/// When a key should expire, as the client said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expiry {
+    /// Milliseconds from the time the write is stamped with (EX, PX, EXPIRE, PEXPIRE).
+    RelativeMs(i64),
+    /// Unix time in milliseconds (EXAT, PXAT, EXPIREAT, PEXPIREAT).
+    AtMs(i64),
+}
+
+/// `NX` / `XX` on SET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetCondition {
+    /// Only set if the key does not exist.
+    Nx,
+    /// Only set if the key already exists.
+    Xx,
+}
+
+/// What SET does with an existing TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetTtl {
+    /// No option: any existing TTL is discarded.
+    Clear,
+    /// `KEEPTTL`.
+    Keep,
+    /// `EX`/`PX`/`EXAT`/`PXAT`.
+    Set(Expiry),
+}
+
+/// `NX`/`XX`/`GT`/`LT` on EXPIRE and friends (Redis 7).
+///
+/// Redis allows `XX` together with `GT` or `LT`. `XX GT` is parsed as [`ExpireCondition::Gt`]
+/// (GT already fails on a key without a TTL); `XX LT` differs from `LT` (which succeeds on a
+/// key without a TTL) and has its own variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpireCondition {
+    Always,
+    /// Only if the key has no TTL.
+    Nx,
+    /// Only if the key has a TTL.
+    Xx,
+    /// Only if the new expiry is later than the current one; a key without a TTL never
+    /// qualifies (no TTL counts as infinite).
+    Gt,
+    /// Only if the new expiry is earlier than the current one, or the key has no TTL.
+    Lt,
+    /// `XX LT`: only if the key has a TTL and the new expiry is earlier.
+    XxLt,
+}
+
+/// The largest string Redis builds (`proto-max-bulk-len`, 512 MiB): SETRANGE's offset plus
+/// length may not exceed it, and APPEND should not either.
+pub const MAX_STRING_LEN: u64 = 512 * 1024 * 1024;
+
+/// The latest wall-clock time, in unix milliseconds, that a relative TTL is assumed to be
+/// resolved against (2^45 ms, in the year 3084). Redis rejects a relative TTL when adding the
+/// current time would overflow; a pure parser has no clock, so it uses this bound instead.
+pub const MAX_STAMP_MS: i64 = 1 << 45;
+
+/// The largest [`Expiry::RelativeMs`] the parser produces: adding any stamp up to
+/// [`MAX_STAMP_MS`] cannot overflow an `i64`. Relative TTLs can be negative (EXPIRE with a
+/// negative time deletes the key), down to `i64::MIN`; adding a non-negative stamp to them
+/// cannot overflow either.
+pub const MAX_RELATIVE_EXPIRE_MS: i64 = i64::MAX - MAX_STAMP_MS;
+
+/// GETEX's option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GetExTtl {
+    /// No option: GETEX behaves as GET.
+    Unchanged,
+    Persist,
+    Set(Expiry),
+}
+
+/// Commands that change the keyspace of the database `db` they are issued in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WriteCommand {
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]; also SETEX, PSETEX.
+    Set {
+        key: Bytes,
+        value: Bytes,
+        condition: Option<SetCondition>,
+        get: bool,
+        ttl: SetTtl,
+    },
+    /// SETNX key value: integer reply 1/0.
+    SetNx {
+        key: Bytes,
+        value: Bytes,
+    },
+    /// GETSET key value: old value, TTL discarded.
+    GetSet {
+        key: Bytes,
+        value: Bytes,
+    },
+    GetDel {
+        key: Bytes,
+    },
+    GetEx {
+        key: Bytes,
+        ttl: GetExTtl,
+    },
+    MSet {
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    MSetNx {
+        pairs: Vec<(Bytes, Bytes)>,
+    },
+    Append {
+        key: Bytes,
+        value: Bytes,
+    },
+    SetRange {
+        key: Bytes,
+        offset: u64,
+        value: Bytes,
+    },
+    /// INCR, DECR, INCRBY, DECRBY.
+    IncrBy {
+        key: Bytes,
+        delta: i64,
+    },
+    IncrByFloat {
+        key: Bytes,
+        delta: f64,
+    },
+    /// DEL and UNLINK.
+    Del {
+        keys: Vec<Bytes>,
+    },
+    FlushDb,
+    FlushAll,
+    /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT.
+    Expire {
+        key: Bytes,
+        at: Expiry,
+        condition: ExpireCondition,
+    },
+    Persist {
+        key: Bytes,
+    },
+    /// RENAME (nx = false) and RENAMENX (nx = true).
+    Rename {
+        key: Bytes,
+        new_key: Bytes,
+        nx: bool,
+    },
+}
+
+/// Which unit and base a TTL query answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlQuery {
+    /// TTL: seconds remaining.
+    TtlSecs,
+    /// PTTL: milliseconds remaining.
+    TtlMs,
+    /// EXPIRETIME: unix seconds.
+    AtSecs,
+    /// PEXPIRETIME: unix milliseconds.
+    AtMs,
+}
+
+/// Commands that only read the keyspace of the current database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadCommand {
+    Get {
+        key: Bytes,
+    },
+    MGet {
+        keys: Vec<Bytes>,
+    },
+    StrLen {
+        key: Bytes,
+    },
+    GetRange {
+        key: Bytes,
+        start: i64,
+        end: i64,
+    },
+    Exists {
+        keys: Vec<Bytes>,
+    },
+    Type {
+        key: Bytes,
+    },
+    Keys {
+        pattern: Bytes,
+    },
+    Scan {
+        cursor: u64,
+        pattern: Option<Bytes>,
+        count: usize,
+        type_name: Option<String>,
+    },
+    DbSize,
+    Ttl {
+        key: Bytes,
+        query: TtlQuery,
+    },
+}
+
+/// CLIENT subcommands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCommand {
+    Id,
+    SetName(Bytes),
+    GetName,
+    SetInfo { attr: String, value: Bytes },
+    List,
+    Info,
+}
+
+/// CONFIG subcommands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigCommand {
+    /// CONFIG GET pattern [pattern ...]
+    Get(Vec<Bytes>),
+    /// CONFIG SET name value [name value ...]
+    Set(Vec<(Bytes, Bytes)>),
+    ResetStat,
+    Rewrite,
+}
+
+/// COMMAND subcommands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandCommand {
+    /// COMMAND with no subcommand: the whole table.
+    All,
+    Count,
+    Info(Vec<Bytes>),
+    Docs(Vec<Bytes>),
+    List,
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hello {
+    pub protover: Option<u8>,
+    pub auth: Option<(Bytes, Bytes)>,
+    pub setname: Option<Bytes>,
+}
+
+/// Connection state, introspection and cluster commands handled by the node itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnCommand {
+    Ping(Option<Bytes>),
+    Echo(Bytes),
+    Hello(Hello),
+    Select(u32),
+    Quit,
+    Reset,
+    Command(CommandCommand),
+    Client(ClientCommand),
+    Config(ConfigCommand),
+    /// INFO [section ...]
+    Info(Vec<String>),
+    Role,
+    ReadOnly,
+    ReadWrite,
+    /// AUTH [username] password
+    Auth {
+        username: Option<Bytes>,
+        password: Bytes,
+    },
+    /// `CAIRN <subcommand> [args...]`: cairn's own admin commands (the arguments after
+    /// `CAIRN`), parsed by the node that owns them. Not a Redis command, so not in the table.
+    Cairn(Vec<Bytes>),
+}
+
+/// Why a request could not be turned into a [`Command`]. Each maps to one Redis error reply.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    Unknown { name: String, args: String },
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    #[error("ERR unknown subcommand '{sub}'. Try {command} HELP.")]
+    UnknownSubcommand { command: String, sub: String },
+    /// `ERR wrong number of arguments for '<name>' command`
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    /// `ERR invalid expire time in '<name>' command`
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(String),
+    /// Any other error with its full Redis text (prefix included), e.g. `ERR DB index is out of range`.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CommandError {
+    /// The error line as sent to the client, without the leading `-` and trailing CRLF.
+    pub fn resp_error(&self) -> String {
+        self.to_string()
+    }
+}

@@ -1,0 +1,182 @@
+//! Keyspace commands (the "generic" group: db.c, expire.c).
+
+use bytes::Bytes;
+
+use super::{int, is, text, Result};
+use crate::command::{
+    Command, CommandError, ExpireCondition, Expiry, ReadCommand, TtlQuery, WriteCommand,
+    MAX_RELATIVE_EXPIRE_MS,
+};
+use crate::num::parse_u64_cursor;
+
+/// The type names SCAN's TYPE option accepts (Redis's `obj_type_name`).
+const TYPE_NAMES: [&str; 6] = ["string", "list", "set", "zset", "hash", "stream"];
+
+/// Parses the keyspace command `name` (lowercase, arity already checked).
+pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
+    use Command::{Read, Write};
+    use ReadCommand as R;
+    use WriteCommand as W;
+    let ttl = |key: &Bytes, query| {
+        Read(R::Ttl {
+            key: key.clone(),
+            query,
+        })
+    };
+    Ok(match (name, args) {
+        ("del" | "unlink", [_, keys @ ..]) if !keys.is_empty() => Write(W::Del {
+            keys: keys.to_vec(),
+        }),
+        ("exists", [_, keys @ ..]) if !keys.is_empty() => Read(R::Exists {
+            keys: keys.to_vec(),
+        }),
+        ("type", [_, key]) => Read(R::Type { key: key.clone() }),
+        ("keys", [_, pattern]) => Read(R::Keys {
+            pattern: pattern.clone(),
+        }),
+        ("scan", [_, cursor, options @ ..]) => Read(scan(cursor, options)?),
+        ("dbsize", [_]) => Read(R::DbSize),
+        ("flushdb", [_, options @ ..]) => {
+            flush_mode(options)?;
+            Write(W::FlushDb)
+        }
+        ("flushall", [_, options @ ..]) => {
+            flush_mode(options)?;
+            Write(W::FlushAll)
+        }
+        ("expire" | "pexpire" | "expireat" | "pexpireat", [_, key, when, options @ ..]) => {
+            Write(expire(name, key, when, options)?)
+        }
+        ("ttl", [_, key]) => ttl(key, TtlQuery::TtlSecs),
+        ("pttl", [_, key]) => ttl(key, TtlQuery::TtlMs),
+        ("expiretime", [_, key]) => ttl(key, TtlQuery::AtSecs),
+        ("pexpiretime", [_, key]) => ttl(key, TtlQuery::AtMs),
+        ("persist", [_, key]) => Write(W::Persist { key: key.clone() }),
+        ("rename" | "renamenx", [_, key, new_key]) => Write(W::Rename {
+            key: key.clone(),
+            new_key: new_key.clone(),
+            nx: name == "renamenx",
+        }),
+        _ => return Err(CommandError::Arity(name.into())),
+    })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is parsed leniently
+/// (`strtoull`); options may repeat, the last wins.
+fn scan(cursor: &[u8], options: &[Bytes]) -> Result<ReadCommand> {
+    let cursor =
+        parse_u64_cursor(cursor).ok_or_else(|| CommandError::Other("ERR invalid cursor".into()))?;
+    let mut pattern = None;
+    let mut count = 10;
+    let mut type_name = None;
+    let mut i = 0;
+    while let Some(option) = options.get(i) {
+        let Some(value) = options.get(i + 1) else {
+            return Err(CommandError::Syntax);
+        };
+        if is(option, "count") {
+            let n = int(value)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(option, "match") {
+            pattern = Some(value.clone());
+        } else if is(option, "type") {
+            let name = TYPE_NAMES
+                .into_iter()
+                .find(|t| is(value, t))
+                .ok_or_else(|| {
+                    CommandError::Other(format!("ERR unknown type name '{}'", text(value)))
+                })?;
+            type_name = Some(name.to_string());
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(ReadCommand::Scan {
+        cursor,
+        pattern,
+        count,
+        type_name,
+    })
+}
+
+/// FLUSHDB/FLUSHALL [ASYNC|SYNC]. cairn flushes the same way either way.
+fn flush_mode(options: &[Bytes]) -> Result<()> {
+    match options {
+        [] => Ok(()),
+        [mode] if is(mode, "sync") || is(mode, "async") => Ok(()),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX|XX|GT|LT] (`expireGenericCommand`).
+/// Options are checked first, then the time, which may be negative (the key is then
+/// deleted) but must not overflow once converted to milliseconds and made absolute.
+fn expire(name: &str, key: &Bytes, when: &[u8], options: &[Bytes]) -> Result<WriteCommand> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for option in options {
+        if is(option, "nx") {
+            nx = true;
+        } else if is(option, "xx") {
+            xx = true;
+        } else if is(option, "gt") {
+            gt = true;
+        } else if is(option, "lt") {
+            lt = true;
+        } else {
+            return Err(CommandError::Other(format!(
+                "ERR Unsupported option {}",
+                text(option)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::Other(
+            "ERR NX and XX, GT or LT options at the same time are not compatible".into(),
+        ));
+    }
+    if gt && lt {
+        return Err(CommandError::Other(
+            "ERR GT and LT options at the same time are not compatible".into(),
+        ));
+    }
+    let invalid = || CommandError::InvalidExpire(name.into());
+    let when = int(when)?;
+    let seconds = matches!(name, "expire" | "expireat");
+    let relative = matches!(name, "expire" | "pexpire");
+    let ms = if seconds {
+        when.checked_mul(1000).ok_or_else(invalid)?
+    } else {
+        when
+    };
+    let at = if relative {
+        if ms > MAX_RELATIVE_EXPIRE_MS {
+            return Err(invalid());
+        }
+        Expiry::RelativeMs(ms)
+    } else {
+        Expiry::AtMs(ms)
+    };
+    let condition = if nx {
+        ExpireCondition::Nx
+    } else if gt {
+        // XX GT is GT: GT already fails on a key without a TTL.
+        ExpireCondition::Gt
+    } else if lt && xx {
+        ExpireCondition::XxLt
+    } else if lt {
+        ExpireCondition::Lt
+    } else if xx {
+        ExpireCondition::Xx
+    } else {
+        ExpireCondition::Always
+    };
+    Ok(WriteCommand::Expire {
+        key: key.clone(),
+        at,
+        condition,
+    })
+}

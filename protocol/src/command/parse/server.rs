@@ -1,0 +1,208 @@
+//! Connection and server commands (the "connection" and "server" groups), handled by the
+//! node itself.
+
+use bytes::Bytes;
+
+use super::{int, is, pairs, text, Result};
+use crate::command::{
+    ClientCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand, Hello,
+};
+use crate::num::parse_i64;
+
+/// Parses the connection/server command `name` (lowercase, `container|sub` for subcommands;
+/// arity already checked).
+pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
+    use ConnCommand as C;
+    let conn = match (name, args) {
+        ("ping", [_]) => C::Ping(None),
+        ("ping", [_, message]) => C::Ping(Some(message.clone())),
+        ("echo", [_, message]) => C::Echo(message.clone()),
+        ("hello", [_, rest @ ..]) => C::Hello(hello(rest)?),
+        ("select", [_, index]) => C::Select(select(index)?),
+        ("quit", [_, ..]) => C::Quit,
+        ("reset", [_]) => C::Reset,
+        ("role", [_]) => C::Role,
+        ("readonly", [_]) => C::ReadOnly,
+        ("readwrite", [_]) => C::ReadWrite,
+        ("info", [_, sections @ ..]) => C::Info(
+            sections
+                .iter()
+                .map(|s| text(s).to_ascii_lowercase())
+                .collect(),
+        ),
+        ("auth", [_, password]) => C::Auth {
+            username: None,
+            password: password.clone(),
+        },
+        ("auth", [_, username, password]) => C::Auth {
+            username: Some(username.clone()),
+            password: password.clone(),
+        },
+        ("auth", _) => return Err(CommandError::Syntax),
+        ("command", [_]) => C::Command(CommandCommand::All),
+        ("command|count", [_, _]) => C::Command(CommandCommand::Count),
+        ("command|info", [_, _, names @ ..]) => C::Command(CommandCommand::Info(names.to_vec())),
+        ("command|docs", [_, _, names @ ..]) => C::Command(CommandCommand::Docs(names.to_vec())),
+        ("command|list", [_, _, filter @ ..]) => {
+            command_list_filter(filter)?;
+            C::Command(CommandCommand::List)
+        }
+        ("client|id", [_, _]) => C::Client(ClientCommand::Id),
+        ("client|setname", [_, _, client_name]) => {
+            if !valid_client_name(client_name) {
+                return Err(bad_client_name());
+            }
+            C::Client(ClientCommand::SetName(client_name.clone()))
+        }
+        ("client|getname", [_, _]) => C::Client(ClientCommand::GetName),
+        ("client|setinfo", [_, _, attr, value]) => C::Client(client_setinfo(attr, value)?),
+        ("client|list", [_, _, filter @ ..]) => {
+            client_list_filter(filter)?;
+            C::Client(ClientCommand::List)
+        }
+        ("client|info", [_, _]) => C::Client(ClientCommand::Info),
+        ("config|get", [_, _, patterns @ ..]) => C::Config(ConfigCommand::Get(patterns.to_vec())),
+        ("config|set", [_, _, rest @ ..]) => {
+            C::Config(ConfigCommand::Set(pairs(rest).ok_or(CommandError::Syntax)?))
+        }
+        ("config|resetstat", [_, _]) => C::Config(ConfigCommand::ResetStat),
+        ("config|rewrite", [_, _]) => C::Config(ConfigCommand::Rewrite),
+        // PING takes at most one argument; anything else is an arity error too.
+        _ => return Err(CommandError::Arity(name.into())),
+    };
+    Ok(Command::Conn(conn))
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]] (`helloCommand`).
+fn hello(args: &[Bytes]) -> Result<Hello> {
+    let mut hello = Hello {
+        protover: None,
+        auth: None,
+        setname: None,
+    };
+    let Some((version, mut options)) = args.split_first() else {
+        return Ok(hello);
+    };
+    let version = parse_i64(version).ok_or_else(|| {
+        CommandError::Other("ERR Protocol version is not an integer or out of range".into())
+    })?;
+    hello.protover = match version {
+        2 => Some(2),
+        3 => Some(3),
+        _ => {
+            return Err(CommandError::Other(
+                "NOPROTO unsupported protocol version".into(),
+            ))
+        }
+    };
+    loop {
+        options = match options {
+            [] => return Ok(hello),
+            [option, username, password, rest @ ..] if is(option, "auth") => {
+                hello.auth = Some((username.clone(), password.clone()));
+                rest
+            }
+            [option, client_name, rest @ ..] if is(option, "setname") => {
+                if !valid_client_name(client_name) {
+                    return Err(bad_client_name());
+                }
+                hello.setname = Some(client_name.clone());
+                rest
+            }
+            [option, ..] => {
+                return Err(CommandError::Other(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    text(option)
+                )))
+            }
+        };
+    }
+}
+
+/// SELECT index: an `int`; a negative index is out of range here, too large ones are for the
+/// node to refuse (it knows how many databases there are).
+fn select(index: &[u8]) -> Result<u32> {
+    let index = i32::try_from(int(index)?).map_err(|_| CommandError::NotInteger)?;
+    u32::try_from(index).map_err(|_| CommandError::Other("ERR DB index is out of range".into()))
+}
+
+/// Redis's `validateClientAttr`: printable ASCII without spaces (so that CLIENT LIST stays
+/// splittable on spaces). An empty name is allowed: it clears the name.
+fn valid_client_attr(value: &[u8]) -> bool {
+    value.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+fn valid_client_name(name: &[u8]) -> bool {
+    valid_client_attr(name)
+}
+
+fn bad_client_name() -> CommandError {
+    CommandError::Other(
+        "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+    )
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value. The attribute is returned lowercase.
+fn client_setinfo(attr: &[u8], value: &Bytes) -> Result<ClientCommand> {
+    let name = ["lib-name", "lib-ver"]
+        .into_iter()
+        .find(|a| is(attr, a))
+        .ok_or_else(|| CommandError::Other(format!("ERR Unrecognized option '{}'", text(attr))))?;
+    if !valid_client_attr(value) {
+        return Err(CommandError::Other(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            text(attr)
+        )));
+    }
+    Ok(ClientCommand::SetInfo {
+        attr: name.to_string(),
+        value: value.clone(),
+    })
+}
+
+/// CLIENT LIST's optional filters (`TYPE type`, `ID id [id ...]`), validated as Redis does.
+/// cairn lists every client and has no filtered form, so a valid filter is refused rather than
+/// ignored.
+fn client_list_filter(filter: &[Bytes]) -> Result<()> {
+    match filter {
+        [] => Ok(()),
+        [option, kind] if is(option, "type") => {
+            let known = ["normal", "master", "replica", "slave", "pubsub"];
+            if known.iter().any(|k| is(kind, k)) {
+                Err(unsupported("CLIENT LIST TYPE"))
+            } else {
+                Err(CommandError::Other(format!(
+                    "ERR Unknown client type '{}'",
+                    text(kind)
+                )))
+            }
+        }
+        [option, ids @ ..] if is(option, "id") && !ids.is_empty() => {
+            if ids.iter().all(|id| int(id).is_ok()) {
+                Err(unsupported("CLIENT LIST ID"))
+            } else {
+                Err(CommandError::Other("ERR Invalid client ID".into()))
+            }
+        }
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// COMMAND LIST's optional `FILTERBY MODULE|ACLCAT|PATTERN arg`, validated as Redis does, then
+/// refused: cairn has no filtered form.
+fn command_list_filter(filter: &[Bytes]) -> Result<()> {
+    match filter {
+        [] => Ok(()),
+        [option, kind, _]
+            if is(option, "filterby")
+                && ["module", "aclcat", "pattern"].iter().any(|k| is(kind, k)) =>
+        {
+            Err(unsupported("COMMAND LIST FILTERBY"))
+        }
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+fn unsupported(what: &str) -> CommandError {
+    CommandError::Other(format!("ERR {what} is not supported"))
+}

@@ -1,0 +1,256 @@
+use super::*;
+use crate::command::{ClientCommand, CommandCommand, ConfigCommand, Hello};
+
+#[test]
+fn ping_echo_quit_reset() {
+    assert_eq!(conn("ping"), ConnCommand::Ping(None));
+    assert_eq!(conn("PING hi"), ConnCommand::Ping(Some(b("hi"))));
+    assert_eq!(err("ping a b"), arity("ping"));
+    assert_eq!(conn("echo hi"), ConnCommand::Echo(b("hi")));
+    assert_eq!(err("echo"), arity("echo"));
+    assert_eq!(err("echo a b"), arity("echo"));
+    assert_eq!(conn("quit"), ConnCommand::Quit);
+    assert_eq!(conn("quit now please"), ConnCommand::Quit);
+    assert_eq!(conn("reset"), ConnCommand::Reset);
+    assert_eq!(err("reset x"), arity("reset"));
+    assert_eq!(conn("role"), ConnCommand::Role);
+    assert_eq!(conn("readonly"), ConnCommand::ReadOnly);
+    assert_eq!(conn("readwrite"), ConnCommand::ReadWrite);
+    assert_eq!(err("readwrite x"), arity("readwrite"));
+}
+
+#[test]
+fn hello() {
+    let hello = |protover, auth: Option<(&str, &str)>, setname: Option<&str>| {
+        ConnCommand::Hello(Hello {
+            protover,
+            auth: auth.map(|(u, p)| (b(u), b(p))),
+            setname: setname.map(b),
+        })
+    };
+    assert_eq!(conn("hello"), hello(None, None, None));
+    assert_eq!(conn("hello 3"), hello(Some(3), None, None));
+    assert_eq!(conn("HELLO 2"), hello(Some(2), None, None));
+    assert_eq!(
+        conn("hello 3 auth u p setname me"),
+        hello(Some(3), Some(("u", "p")), Some("me"))
+    );
+    assert_eq!(
+        conn("hello 3 SETNAME me AUTH u p"),
+        hello(Some(3), Some(("u", "p")), Some("me"))
+    );
+    assert_eq!(
+        err("hello x"),
+        "ERR Protocol version is not an integer or out of range"
+    );
+    assert_eq!(
+        err("hello 03"),
+        "ERR Protocol version is not an integer or out of range"
+    );
+    assert_eq!(err("hello 1"), "NOPROTO unsupported protocol version");
+    assert_eq!(err("hello 4"), "NOPROTO unsupported protocol version");
+    assert_eq!(err("hello -3"), "NOPROTO unsupported protocol version");
+    assert_eq!(
+        err("hello 3 auth u"),
+        "ERR Syntax error in HELLO option 'auth'"
+    );
+    assert_eq!(
+        err("hello 3 setname"),
+        "ERR Syntax error in HELLO option 'setname'"
+    );
+    assert_eq!(err("hello 3 foo"), "ERR Syntax error in HELLO option 'foo'");
+    assert_eq!(
+        err("hello 3 setname a\nb"),
+        "ERR Client names cannot contain spaces, newlines or special characters."
+    );
+}
+
+#[test]
+fn select() {
+    assert_eq!(conn("select 0"), ConnCommand::Select(0));
+    assert_eq!(conn("select 15"), ConnCommand::Select(15));
+    assert_eq!(
+        conn("select 2147483647"),
+        ConnCommand::Select(i32::MAX as u32)
+    );
+    assert_eq!(err("select -1"), "ERR DB index is out of range");
+    assert_eq!(err("select x"), NOT_INTEGER);
+    assert_eq!(err("select 01"), NOT_INTEGER);
+    assert_eq!(err("select 2147483648"), NOT_INTEGER);
+    assert_eq!(err("select 1 2"), arity("select"));
+}
+
+#[test]
+fn auth() {
+    assert_eq!(
+        conn("auth secret"),
+        ConnCommand::Auth {
+            username: None,
+            password: b("secret")
+        }
+    );
+    assert_eq!(
+        conn("auth bob secret"),
+        ConnCommand::Auth {
+            username: Some(b("bob")),
+            password: b("secret")
+        }
+    );
+    assert_eq!(err("auth a b c"), SYNTAX);
+    assert_eq!(err("auth"), arity("auth"));
+}
+
+#[test]
+fn info() {
+    assert_eq!(conn("info"), ConnCommand::Info(vec![]));
+    assert_eq!(
+        conn("info Server CLIENTS"),
+        ConnCommand::Info(vec!["server".into(), "clients".into()])
+    );
+}
+
+#[test]
+fn command() {
+    assert_eq!(conn("command"), ConnCommand::Command(CommandCommand::All));
+    assert_eq!(
+        conn("COMMAND COUNT"),
+        ConnCommand::Command(CommandCommand::Count)
+    );
+    assert_eq!(
+        conn("command list"),
+        ConnCommand::Command(CommandCommand::List)
+    );
+    assert_eq!(
+        conn("command info get set"),
+        ConnCommand::Command(CommandCommand::Info(vec![b("get"), b("set")]))
+    );
+    assert_eq!(
+        conn("command info"),
+        ConnCommand::Command(CommandCommand::Info(vec![]))
+    );
+    assert_eq!(
+        conn("command docs get"),
+        ConnCommand::Command(CommandCommand::Docs(vec![b("get")]))
+    );
+    assert_eq!(err("command count x"), arity("command|count"));
+    assert_eq!(
+        err("command foo"),
+        "ERR unknown subcommand 'foo'. Try COMMAND HELP."
+    );
+    assert_eq!(
+        err("Command Foo"),
+        "ERR unknown subcommand 'Foo'. Try COMMAND HELP."
+    );
+    assert_eq!(err("command list foo"), SYNTAX);
+    assert_eq!(err("command list filterby foo x"), SYNTAX);
+    assert_eq!(
+        err("command list filterby pattern x*"),
+        "ERR COMMAND LIST FILTERBY is not supported"
+    );
+}
+
+#[test]
+fn client() {
+    let client = |c| ConnCommand::Client(c);
+    assert_eq!(conn("client id"), client(ClientCommand::Id));
+    assert_eq!(conn("CLIENT GETNAME"), client(ClientCommand::GetName));
+    assert_eq!(conn("client info"), client(ClientCommand::Info));
+    assert_eq!(conn("client list"), client(ClientCommand::List));
+    assert_eq!(
+        conn("client setname me"),
+        client(ClientCommand::SetName(b("me")))
+    );
+    assert_eq!(
+        parse(&[b("client"), b("setname"), Bytes::new()]).unwrap(),
+        Command::Conn(client(ClientCommand::SetName(Bytes::new())))
+    );
+    let bad_name = "ERR Client names cannot contain spaces, newlines or special characters.";
+    for name in ["a b", "a\nb", "caf\u{e9}", "\x7f"] {
+        assert_eq!(
+            parse(&[b("client"), b("setname"), b(name)])
+                .unwrap_err()
+                .resp_error(),
+            bad_name,
+            "{name:?}"
+        );
+    }
+    assert_eq!(err("client setname"), arity("client|setname"));
+    assert_eq!(err("client setname a b"), arity("client|setname"));
+    assert_eq!(err("client id x"), arity("client|id"));
+    assert_eq!(
+        conn("client setinfo LIB-NAME redis-py"),
+        client(ClientCommand::SetInfo {
+            attr: "lib-name".into(),
+            value: b("redis-py")
+        })
+    );
+    assert_eq!(
+        conn("client setinfo lib-ver 5.0"),
+        client(ClientCommand::SetInfo {
+            attr: "lib-ver".into(),
+            value: b("5.0")
+        })
+    );
+    assert_eq!(
+        err("client setinfo lib-foo x"),
+        "ERR Unrecognized option 'lib-foo'"
+    );
+    assert_eq!(
+        parse(&[b("client"), b("setinfo"), b("LIB-NAME"), b("a b")])
+            .unwrap_err()
+            .resp_error(),
+        "ERR LIB-NAME cannot contain spaces, newlines or special characters."
+    );
+    assert_eq!(err("client setinfo lib-name"), arity("client|setinfo"));
+    assert_eq!(
+        err("client kill x"),
+        "ERR unknown subcommand 'kill'. Try CLIENT HELP."
+    );
+    assert_eq!(err("client list foo"), SYNTAX);
+    assert_eq!(err("client list type"), SYNTAX);
+    assert_eq!(err("client list type foo"), "ERR Unknown client type 'foo'");
+    assert_eq!(err("client list id x"), "ERR Invalid client ID");
+    assert_eq!(
+        err("client list type normal"),
+        "ERR CLIENT LIST TYPE is not supported"
+    );
+    assert_eq!(
+        err("client list id 1 2"),
+        "ERR CLIENT LIST ID is not supported"
+    );
+}
+
+#[test]
+fn config() {
+    assert_eq!(
+        conn("config get maxmemory *port*"),
+        ConnCommand::Config(ConfigCommand::Get(vec![b("maxmemory"), b("*port*")]))
+    );
+    assert_eq!(
+        conn("CONFIG SET a 1 b 2"),
+        ConnCommand::Config(ConfigCommand::Set(vec![(b("a"), b("1")), (b("b"), b("2"))]))
+    );
+    assert_eq!(
+        conn("config resetstat"),
+        ConnCommand::Config(ConfigCommand::ResetStat)
+    );
+    assert_eq!(
+        conn("config rewrite"),
+        ConnCommand::Config(ConfigCommand::Rewrite)
+    );
+    assert_eq!(err("config get"), arity("config|get"));
+    assert_eq!(err("config set a"), arity("config|set"));
+    assert_eq!(err("config set a 1 b"), SYNTAX);
+    assert_eq!(err("config rewrite x"), arity("config|rewrite"));
+    assert_eq!(
+        err("config foo"),
+        "ERR unknown subcommand 'foo'. Try CONFIG HELP."
+    );
+    assert_eq!(
+        p("config foo"),
+        Err(CommandError::UnknownSubcommand {
+            command: "CONFIG".into(),
+            sub: "foo".into()
+        })
+    );
+}

@@ -1,0 +1,295 @@
+//! Replies and their encoding in RESP2 or RESP3.
+//!
+//! A [`Reply`] is protocol-neutral: it says what Redis would answer (a map, a double, a null)
+//! and [`Reply::encode`] lowers it to the connection's protocol the way Redis does (RESP2 sends
+//! a map as a flat array, a double as a bulk string, a boolean as an integer). Replies are also
+//! what a Raft log entry's application returns, so they are serde types.
+//!
+//! Frames are built with `redis-protocol` and encoded by it.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::types::BytesFrame as Frame2;
+use redis_protocol::resp3::types::BytesFrame as Frame3;
+use serde::{Deserialize, Serialize};
+
+/// The protocol a connection speaks (chosen with `HELLO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// A reply to one command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// `+OK`
+    Simple(String),
+    /// `-ERR ...`: the full text after `-`, prefix included.
+    Error(String),
+    Integer(i64),
+    Bulk(Bytes),
+    /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
+    Nil,
+    /// The null array (`*-1` in RESP2, `_` in RESP3).
+    NilArray,
+    Array(Vec<Reply>),
+    /// A map in RESP3, a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set in RESP3, an array in RESP2.
+    Set(Vec<Reply>),
+    /// A double in RESP3, a bulk string in RESP2.
+    Double(f64),
+    /// A boolean in RESP3, the integer 1 or 0 in RESP2.
+    Bool(bool),
+    /// A verbatim string (`=txt:`) in RESP3, a bulk string in RESP2.
+    Verbatim(String),
+    /// An out-of-band push in RESP3 (pub/sub), an array in RESP2.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Simple("OK".into())
+    }
+
+    /// An error reply; `text` carries its prefix (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(text: impl Into<String>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    /// A bulk string from text.
+    pub fn text(s: impl Into<String>) -> Reply {
+        Reply::Bulk(Bytes::from(s.into()))
+    }
+
+    /// Bulk string or nil.
+    pub fn opt_bulk(data: Option<impl Into<Bytes>>) -> Reply {
+        data.map_or(Reply::Nil, |d| Reply::Bulk(d.into()))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends this reply, encoded for `protocol`, to `out`.
+    pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
+        // Encoding a frame we built ourselves into a growable buffer cannot fail: the
+        // library's only errors are "buffer too small" (it extends first) and decoding errors.
+        if protocol == Protocol::Resp2 && self.contains_nil_array() {
+            // RESP2's null array `*-1` has no frame in redis-protocol; aggregates that hold
+            // one get their headers written here, everything else goes through the library.
+            self.encode_resp2_by_hand(out);
+            return;
+        }
+        let result = match protocol {
+            Protocol::Resp2 => {
+                redis_protocol::resp2::encode::extend_encode(out, &self.to_resp2(), false)
+            }
+            Protocol::Resp3 => {
+                redis_protocol::resp3::encode::complete::extend_encode(out, &self.to_resp3(), false)
+            }
+        };
+        debug_assert!(result.is_ok(), "encoding a reply failed: {result:?}");
+    }
+
+    fn contains_nil_array(&self) -> bool {
+        match self {
+            Reply::NilArray => true,
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                items.iter().any(Reply::contains_nil_array)
+            }
+            Reply::Map(pairs) => pairs
+                .iter()
+                .any(|(k, v)| k.contains_nil_array() || v.contains_nil_array()),
+            _ => false,
+        }
+    }
+
+    fn encode_resp2_by_hand(&self, out: &mut BytesMut) {
+        match self {
+            Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
+                items.iter().for_each(|r| r.encode_resp2_by_hand(out));
+            }
+            Reply::Map(pairs) => {
+                out.extend_from_slice(format!("*{}\r\n", pairs.len() * 2).as_bytes());
+                for (k, v) in pairs {
+                    k.encode_resp2_by_hand(out);
+                    v.encode_resp2_by_hand(out);
+                }
+            }
+            leaf => leaf.encode(Protocol::Resp2, out),
+        }
+    }
+
+    /// The encoded bytes (tests and small replies).
+    pub fn to_bytes(&self, protocol: Protocol) -> Bytes {
+        let mut out = BytesMut::new();
+        self.encode(protocol, &mut out);
+        out.freeze()
+    }
+
+    fn to_resp2(&self) -> Frame2 {
+        match self {
+            Reply::Simple(s) => Frame2::SimpleString(Bytes::from(s.clone())),
+            Reply::Error(e) => Frame2::Error(sanitize_line(e).into()),
+            Reply::Integer(i) => Frame2::Integer(*i),
+            Reply::Bulk(b) => Frame2::BulkString(b.clone()),
+            Reply::Nil => Frame2::Null,
+            Reply::NilArray => Frame2::Null,
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                Frame2::Array(items.iter().map(Reply::to_resp2).collect())
+            }
+            Reply::Map(pairs) => Frame2::Array(
+                pairs
+                    .iter()
+                    .flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()])
+                    .collect(),
+            ),
+            Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(*d))),
+            Reply::Bool(b) => Frame2::Integer(i64::from(*b)),
+            Reply::Verbatim(s) => Frame2::BulkString(Bytes::from(s.clone())),
+        }
+    }
+
+    fn to_resp3(&self) -> Frame3 {
+        match self {
+            Reply::Simple(s) => Frame3::SimpleString {
+                data: Bytes::from(s.clone()),
+                attributes: None,
+            },
+            Reply::Error(e) => Frame3::SimpleError {
+                data: sanitize_line(e).into(),
+                attributes: None,
+            },
+            Reply::Integer(i) => Frame3::Number {
+                data: *i,
+                attributes: None,
+            },
+            Reply::Bulk(b) => Frame3::BlobString {
+                data: b.clone(),
+                attributes: None,
+            },
+            Reply::Nil | Reply::NilArray => Frame3::Null,
+            Reply::Array(items) => Frame3::Array {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Set(items) => Frame3::Set {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Push(items) => Frame3::Push {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Map(pairs) => Frame3::Map {
+                data: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_resp3(), v.to_resp3()))
+                    .collect(),
+                attributes: None,
+            },
+            Reply::Double(d) => Frame3::Double {
+                data: *d,
+                attributes: None,
+            },
+            Reply::Bool(b) => Frame3::Boolean {
+                data: *b,
+                attributes: None,
+            },
+            Reply::Verbatim(s) => Frame3::VerbatimString {
+                data: Bytes::from(s.clone()),
+                format: redis_protocol::resp3::types::VerbatimStringFormat::Text,
+                attributes: None,
+            },
+        }
+    }
+}
+
+/// A simple string or error must be one line: CR and LF would break the framing.
+fn sanitize_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// Formats a double as Redis does in replies: `inf`, `-inf`, `nan`, integers without a
+/// fraction when they are exact, otherwise the shortest text that reads back as the same value.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else if d == d.trunc() && d.abs() < 1e17 {
+        format!("{}", d as i64)
+    } else {
+        let s = format!("{d}");
+        if s.len() > 24 {
+            format!("{d:e}")
+        } else {
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc2(r: Reply) -> Vec<u8> {
+        r.to_bytes(Protocol::Resp2).to_vec()
+    }
+
+    fn enc3(r: Reply) -> Vec<u8> {
+        r.to_bytes(Protocol::Resp3).to_vec()
+    }
+
+    #[test]
+    fn resp2_encodings() {
+        assert_eq!(enc2(Reply::ok()), b"+OK\r\n");
+        assert_eq!(enc2(Reply::error("ERR x")), b"-ERR x\r\n");
+        assert_eq!(enc2(Reply::Integer(-3)), b":-3\r\n");
+        assert_eq!(enc2(Reply::bulk("ab")), b"$2\r\nab\r\n");
+        assert_eq!(enc2(Reply::Nil), b"$-1\r\n");
+        assert_eq!(
+            enc2(Reply::Map(vec![(Reply::text("a"), Reply::Integer(1))])),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(enc2(Reply::Double(1.5)), b"$3\r\n1.5\r\n");
+        assert_eq!(enc2(Reply::Bool(true)), b":1\r\n");
+        assert_eq!(enc2(Reply::NilArray), b"*-1\r\n");
+        assert_eq!(
+            enc2(Reply::Array(vec![Reply::NilArray, Reply::Integer(1)])),
+            b"*2\r\n*-1\r\n:1\r\n"
+        );
+    }
+
+    #[test]
+    fn resp3_encodings() {
+        assert_eq!(enc3(Reply::Nil), b"_\r\n");
+        assert_eq!(enc3(Reply::Bool(false)), b"#f\r\n");
+        assert_eq!(
+            enc3(Reply::Map(vec![(Reply::text("a"), Reply::Integer(1))])),
+            b"%1\r\n$1\r\na\r\n:1\r\n"
+        );
+    }
+
+    #[test]
+    fn errors_stay_on_one_line() {
+        assert_eq!(enc2(Reply::error("ERR a\r\nb")), b"-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn doubles_format_like_redis() {
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(0.1), "0.1");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_double(-2.5), "-2.5");
+    }
+}
