@@ -1,0 +1,151 @@
+//! Read commands, served from a [`View`] of the committed keyspace.
+//!
+//! A replica hides keys that are logically expired at its own clock, as Redis replicas do;
+//! removing them is the leader's job (through the log).
+
+use bytes::Bytes;
+use cairn_protocol::command::{ReadCommand, TtlQuery};
+use cairn_protocol::glob::glob_match;
+use cairn_protocol::Reply;
+
+use super::strings::str_of;
+use super::{Data, StoredValue, View, WRONGTYPE};
+use crate::error::Result;
+
+/// Answers a read command in database `db` at the reader's clock `now_ms`.
+pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<Reply> {
+    let live = |key: &[u8]| -> Result<Option<StoredValue>> {
+        Ok(view.get(db, key)?.filter(|v| !v.is_expired(now_ms)))
+    };
+    Ok(match cmd {
+        ReadCommand::Get { key } => match live(key)? {
+            None => Reply::Nil,
+            Some(v) => string_or_wrongtype(&v, Reply::Bulk),
+        },
+        ReadCommand::MGet { keys } => {
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                out.push(match live(k)? {
+                    Some(StoredValue {
+                        data: Data::Str(s), ..
+                    }) => Reply::Bulk(s),
+                    #[allow(unreachable_patterns)]
+                    _ => Reply::Nil,
+                });
+            }
+            Reply::Array(out)
+        }
+        ReadCommand::StrLen { key } => match live(key)? {
+            None => Reply::Integer(0),
+            Some(v) => string_or_wrongtype(&v, |s| Reply::Integer(s.len() as i64)),
+        },
+        ReadCommand::GetRange { key, start, end } => match live(key)? {
+            None => Reply::Bulk(Bytes::new()),
+            Some(v) => string_or_wrongtype(&v, |s| Reply::Bulk(range(&s, *start, *end))),
+        },
+        ReadCommand::Exists { keys } => {
+            let mut n = 0;
+            for k in keys {
+                if live(k)?.is_some() {
+                    n += 1;
+                }
+            }
+            Reply::Integer(n)
+        }
+        ReadCommand::Type { key } => match live(key)? {
+            None => Reply::Simple("none".into()),
+            Some(v) => Reply::Simple(v.data.type_name().into()),
+        },
+        ReadCommand::Keys { pattern } => {
+            let all = view.all(db)?;
+            let keys = all
+                .into_iter()
+                .filter(|(k, v)| !v.is_expired(now_ms) && glob_match(pattern, k, false))
+                .map(|(k, _)| Reply::Bulk(k))
+                .collect();
+            Reply::Array(keys)
+        }
+        ReadCommand::Scan {
+            cursor,
+            pattern,
+            count,
+            type_name,
+        } => {
+            let (entries, next) = view.scan(db, *cursor, *count)?;
+            let keys = entries
+                .into_iter()
+                .filter(|(k, v)| {
+                    !v.is_expired(now_ms)
+                        && pattern.as_ref().is_none_or(|p| glob_match(p, k, false))
+                        && type_name
+                            .as_ref()
+                            .is_none_or(|t| t.eq_ignore_ascii_case(v.data.type_name()))
+                })
+                .map(|(k, _)| Reply::Bulk(k))
+                .collect();
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from(next.to_string())),
+                Reply::Array(keys),
+            ])
+        }
+        ReadCommand::DbSize => Reply::Integer(i64::try_from(view.len(db)?).unwrap_or(i64::MAX)),
+        ReadCommand::Ttl { key, query } => ttl(live(key)?, *query, now_ms),
+    })
+}
+
+fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(Bytes) -> Reply) -> Reply {
+    match &v.data {
+        Data::Str(_) => f(str_of(v)),
+        #[allow(unreachable_patterns)]
+        _ => Reply::error(WRONGTYPE),
+    }
+}
+
+fn ttl(v: Option<StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
+    let Some(v) = v else {
+        return Reply::Integer(-2);
+    };
+    let Some(at) = v.expire_at_ms else {
+        return Reply::Integer(-1);
+    };
+    let remaining = at.saturating_sub(now_ms) as i64;
+    let at = at as i64;
+    Reply::Integer(match query {
+        // Redis rounds the remaining seconds to the nearest.
+        TtlQuery::TtlSecs => (remaining + 500) / 1000,
+        TtlQuery::TtlMs => remaining,
+        TtlQuery::AtSecs => at / 1000,
+        TtlQuery::AtMs => at,
+    })
+}
+
+/// GETRANGE's inclusive range with Redis's negative-index rules.
+fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
+    let len = s.len() as i64;
+    if len == 0 || (start < 0 && end < 0 && start > end) {
+        return Bytes::new();
+    }
+    let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i };
+    let (start, end) = (norm(start), norm(end).min(len - 1));
+    if start > end || start >= len {
+        return Bytes::new();
+    }
+    s.slice(start as usize..=end as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn getrange_matches_redis() {
+        let s = Bytes::from_static(b"This is a string");
+        assert_eq!(range(&s, 0, 3), "This");
+        assert_eq!(range(&s, -3, -1), "ing");
+        assert_eq!(range(&s, 0, -1), "This is a string");
+        assert_eq!(range(&s, 10, 100), "string");
+        assert_eq!(range(&s, 5, 3), "");
+        assert_eq!(range(&s, -1, -5), "");
+        assert_eq!(range(&Bytes::new(), 0, -1), "");
+    }
+}

@@ -1,0 +1,276 @@
+//! String commands: SET and its variants, counters, APPEND, SETRANGE.
+
+use bytes::{Bytes, BytesMut};
+use cairn_protocol::command::{Expiry, GetExTtl, SetCondition, SetTtl};
+use cairn_protocol::num::{parse_float, parse_i64};
+use cairn_protocol::reply::format_double;
+use cairn_protocol::Reply;
+
+use super::{Ctx, Data, StoredValue, WRONGTYPE};
+use cairn_protocol::command::MAX_STRING_LEN as STRING_LEN_MAX;
+use crate::error::Result;
+
+/// What an absolute expiry time means for a key.
+pub(crate) enum Deadline {
+    /// Expires at this unix ms, still in the future.
+    At(u64),
+    /// Already in the past: the key is to be deleted.
+    Past,
+    /// Overflows the range Redis accepts.
+    Invalid,
+}
+
+impl Ctx<'_> {
+    /// Resolves a client's expiry against the op's timestamp.
+    pub(crate) fn deadline(&self, e: Expiry) -> Deadline {
+        let at: i128 = match e {
+            Expiry::RelativeMs(ms) => i128::from(self.now) + i128::from(ms),
+            Expiry::AtMs(at) => i128::from(at),
+        };
+        if at > i128::from(i64::MAX) {
+            Deadline::Invalid
+        } else if at <= i128::from(self.now) {
+            Deadline::Past
+        } else {
+            // In range by the checks above.
+            Deadline::At(u64::try_from(at).unwrap_or(u64::MAX))
+        }
+    }
+
+    /// The live string at `key`, or the WRONGTYPE reply.
+    pub(crate) fn string(&mut self, key: &[u8]) -> Result<Result<Option<StoredValue>, Reply>> {
+        match self.live(key)? {
+            Some(v) => match &v.data {
+                Data::Str(_) => Ok(Ok(Some(v))),
+                #[allow(unreachable_patterns)] // other types arrive with the data-type commands
+                _ => Ok(Err(Reply::error(WRONGTYPE))),
+            },
+            None => Ok(Ok(None)),
+        }
+    }
+
+    pub(crate) fn set(
+        &mut self,
+        key: &Bytes,
+        value: &Bytes,
+        condition: Option<SetCondition>,
+        get: bool,
+        ttl: SetTtl,
+    ) -> Result<Reply> {
+        let old = match self.string(key)? {
+            // SET ... GET on a non-string is an error; plain SET overwrites any type.
+            Err(e) if get => return Ok(e),
+            Err(_) => self.live(key)?,
+            Ok(v) => v,
+        };
+        let old_reply = old.as_ref().map_or(Reply::Nil, bulk_of);
+        let proceed = match condition {
+            Some(SetCondition::Nx) => old.is_none(),
+            Some(SetCondition::Xx) => old.is_some(),
+            None => true,
+        };
+        let not_done = if get { old_reply.clone() } else { Reply::Nil };
+        if !proceed {
+            return Ok(not_done);
+        }
+        let expire_at_ms = match ttl {
+            SetTtl::Clear => None,
+            SetTtl::Keep => old.as_ref().and_then(|v| v.expire_at_ms),
+            SetTtl::Set(e) => match self.deadline(e) {
+                Deadline::At(at) => Some(at),
+                Deadline::Past => {
+                    // Redis sets and immediately expires the key: the effect is a delete.
+                    self.txn.delete(self.db, key)?;
+                    return Ok(if get { old_reply } else { Reply::ok() });
+                }
+                Deadline::Invalid => {
+                    return Ok(Reply::error("ERR invalid expire time in 'set' command"))
+                }
+            },
+        };
+        self.txn
+            .put(self.db, key, StoredValue::string(value.clone(), expire_at_ms))?;
+        Ok(if get { old_reply } else { Reply::ok() })
+    }
+
+    pub(crate) fn setnx(&mut self, key: &Bytes, value: &Bytes) -> Result<Reply> {
+        if self.live(key)?.is_some() {
+            return Ok(Reply::Integer(0));
+        }
+        self.txn
+            .put(self.db, key, StoredValue::string(value.clone(), None))?;
+        Ok(Reply::Integer(1))
+    }
+
+    pub(crate) fn getset(&mut self, key: &Bytes, value: &Bytes) -> Result<Reply> {
+        self.set(key, value, None, true, SetTtl::Clear)
+    }
+
+    pub(crate) fn getdel(&mut self, key: &Bytes) -> Result<Reply> {
+        match self.string(key)? {
+            Err(e) => Ok(e),
+            Ok(None) => Ok(Reply::Nil),
+            Ok(Some(v)) => {
+                self.txn.delete(self.db, key)?;
+                Ok(bulk_of(&v))
+            }
+        }
+    }
+
+    pub(crate) fn getex(&mut self, key: &Bytes, ttl: GetExTtl) -> Result<Reply> {
+        let mut v = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => return Ok(Reply::Nil),
+            Ok(Some(v)) => v,
+        };
+        let reply = bulk_of(&v);
+        match ttl {
+            GetExTtl::Unchanged => {}
+            GetExTtl::Persist => {
+                if v.expire_at_ms.take().is_some() {
+                    self.txn.put(self.db, key, v)?;
+                }
+            }
+            GetExTtl::Set(e) => match self.deadline(e) {
+                Deadline::At(at) => {
+                    v.expire_at_ms = Some(at);
+                    self.txn.put(self.db, key, v)?;
+                }
+                Deadline::Past => {
+                    self.txn.delete(self.db, key)?;
+                }
+                Deadline::Invalid => {
+                    return Ok(Reply::error("ERR invalid expire time in 'getex' command"))
+                }
+            },
+        }
+        Ok(reply)
+    }
+
+    pub(crate) fn mset(&mut self, pairs: &[(Bytes, Bytes)]) -> Result<Reply> {
+        for (k, v) in pairs {
+            self.txn
+                .put(self.db, k, StoredValue::string(v.clone(), None))?;
+        }
+        Ok(Reply::ok())
+    }
+
+    pub(crate) fn msetnx(&mut self, pairs: &[(Bytes, Bytes)]) -> Result<Reply> {
+        for (k, _) in pairs {
+            if self.live(k)?.is_some() {
+                return Ok(Reply::Integer(0));
+            }
+        }
+        self.mset(pairs)?;
+        Ok(Reply::Integer(1))
+    }
+
+    pub(crate) fn append(&mut self, key: &Bytes, value: &Bytes) -> Result<Reply> {
+        let (old, expire) = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => (Bytes::new(), None),
+            Ok(Some(v)) => (str_of(&v), v.expire_at_ms),
+        };
+        let len = old.len() + value.len();
+        if len as u64 > STRING_LEN_MAX {
+            return Ok(too_big());
+        }
+        let mut buf = BytesMut::with_capacity(len);
+        buf.extend_from_slice(&old);
+        buf.extend_from_slice(value);
+        self.txn
+            .put(self.db, key, StoredValue::string(buf.freeze(), expire))?;
+        Ok(Reply::Integer(len as i64))
+    }
+
+    pub(crate) fn setrange(&mut self, key: &Bytes, offset: u64, value: &Bytes) -> Result<Reply> {
+        let (old, expire) = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => (Bytes::new(), None),
+            Ok(Some(v)) => (str_of(&v), v.expire_at_ms),
+        };
+        if value.is_empty() {
+            // Redis: an empty value changes nothing and does not create the key.
+            return Ok(Reply::Integer(old.len() as i64));
+        }
+        let end = offset.saturating_add(value.len() as u64);
+        if end > STRING_LEN_MAX {
+            return Ok(too_big());
+        }
+        // Both fit in memory: bounded by STRING_LEN_MAX above.
+        let (offset, end) = (offset as usize, end as usize);
+        let mut buf = BytesMut::from(&old[..]);
+        if buf.len() < end {
+            buf.resize(end, 0);
+        }
+        buf[offset..end].copy_from_slice(value);
+        let len = buf.len();
+        self.txn
+            .put(self.db, key, StoredValue::string(buf.freeze(), expire))?;
+        Ok(Reply::Integer(len as i64))
+    }
+
+    pub(crate) fn incrby(&mut self, key: &Bytes, delta: i64) -> Result<Reply> {
+        let (current, expire) = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => (0, None),
+            Ok(Some(v)) => match parse_i64(&str_of(&v)) {
+                Some(n) => (n, v.expire_at_ms),
+                None => return Ok(Reply::error("ERR value is not an integer or out of range")),
+            },
+        };
+        let Some(next) = current.checked_add(delta) else {
+            return Ok(Reply::error("ERR increment or decrement would overflow"));
+        };
+        self.txn.put(
+            self.db,
+            key,
+            StoredValue::string(next.to_string(), expire),
+        )?;
+        Ok(Reply::Integer(next))
+    }
+
+    pub(crate) fn incrbyfloat(&mut self, key: &Bytes, delta: f64) -> Result<Reply> {
+        let (current, expire) = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => (0.0, None),
+            Ok(Some(v)) => match parse_float(&str_of(&v)) {
+                Some(n) => (n, v.expire_at_ms),
+                None => return Ok(Reply::error("ERR value is not a valid float")),
+            },
+        };
+        let next = current + delta;
+        if !next.is_finite() {
+            return Ok(Reply::error("ERR increment would produce NaN or Infinity"));
+        }
+        let text = format_float_plain(next);
+        self.txn
+            .put(self.db, key, StoredValue::string(text.clone(), expire))?;
+        Ok(Reply::Bulk(Bytes::from(text)))
+    }
+}
+
+fn too_big() -> Reply {
+    Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+pub(crate) fn str_of(v: &StoredValue) -> Bytes {
+    match &v.data {
+        Data::Str(s) => s.clone(),
+    }
+}
+
+fn bulk_of(v: &StoredValue) -> Reply {
+    Reply::Bulk(str_of(v))
+}
+
+/// INCRBYFLOAT's result text: plain decimal, no exponent, no trailing zeros (Redis uses a
+/// "human friendly" long double format; shortest round-trip f64 text agrees on ordinary values).
+fn format_float_plain(f: f64) -> String {
+    let s = format_double(f);
+    if s.contains('e') {
+        format!("{f}")
+    } else {
+        s
+    }
+}

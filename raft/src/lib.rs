@@ -1,0 +1,29 @@
+//! # cairn-raft
+//!
+//! The replicated, deterministic state machine of cairn: the operation language, the keyspace
+//! with Redis semantics, durable storage of the Raft log and state on sled, snapshots, and the
+//! gRPC transport between peers. It knows nothing of client connections.
+//!
+//! # Layout
+//! - [`types`]: the openraft type configuration, node addresses, [`WriteOp`] and its response.
+//! - [`keyspace`]: Redis values and the pure logic of every command: [`keyspace::apply`] for
+//!   writes (deterministic: time comes from the op), [`keyspace::read`] for reads.
+//! - [`store`]: the only module that names sled. Log store (crc32 per entry, group commit),
+//!   state machine (atomic batches), snapshots (checksummed, streamed through files).
+//! - [`network`]: tonic client and server for the peer protocol in `proto/peer.proto`.
+//! - [`error`]: this crate's error type.
+
+pub mod error;
+pub mod keyspace;
+pub mod network;
+pub mod proposer;
+pub mod store;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use types::{NodeId, NodeInfo, OpKind, Raft, Response, TypeConfig, WriteOp};
+
+/// Generated peer protocol.
+pub mod pb {
+    tonic::include_proto!("cairn.peer.v1");
+}

@@ -1,0 +1,226 @@
+//! The client side of the peer protocol: openraft's network and the node's forwarding calls.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::AnyError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::{Channel, Endpoint};
+
+use super::server::{ForwardResult, PeerStatus, ReadIndexResult};
+use super::{open, seal, MESSAGE_BYTES_MAX};
+use crate::error::{Error, Result};
+use crate::pb::peer_client::PeerClient;
+
+use crate::types::{NodeId, NodeInfo, OpKind, TypeConfig};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// One channel per peer address, shared by openraft's replication and the node's calls.
+#[derive(Clone, Default)]
+pub struct PeerClients {
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+#[derive(Clone, Copy)]
+enum Rpc {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+    Forward,
+    ReadIndex,
+    Status,
+}
+
+impl PeerClients {
+    fn channel(&self, addr: &str) -> Result<Channel> {
+        let mut map = self
+            .channels
+            .lock()
+            .map_err(|_| Error::Raft("peer channel map poisoned".into()))?;
+        if let Some(c) = map.get(addr) {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| Error::BadMessage(format!("peer address {addr:?}: {e}")))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5));
+        // Lazy: the name is resolved when connecting, and again on every reconnect.
+        let channel = endpoint.connect_lazy();
+        map.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        rpc: Rpc,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        let channel = self.channel(addr).map_err(CallError::Unreachable)?;
+        let mut client = PeerClient::new(channel)
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let mut request = tonic::Request::new(seal(req).map_err(CallError::Other)?);
+        request.set_timeout(timeout);
+        let fut = async {
+            match rpc {
+                Rpc::AppendEntries => client.append_entries(request).await,
+                Rpc::Vote => client.vote(request).await,
+                Rpc::InstallSnapshot => client.install_snapshot(request).await,
+                Rpc::Forward => client.forward(request).await,
+                Rpc::ReadIndex => client.read_index(request).await,
+                Rpc::Status => client.status(request).await,
+            }
+        };
+        // The outer timeout also covers connecting.
+        let resp = tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| CallError::Timeout)?
+            .map_err(|s| match s.code() {
+                // Only a failure to connect proves the request was never delivered.
+                tonic::Code::Unavailable if is_connect_error(&s) => {
+                    CallError::Unreachable(Error::Unreachable {
+                        node: 0,
+                        reason: s.message().to_string(),
+                    })
+                }
+                tonic::Code::DeadlineExceeded => CallError::Timeout,
+                _ => CallError::Other(Error::BadMessage(format!("{}: {}", s.code(), s.message()))),
+            })?;
+        open::<Resp>(resp.get_ref()).map_err(CallError::Other)
+    }
+
+    /// Sends client writes to the leader at `addr`, to be proposed in this order, and waits
+    /// for their replies.
+    pub async fn forward(&self, addr: &str, ops: &[OpKind], timeout: Duration) -> Result<Vec<ForwardResult>, CallError> {
+        self.call(addr, Rpc::Forward, &ops, timeout).await
+    }
+
+    /// Asks the leader at `addr` for a read index.
+    pub async fn read_index(&self, addr: &str, timeout: Duration) -> Result<ReadIndexResult, CallError> {
+        self.call(addr, Rpc::ReadIndex, &(), timeout).await
+    }
+
+    pub async fn status(&self, addr: &str, timeout: Duration) -> Result<PeerStatus, CallError> {
+        self.call(addr, Rpc::Status, &(), timeout).await
+    }
+}
+
+fn is_connect_error(s: &tonic::Status) -> bool {
+    let mut text = s.message().to_ascii_lowercase();
+    let mut source = std::error::Error::source(s);
+    while let Some(e) = source {
+        text.push_str(&e.to_string().to_ascii_lowercase());
+        source = e.source();
+    }
+    text.contains("connect") && !text.contains("reset")
+}
+
+/// Why a peer call failed, before any answer of the peer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Could not connect: the request was not delivered.
+    #[error("unreachable: {0}")]
+    Unreachable(Error),
+    /// No answer in time: the request may or may not have been executed.
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Other(Error),
+}
+
+impl CallError {
+    fn into_rpc<E: std::error::Error>(self) -> RPCError<NodeId, NodeInfo, E> {
+        match self {
+            CallError::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Timeout => RPCError::Network(NetworkError::new(&AnyError::error("timed out"))),
+            CallError::Other(e) => RPCError::Network(NetworkError::new(&e)),
+        }
+    }
+}
+
+/// openraft's network factory.
+#[derive(Clone, Default)]
+pub struct PeerNetwork {
+    pub clients: PeerClients,
+}
+
+impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
+    type Network = PeerConn;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerConn {
+        PeerConn {
+            target,
+            addr: node.raft_addr.clone(),
+            clients: self.clients.clone(),
+        }
+    }
+}
+
+pub struct PeerConn {
+    target: NodeId,
+    addr: String,
+    clients: PeerClients,
+}
+
+impl PeerConn {
+    async fn raft_call<Req, Resp, E>(
+        &self,
+        rpc: Rpc,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let result: Result<Resp, RaftError<NodeId, E>> = self
+            .clients
+            .call(&self.addr, rpc, req, option.hard_ttl())
+            .await
+            .map_err(CallError::into_rpc)?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerConn {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        self.raft_call(Rpc::AppendEntries, &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        self.raft_call(Rpc::InstallSnapshot, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        self.raft_call(Rpc::Vote, &rpc, &option).await
+    }
+}

@@ -1,0 +1,112 @@
+//! The gRPC service a node offers its peers.
+
+use openraft::error::{CheckIsLeaderError, RaftError};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Response as TonicResponse, Status};
+
+use super::{open, seal};
+use crate::pb::peer_server::Peer;
+use crate::pb::Envelope;
+use crate::proposer::Proposer;
+use crate::types::{NodeId, NodeInfo, OpKind, Raft};
+
+/// A node's view of the cluster, as answered to the `Status` RPC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub id: NodeId,
+    /// Whether the node has a vote or log: it is, or was, part of a cluster.
+    pub initialized: bool,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub last_applied: Option<u64>,
+    pub members: Vec<(NodeId, NodeInfo)>,
+}
+
+pub type ForwardResult = crate::proposer::ProposeResult;
+pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
+
+/// The most writes one Forward call may carry (a pipelined run from one client).
+pub const FORWARD_BATCH_MAX: usize = 1024;
+
+pub struct PeerService {
+    raft: Raft,
+    proposer: Proposer,
+    id: NodeId,
+}
+
+impl PeerService {
+    pub fn new(id: NodeId, raft: Raft, proposer: Proposer) -> Self {
+        PeerService { raft, proposer, id }
+    }
+
+    pub fn status(id: NodeId, raft: &Raft) -> PeerStatus {
+        let m = raft.metrics().borrow().clone();
+        PeerStatus {
+            id,
+            initialized: m.vote.leader_id().term > 0 || m.last_log_index.is_some(),
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            members: m
+                .membership_config
+                .nodes()
+                .map(|(id, n)| (*id, n.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn bad_request(e: crate::Error) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn reply<T: Serialize>(value: &T) -> Result<TonicResponse<Envelope>, Status> {
+    seal(value)
+        .map(TonicResponse::new)
+        .map_err(|e| Status::internal(e.to_string()))
+}
+
+#[tonic::async_trait]
+impl Peer for PeerService {
+    async fn append_entries(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let rpc = open(req.get_ref()).map_err(bad_request)?;
+        reply(&self.raft.append_entries(rpc).await)
+    }
+
+    async fn vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let rpc = open(req.get_ref()).map_err(bad_request)?;
+        reply(&self.raft.vote(rpc).await)
+    }
+
+    async fn install_snapshot(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let rpc = open(req.get_ref()).map_err(bad_request)?;
+        reply(&self.raft.install_snapshot(rpc).await)
+    }
+
+    async fn forward(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let ops: Vec<OpKind> = open(req.get_ref()).map_err(bad_request)?;
+        if ops.len() > FORWARD_BATCH_MAX {
+            return Err(Status::invalid_argument(format!(
+                "forward batch of {} ops (at most {FORWARD_BATCH_MAX})",
+                ops.len()
+            )));
+        }
+        let results: Vec<ForwardResult> = self.proposer.propose(ops).await;
+        reply(&results)
+    }
+
+    async fn read_index(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let result: ReadIndexResult = self
+            .raft
+            .get_read_log_id()
+            .await
+            .map(|(read, _applied)| read.map_or(0, |l| l.index));
+        reply(&result)
+    }
+
+    async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        reply(&Self::status(self.id, &self.raft))
+    }
+}

@@ -1,0 +1,112 @@
+//! Batched proposals: the leader's single door into the Raft log.
+//!
+//! Client writes (local or forwarded) are queued here; one task drains whatever has queued,
+//! stamps it with the leader's clock and proposes it as one log entry, without waiting for
+//! the previous entry to commit. Under load many writes share one append, one replication
+//! round and one flush; at rest a write waits for nobody. The queue keeps arrival order, so a
+//! client's pipelined writes stay in order.
+
+use openraft::error::{ClientWriteError, Fatal, RaftError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::types::{now_ms, NodeId, NodeInfo, OpKind, Raft, WriteOp};
+use cairn_protocol::Reply;
+
+/// Most operations in one log entry.
+pub const BATCH_OPS_MAX: usize = 1024;
+/// Most operations waiting to be proposed; senders wait beyond it (backpressure).
+const QUEUE_MAX: usize = 16 * 1024;
+
+pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>;
+pub type ProposeResult = Result<Reply, ProposeError>;
+
+struct Pending {
+    op: OpKind,
+    reply: oneshot::Sender<ProposeResult>,
+}
+
+#[derive(Clone)]
+pub struct Proposer {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl Proposer {
+    /// Starts the proposing task for `raft`.
+    pub fn start(raft: Raft) -> Proposer {
+        let (tx, rx) = mpsc::channel(QUEUE_MAX);
+        tokio::spawn(run(raft, rx));
+        Proposer { tx }
+    }
+
+    /// Proposes `ops` (in this order, with nothing in between from this caller) and waits
+    /// for their replies.
+    pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {
+        let mut waiting = Vec::with_capacity(ops.len());
+        for op in ops {
+            let (reply, rx) = oneshot::channel();
+            if self.tx.send(Pending { op, reply }).await.is_err() {
+                waiting.push(None);
+            } else {
+                waiting.push(Some(rx));
+            }
+        }
+        let mut out = Vec::with_capacity(waiting.len());
+        for w in waiting {
+            out.push(match w {
+                Some(rx) => rx
+                    .await
+                    .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped))),
+                None => Err(RaftError::Fatal(Fatal::Stopped)),
+            });
+        }
+        out
+    }
+}
+
+async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(BATCH_OPS_MAX);
+    let mut last_stamp = 0;
+    while rx.recv_many(&mut batch, BATCH_OPS_MAX).await > 0 {
+        // Never stamp a later entry earlier than an earlier one, even if the clock steps back.
+        last_stamp = now_ms().max(last_stamp);
+        let (ops, replies): (Vec<OpKind>, Vec<_>) =
+            batch.drain(..).map(|p| (p.op, p.reply)).unzip();
+        let proposal = WriteOp {
+            now_ms: last_stamp,
+            ops,
+        };
+        match raft.client_write_ff(proposal).await {
+            Err(fatal) => {
+                for r in replies {
+                    let _ = r.send(Err(RaftError::Fatal(fatal.clone())));
+                }
+            }
+            // Answer when applied, without holding up the next batch.
+            Ok(done) => {
+                tokio::spawn(async move {
+                    match done.await {
+                        Ok(Ok(resp)) => {
+                            let mut results = resp.data.0.into_iter();
+                            for r in replies {
+                                let reply = results.next().unwrap_or_else(|| {
+                                    Reply::error("ERR internal: missing reply for a batched write")
+                                });
+                                let _ = r.send(Ok(reply));
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            for r in replies {
+                                let _ = r.send(Err(RaftError::APIError(e.clone())));
+                            }
+                        }
+                        Err(_) => {
+                            for r in replies {
+                                let _ = r.send(Err(RaftError::Fatal(Fatal::Stopped)));
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}

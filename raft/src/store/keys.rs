@@ -1,0 +1,77 @@
+//! The byte layout of the state-machine tree. One sled tree holds the whole state machine, so
+//! one atomic batch can change data, the expiry index, counters and the applied log id.
+//!
+//! - `d` db hash(8, BE) key → encoded [`StoredValue`](crate::keyspace::StoredValue); keys sort
+//!   by scan hash so a SCAN cursor is a position that survives inserts and deletes.
+//! - `x` db expire_at_ms(8, BE) key → empty: the expiry index, oldest deadline first.
+//! - `c` db → number of keys in db (u64, BE).
+//! - `m` name → metadata (bincode): last applied log id, membership, current snapshot.
+
+use crate::keyspace::scan_hash;
+
+pub const DATA: u8 = b'd';
+pub const EXPIRY: u8 = b'x';
+pub const COUNT: u8 = b'c';
+pub const META: u8 = b'm';
+
+/// Length of the `d` db hash prefix in front of a user key.
+pub const DATA_PREFIX_LEN: usize = 10;
+
+pub fn data_key(db: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(DATA_PREFIX_LEN + key.len());
+    k.push(DATA);
+    k.push(db);
+    k.extend_from_slice(&scan_hash(key).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The start of db's data at scan position `hash`.
+pub fn data_position(db: u8, hash: u64) -> Vec<u8> {
+    let mut k = vec![DATA, db];
+    k.extend_from_slice(&hash.to_be_bytes());
+    k
+}
+
+/// The user key and its scan hash from a data key, if it is one.
+pub fn split_data_key(full: &[u8]) -> Option<(u64, &[u8])> {
+    if full.len() < DATA_PREFIX_LEN || full[0] != DATA {
+        return None;
+    }
+    let hash = u64::from_be_bytes(full[2..DATA_PREFIX_LEN].try_into().ok()?);
+    Some((hash, &full[DATA_PREFIX_LEN..]))
+}
+
+pub fn expiry_key(db: u8, at_ms: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + key.len());
+    k.push(EXPIRY);
+    k.push(db);
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The deadline and user key from an expiry-index key.
+pub fn split_expiry_key(full: &[u8]) -> Option<(u64, &[u8])> {
+    if full.len() < 10 || full[0] != EXPIRY {
+        return None;
+    }
+    let at = u64::from_be_bytes(full[2..10].try_into().ok()?);
+    Some((at, &full[10..]))
+}
+
+pub fn count_key(db: u8) -> [u8; 2] {
+    [COUNT, db]
+}
+
+pub fn meta_key(name: &str) -> Vec<u8> {
+    let mut k = vec![META];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+pub const META_APPLIED: &str = "applied";
+pub const META_MEMBERSHIP: &str = "membership";
+pub const META_SNAPSHOT: &str = "snapshot";
+/// Set while a received snapshot is being loaded; a node that finds it at start finishes the load.
+pub const META_INSTALLING: &str = "installing";

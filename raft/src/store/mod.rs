@@ -1,0 +1,70 @@
+//! Durable storage on sled: the only module that names sled, so the engine can be swapped.
+//!
+//! One sled database per node in `<data-dir>/sled`, with three trees: `log` (entries with
+//! crc32), `raft` (vote, committed, purge point) and `sm` (the state machine, see [`keys`]).
+//! Snapshot files live in `<data-dir>/snapshots`.
+
+mod keys;
+mod log;
+mod sm;
+pub mod snapshot;
+mod txn;
+mod view;
+
+use std::path::{Path, PathBuf};
+
+pub use log::LogStore;
+pub use sm::StateMachine;
+pub use view::Keyspace;
+
+use crate::error::{Error, Result};
+use txn::sled_err;
+
+/// An opened data dir.
+pub struct Store {
+    pub log: LogStore,
+    pub sm: StateMachine,
+    pub dir: PathBuf,
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (or creates) the data dir and checks it: every log entry's crc32 and the
+    /// contiguity of the log. A corrupt data dir is an error naming what is wrong and where.
+    /// Must be called inside a tokio runtime (the log flusher is a task).
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|e| Error::Corrupt {
+                path: dir.display().to_string(),
+                what: format!("cannot open sled database: {e}"),
+            })?;
+        let log_tree = db.open_tree("log").map_err(sled_err)?;
+        let raft_tree = db.open_tree("raft").map_err(sled_err)?;
+        let sm_tree = db.open_tree("sm").map_err(sled_err)?;
+        let log = LogStore::new(db.clone(), log_tree, raft_tree, dir.to_path_buf());
+        log.verify()?;
+        let sm = StateMachine::new(db.clone(), sm_tree, dir.join("snapshots"))?;
+        Ok(Store {
+            log,
+            sm,
+            dir: dir.to_path_buf(),
+            db,
+        })
+    }
+
+    /// Whether this data dir has never been part of a cluster (no vote, no log, nothing applied).
+    pub fn is_fresh(&self) -> Result<bool> {
+        Ok(self.db.open_tree("raft").map_err(sled_err)?.is_empty()
+            && self.db.open_tree("log").map_err(sled_err)?.is_empty()
+            && self.sm.applied()?.0.is_none())
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}

@@ -1,0 +1,103 @@
+//! The read side of the keyspace: a cheap, cloneable handle on the committed state that the
+//! node serves reads from, concurrently with `apply` (sled reads are lock-free; a batch
+//! becomes visible atomically).
+
+use bytes::Bytes;
+
+use super::keys;
+use super::txn::{sled_err, stored_count};
+use crate::error::Result;
+use crate::keyspace::{StoredValue, View, DATABASES};
+
+#[derive(Clone)]
+pub struct Keyspace {
+    pub(super) tree: sled::Tree,
+}
+
+impl Keyspace {
+    /// Keys of `db` whose expiry is at or before `now_ms`, oldest deadline first, at most
+    /// `limit`: the leader's candidates for active expiry.
+    pub fn expired_keys(&self, db: u8, now_ms: u64, limit: usize) -> Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([keys::EXPIRY, db]) {
+            let (k, _) = item.map_err(sled_err)?;
+            let Some((at, key)) = keys::split_expiry_key(&k) else {
+                continue;
+            };
+            if at >= now_ms || out.len() >= limit {
+                break;
+            }
+            out.push(Bytes::copy_from_slice(key));
+        }
+        Ok(out)
+    }
+
+    /// Number of keys with a TTL in `db` (INFO keyspace `expires=`). Counts the index.
+    pub fn expires_len(&self, db: u8) -> usize {
+        self.tree.scan_prefix([keys::EXPIRY, db]).count()
+    }
+
+    /// Key counts of every non-empty database, for INFO keyspace.
+    pub fn db_sizes(&self) -> Result<Vec<(u8, u64)>> {
+        let mut out = Vec::new();
+        for db in 0..DATABASES {
+            let n = stored_count(&self.tree, db)?;
+            if n > 0 {
+                out.push((db, n));
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode_entry(k: &[u8], v: &[u8]) -> Result<Option<(u64, Bytes, StoredValue)>> {
+        let Some((hash, key)) = keys::split_data_key(k) else {
+            return Ok(None);
+        };
+        Ok(Some((hash, Bytes::copy_from_slice(key), StoredValue::decode(v)?)))
+    }
+}
+
+impl View for Keyspace {
+    fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
+        self.tree
+            .get(keys::data_key(db, key))
+            .map_err(sled_err)?
+            .map(|v| StoredValue::decode(&v))
+            .transpose()
+    }
+
+    fn scan(&self, db: u8, cursor: u64, count: usize) -> Result<(Vec<(Bytes, StoredValue)>, u64)> {
+        let start = keys::data_position(db, cursor);
+        let end = [keys::DATA, db.saturating_add(1)];
+        let mut out = Vec::new();
+        let mut last_hash = None;
+        for item in self.tree.range(start..end.to_vec()) {
+            let (k, v) = item.map_err(sled_err)?;
+            let Some((hash, key, value)) = Self::decode_entry(&k, &v)? else {
+                continue;
+            };
+            // Stop only between hash groups, so the cursor never splits keys of one hash.
+            if out.len() >= count.max(1) && last_hash != Some(hash) {
+                return Ok((out, hash));
+            }
+            last_hash = Some(hash);
+            out.push((key, value));
+        }
+        Ok((out, 0))
+    }
+
+    fn all(&self, db: u8) -> Result<Vec<(Bytes, StoredValue)>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([keys::DATA, db]) {
+            let (k, v) = item.map_err(sled_err)?;
+            if let Some((_, key, value)) = Self::decode_entry(&k, &v)? {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+
+    fn len(&self, db: u8) -> Result<u64> {
+        stored_count(&self.tree, db)
+    }
+}

@@ -1,0 +1,82 @@
+//! The openraft type configuration and the values that travel through the log.
+
+use std::fmt;
+use std::io::Cursor;
+
+use bytes::Bytes;
+use cairn_protocol::{Reply, WriteCommand};
+use serde::{Deserialize, Serialize};
+
+pub type NodeId = u64;
+
+/// How a node is reached: its RESP address (for clients and redirects) and its peer address.
+/// Addresses are names (`host:port`), resolved at connect time, never pinned to an IP, so a
+/// node that comes back with a new IP keeps its identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub resp_addr: String,
+    pub raft_addr: String,
+}
+
+impl fmt::Display for NodeInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Redis Cluster's `ip:port@cport` notation.
+        let raft_port = self.raft_addr.rsplit(':').next().unwrap_or("");
+        write!(f, "{}@{}", self.resp_addr, raft_port)
+    }
+}
+
+/// The payload of one log entry: a batch of operations, applied in order. The leader stamps
+/// the batch with its wall clock (`now_ms`, unix ms); `apply` uses that stamp, never the
+/// replica's clock, so every replica computes the same state. Concurrent client writes share
+/// one entry (see [`crate::proposer`]), so they share one append and one flush.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteOp {
+    pub now_ms: u64,
+    pub ops: Vec<OpKind>,
+}
+
+/// One operation of a [`WriteOp`]. New variants go at the end: this is the log's on-disk format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OpKind {
+    /// A client's write command in database `db`.
+    Command { db: u8, cmd: WriteCommand },
+    /// Active expiry, decided by the leader: delete each key that is expired at `now_ms`.
+    /// A key whose TTL was changed since the leader looked is left alone.
+    ExpireKeys { db: u8, keys: Vec<Bytes> },
+}
+
+/// The result of applying one log entry: one reply per operation, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Response(pub Vec<Reply>);
+
+openraft::declare_raft_types!(
+    /// cairn's openraft types. Snapshots are files, streamed in chunks, never whole in memory.
+    pub TypeConfig:
+        D = WriteOp,
+        R = Response,
+        NodeId = NodeId,
+        Node = NodeInfo,
+        SnapshotData = tokio::fs::File,
+);
+
+// The macro's default types name `Cursor`; keep the import used for it.
+#[allow(dead_code)]
+type DefaultCursor = Cursor<Vec<u8>>;
+
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type LogId = openraft::LogId<NodeId>;
+pub type Vote = openraft::Vote<NodeId>;
+pub type StorageError = openraft::StorageError<NodeId>;
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, NodeInfo>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, NodeInfo>;
+pub type Snapshot = openraft::Snapshot<TypeConfig>;
+
+/// This node's wall clock, unix milliseconds: the time the leader stamps on a write.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
