@@ -1,0 +1,64 @@
+//! `CAIRN ...`: cairn's own admin commands on the RESP port.
+//!
+//! - `CAIRN STATUS`: every member's view (role, term, log and applied index), asked over the
+//!   peer protocol, as text; `cairn status` prints it.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_protocol::Reply;
+use cairn_raft::network::PeerService;
+
+use crate::node::Node;
+
+const PEER_TIMEOUT: Duration = Duration::from_millis(700);
+
+pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
+    let sub = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+        .unwrap_or_default();
+    match sub.as_str() {
+        "STATUS" if args.len() == 1 => Reply::Verbatim(status(node).await),
+        "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
+        _ => Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try CAIRN HELP.",
+            String::from_utf8_lossy(args.first().map(|a| a.as_ref()).unwrap_or(b""))
+        )),
+    }
+}
+
+async fn status(node: &Node) -> String {
+    let me = PeerService::status(node.id, &node.raft);
+    let mut out = String::new();
+    let _ = writeln!(out, "node: {}", node.id);
+    let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));
+    let _ = writeln!(out, "term: {}", me.term);
+    let _ = writeln!(out, "members:");
+    for (id, info) in &me.members {
+        let s = if *id == node.id {
+            Ok(me.clone())
+        } else {
+            node.peers.status(&info.raft_addr, PEER_TIMEOUT).await
+        };
+        let _ = match s {
+            Ok(s) => writeln!(
+                out,
+                "  id={id} resp={} raft={} role={} term={} last_log={} applied={}",
+                info.resp_addr,
+                info.raft_addr,
+                if s.leader == Some(*id) { "leader" } else { "follower" },
+                s.term,
+                s.last_log_index.map_or("-".into(), |i| i.to_string()),
+                s.last_applied.map_or("-".into(), |i| i.to_string()),
+            ),
+            Err(e) => writeln!(
+                out,
+                "  id={id} resp={} raft={} role=unreachable ({e})",
+                info.resp_addr, info.raft_addr
+            ),
+        };
+    }
+    out
+}

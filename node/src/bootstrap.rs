@@ -1,0 +1,61 @@
+//! Cluster bootstrap: the member with the lowest id in `--initial-cluster` initializes the
+//! cluster, once it has seen every other member answer and none of them is already part of a
+//! cluster. A node with data, or any other member, never initializes: it waits to be contacted
+//! by the leader. So a node that lost its data dir cannot fork a second cluster.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::node::Node;
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const RETRY_EVERY: Duration = Duration::from_millis(300);
+
+pub fn spawn(node: Arc<Node>, fresh: bool) {
+    let members = match node.config.members() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "bad --initial-cluster");
+            return;
+        }
+    };
+    if !fresh || members.keys().next() != Some(&node.id) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut shutdown = node.shutdown.clone();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if node.raft.metrics().borrow().membership_config.nodes().count() > 0 {
+                return; // someone else's leader reached us first
+            }
+            let mut all_fresh = true;
+            for (id, info) in members.iter().filter(|(id, _)| **id != node.id) {
+                match node.peers.status(&info.raft_addr, PROBE_TIMEOUT).await {
+                    Ok(status) if status.initialized => {
+                        tracing::info!(peer = id, "peer is already in a cluster: not initializing");
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::info!(peer = id, error = %e, "waiting for peer before initializing");
+                        all_fresh = false;
+                    }
+                }
+            }
+            if all_fresh {
+                match node.raft.initialize(members.clone()).await {
+                    Ok(()) => tracing::info!(members = members.len(), "initialized the cluster"),
+                    Err(e) => tracing::warn!(error = %e, "initialize"),
+                }
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY_EVERY) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,170 @@
+//! The `cairn serve` configuration: every flag also from an environment variable.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use cairn_raft::{NodeId, NodeInfo};
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Options of `cairn serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// This node's id (≥ 1).
+    #[arg(long, env = "CAIRN_ID")]
+    pub id: NodeId,
+
+    /// Where this node keeps its data (sled database and snapshots).
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// The members of a new cluster: `1=HOST:PORT@RAFTPORT,2=...`. HOST:PORT is the RESP
+    /// address; RAFTPORT the peer port on the same host. A node with data ignores it.
+    #[arg(long, env = "CAIRN_INITIAL_CLUSTER", default_value = "")]
+    pub initial_cluster: String,
+
+    /// Address to listen on (RESP and peer ports).
+    #[arg(long, env = "CAIRN_BIND", default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// RESP port; defaults to this node's port in --initial-cluster, else 6379.
+    #[arg(long, env = "CAIRN_PORT")]
+    pub port: Option<u16>,
+
+    /// Peer (gRPC) port; defaults to this node's @port in --initial-cluster, else 16379.
+    #[arg(long, env = "CAIRN_RAFT_PORT")]
+    pub raft_port: Option<u16>,
+
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, env = "CAIRN_HEARTBEAT_MS", default_value_t = 100)]
+    pub heartbeat_ms: u64,
+
+    /// Election timeout lower bound in milliseconds.
+    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MIN_MS", default_value_t = 400)]
+    pub election_timeout_min_ms: u64,
+
+    /// Election timeout upper bound in milliseconds.
+    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MAX_MS", default_value_t = 800)]
+    pub election_timeout_max_ms: u64,
+
+    /// Build a snapshot (and purge the log) after this many applied entries.
+    #[arg(long, env = "CAIRN_SNAPSHOT_THRESHOLD", default_value_t = 50_000)]
+    pub snapshot_threshold: u64,
+
+    /// Largest bulk string a client may send, bytes (Redis's proto-max-bulk-len).
+    #[arg(long, env = "CAIRN_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
+    pub max_bulk_len: usize,
+
+    /// Most arguments in one request.
+    #[arg(long, env = "CAIRN_MAX_ARGS", default_value_t = 1024 * 1024)]
+    pub max_args: usize,
+
+    /// Most simultaneous client connections (Redis's maxclients).
+    #[arg(long, env = "CAIRN_MAX_CLIENTS", default_value_t = 10_000)]
+    pub max_clients: usize,
+
+    /// sled page cache size in MiB.
+    #[arg(long, env = "CAIRN_CACHE_MB", default_value_t = 256)]
+    pub cache_mb: u64,
+
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `cairn=debug`.
+    #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.id == 0 {
+            bail!("--id must be at least 1");
+        }
+        if self.heartbeat_ms == 0 || self.election_timeout_min_ms <= self.heartbeat_ms * 2 {
+            bail!("--election-timeout-min-ms must exceed twice --heartbeat-ms");
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            bail!("--election-timeout-max-ms must exceed --election-timeout-min-ms");
+        }
+        Ok(())
+    }
+
+    pub fn members(&self) -> anyhow::Result<BTreeMap<NodeId, NodeInfo>> {
+        parse_initial_cluster(&self.initial_cluster)
+    }
+
+    /// The RESP and peer ports this node listens on.
+    pub fn ports(&self) -> anyhow::Result<(u16, u16)> {
+        let me = self.members()?.remove(&self.id);
+        let port_of = |addr: &str| addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        let resp = self
+            .port
+            .or_else(|| me.as_ref().and_then(|m| port_of(&m.resp_addr)))
+            .unwrap_or(6379);
+        let raft = self
+            .raft_port
+            .or_else(|| me.as_ref().and_then(|m| port_of(&m.raft_addr)))
+            .unwrap_or(16379);
+        Ok((resp, raft))
+    }
+}
+
+/// Parses `1=host:6379@16379,2=...` (Redis Cluster's `ip:port@cport` notation).
+pub fn parse_initial_cluster(spec: &str) -> anyhow::Result<BTreeMap<NodeId, NodeInfo>> {
+    let mut out = BTreeMap::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .with_context(|| format!("member {part:?}: expected ID=HOST:PORT@RAFTPORT"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .with_context(|| format!("member {part:?}: id is not a number"))?;
+        let (resp_addr, raft_port) = addr
+            .split_once('@')
+            .with_context(|| format!("member {part:?}: missing @RAFTPORT"))?;
+        let (host, port) = resp_addr
+            .rsplit_once(':')
+            .with_context(|| format!("member {part:?}: missing :PORT"))?;
+        port.parse::<u16>()
+            .with_context(|| format!("member {part:?}: bad port"))?;
+        raft_port
+            .parse::<u16>()
+            .with_context(|| format!("member {part:?}: bad raft port"))?;
+        if id == 0 || out.contains_key(&id) {
+            bail!("member {part:?}: ids must be unique and at least 1");
+        }
+        out.insert(
+            id,
+            NodeInfo {
+                resp_addr: resp_addr.to_string(),
+                raft_addr: format!("{host}:{raft_port}"),
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_members() -> anyhow::Result<()> {
+        let m = parse_initial_cluster("1=127.0.0.1:6379@16379, 2=cairn-1.cairn:6379@16379")?;
+        assert_eq!(m[&1].resp_addr, "127.0.0.1:6379");
+        assert_eq!(m[&1].raft_addr, "127.0.0.1:16379");
+        assert_eq!(m[&2].raft_addr, "cairn-1.cairn:16379");
+        assert!(parse_initial_cluster("1=a:1").is_err());
+        assert!(parse_initial_cluster("0=a:1@2").is_err());
+        assert!(parse_initial_cluster("1=a:1@2,1=b:1@2").is_err());
+        Ok(())
+    }
+}

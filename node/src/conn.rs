@@ -1,0 +1,206 @@
+//! Connection and server commands answered by the node itself: PING, HELLO, SELECT, CLIENT,
+//! CONFIG, COMMAND, INFO, ROLE, AUTH, READONLY.
+
+use bytes::Bytes;
+use cairn_protocol::command::table;
+use cairn_protocol::command::{ClientCommand, CommandCommand, ConfigCommand, ConnCommand, Hello};
+use cairn_protocol::{Protocol, Reply};
+use cairn_raft::keyspace::DATABASES;
+
+use crate::info;
+use crate::session::Session;
+
+pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
+    match cmd {
+        ConnCommand::Ping(None) => Reply::Simple("PONG".into()),
+        ConnCommand::Ping(Some(msg)) => Reply::Bulk(msg),
+        ConnCommand::Echo(msg) => Reply::Bulk(msg),
+        ConnCommand::Hello(h) => hello(s, h),
+        ConnCommand::Select(db) => {
+            if db >= u32::from(DATABASES) {
+                return Reply::error("ERR DB index is out of range");
+            }
+            s.db = db as u8;
+            let db = s.db;
+            s.node.clients.update(s.id, |c| c.db = db);
+            Reply::ok()
+        }
+        ConnCommand::Quit => {
+            s.closing = true;
+            Reply::ok()
+        }
+        ConnCommand::Reset => {
+            s.db = 0;
+            s.protocol = Protocol::Resp2;
+            s.readonly = false;
+            s.authenticated = false;
+            s.node.clients.update(s.id, |c| {
+                c.db = 0;
+                c.name.clear();
+                c.resp = 2;
+            });
+            Reply::Simple("RESET".into())
+        }
+        ConnCommand::Command(c) => command(c),
+        ConnCommand::Client(c) => client(s, c),
+        ConnCommand::Config(c) => config(s, c),
+        ConnCommand::Info(sections) => Reply::Verbatim(info::render(&s.node, &sections)),
+        ConnCommand::Role => info::role(&s.node),
+        ConnCommand::ReadOnly => {
+            s.readonly = true;
+            Reply::ok()
+        }
+        ConnCommand::ReadWrite => {
+            s.readonly = false;
+            Reply::ok()
+        }
+        ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
+        // Handled asynchronously by the session (it talks to peers).
+        ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
+    }
+}
+
+fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
+    let pass = s.node.settings.get("requirepass").unwrap_or_default();
+    if pass.is_empty() {
+        return Reply::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    let user_ok = username.is_none_or(|u| u.as_ref() == b"default");
+    if user_ok && password.as_ref() == pass.as_bytes() {
+        s.authenticated = true;
+        Reply::ok()
+    } else {
+        Reply::error("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+fn hello(s: &mut Session, h: Hello) -> Reply {
+    if let Some((user, pass)) = &h.auth {
+        let r = auth(s, Some(user), pass);
+        if r.is_error() {
+            return r;
+        }
+    } else if !s.authenticated && !s.node.settings.get("requirepass").unwrap_or_default().is_empty() {
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    match h.protover {
+        Some(3) => s.protocol = Protocol::Resp3,
+        Some(2) => s.protocol = Protocol::Resp2,
+        _ => {}
+    }
+    if let Some(name) = h.setname {
+        let name = String::from_utf8_lossy(&name).to_string();
+        s.node.clients.update(s.id, |c| c.name = name);
+    }
+    let resp = if s.protocol == Protocol::Resp3 { 3 } else { 2 };
+    s.node.clients.update(s.id, |c| c.resp = resp);
+    let role = if info::is_leader(&s.node) { "master" } else { "replica" };
+    Reply::Map(vec![
+        (Reply::text("server"), Reply::text("redis")),
+        (Reply::text("version"), Reply::text(info::REDIS_VERSION)),
+        (Reply::text("proto"), Reply::Integer(i64::from(resp))),
+        (Reply::text("id"), Reply::Integer(s.id as i64)),
+        (Reply::text("mode"), Reply::text("standalone")),
+        (Reply::text("role"), Reply::text(role)),
+        (Reply::text("modules"), Reply::Array(Vec::new())),
+    ])
+}
+
+fn command(c: CommandCommand) -> Reply {
+    match c {
+        CommandCommand::All => Reply::Array(table::all().iter().map(table::command_info_reply).collect()),
+        CommandCommand::Count => Reply::Integer(table::all().len() as i64),
+        CommandCommand::List => Reply::Array(table::all().iter().map(|s| Reply::text(s.name)).collect()),
+        CommandCommand::Info(names) => Reply::Array(
+            names
+                .iter()
+                .map(|n| table::lookup(n).map_or(Reply::NilArray, table::command_info_reply))
+                .collect(),
+        ),
+        CommandCommand::Docs(names) => {
+            let specs: Vec<_> = if names.is_empty() {
+                table::all().iter().collect()
+            } else {
+                names.iter().filter_map(|n| table::lookup(n)).collect()
+            };
+            Reply::Map(specs.into_iter().map(table::command_docs_reply).collect())
+        }
+    }
+}
+
+fn client(s: &mut Session, c: ClientCommand) -> Reply {
+    match c {
+        ClientCommand::Id => Reply::Integer(s.id as i64),
+        ClientCommand::SetName(name) => {
+            let name = String::from_utf8_lossy(&name).to_string();
+            s.node.clients.update(s.id, |c| c.name = name);
+            Reply::ok()
+        }
+        ClientCommand::GetName => match s.node.clients.get(s.id) {
+            Some(c) if !c.name.is_empty() => Reply::text(c.name),
+            _ => Reply::Nil,
+        },
+        ClientCommand::SetInfo { attr, value } => {
+            let value = String::from_utf8_lossy(&value).to_string();
+            let lib_name = attr.eq_ignore_ascii_case("lib-name");
+            s.node.clients.update(s.id, |c| {
+                if lib_name {
+                    c.lib_name = value;
+                } else {
+                    c.lib_ver = value;
+                }
+            });
+            Reply::ok()
+        }
+        ClientCommand::List => {
+            let mut text = String::new();
+            for c in s.node.clients.list() {
+                text.push_str(&c.line());
+                text.push('\n');
+            }
+            Reply::Verbatim(text)
+        }
+        ClientCommand::Info => match s.node.clients.get(s.id) {
+            Some(c) => Reply::Verbatim(format!("{}\n", c.line())),
+            None => Reply::Nil,
+        },
+    }
+}
+
+fn config(s: &mut Session, c: ConfigCommand) -> Reply {
+    match c {
+        ConfigCommand::Get(patterns) => {
+            let pats: Vec<&[u8]> = patterns.iter().map(|p| p.as_ref()).collect();
+            Reply::Map(
+                s.node
+                    .settings
+                    .matching(&pats)
+                    .into_iter()
+                    .map(|(n, v)| (Reply::text(n), Reply::text(v)))
+                    .collect(),
+            )
+        }
+        ConfigCommand::Set(pairs) => {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        String::from_utf8_lossy(n).to_string(),
+                        String::from_utf8_lossy(v).to_string(),
+                    )
+                })
+                .collect();
+            match s.node.settings.set(&pairs) {
+                Ok(()) => Reply::ok(),
+                Err(e) => Reply::error(e),
+            }
+        }
+        ConfigCommand::ResetStat => {
+            s.node.stats.reset();
+            Reply::ok()
+        }
+        ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
+    }
+}

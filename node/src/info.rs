@@ -1,0 +1,244 @@
+//! INFO and ROLE in Redis's formats, from raft metrics and node state.
+//!
+//! The replication offset Redis clients see is the Raft applied index (leader: the last log
+//! index; a follower: its applied index), so `master_repl_offset - slave_repl_offset` is the
+//! lag in entries.
+
+use std::fmt::Write;
+
+use cairn_protocol::Reply;
+use cairn_raft::NodeInfo;
+
+use crate::node::Node;
+use crate::stats::Stats;
+
+/// The Redis version cairn reports: the command set and replies follow Redis 7.0.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
+
+pub fn is_leader(node: &Node) -> bool {
+    node.raft.metrics().borrow().current_leader == Some(node.id)
+}
+
+fn host_port(info: &NodeInfo) -> (String, String) {
+    match info.resp_addr.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.to_string()),
+        None => (info.resp_addr.clone(), String::new()),
+    }
+}
+
+/// The INFO text for the requested sections (empty: the default set).
+pub fn render(node: &Node, sections: &[String]) -> String {
+    let wanted: Vec<String> = if sections.is_empty() {
+        DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
+    } else if sections
+        .iter()
+        .any(|s| matches!(s.to_ascii_lowercase().as_str(), "all" | "everything" | "default"))
+    {
+        DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        sections.iter().map(|s| s.to_ascii_lowercase()).collect()
+    };
+    let mut out = String::new();
+    for name in DEFAULT_SECTIONS.iter().filter(|n| wanted.iter().any(|w| w == *n)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *name {
+            "server" => server(node, &mut out),
+            "clients" => clients(node, &mut out),
+            "memory" => memory(node, &mut out),
+            "persistence" => persistence(node, &mut out),
+            "stats" => stats(node, &mut out),
+            "replication" => replication(node, &mut out),
+            "cpu" => out.push_str("# CPU\r\n"),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace(node, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
+    let _ = write!(out, "{key}:{value}\r\n");
+}
+
+fn server(node: &Node, out: &mut String) {
+    let (port, _) = node.config.ports().unwrap_or((0, 0));
+    out.push_str("# Server\r\n");
+    line(out, "redis_version", REDIS_VERSION);
+    line(out, "cairn_version", env!("CARGO_PKG_VERSION"));
+    line(out, "redis_mode", "standalone");
+    line(out, "os", std::env::consts::OS);
+    line(out, "arch_bits", 64);
+    line(out, "process_id", std::process::id());
+    line(out, "run_id", &node.run_id);
+    line(out, "tcp_port", port);
+    let up = node.started.elapsed().as_secs();
+    line(out, "uptime_in_seconds", up);
+    line(out, "uptime_in_days", up / 86_400);
+    line(out, "cairn_node_id", node.id);
+}
+
+fn clients(node: &Node, out: &mut String) {
+    out.push_str("# Clients\r\n");
+    line(out, "connected_clients", node.clients.len());
+    line(out, "maxclients", node.config.max_clients);
+    line(out, "blocked_clients", 0);
+}
+
+fn memory(node: &Node, out: &mut String) {
+    out.push_str("# Memory\r\n");
+    let rss = rss_bytes();
+    line(out, "used_memory_rss", rss);
+    line(out, "maxmemory", node.settings.get("maxmemory").unwrap_or_default());
+    line(out, "maxmemory_policy", node.settings.get("maxmemory-policy").unwrap_or_default());
+}
+
+fn persistence(node: &Node, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    line(out, "loading", 0);
+    line(out, "aof_enabled", 0);
+    line(out, "rdb_changes_since_last_save", 0);
+    line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
+    let m = node.raft.metrics().borrow().clone();
+    line(
+        out,
+        "cairn_snapshot_index",
+        m.snapshot.map_or(-1, |s| s.index as i64),
+    );
+    line(out, "cairn_purged_index", m.purged.map_or(-1, |s| s.index as i64));
+}
+
+fn stats(node: &Node, out: &mut String) {
+    let s = &node.stats;
+    out.push_str("# Stats\r\n");
+    line(out, "total_connections_received", Stats::get(&s.connections_received));
+    line(out, "total_commands_processed", Stats::get(&s.commands_processed));
+    line(out, "total_net_input_bytes", Stats::get(&s.net_input_bytes));
+    line(out, "total_net_output_bytes", Stats::get(&s.net_output_bytes));
+    line(out, "rejected_connections", Stats::get(&s.rejected_connections));
+    line(out, "expired_keys", Stats::get(&s.expired_keys));
+    line(out, "evicted_keys", 0);
+    line(out, "keyspace_hits", Stats::get(&s.keyspace_hits));
+    line(out, "keyspace_misses", Stats::get(&s.keyspace_misses));
+}
+
+fn replication(node: &Node, out: &mut String) {
+    let m = node.raft.metrics().borrow().clone();
+    let applied = m.last_applied.map_or(0, |l| l.index);
+    out.push_str("# Replication\r\n");
+    if m.current_leader == Some(node.id) {
+        line(out, "role", "master");
+        let followers: Vec<_> = m
+            .membership_config
+            .nodes()
+            .filter(|(id, _)| **id != node.id)
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        line(out, "connected_slaves", followers.len());
+        let leader_index = m.last_log_index.unwrap_or(0);
+        for (i, (id, n)) in followers.iter().enumerate() {
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned().flatten())
+                .map_or(0, |l| l.index);
+            let (host, port) = host_port(n);
+            line(
+                out,
+                &format!("slave{i}"),
+                format!(
+                    "ip={host},port={port},state=online,offset={matched},lag={}",
+                    leader_index.saturating_sub(matched)
+                ),
+            );
+        }
+        line(out, "master_repl_offset", leader_index);
+    } else {
+        line(out, "role", "slave");
+        let leader = node.leader();
+        let (host, port) = leader.as_ref().map(|(_, n)| host_port(n)).unwrap_or_default();
+        line(out, "master_host", host);
+        line(out, "master_port", port);
+        line(out, "master_link_status", if leader.is_some() { "up" } else { "down" });
+        line(out, "slave_repl_offset", applied);
+        line(out, "slave_read_only", 1);
+        line(out, "connected_slaves", 0);
+        line(out, "master_repl_offset", applied);
+    }
+    line(out, "cairn_term", m.current_term);
+    line(out, "cairn_leader_id", m.current_leader.map_or(0, |l| l));
+    line(out, "cairn_applied_index", applied);
+}
+
+fn keyspace(node: &Node, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    if let Ok(sizes) = node.keyspace.db_sizes() {
+        for (db, keys) in sizes {
+            let expires = node.keyspace.expires_len(db);
+            line(out, &format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
+        }
+    }
+}
+
+/// ROLE: `["master", offset, [[ip, port, offset], ...]]` or
+/// `["slave", ip, port, "connected", offset]`.
+pub fn role(node: &Node) -> Reply {
+    let m = node.raft.metrics().borrow().clone();
+    if m.current_leader == Some(node.id) {
+        let replicas = m
+            .membership_config
+            .nodes()
+            .filter(|(id, _)| **id != node.id)
+            .map(|(id, n)| {
+                let (host, port) = host_port(n);
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id).cloned().flatten())
+                    .map_or(0, |l| l.index);
+                Reply::Array(vec![
+                    Reply::text(host),
+                    Reply::text(port),
+                    Reply::text(matched.to_string()),
+                ])
+            })
+            .collect();
+        Reply::Array(vec![
+            Reply::text("master"),
+            Reply::Integer(m.last_log_index.unwrap_or(0) as i64),
+            Reply::Array(replicas),
+        ])
+    } else {
+        let (host, port) = node.leader().map(|(_, n)| host_port(&n)).unwrap_or_default();
+        let state = if m.current_leader.is_some() { "connected" } else { "connect" };
+        Reply::Array(vec![
+            Reply::text("slave"),
+            Reply::text(host),
+            Reply::Integer(port.parse().unwrap_or(0)),
+            Reply::text(state),
+            Reply::Integer(m.last_applied.map_or(0, |l| l.index) as i64),
+        ])
+    }
+}
+
+/// Resident set size of this process, from /proc (0 where unavailable).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}

@@ -1,0 +1,95 @@
+//! The `cairn` binary: `cairn serve` runs a node; `cairn status` asks a running node about
+//! its cluster.
+
+mod admin;
+mod bootstrap;
+mod clients;
+mod config;
+mod conn;
+mod expiry;
+mod info;
+mod node;
+mod read_barrier;
+mod router;
+mod server;
+mod session;
+mod settings;
+mod stats;
+mod status;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, ServeConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about = "A Raft-replicated key-value store that speaks the Redis protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a node.
+    Serve(ServeConfig),
+    /// Print the cluster as a node sees it: members, leader, terms, applied indexes.
+    Status(status::StatusArgs),
+}
+
+fn init_logs(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    match cli.command {
+        Cmd::Serve(cfg) => {
+            init_logs(&cfg.log_level, cfg.log_format);
+            runtime.block_on(serve(cfg))
+        }
+        Cmd::Status(args) => runtime.block_on(status::run(args)),
+    }
+}
+
+async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let node = match node::start(cfg, stop_rx).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            return Err(e);
+        }
+    };
+    let server = tokio::spawn(server::serve(node.clone()));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        r = server => {
+            match r {
+                Ok(Err(e)) => { tracing::error!("{e:#}"); return Err(e); }
+                Err(e) => { tracing::error!("RESP server task failed: {e}"); }
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    if let Err(e) = node.raft.shutdown().await {
+        tracing::warn!(error = %e, "raft shutdown");
+    }
+    Ok(())
+}

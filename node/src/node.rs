@@ -1,0 +1,195 @@
+//! The node: one process's raft instance, keyspace, peers and shared server state, and the
+//! start-up sequence that wires them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, MESSAGE_BYTES_MAX};
+use cairn_raft::pb::peer_server::PeerServer;
+use cairn_raft::proposer::Proposer;
+use cairn_raft::store::{Keyspace, Store};
+use cairn_raft::{NodeId, NodeInfo, Raft};
+use tokio::sync::watch;
+
+use crate::clients::Clients;
+use crate::config::ServeConfig;
+use crate::read_barrier::ReadBarrier;
+use crate::settings::Settings;
+use crate::stats::Stats;
+
+/// Shared state of a running node.
+pub struct Node {
+    pub id: NodeId,
+    pub raft: Raft,
+    /// The leader's door into the log: batches concurrent writes into one entry.
+    pub proposer: Proposer,
+    pub keyspace: Keyspace,
+    pub peers: PeerClients,
+    pub config: ServeConfig,
+    pub settings: Settings,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub reads: ReadBarrier,
+    pub started: Instant,
+    pub run_id: String,
+    /// Flips to true when the node begins to shut down.
+    pub shutdown: watch::Receiver<bool>,
+    pub data_dir_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl Node {
+    /// How long a client request waits for a leader before `-CLUSTERDOWN`: long enough to
+    /// ride out an election, short enough not to hang.
+    pub fn leader_wait(&self) -> Duration {
+        Duration::from_millis(self.config.election_timeout_max_ms * 3 + 500)
+    }
+
+    /// The current leader and how to reach it, as this node knows it.
+    pub fn leader(&self) -> Option<(NodeId, NodeInfo)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let info = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, info))
+    }
+
+    /// Waits until some node is known as leader, at most `deadline`.
+    pub async fn wait_leader(&self, deadline: Instant) -> Option<(NodeId, NodeInfo)> {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Some(l) = self.leader() {
+                return Some(l);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if tokio::time::timeout(left, rx.changed()).await.is_err() {
+                return self.leader();
+            }
+        }
+    }
+}
+
+/// openraft's configuration from ours.
+fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
+    let config = openraft::Config {
+        cluster_name: "cairn".into(),
+        heartbeat_interval: cfg.heartbeat_ms,
+        election_timeout_min: cfg.election_timeout_min_ms,
+        election_timeout_max: cfg.election_timeout_max_ms,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold),
+        max_in_snapshot_log_to_keep: 1000,
+        // 3 MiB chunks: well under the peer message limit, each with its own crc32.
+        snapshot_max_chunk_size: 3 * 1024 * 1024,
+        install_snapshot_timeout: 10_000,
+        ..Default::default()
+    };
+    config.validate().context("raft configuration")
+}
+
+/// Opens the data dir, starts raft and the peer server, and bootstraps the cluster if this
+/// node is the one to do it. Returns the node; the caller starts the RESP server.
+pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Node>> {
+    cfg.validate()?;
+    let (_, raft_port) = cfg.ports()?;
+    let store = Store::open(&cfg.data_dir, cfg.cache_mb * 1024 * 1024).with_context(|| {
+        format!(
+            "refusing to start: the data dir {} failed its checks",
+            cfg.data_dir.display()
+        )
+    })?;
+    let fresh = store.is_fresh()?;
+    let keyspace = store.sm.keyspace();
+    let network = PeerNetwork::default();
+    let peers = network.clients.clone();
+    let raft = Raft::new(
+        cfg.id,
+        Arc::new(raft_config(&cfg)?),
+        network,
+        store.log.clone(),
+        store.sm.clone(),
+    )
+    .await
+    .context("starting raft")?;
+
+    let peer_addr: SocketAddr = format!("{}:{raft_port}", cfg.bind)
+        .parse()
+        .with_context(|| format!("bad bind address {}", cfg.bind))?;
+    let listener = tokio::net::TcpListener::bind(peer_addr)
+        .await
+        .with_context(|| format!("binding the peer port {peer_addr}"))?;
+    let proposer = Proposer::start(raft.clone());
+    let service = PeerServer::new(PeerService::new(cfg.id, raft.clone(), proposer.clone()))
+        .max_decoding_message_size(MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        let incoming = tokio_stream_from(listener);
+        let result = tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(256)
+            .tcp_nodelay(true)
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "peer server stopped");
+        }
+    });
+
+    let data_dir = cfg.data_dir.clone();
+    let node = Arc::new(Node {
+        id: cfg.id,
+        raft: raft.clone(),
+        proposer,
+        keyspace,
+        peers: peers.clone(),
+        settings: Settings::new(&cfg),
+        clients: Clients::default(),
+        stats: Stats::default(),
+        reads: ReadBarrier::new(),
+        started: Instant::now(),
+        run_id: random_hex(40),
+        shutdown,
+        data_dir_bytes: Box::new(move || dir_size(&data_dir)),
+        config: cfg,
+    });
+    node.reads.start(node.clone());
+    crate::bootstrap::spawn(node.clone(), fresh);
+    crate::expiry::spawn(node.clone());
+    tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
+    Ok(node)
+}
+
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |l| async move {
+        let r = l.accept().await.map(|(s, _)| {
+            let _ = s.set_nodelay(true);
+            s
+        });
+        Some((r, l))
+    })
+}
+
+pub fn random_hex(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,54 @@
+//! The RESP listener: accepts clients up to `--max-clients` and runs a session for each.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use cairn_protocol::{Protocol, Reply};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::node::Node;
+use crate::stats::Stats;
+
+pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
+    let (port, _) = node.config.ports()?;
+    let addr = format!("{}:{port}", node.config.bind);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding the RESP port {addr}"))?;
+    tracing::info!(%addr, "accepting clients");
+    let mut shutdown = node.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Stats::add(&node.stats.connections_received, 1);
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let Some(id) = node
+            .clients
+            .register(peer.to_string(), laddr, node.config.max_clients)
+        else {
+            Stats::add(&node.stats.rejected_connections, 1);
+            let msg = Reply::error("ERR max number of clients reached").to_bytes(Protocol::Resp2);
+            tokio::spawn(async move {
+                let _ = stream.write_all(&msg).await;
+            });
+            continue;
+        };
+        tokio::spawn(crate::session::run(node.clone(), stream, id));
+    }
+}

@@ -1,0 +1,204 @@
+//! One client connection: read bytes, parse requests (pipelined), execute them in order,
+//! write replies.
+//!
+//! A run of consecutive writes is sent to the leader as one ordered batch, and a run of
+//! consecutive reads waits for one read barrier, so pipelining pays off as it does in Redis
+//! while each connection still sees its own commands in order.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use cairn_protocol::command::{self, Command, ReadCommand};
+use cairn_protocol::{Limits, Protocol, Reply, RequestParser, WriteCommand};
+use cairn_raft::keyspace;
+use cairn_raft::types::now_ms;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::node::Node;
+use crate::router::{self, Outcome};
+use crate::stats::Stats;
+
+/// Requests executed before replies are written, at most (bounds the reply buffer).
+const PIPELINE_MAX: usize = 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Per-connection state.
+pub struct Session {
+    pub node: Arc<Node>,
+    pub id: u64,
+    pub db: u8,
+    pub protocol: Protocol,
+    /// READONLY: serve reads from the local replica without a read barrier.
+    pub readonly: bool,
+    pub authenticated: bool,
+    /// Set by QUIT: close after the reply.
+    pub closing: bool,
+}
+
+/// What to do with one parsed request.
+enum Step {
+    Reply(Reply),
+    Admin(Vec<Bytes>),
+    Read(ReadCommand),
+    Write(WriteCommand),
+}
+
+pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
+    let mut session = Session {
+        node: node.clone(),
+        id,
+        db: 0,
+        protocol: Protocol::Resp2,
+        readonly: false,
+        authenticated: false,
+        closing: false,
+    };
+    let limits = Limits {
+        bulk_len_max: node.config.max_bulk_len,
+        args_max: node.config.max_args,
+        ..Limits::default()
+    };
+    let mut parser = RequestParser::new(limits);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::new();
+    loop {
+        let mut requests = Vec::new();
+        let mut protocol_error = None;
+        while requests.len() < PIPELINE_MAX {
+            match parser.parse(&mut input) {
+                Ok(Some(args)) => requests.push(args),
+                Ok(None) => break,
+                Err(e) => {
+                    protocol_error = Some(e.resp_error());
+                    break;
+                }
+            }
+        }
+        // A burst larger than PIPELINE_MAX leaves whole requests in the buffer: parse again
+        // before reading more.
+        let more_buffered = requests.len() >= PIPELINE_MAX;
+        let keep_going = session.execute(requests, &mut output).await;
+        if let Some(e) = &protocol_error {
+            // Like Redis: answer the protocol error, then close the connection.
+            Reply::error(e.clone()).encode(session.protocol, &mut output);
+        }
+        if !output.is_empty() {
+            Stats::add(&node.stats.net_output_bytes, output.len() as u64);
+            if stream.write_all(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+        }
+        if !keep_going || protocol_error.is_some() || session.closing {
+            break;
+        }
+        if more_buffered {
+            continue;
+        }
+        input.reserve(READ_CHUNK);
+        match stream.read_buf(&mut input).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => Stats::add(&node.stats.net_input_bytes, n as u64),
+        }
+    }
+    node.clients.remove(id);
+}
+
+impl Session {
+    /// Executes requests in order, appending replies. False when the connection must close
+    /// because a write's outcome is unknown.
+    async fn execute(&mut self, requests: Vec<Vec<Bytes>>, out: &mut BytesMut) -> bool {
+        let mut steps = requests.into_iter().peekable();
+        let mut pending_writes: Vec<WriteCommand> = Vec::new();
+        let mut pending_reads: Vec<ReadCommand> = Vec::new();
+        loop {
+            let next = steps.next();
+            let step = next.map(|args| self.classify(&args));
+            // Flush runs that the next step does not continue.
+            let continues_writes = matches!(step, Some(Ok(Step::Write(_))));
+            let continues_reads = matches!(step, Some(Ok(Step::Read(_))));
+            if !continues_writes && !pending_writes.is_empty() {
+                let cmds = std::mem::take(&mut pending_writes);
+                if !self.run_writes(cmds, out).await {
+                    return false;
+                }
+            }
+            if !continues_reads && !pending_reads.is_empty() {
+                let cmds = std::mem::take(&mut pending_reads);
+                self.run_reads(cmds, out).await;
+            }
+            let Some(step) = step else {
+                return true;
+            };
+            Stats::add(&self.node.stats.commands_processed, 1);
+            match step {
+                Ok(Step::Write(w)) => pending_writes.push(w),
+                Ok(Step::Read(r)) => pending_reads.push(r),
+                Ok(Step::Reply(r)) => r.encode(self.protocol, out),
+                Ok(Step::Admin(args)) => crate::admin::handle(&self.node, &args)
+                    .await
+                    .encode(self.protocol, out),
+                Err(e) => e.encode(self.protocol, out),
+            }
+            if self.closing {
+                return true;
+            }
+        }
+    }
+
+    fn classify(&mut self, args: &[Bytes]) -> Result<Step, Reply> {
+        let name = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .unwrap_or_default();
+        self.node.clients.update(self.id, |c| {
+            c.last_cmd = name.clone();
+            c.last_active = std::time::Instant::now();
+        });
+        if !self.authenticated && self.requires_auth(&name) {
+            return Err(Reply::error("NOAUTH Authentication required."));
+        }
+        let cmd = command::parse(args).map_err(|e| Reply::error(e.resp_error()))?;
+        Ok(match cmd {
+            Command::Read(r) => Step::Read(r),
+            Command::Write(w) => Step::Write(w),
+            Command::Conn(cairn_protocol::ConnCommand::Cairn(args)) => Step::Admin(args),
+            Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
+        })
+    }
+
+    fn requires_auth(&self, name: &str) -> bool {
+        let pass = self.node.settings.get("requirepass").unwrap_or_default();
+        !pass.is_empty() && !matches!(name, "auth" | "hello" | "quit" | "reset")
+    }
+
+    async fn run_writes(&mut self, cmds: Vec<WriteCommand>, out: &mut BytesMut) -> bool {
+        for outcome in router::write_batch(&self.node, self.db, cmds).await {
+            match outcome {
+                Outcome::Reply(r) => r.encode(self.protocol, out),
+                Outcome::Unknown => return false,
+            }
+        }
+        true
+    }
+
+    async fn run_reads(&mut self, cmds: Vec<ReadCommand>, out: &mut BytesMut) {
+        if !self.readonly {
+            if let Err(e) = self.node.reads.wait(&self.node).await {
+                for _ in &cmds {
+                    e.encode(self.protocol, out);
+                }
+                return;
+            }
+        }
+        let now = now_ms();
+        for cmd in cmds {
+            let reply = keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "read failed");
+                Reply::error(format!("ERR storage: {e}"))
+            });
+            reply.encode(self.protocol, out);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! A harness that runs real `cairn` processes on loopback, on free ports, with data dirs in a
+//! temporary directory. Nodes are stopped by their own PIDs (SIGKILL through `Child::kill`,
+//! or signals by pid); every wait is a condition polled with a deadline.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cairn");
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+pub struct NodeProc {
+    pub id: u64,
+    pub port: u16,
+    pub raft_port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).unwrap()
+    }
+
+    /// A connection with read and write timeouts, so a test never hangs on a dead node.
+    pub fn conn(&self) -> redis::Connection {
+        let c = self
+            .client()
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connect to node {}: {e}", self.id));
+        c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        c.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
+        c
+    }
+
+    pub fn try_conn(&self) -> Option<redis::Connection> {
+        let c = self
+            .client()
+            .get_connection_with_timeout(Duration::from_millis(500))
+            .ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        Some(c)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+pub struct Cluster {
+    pub nodes: Vec<NodeProc>,
+    pub spec: String,
+    pub extra: Vec<String>,
+    // Kept last so the directory outlives the processes using it.
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts `n` nodes and waits until they agree on a leader.
+    pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for i in 1..=n as u64 {
+            nodes.push(NodeProc {
+                id: i,
+                port: free_port(),
+                raft_port: free_port(),
+                data_dir: dir.path().join(format!("node{i}")),
+                log: dir.path().join(format!("node{i}.log")),
+                child: None,
+            });
+        }
+        let spec = nodes
+            .iter()
+            .map(|n| format!("{}=127.0.0.1:{}@{}", n.id, n.port, n.raft_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = Cluster {
+            nodes,
+            spec,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            dir,
+        };
+        for i in 1..=n as u64 {
+            c.spawn(i);
+        }
+        c.wait_leader(Duration::from_secs(20));
+        c
+    }
+
+    pub fn node(&self, id: u64) -> &NodeProc {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    /// Starts node `id` (again) from its data dir.
+    pub fn spawn(&mut self, id: u64) {
+        let spec = self.spec.clone();
+        let extra = self.extra.clone();
+        let n = &mut self.nodes[(id - 1) as usize];
+        assert!(n.child.is_none(), "node {id} already running");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&n.log)
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .args(["--id", &id.to_string()])
+            .arg("--data-dir")
+            .arg(&n.data_dir)
+            .args(["--initial-cluster", &spec])
+            .args(["--log-level", "info,openraft=warn"])
+            .args(&extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        n.child = Some(child);
+    }
+
+    /// SIGKILL: the process gets no chance to flush or say goodbye.
+    pub fn kill(&mut self, id: u64) {
+        let n = &mut self.nodes[(id - 1) as usize];
+        if let Some(mut c) = n.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal to node `id`'s own pid.
+    pub fn signal(&self, id: u64, sig: &str) {
+        if let Some(pid) = self.node(id).pid() {
+            let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+        }
+    }
+
+    /// Waits for node `id` to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, id: u64, timeout: Duration) -> std::process::ExitStatus {
+        let n = &mut self.nodes[(id - 1) as usize];
+        let child = n.child.as_mut().expect("node not running");
+        let status = wait_for(timeout, "node exit", || child.try_wait().ok().flatten());
+        n.child = None;
+        status
+    }
+
+    /// `INFO replication` of a running node, parsed into (role, leader id).
+    pub fn role_of(&self, id: u64) -> Option<(String, u64)> {
+        let n = self.node(id);
+        if !n.is_running() {
+            return None;
+        }
+        let mut c = n.try_conn()?;
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
+        let field = |k: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}:")).map(|v| v.trim().to_string()))
+        };
+        Some((field("role")?, field("cairn_leader_id")?.parse().ok()?))
+    }
+
+    /// Waits until every running node names the same leader, which says it is master.
+    pub fn wait_leader(&self, timeout: Duration) -> u64 {
+        wait_for(timeout, "a leader all running nodes agree on", || {
+            let mut leader = None;
+            for n in self.nodes.iter().filter(|n| n.is_running()) {
+                let (role, l) = self.role_of(n.id)?;
+                if l == 0 || leader.is_some_and(|x| x != l) {
+                    return None;
+                }
+                if l == n.id && role != "master" {
+                    return None;
+                }
+                leader = Some(l);
+            }
+            let l = leader?;
+            self.node(l).is_running().then_some(l)
+        })
+    }
+
+    pub fn leader(&self) -> u64 {
+        self.wait_leader(Duration::from_secs(20))
+    }
+
+    pub fn follower(&self) -> u64 {
+        let l = self.leader();
+        self.nodes
+            .iter()
+            .find(|n| n.id != l && n.is_running())
+            .expect("a running follower")
+            .id
+    }
+
+    /// The applied index a node reports.
+    pub fn applied(&self, id: u64) -> Option<u64> {
+        let mut c = self.node(id).try_conn()?;
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("cairn_applied_index:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if std::thread::panicking() {
+            for n in &self.nodes {
+                eprintln!("---- log of node {} ----\n{}", n.id, n.log_text());
+            }
+        }
+    }
+}
+
+/// Reads `key` on node `id` with READONLY (a local, possibly stale read).
+pub fn local_get(node: &NodeProc, key: &str) -> Option<String> {
+    let mut c = node.try_conn()?;
+    redis::cmd("READONLY").query::<()>(&mut c).ok()?;
+    redis::cmd("GET").arg(key).query(&mut c).ok()?
+}
