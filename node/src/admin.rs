@@ -48,7 +48,11 @@ async fn status(node: &Node) -> String {
                 "  id={id} resp={} raft={} role={} term={} last_log={} applied={}",
                 info.resp_addr,
                 info.raft_addr,
-                if s.leader == Some(*id) { "leader" } else { "follower" },
+                if s.leader == Some(*id) {
+                    "leader"
+                } else {
+                    "follower"
+                },
                 s.term,
                 s.last_log_index.map_or("-".into(), |i| i.to_string()),
                 s.last_applied.map_or("-".into(), |i| i.to_string()),

@@ -28,7 +28,15 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
             if *shutdown.borrow() {
                 return;
             }
-            if node.raft.metrics().borrow().membership_config.nodes().count() > 0 {
+            if node
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .nodes()
+                .count()
+                > 0
+            {
                 return; // someone else's leader reached us first
             }
             let mut all_fresh = true;

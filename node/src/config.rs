@@ -57,6 +57,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_SNAPSHOT_THRESHOLD", default_value_t = 50_000)]
     pub snapshot_threshold: u64,
 
+    /// Log entries kept behind a snapshot, so a briefly lagging follower catches up from the
+    /// log instead of needing the whole snapshot.
+    #[arg(long, env = "CAIRN_SNAPSHOT_LOGS_KEEP", default_value_t = 1000)]
+    pub snapshot_logs_keep: u64,
+
     /// Largest bulk string a client may send, bytes (Redis's proto-max-bulk-len).
     #[arg(long, env = "CAIRN_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
     pub max_bulk_len: usize,

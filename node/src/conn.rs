@@ -82,7 +82,14 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
         if r.is_error() {
             return r;
         }
-    } else if !s.authenticated && !s.node.settings.get("requirepass").unwrap_or_default().is_empty() {
+    } else if !s.authenticated
+        && !s
+            .node
+            .settings
+            .get("requirepass")
+            .unwrap_or_default()
+            .is_empty()
+    {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     match h.protover {
@@ -96,7 +103,11 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
     }
     let resp = if s.protocol == Protocol::Resp3 { 3 } else { 2 };
     s.node.clients.update(s.id, |c| c.resp = resp);
-    let role = if info::is_leader(&s.node) { "master" } else { "replica" };
+    let role = if info::is_leader(&s.node) {
+        "master"
+    } else {
+        "replica"
+    };
     Reply::Map(vec![
         (Reply::text("server"), Reply::text("redis")),
         (Reply::text("version"), Reply::text(info::REDIS_VERSION)),
@@ -110,9 +121,13 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
 
 fn command(c: CommandCommand) -> Reply {
     match c {
-        CommandCommand::All => Reply::Array(table::all().iter().map(table::command_info_reply).collect()),
+        CommandCommand::All => {
+            Reply::Array(table::all().iter().map(table::command_info_reply).collect())
+        }
         CommandCommand::Count => Reply::Integer(table::all().len() as i64),
-        CommandCommand::List => Reply::Array(table::all().iter().map(|s| Reply::text(s.name)).collect()),
+        CommandCommand::List => {
+            Reply::Array(table::all().iter().map(|s| Reply::text(s.name)).collect())
+        }
         CommandCommand::Info(names) => Reply::Array(
             names
                 .iter()

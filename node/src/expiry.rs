@@ -49,7 +49,10 @@ async fn expire_db(node: &Node, db: u8) -> anyhow::Result<()> {
             return Ok(());
         }
         let n = keys.len();
-        let results = node.proposer.propose(vec![OpKind::ExpireKeys { db, keys }]).await;
+        let results = node
+            .proposer
+            .propose(vec![OpKind::ExpireKeys { db, keys }])
+            .await;
         for r in results {
             if let cairn_protocol::Reply::Integer(removed) = r? {
                 Stats::add(&node.stats.expired_keys, removed.max(0) as u64);

@@ -42,16 +42,21 @@ fn host_port(info: &NodeInfo) -> (String, String) {
 pub fn render(node: &Node, sections: &[String]) -> String {
     let wanted: Vec<String> = if sections.is_empty() {
         DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
-    } else if sections
-        .iter()
-        .any(|s| matches!(s.to_ascii_lowercase().as_str(), "all" | "everything" | "default"))
-    {
+    } else if sections.iter().any(|s| {
+        matches!(
+            s.to_ascii_lowercase().as_str(),
+            "all" | "everything" | "default"
+        )
+    }) {
         DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
     } else {
         sections.iter().map(|s| s.to_ascii_lowercase()).collect()
     };
     let mut out = String::new();
-    for name in DEFAULT_SECTIONS.iter().filter(|n| wanted.iter().any(|w| w == *n)) {
+    for name in DEFAULT_SECTIONS
+        .iter()
+        .filter(|n| wanted.iter().any(|w| w == *n))
+    {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -103,8 +108,16 @@ fn memory(node: &Node, out: &mut String) {
     out.push_str("# Memory\r\n");
     let rss = rss_bytes();
     line(out, "used_memory_rss", rss);
-    line(out, "maxmemory", node.settings.get("maxmemory").unwrap_or_default());
-    line(out, "maxmemory_policy", node.settings.get("maxmemory-policy").unwrap_or_default());
+    line(
+        out,
+        "maxmemory",
+        node.settings.get("maxmemory").unwrap_or_default(),
+    );
+    line(
+        out,
+        "maxmemory_policy",
+        node.settings.get("maxmemory-policy").unwrap_or_default(),
+    );
 }
 
 fn persistence(node: &Node, out: &mut String) {
@@ -119,17 +132,37 @@ fn persistence(node: &Node, out: &mut String) {
         "cairn_snapshot_index",
         m.snapshot.map_or(-1, |s| s.index as i64),
     );
-    line(out, "cairn_purged_index", m.purged.map_or(-1, |s| s.index as i64));
+    line(
+        out,
+        "cairn_purged_index",
+        m.purged.map_or(-1, |s| s.index as i64),
+    );
 }
 
 fn stats(node: &Node, out: &mut String) {
     let s = &node.stats;
     out.push_str("# Stats\r\n");
-    line(out, "total_connections_received", Stats::get(&s.connections_received));
-    line(out, "total_commands_processed", Stats::get(&s.commands_processed));
+    line(
+        out,
+        "total_connections_received",
+        Stats::get(&s.connections_received),
+    );
+    line(
+        out,
+        "total_commands_processed",
+        Stats::get(&s.commands_processed),
+    );
     line(out, "total_net_input_bytes", Stats::get(&s.net_input_bytes));
-    line(out, "total_net_output_bytes", Stats::get(&s.net_output_bytes));
-    line(out, "rejected_connections", Stats::get(&s.rejected_connections));
+    line(
+        out,
+        "total_net_output_bytes",
+        Stats::get(&s.net_output_bytes),
+    );
+    line(
+        out,
+        "rejected_connections",
+        Stats::get(&s.rejected_connections),
+    );
     line(out, "expired_keys", Stats::get(&s.expired_keys));
     line(out, "evicted_keys", 0);
     line(out, "keyspace_hits", Stats::get(&s.keyspace_hits));
@@ -170,10 +203,17 @@ fn replication(node: &Node, out: &mut String) {
     } else {
         line(out, "role", "slave");
         let leader = node.leader();
-        let (host, port) = leader.as_ref().map(|(_, n)| host_port(n)).unwrap_or_default();
+        let (host, port) = leader
+            .as_ref()
+            .map(|(_, n)| host_port(n))
+            .unwrap_or_default();
         line(out, "master_host", host);
         line(out, "master_port", port);
-        line(out, "master_link_status", if leader.is_some() { "up" } else { "down" });
+        line(
+            out,
+            "master_link_status",
+            if leader.is_some() { "up" } else { "down" },
+        );
         line(out, "slave_repl_offset", applied);
         line(out, "slave_read_only", 1);
         line(out, "connected_slaves", 0);
@@ -189,7 +229,11 @@ fn keyspace(node: &Node, out: &mut String) {
     if let Ok(sizes) = node.keyspace.db_sizes() {
         for (db, keys) in sizes {
             let expires = node.keyspace.expires_len(db);
-            line(out, &format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
+            line(
+                out,
+                &format!("db{db}"),
+                format!("keys={keys},expires={expires},avg_ttl=0"),
+            );
         }
     }
 }
@@ -223,8 +267,15 @@ pub fn role(node: &Node) -> Reply {
             Reply::Array(replicas),
         ])
     } else {
-        let (host, port) = node.leader().map(|(_, n)| host_port(&n)).unwrap_or_default();
-        let state = if m.current_leader.is_some() { "connected" } else { "connect" };
+        let (host, port) = node
+            .leader()
+            .map(|(_, n)| host_port(&n))
+            .unwrap_or_default();
+        let state = if m.current_leader.is_some() {
+            "connected"
+        } else {
+            "connect"
+        };
         Reply::Array(vec![
             Reply::text("slave"),
             Reply::text(host),
@@ -239,6 +290,10 @@ pub fn role(node: &Node) -> Reply {
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }

@@ -17,6 +17,8 @@ mod settings;
 mod stats;
 mod status;
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -24,7 +26,11 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogFormat, ServeConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, about = "A Raft-replicated key-value store that speaks the Redis protocol")]
+#[command(
+    name = "cairn",
+    version,
+    about = "A Raft-replicated key-value store that speaks the Redis protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -42,6 +48,7 @@ fn init_logs(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),

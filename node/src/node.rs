@@ -77,7 +77,7 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
         election_timeout_min: cfg.election_timeout_min_ms,
         election_timeout_max: cfg.election_timeout_max_ms,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold),
-        max_in_snapshot_log_to_keep: 1000,
+        max_in_snapshot_log_to_keep: cfg.snapshot_logs_keep,
         // 3 MiB chunks: well under the peer message limit, each with its own crc32.
         snapshot_max_chunk_size: 3 * 1024 * 1024,
         install_snapshot_timeout: 10_000,

@@ -52,7 +52,11 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
         let results: Vec<ForwardResult> = if leader == node.id {
             node.proposer.propose(batch).await
         } else {
-            match node.peers.forward(&info.raft_addr, &batch, FORWARD_TIMEOUT).await {
+            match node
+                .peers
+                .forward(&info.raft_addr, &batch, FORWARD_TIMEOUT)
+                .await
+            {
                 Ok(r) if r.len() == batch.len() => r,
                 Ok(_) | Err(CallError::Timeout) | Err(CallError::Other(_)) => {
                     for i in todo {

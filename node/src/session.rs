@@ -194,10 +194,11 @@ impl Session {
         }
         let now = now_ms();
         for cmd in cmds {
-            let reply = keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "read failed");
-                Reply::error(format!("ERR storage: {e}"))
-            });
+            let reply =
+                keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "read failed");
+                    Reply::error(format!("ERR storage: {e}"))
+                });
             reply.encode(self.protocol, out);
         }
     }

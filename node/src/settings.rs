@@ -24,11 +24,19 @@ enum Kind {
 /// Redis's settings that clients and test suites commonly read or set.
 const SETTINGS: &[(&str, Kind, &str)] = &[
     ("activerehashing", Kind::Bool, "yes"),
-    ("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "always"),
+    (
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "always",
+    ),
     ("appendonly", Kind::Bool, "no"),
     ("bind", Kind::Immutable, ""),
     ("busy-reply-threshold", Kind::Int, "5000"),
-    ("client-output-buffer-limit", Kind::Text, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    (
+        "client-output-buffer-limit",
+        Kind::Text,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     ("cluster-enabled", Kind::Immutable, "no"),
     ("databases", Kind::Immutable, "16"),
     ("dbfilename", Kind::Text, "dump.rdb"),
@@ -46,11 +54,28 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("list-compress-depth", Kind::Int, "0"),
     ("list-max-listpack-size", Kind::Int, "-2"),
     ("list-max-ziplist-size", Kind::Int, "-2"),
-    ("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice"),
+    (
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+    ),
     ("lua-time-limit", Kind::Int, "5000"),
     ("maxclients", Kind::Immutable, "10000"),
     ("maxmemory", Kind::Memory, "0"),
-    ("maxmemory-policy", Kind::Enum(&["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]), "noeviction"),
+    (
+        "maxmemory-policy",
+        Kind::Enum(&[
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ]),
+        "noeviction",
+    ),
     ("maxmemory-samples", Kind::Int, "5"),
     ("notify-keyspace-events", Kind::Text, ""),
     ("port", Kind::Immutable, "6379"),
@@ -167,8 +192,12 @@ impl Settings {
                 Kind::Enum(allowed) => {
                     let v = value.to_ascii_lowercase();
                     if !allowed.contains(&v.as_str()) {
-                        return Err(fail("argument(s) must be one of the following: ".to_string().as_str())
-                            .to_string()
+                        return Err(fail(
+                            "argument(s) must be one of the following: "
+                                .to_string()
+                                .as_str(),
+                        )
+                        .to_string()
                             + &allowed.join(", "));
                     }
                     v

@@ -30,16 +30,39 @@ fn protocol_errors_are_answered_and_the_node_keeps_serving() {
     let cluster = Cluster::start(1, &["--max-bulk-len", "1048576"]);
     let port = cluster.node(1).port;
     let cases: &[(&[u8], &str)] = &[
-        (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'\r\n"),
-        (b"*1\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        (
+            b"*abc\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n+PING\r\n",
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
         // Over the configured limit: refused from the header, before any data is buffered.
-        (b"*2\r\n$3\r\nSET\r\n$2000000\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*99999999999\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"SET \"unbalanced\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"*2\r\n$3\r\nSET\r\n$2000000\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*99999999999\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"SET \"unbalanced\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (input, expected) in cases {
-        assert_eq!(raw(port, input), *expected, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            raw(port, input),
+            *expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
         still_serving(port);
     }
 }
@@ -76,7 +99,10 @@ PING\r\n";
 fn inline_commands_and_resp3_work() {
     let cluster = Cluster::start(1, &[]);
     let port = cluster.node(1).port;
-    assert_eq!(raw(port, b"SET greeting \"hello world\"\r\nGET greeting\r\n"), "+OK\r\n$11\r\nhello world\r\n");
+    assert_eq!(
+        raw(port, b"SET greeting \"hello world\"\r\nGET greeting\r\n"),
+        "+OK\r\n$11\r\nhello world\r\n"
+    );
     let out = raw(port, b"HELLO 3\r\nGET nothing\r\n");
     assert!(out.starts_with("%7\r\n"), "{out}");
     assert!(out.ends_with("_\r\n"), "{out}");

@@ -37,7 +37,10 @@ fn corrupt_log_entry_is_detected_at_start() {
     let status = cluster.wait_exit(1, Duration::from_secs(20));
     assert!(!status.success());
     let log = cluster.node(1).log_text();
-    assert!(log.contains(&format!("log entry {corrupted_index}")), "{log}");
+    assert!(
+        log.contains(&format!("log entry {corrupted_index}")),
+        "{log}"
+    );
     assert!(log.contains("crc32 mismatch"), "{log}");
     assert!(log.contains(&data_dir.display().to_string()), "{log}");
 }

@@ -53,12 +53,16 @@ fn ttl_keys_vanish_everywhere_and_are_never_served_stale() {
     }
     // Active expiry on the leader deletes them through the log, on every replica.
     for n in &cluster.nodes {
-        wait_for(Duration::from_secs(10), "active expiry to reach every node", || {
-            let mut rc = n.try_conn()?;
-            redis::cmd("READONLY").query::<()>(&mut rc).ok()?;
-            let size: i64 = redis::cmd("DBSIZE").query(&mut rc).ok()?;
-            (size == 1).then_some(())
-        });
+        wait_for(
+            Duration::from_secs(10),
+            "active expiry to reach every node",
+            || {
+                let mut rc = n.try_conn()?;
+                redis::cmd("READONLY").query::<()>(&mut rc).ok()?;
+                let size: i64 = redis::cmd("DBSIZE").query(&mut rc).ok()?;
+                (size == 1).then_some(())
+            },
+        );
     }
     let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
     let expired: i64 = info
@@ -80,7 +84,12 @@ fn expire_persist_and_ttl_follow_redis() {
     assert_eq!(c.ttl::<_, i64>("missing").unwrap(), -2);
     assert_eq!(c.expire::<_, i64>("k", 100).unwrap(), 1);
     assert_eq!(c.ttl::<_, i64>("k").unwrap(), 100);
-    let gt: i64 = redis::cmd("EXPIRE").arg("k").arg(50).arg("GT").query(&mut c).unwrap();
+    let gt: i64 = redis::cmd("EXPIRE")
+        .arg("k")
+        .arg(50)
+        .arg("GT")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(gt, 0);
     assert_eq!(c.persist::<_, i64>("k").unwrap(), 1);
     assert_eq!(c.ttl::<_, i64>("k").unwrap(), -1);
@@ -91,7 +100,12 @@ fn expire_persist_and_ttl_follow_redis() {
     assert_eq!(c.exists::<_, i64>("k").unwrap(), 0);
     // SET replaces a TTL unless KEEPTTL.
     let _: () = c.set_ex("k2", "v", 100).unwrap();
-    let _: () = redis::cmd("SET").arg("k2").arg("w").arg("KEEPTTL").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k2")
+        .arg("w")
+        .arg("KEEPTTL")
+        .query(&mut c)
+        .unwrap();
     assert!(c.ttl::<_, i64>("k2").unwrap() > 0);
     let _: () = c.set("k2", "x").unwrap();
     assert_eq!(c.ttl::<_, i64>("k2").unwrap(), -1);

@@ -31,7 +31,12 @@ fn writes_on_leader_and_follower_are_read_on_every_node() {
         let a: Option<String> = c.get("from-leader").unwrap();
         let b: Option<String> = c.get("from-follower").unwrap();
         let n: i64 = c.get("counter").unwrap();
-        assert_eq!((a.as_deref(), b.as_deref(), n), (Some("1"), Some("2"), 6), "node {}", node.id);
+        assert_eq!(
+            (a.as_deref(), b.as_deref(), n),
+            (Some("1"), Some("2"), 6),
+            "node {}",
+            node.id
+        );
         // Local reads converge too.
         wait_for(Duration::from_secs(5), "local replica to apply", || {
             (local_get(node, "from-follower").as_deref() == Some("2")).then_some(())
@@ -50,7 +55,10 @@ fn pipelined_writes_through_a_follower_keep_their_order() {
     }
     let lens: Vec<i64> = pipe.query(&mut c).unwrap();
     assert_eq!(lens.len(), 200);
-    assert!(lens.windows(2).all(|w| w[0] < w[1]), "appends applied in pipeline order");
+    assert!(
+        lens.windows(2).all(|w| w[0] < w[1]),
+        "appends applied in pipeline order"
+    );
     let expected: String = (0..200).map(|i| format!("{i},")).collect();
     for node in &cluster.nodes {
         let v: String = node.conn().get("seq").unwrap();
@@ -67,7 +75,11 @@ fn status_command_and_cli_show_members_and_leader() {
         .arg(cluster.node(2).port.to_string())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("leader: {leader}")), "{text}");
     for n in &cluster.nodes {

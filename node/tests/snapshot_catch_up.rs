@@ -20,30 +20,38 @@ fn info_field(c: &mut redis::Connection, section: &str, key: &str) -> Option<i64
 
 #[test]
 fn lagging_node_catches_up_from_a_snapshot() {
-    let mut cluster = Cluster::start(3, &["--snapshot-threshold", "100"]);
+    let mut cluster = Cluster::start(
+        3,
+        &["--snapshot-threshold", "100", "--snapshot-logs-keep", "10"],
+    );
     let leader = cluster.leader();
     let lagging = cluster.follower();
     cluster.kill(lagging);
 
     let mut c = cluster.node(leader).conn();
-    let mut pipe = redis::pipe();
+    // One at a time, so each write is its own log entry (a pipeline would share entries).
     for i in 0..1000 {
-        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+        let _: () = c.set(format!("key:{i}"), i).unwrap();
     }
-    let _: () = pipe.query(&mut c).unwrap();
     let _: () = c.set_ex("with-ttl", "v", 1000).unwrap();
 
     // The leader has snapshotted and purged beyond anything the lagging node holds.
-    wait_for(Duration::from_secs(20), "the leader to purge its log", || {
-        let purged = info_field(&mut c, "persistence", "cairn_purged_index")?;
-        (purged > 500).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the leader to purge its log",
+        || {
+            let purged = info_field(&mut c, "persistence", "cairn_purged_index")?;
+            (purged > 500).then_some(())
+        },
+    );
 
     cluster.spawn(lagging);
     let node = cluster.node(lagging);
-    wait_for(Duration::from_secs(30), "the lagging node to catch up", || {
-        (local_get(node, "key:999").as_deref() == Some("999")).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the lagging node to catch up",
+        || (local_get(node, "key:999").as_deref() == Some("999")).then_some(()),
+    );
     let mut lc = node.conn();
     redis::cmd("READONLY").query::<()>(&mut lc).unwrap();
     for i in (0..1000).step_by(37) {
@@ -51,7 +59,10 @@ fn lagging_node_catches_up_from_a_snapshot() {
         assert_eq!(v, i);
     }
     let ttl: i64 = lc.ttl("with-ttl").unwrap();
-    assert!(ttl > 900 && ttl <= 1000, "TTL travelled with the snapshot: {ttl}");
+    assert!(
+        ttl > 900 && ttl <= 1000,
+        "TTL travelled with the snapshot: {ttl}"
+    );
     let size: i64 = redis::cmd("DBSIZE").query(&mut lc).unwrap();
     assert_eq!(size, 1001);
     assert!(

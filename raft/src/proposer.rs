@@ -7,7 +7,9 @@
 //! client's pipelined writes stay in order.
 
 use openraft::error::{ClientWriteError, Fatal, RaftError};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::types::{now_ms, NodeId, NodeInfo, OpKind, Raft, WriteOp};
 use cairn_protocol::Reply;
@@ -16,6 +18,10 @@ use cairn_protocol::Reply;
 pub const BATCH_OPS_MAX: usize = 1024;
 /// Most operations waiting to be proposed; senders wait beyond it (backpressure).
 const QUEUE_MAX: usize = 16 * 1024;
+/// Log entries proposed and not yet applied, at most. While the pipeline is full, new writes
+/// queue up and go out together in the next entry: this is what makes batches grow under
+/// load (without it every write would become its own entry and its own flush).
+const IN_FLIGHT_MAX: usize = 2;
 
 pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>;
 pub type ProposeResult = Result<Reply, ProposeError>;
@@ -53,9 +59,7 @@ impl Proposer {
         let mut out = Vec::with_capacity(waiting.len());
         for w in waiting {
             out.push(match w {
-                Some(rx) => rx
-                    .await
-                    .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped))),
+                Some(rx) => rx.await.unwrap_or(Err(RaftError::Fatal(Fatal::Stopped))),
                 None => Err(RaftError::Fatal(Fatal::Stopped)),
             });
         }
@@ -66,7 +70,20 @@ impl Proposer {
 async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(BATCH_OPS_MAX);
     let mut last_stamp = 0;
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
     while rx.recv_many(&mut batch, BATCH_OPS_MAX).await > 0 {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        // Whatever queued while we waited for a slot joins this entry.
+        if batch.len() < BATCH_OPS_MAX {
+            while let Ok(p) = rx.try_recv() {
+                batch.push(p);
+                if batch.len() >= BATCH_OPS_MAX {
+                    break;
+                }
+            }
+        }
         // Never stamp a later entry earlier than an earlier one, even if the clock steps back.
         last_stamp = now_ms().max(last_stamp);
         let (ops, replies): (Vec<OpKind>, Vec<_>) =
@@ -84,7 +101,9 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
             // Answer when applied, without holding up the next batch.
             Ok(done) => {
                 tokio::spawn(async move {
-                    match done.await {
+                    let result = done.await;
+                    drop(permit);
+                    match result {
                         Ok(Ok(resp)) => {
                             let mut results = resp.data.0.into_iter();
                             for r in replies {

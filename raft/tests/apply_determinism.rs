@@ -29,18 +29,39 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                 SetTtl::Clear
             },
         },
-        1 => WriteCommand::IncrBy { key, delta: rng.gen_range(-5..5) },
+        1 => WriteCommand::IncrBy {
+            key,
+            delta: rng.gen_range(-5..5),
+        },
         2 => WriteCommand::Del { keys: vec![key] },
-        3 => WriteCommand::Append { key, value: Bytes::from_static(b"x") },
-        4 => WriteCommand::Expire { key, at: Expiry::RelativeMs(rng.gen_range(-5..100)), condition: ExpireCondition::Always },
+        3 => WriteCommand::Append {
+            key,
+            value: Bytes::from_static(b"x"),
+        },
+        4 => WriteCommand::Expire {
+            key,
+            at: Expiry::RelativeMs(rng.gen_range(-5..100)),
+            condition: ExpireCondition::Always,
+        },
         5 => WriteCommand::Persist { key },
-        6 => WriteCommand::Rename { key, new_key: Bytes::from(format!("k{}", rng.gen_range(0..40))), nx: rng.gen() },
+        6 => WriteCommand::Rename {
+            key,
+            new_key: Bytes::from(format!("k{}", rng.gen_range(0..40))),
+            nx: rng.gen(),
+        },
         7 if rng.gen_bool(0.05) => WriteCommand::FlushDb,
-        _ => WriteCommand::SetRange { key, offset: rng.gen_range(0..10), value: Bytes::from_static(b"ab") },
+        _ => WriteCommand::SetRange {
+            key,
+            offset: rng.gen_range(0..10),
+            value: Bytes::from_static(b"ab"),
+        },
     };
     let db = if rng.gen_bool(0.8) { 0 } else { 3 };
     if rng.gen_bool(0.1) {
-        return OpKind::ExpireKeys { db, keys: (0..40).map(|i| Bytes::from(format!("k{i}"))).collect() };
+        return OpKind::ExpireKeys {
+            db,
+            keys: (0..40).map(|i| Bytes::from(format!("k{i}"))).collect(),
+        };
     }
     OpKind::Command { db, cmd }
 }
@@ -52,18 +73,32 @@ fn dump(store: &Store) -> Vec<(u8, Bytes, Vec<u8>)> {
         for (k, v) in ks.all(db).unwrap() {
             out.push((db, k, v.encode().unwrap()));
         }
-        assert_eq!(ks.len(db).unwrap() as usize, out.iter().filter(|e| e.0 == db).count(), "key count of db {db}");
+        assert_eq!(
+            ks.len(db).unwrap() as usize,
+            out.iter().filter(|e| e.0 == db).count(),
+            "key count of db {db}"
+        );
     }
     out
 }
 
 #[tokio::test]
 async fn same_ops_give_identical_state() {
-    let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     println!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let (d1, d2, d3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mut a, mut b) = (Store::open(d1.path(), 8 << 20).unwrap(), Store::open(d2.path(), 8 << 20).unwrap());
+    let (d1, d2, d3) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (mut a, mut b) = (
+        Store::open(d1.path(), 8 << 20).unwrap(),
+        Store::open(d2.path(), 8 << 20).unwrap(),
+    );
     let mut now = 1_700_000_000_000u64;
     let mut entries = Vec::new();
     for i in 1..=3000u64 {
@@ -73,7 +108,9 @@ async fn same_ops_give_identical_state() {
             // Entries of one to three ops, like batched proposals.
             payload: EntryPayload::Normal(WriteOp {
                 now_ms: now,
-                ops: (0..rng.gen_range(1..4)).map(|_| random_op(&mut rng)).collect(),
+                ops: (0..rng.gen_range(1..4))
+                    .map(|_| random_op(&mut rng))
+                    .collect(),
             }),
         });
     }
@@ -94,9 +131,18 @@ async fn same_ops_give_identical_state() {
     let snap = a.sm.build_snapshot().await.unwrap();
     let mut c = Store::open(d3.path(), 8 << 20).unwrap();
     let mut incoming = c.sm.begin_receiving_snapshot().await.unwrap();
-    let mut src = tokio::fs::File::open(d1.path().join("snapshots").join(format!("{}.snap", snap.meta.snapshot_id))).await.unwrap();
+    let mut src = tokio::fs::File::open(
+        d1.path()
+            .join("snapshots")
+            .join(format!("{}.snap", snap.meta.snapshot_id)),
+    )
+    .await
+    .unwrap();
     tokio::io::copy(&mut src, &mut *incoming).await.unwrap();
     c.sm.install_snapshot(&snap.meta, incoming).await.unwrap();
     assert_eq!(dump_a, dump(&c), "seed {seed}: snapshot install differs");
-    assert_eq!(c.sm.applied_state().await.unwrap().0, a.sm.applied_state().await.unwrap().0);
+    assert_eq!(
+        c.sm.applied_state().await.unwrap().0,
+        a.sm.applied_state().await.unwrap().0
+    );
 }

@@ -18,6 +18,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
 }
 
 #[test]
-fn openraft_conformance_suite() -> Result<(), StorageError> {
-    Suite::test_all(Builder)
+fn openraft_conformance_suite() {
+    if let Err(e) = Suite::test_all(Builder) {
+        panic!("conformance suite failed: {e}");
+    }
 }

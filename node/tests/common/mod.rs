@@ -18,7 +18,10 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -185,8 +188,10 @@ impl Cluster {
         let mut c = n.try_conn()?;
         let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
         let field = |k: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}:")).map(|v| v.trim().to_string()))
+            info.lines().find_map(|l| {
+                l.strip_prefix(&format!("{k}:"))
+                    .map(|v| v.trim().to_string())
+            })
         };
         Some((field("role")?, field("cairn_leader_id")?.parse().ok()?))
     }

@@ -123,11 +123,7 @@ impl Ctx<'_> {
                 }
                 Ok(Reply::ok())
             }
-            W::Expire {
-                key,
-                at,
-                condition,
-            } => self.expire(key, *at, *condition),
+            W::Expire { key, at, condition } => self.expire(key, *at, *condition),
             W::Persist { key } => self.persist(key),
             W::Rename { key, new_key, nx } => self.rename(key, new_key, *nx),
         }

@@ -7,8 +7,8 @@ use cairn_protocol::reply::format_double;
 use cairn_protocol::Reply;
 
 use super::{Ctx, Data, StoredValue, WRONGTYPE};
-use cairn_protocol::command::MAX_STRING_LEN as STRING_LEN_MAX;
 use crate::error::Result;
+use cairn_protocol::command::MAX_STRING_LEN as STRING_LEN_MAX;
 
 /// What an absolute expiry time means for a key.
 pub(crate) enum Deadline {
@@ -88,8 +88,11 @@ impl Ctx<'_> {
                 }
             },
         };
-        self.txn
-            .put(self.db, key, StoredValue::string(value.clone(), expire_at_ms))?;
+        self.txn.put(
+            self.db,
+            key,
+            StoredValue::string(value.clone(), expire_at_ms),
+        )?;
         Ok(if get { old_reply } else { Reply::ok() })
     }
 
@@ -222,11 +225,8 @@ impl Ctx<'_> {
         let Some(next) = current.checked_add(delta) else {
             return Ok(Reply::error("ERR increment or decrement would overflow"));
         };
-        self.txn.put(
-            self.db,
-            key,
-            StoredValue::string(next.to_string(), expire),
-        )?;
+        self.txn
+            .put(self.db, key, StoredValue::string(next.to_string(), expire))?;
         Ok(Reply::Integer(next))
     }
 

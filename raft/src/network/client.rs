@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -104,12 +106,21 @@ impl PeerClients {
 
     /// Sends client writes to the leader at `addr`, to be proposed in this order, and waits
     /// for their replies.
-    pub async fn forward(&self, addr: &str, ops: &[OpKind], timeout: Duration) -> Result<Vec<ForwardResult>, CallError> {
+    pub async fn forward(
+        &self,
+        addr: &str,
+        ops: &[OpKind],
+        timeout: Duration,
+    ) -> Result<Vec<ForwardResult>, CallError> {
         self.call(addr, Rpc::Forward, &ops, timeout).await
     }
 
     /// Asks the leader at `addr` for a read index.
-    pub async fn read_index(&self, addr: &str, timeout: Duration) -> Result<ReadIndexResult, CallError> {
+    pub async fn read_index(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<ReadIndexResult, CallError> {
         self.call(addr, Rpc::ReadIndex, &(), timeout).await
     }
 
@@ -145,7 +156,9 @@ impl CallError {
     fn into_rpc<E: std::error::Error>(self) -> RPCError<NodeId, NodeInfo, E> {
         match self {
             CallError::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
-            CallError::Timeout => RPCError::Network(NetworkError::new(&AnyError::error("timed out"))),
+            CallError::Timeout => {
+                RPCError::Network(NetworkError::new(&AnyError::error("timed out")))
+            }
             CallError::Other(e) => RPCError::Network(NetworkError::new(&e)),
         }
     }

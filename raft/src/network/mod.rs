@@ -61,7 +61,10 @@ mod tests {
         if let Some(b) = bad.payload.first_mut() {
             *b ^= 1;
         }
-        assert!(matches!(open::<(u64, String)>(&bad), Err(Error::BadMessage(_))));
+        assert!(matches!(
+            open::<(u64, String)>(&bad),
+            Err(Error::BadMessage(_))
+        ));
         let mut newer = env;
         newer.version = 99;
         assert!(open::<(u64, String)>(&newer).is_err());

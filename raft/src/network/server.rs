@@ -70,7 +70,10 @@ fn reply<T: Serialize>(value: &T) -> Result<TonicResponse<Envelope>, Status> {
 
 #[tonic::async_trait]
 impl Peer for PeerService {
-    async fn append_entries(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+    async fn append_entries(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
         let rpc = open(req.get_ref()).map_err(bad_request)?;
         reply(&self.raft.append_entries(rpc).await)
     }
@@ -80,7 +83,10 @@ impl Peer for PeerService {
         reply(&self.raft.vote(rpc).await)
     }
 
-    async fn install_snapshot(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+    async fn install_snapshot(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
         let rpc = open(req.get_ref()).map_err(bad_request)?;
         reply(&self.raft.install_snapshot(rpc).await)
     }

@@ -99,7 +99,8 @@ impl LogStore {
         match self.log.last().map_err(sled_err)? {
             None => Ok(None),
             Some((k, v)) => {
-                let index = decode_index(&k).ok_or_else(|| self.corrupt("a log key is not 8 bytes"))?;
+                let index =
+                    decode_index(&k).ok_or_else(|| self.corrupt("a log key is not 8 bytes"))?;
                 let entry = decode_entry(index, &v).map_err(|what| self.corrupt(what))?;
                 Ok(Some(entry.log_id))
             }
@@ -117,9 +118,18 @@ async fn flusher(db: sled::Db, mut rx: mpsc::Receiver<LogFlushed<TypeConfig>>) {
             .await
             .map(|_| ())
             .map_err(|e| std::io::Error::other(e.to_string()));
-        tracing::debug!(entries = waiting.len(), elapsed_us = started.elapsed().as_micros() as u64, "log flush");
+        tracing::debug!(
+            entries = waiting.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "log flush"
+        );
         for cb in waiting.drain(..) {
-            cb.log_io_completed(result.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())));
+            cb.log_io_completed(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| std::io::Error::other(e.to_string())),
+            );
         }
     }
 }
@@ -156,7 +166,10 @@ pub(crate) fn decode_entry(index: u64, v: &[u8]) -> Result<Entry, String> {
     let entry: Entry =
         bincode::deserialize(body).map_err(|e| format!("log entry {index}: undecodable: {e}"))?;
     if entry.log_id.index != index {
-        return Err(format!("log entry {index}: holds index {}", entry.log_id.index));
+        return Err(format!(
+            "log entry {index}: holds index {}",
+            entry.log_id.index
+        ));
     }
     Ok(entry)
 }
@@ -188,10 +201,10 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 break;
             }
             let entry = decode_entry(index, &v).map_err(|what| {
-                StorageError::from(StorageIOError::read_log_at_index(index, io_err(format!(
-                    "{what} (data dir {})",
-                    self.dir.display()
-                ))))
+                StorageError::from(StorageIOError::read_log_at_index(
+                    index,
+                    io_err(format!("{what} (data dir {})", self.dir.display())),
+                ))
             })?;
             out.push(entry);
         }
@@ -243,14 +256,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
         for entry in entries {
-            batch.insert(&index_key(entry.log_id.index), encode_entry(&entry).map_err(write_err)?);
+            batch.insert(
+                &index_key(entry.log_id.index),
+                encode_entry(&entry).map_err(write_err)?,
+            );
         }
         self.log
             .apply_batch(batch)
@@ -277,7 +297,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash between the two steps leaves extra entries,
         // which is harmless, never a hole.
-        self.write_meta(PURGED, &Some(log_id)).map_err(write_err)?;
+        self.write_meta(PURGED, &log_id).map_err(write_err)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=index_key(log_id.index)) {
             let (k, _) = item.map_err(|e| write_err(sled_err(e)))?;

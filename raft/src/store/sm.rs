@@ -59,10 +59,12 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
 fn read_meta<T: serde::de::DeserializeOwned>(tree: &sled::Tree, name: &str) -> Result<Option<T>> {
     match tree.get(keys::meta_key(name)).map_err(sled_err)? {
         None => Ok(None),
-        Some(v) => bincode::deserialize(&v).map(Some).map_err(|e| Error::Corrupt {
-            path: "state machine".into(),
-            what: format!("metadata {name}: {e}"),
-        }),
+        Some(v) => bincode::deserialize(&v)
+            .map(Some)
+            .map_err(|e| Error::Corrupt {
+                path: "state machine".into(),
+                what: format!("metadata {name}: {e}"),
+            }),
     }
 }
 
@@ -107,12 +109,19 @@ impl StateMachine {
 
     /// The current snapshot file, for offline verification.
     pub fn current_snapshot_file(&self) -> Result<Option<PathBuf>> {
-        Ok(read_meta::<CurrentSnapshot>(&self.tree, keys::META_SNAPSHOT)?
-            .map(|c| self.snap_dir.join(c.file)))
+        Ok(
+            read_meta::<CurrentSnapshot>(&self.tree, keys::META_SNAPSHOT)?
+                .map(|c| self.snap_dir.join(c.file)),
+        )
     }
 
     /// Records `file` as the current snapshot and deletes older snapshot files.
-    fn set_current(tree: &sled::Tree, snap_dir: &Path, meta: &SnapshotMeta, file: &str) -> Result<()> {
+    fn set_current(
+        tree: &sled::Tree,
+        snap_dir: &Path,
+        meta: &SnapshotMeta,
+        file: &str,
+    ) -> Result<()> {
         let current = CurrentSnapshot {
             meta: meta.clone(),
             file: file.to_string(),
@@ -189,6 +198,43 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Makes sure the received snapshot's bytes are on disk at `incoming`. openraft hands back the
+/// file we gave it in `begin_receiving_snapshot` (then it is already there); any other handle
+/// (a snapshot streamed from elsewhere) is copied.
+async fn stage_incoming(mut file: tokio::fs::File, incoming: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use tokio::io::AsyncSeekExt;
+    file.sync_all().await?;
+    let given = file.metadata().await?;
+    let same = match tokio::fs::metadata(incoming).await {
+        Ok(m) => m.dev() == given.dev() && m.ino() == given.ino(),
+        Err(_) => false,
+    };
+    if !same {
+        file.seek(std::io::SeekFrom::Start(0)).await?;
+        let mut out = tokio::fs::File::create(incoming).await?;
+        tokio::io::copy(&mut file, &mut out).await?;
+        out.sync_all().await?;
+    }
+    Ok(())
+}
+
+/// A snapshot id names a file: only the characters our ids use are accepted from a peer.
+fn validate_snapshot_id(id: &str) -> Result<()> {
+    if !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(Error::BadMessage(format!(
+            "snapshot id {id:?} is not a valid file name"
+        )))
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = Self;
 
@@ -208,11 +254,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for entry in entries {
             let reply = match &entry.payload {
                 EntryPayload::Blank => Vec::new(),
-                EntryPayload::Normal(op) => keyspace::apply(&mut txn, op)
-                    .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e))))?,
+                EntryPayload::Normal(op) => keyspace::apply(&mut txn, op).map_err(|e| {
+                    StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
+                })?,
                 EntryPayload::Membership(m) => {
                     let stored = StoredMembership::new(Some(entry.log_id), m.clone());
-                    txn.put_meta(keys::META_MEMBERSHIP, encode(&stored).map_err(sm_write_err)?);
+                    txn.put_meta(
+                        keys::META_MEMBERSHIP,
+                        encode(&stored).map_err(sm_write_err)?,
+                    );
                     Vec::new()
                 }
             };
@@ -242,12 +292,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError> {
-        snapshot.sync_all().await.map_err(snap_err)?;
-        drop(snapshot);
+        let incoming = self.snap_dir.join(INCOMING);
+        stage_incoming(*snapshot, &incoming)
+            .await
+            .map_err(snap_err)?;
         let _guard = self.apply_lock.lock().await;
-        let (tree, db, dir, meta) = (self.tree.clone(), self.db.clone(), self.snap_dir.clone(), meta.clone());
+        let (tree, db, dir, meta) = (
+            self.tree.clone(),
+            self.db.clone(),
+            self.snap_dir.clone(),
+            meta.clone(),
+        );
+        validate_snapshot_id(&meta.snapshot_id).map_err(snap_err)?;
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let incoming = dir.join(INCOMING);
             // Refuse a damaged transfer before touching anything.
             super::snapshot::verify_file(&incoming)?;
             let file = format!("{}.snap", meta.snapshot_id);
@@ -257,7 +314,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             db.flush().map_err(sled_err)?;
             load_snapshot(&tree, &dir.join(&file))?;
             StateMachine::set_current(&tree, &dir, &meta, &file)?;
-            tree.remove(keys::meta_key(keys::META_INSTALLING)).map_err(sled_err)?;
+            tree.remove(keys::meta_key(keys::META_INSTALLING))
+                .map_err(sled_err)?;
             db.flush().map_err(sled_err)?;
             tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
             Ok(())
@@ -268,7 +326,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        let Some(current) = read_meta::<CurrentSnapshot>(&self.tree, keys::META_SNAPSHOT).map_err(sm_read_err)? else {
+        let Some(current) =
+            read_meta::<CurrentSnapshot>(&self.tree, keys::META_SNAPSHOT).map_err(sm_read_err)?
+        else {
             return Ok(None);
         };
         let file = tokio::fs::File::open(self.snap_dir.join(&current.file))
@@ -286,39 +346,41 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         // Held for the whole build: the snapshot must be exactly the state at `last_applied`.
         let guard = self.apply_lock.clone().lock_owned().await;
         let (tree, db, dir) = (self.tree.clone(), self.db.clone(), self.snap_dir.clone());
-        let (meta, file) = tokio::task::spawn_blocking(move || -> Result<(SnapshotMeta, String)> {
-            let _guard = guard;
-            let applied = read_meta::<Option<LogId>>(&tree, keys::META_APPLIED)?.flatten();
-            let membership: StoredMembership = read_meta(&tree, keys::META_MEMBERSHIP)?.unwrap_or_default();
-            let stamp = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0);
-            let snapshot_id = match applied {
-                Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, stamp),
-                None => format!("0-0-{stamp}"),
-            };
-            let file = format!("{snapshot_id}.snap");
-            let tmp = dir.join(format!("{snapshot_id}.building.tmp"));
-            let mut w = SnapWriter::create(&tmp, applied, membership.clone())?;
-            for item in tree.scan_prefix([keys::DATA]) {
-                let (k, v) = item.map_err(sled_err)?;
-                w.push(k.to_vec(), v.to_vec())?;
-            }
-            w.finish()?;
-            std::fs::rename(&tmp, dir.join(&file))?;
-            let meta = SnapshotMeta {
-                last_log_id: applied,
-                last_membership: membership,
-                snapshot_id,
-            };
-            StateMachine::set_current(&tree, &dir, &meta, &file)?;
-            db.flush().map_err(sled_err)?;
-            Ok((meta, file))
-        })
-        .await
-        .map_err(snap_err)?
-        .map_err(snap_err)?;
+        let (meta, file) =
+            tokio::task::spawn_blocking(move || -> Result<(SnapshotMeta, String)> {
+                let _guard = guard;
+                let applied = read_meta::<Option<LogId>>(&tree, keys::META_APPLIED)?.flatten();
+                let membership: StoredMembership =
+                    read_meta(&tree, keys::META_MEMBERSHIP)?.unwrap_or_default();
+                let stamp = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0);
+                let snapshot_id = match applied {
+                    Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, stamp),
+                    None => format!("0-0-{stamp}"),
+                };
+                let file = format!("{snapshot_id}.snap");
+                let tmp = dir.join(format!("{snapshot_id}.building.tmp"));
+                let mut w = SnapWriter::create(&tmp, applied, membership.clone())?;
+                for item in tree.scan_prefix([keys::DATA]) {
+                    let (k, v) = item.map_err(sled_err)?;
+                    w.push(k.to_vec(), v.to_vec())?;
+                }
+                w.finish()?;
+                std::fs::rename(&tmp, dir.join(&file))?;
+                let meta = SnapshotMeta {
+                    last_log_id: applied,
+                    last_membership: membership,
+                    snapshot_id,
+                };
+                StateMachine::set_current(&tree, &dir, &meta, &file)?;
+                db.flush().map_err(sled_err)?;
+                Ok((meta, file))
+            })
+            .await
+            .map_err(snap_err)?
+            .map_err(snap_err)?;
         let handle = tokio::fs::File::open(self.snap_dir.join(&file))
             .await
             .map_err(snap_err)?;

@@ -30,7 +30,10 @@ pub enum SnapRecord {
     },
     /// State-machine tree entries (full keys) of the `d` range.
     Data(Vec<(Vec<u8>, Vec<u8>)>),
-    End { records: u64, entries: u64 },
+    End {
+        records: u64,
+        entries: u64,
+    },
 }
 
 /// Writes a snapshot file record by record.
@@ -43,7 +46,11 @@ pub struct SnapWriter {
 }
 
 impl SnapWriter {
-    pub fn create(path: &Path, last_applied: Option<LogId>, membership: StoredMembership) -> Result<Self> {
+    pub fn create(
+        path: &Path,
+        last_applied: Option<LogId>,
+        membership: StoredMembership,
+    ) -> Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
         out.write_all(MAGIC)?;
         out.write_all(&FORMAT.to_be_bytes())?;
@@ -101,7 +108,10 @@ impl SnapWriter {
             entries: self.entries,
         };
         self.record(&end)?;
-        let file = self.out.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::Io(e.into_error()))?;
         file.sync_all()?;
         Ok(())
     }

@@ -53,7 +53,11 @@ impl Keyspace {
         let Some((hash, key)) = keys::split_data_key(k) else {
             return Ok(None);
         };
-        Ok(Some((hash, Bytes::copy_from_slice(key), StoredValue::decode(v)?)))
+        Ok(Some((
+            hash,
+            Bytes::copy_from_slice(key),
+            StoredValue::decode(v)?,
+        )))
     }
 }
 
