@@ -83,3 +83,9 @@ for col in "set,1" "set,16"; do
   v="${result[cairn-leader,$col]}"; base="${result[redis-fsync-always,$col]}"
   awk -v a="$v" -v b="$base" -v c="$col" 'BEGIN { printf "cairn leader vs redis appendfsync always, %s: %.2f×\n", c, a / b }'
 done
+
+echo
+echo "disk after the run (sled data dir and snapshots of each cairn node; $(redis-cli -p "$leader_port" dbsize) keys):"
+for i in 1 2 3; do
+  echo "  node $i: $(du -sh "$work/cairn/node$i" | cut -f1) ($(du -sh "$work/cairn/node$i/snapshots" 2>/dev/null | cut -f1) snapshots)"
+done

@@ -22,6 +22,8 @@ use crate::stats::Stats;
 /// Requests executed before replies are written, at most (bounds the reply buffer).
 const PIPELINE_MAX: usize = 1024;
 const READ_CHUNK: usize = 16 * 1024;
+// A run of pipelined writes is forwarded in one call, which the leader accepts up to a bound.
+const _: () = assert!(PIPELINE_MAX <= cairn_raft::network::FORWARD_BATCH_MAX);
 
 /// Per-connection state.
 pub struct Session {

@@ -88,6 +88,8 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
         last_stamp = now_ms().max(last_stamp);
         let (ops, replies): (Vec<OpKind>, Vec<_>) =
             batch.drain(..).map(|p| (p.op, p.reply)).unzip();
+        let started = std::time::Instant::now();
+        let n_ops = ops.len();
         let proposal = WriteOp {
             now_ms: last_stamp,
             ops,
@@ -103,6 +105,11 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
                 tokio::spawn(async move {
                     let result = done.await;
                     drop(permit);
+                    tracing::debug!(
+                        ops = n_ops,
+                        elapsed_us = started.elapsed().as_micros() as u64,
+                        "proposal applied"
+                    );
                     match result {
                         Ok(Ok(resp)) => {
                             let mut results = resp.data.0.into_iter();

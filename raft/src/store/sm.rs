@@ -248,6 +248,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: openraft::OptionalSend,
     {
         let _guard = self.apply_lock.lock().await;
+        let started = std::time::Instant::now();
         let mut txn = SledTxn::new(&self.tree);
         let mut replies = Vec::new();
         let mut last = None;
@@ -273,6 +274,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             txn.put_meta(keys::META_APPLIED, encode(&last).map_err(sm_write_err)?);
         }
         txn.commit().map_err(sm_write_err)?;
+        tracing::debug!(
+            entries = replies.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "applied"
+        );
         Ok(replies)
     }
 
