@@ -84,11 +84,13 @@ async fn read_index(node: &Node) -> Result<u64, Reply> {
             return Err(crate::router::cluster_down());
         };
         let outcome = if leader == node.id {
-            node.raft
-                .get_read_log_id()
-                .await
-                .map(|(read, _)| read.map_or(0, |l| l.index))
-                .map_err(|e| e.to_string())
+            // Bounded: a leader cut off from its quorum cannot confirm its leadership.
+            match tokio::time::timeout(RPC_TIMEOUT, node.raft.get_read_log_id()).await {
+                Ok(r) => r
+                    .map(|(read, _)| read.map_or(0, |l| l.index))
+                    .map_err(|e| e.to_string()),
+                Err(_) => Err("timed out confirming leadership".to_string()),
+            }
         } else {
             match node.peers.read_index(&info.raft_addr, RPC_TIMEOUT).await {
                 Ok(r) => r.map_err(|e| e.to_string()),

@@ -16,7 +16,8 @@ use openraft::error::{ClientWriteError, RaftError};
 
 use crate::node::Node;
 
-/// How long a forwarded batch may take before its outcome is unknown.
+/// How long a batch of writes may take (proposed here or forwarded) before its outcome is
+/// unknown.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The result of one write.
@@ -50,7 +51,17 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
         };
         let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].clone()).collect();
         let results: Vec<ForwardResult> = if leader == node.id {
-            node.proposer.propose(batch).await
+            // A leader cut off from its quorum cannot commit: give up after a bound, with an
+            // unknown outcome (the entry may still commit if the partition heals).
+            match tokio::time::timeout(FORWARD_TIMEOUT, node.proposer.propose(batch)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    for i in todo {
+                        outcomes[i] = Some(Outcome::Unknown);
+                    }
+                    break;
+                }
+            }
         } else {
             match node
                 .peers
