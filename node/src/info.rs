@@ -227,8 +227,7 @@ fn replication(node: &Node, out: &mut String) {
 fn keyspace(node: &Node, out: &mut String) {
     out.push_str("# Keyspace\r\n");
     if let Ok(sizes) = node.keyspace.db_sizes() {
-        for (db, keys) in sizes {
-            let expires = node.keyspace.expires_len(db);
+        for (db, keys, expires) in sizes {
             line(
                 out,
                 &format!("db{db}"),

@@ -66,6 +66,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
     OpKind::Command { db, cmd }
 }
 
+/// Every key with its encoded value, checking the key and TTL counters against the data.
 fn dump(store: &Store) -> Vec<(u8, Bytes, Vec<u8>)> {
     let ks = store.sm.keyspace();
     let mut out = Vec::new();

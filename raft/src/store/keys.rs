@@ -5,6 +5,7 @@
 //!   by scan hash so a SCAN cursor is a position that survives inserts and deletes.
 //! - `x` db expire_at_ms(8, BE) key → empty: the expiry index, oldest deadline first.
 //! - `c` db → number of keys in db (u64, BE).
+//! - `e` db → number of keys with a TTL in db (u64, BE).
 //! - `m` name → metadata (bincode): last applied log id, membership, current snapshot.
 
 use crate::keyspace::scan_hash;
@@ -12,6 +13,7 @@ use crate::keyspace::scan_hash;
 pub const DATA: u8 = b'd';
 pub const EXPIRY: u8 = b'x';
 pub const COUNT: u8 = b'c';
+pub const EXPIRES_COUNT: u8 = b'e';
 pub const META: u8 = b'm';
 
 /// Length of the `d` db hash prefix in front of a user key.
@@ -60,8 +62,20 @@ pub fn split_expiry_key(full: &[u8]) -> Option<(u64, &[u8])> {
     Some((at, &full[10..]))
 }
 
-pub fn count_key(db: u8) -> [u8; 2] {
-    [COUNT, db]
+/// The per-database counters kept beside the data.
+#[derive(Debug, Clone, Copy)]
+pub enum Counter {
+    /// Keys stored (DBSIZE, INFO keyspace `keys=`).
+    Keys = 0,
+    /// Keys with a TTL (INFO keyspace `expires=`).
+    Expires = 1,
+}
+
+pub fn counter_key(counter: Counter, db: u8) -> [u8; 2] {
+    match counter {
+        Counter::Keys => [COUNT, db],
+        Counter::Expires => [EXPIRES_COUNT, db],
+    }
 }
 
 pub fn meta_key(name: &str) -> Vec<u8> {

@@ -13,7 +13,7 @@ use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use tokio::sync::Mutex;
 
-use super::keys;
+use super::keys::{self, Counter};
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
 use super::txn::{sled_err, SledTxn};
 use super::view::Keyspace;
@@ -154,7 +154,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     tree.apply_batch(batch).map_err(sled_err)?;
 
     let mut reader = SnapReader::open(path)?;
-    let mut counts = [0u64; keyspace::DATABASES as usize];
+    let mut counts = [[0u64; 2]; keyspace::DATABASES as usize];
     while let Some(record) = reader.next_record()? {
         match record {
             SnapRecord::Meta {
@@ -177,11 +177,16 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
                     };
                     let db = k[1];
                     let value = keyspace::StoredValue::decode(&v)?;
+                    let Some(c) = counts.get_mut(usize::from(db)) else {
+                        return Err(Error::Corrupt {
+                            path: path.display().to_string(),
+                            what: format!("snapshot holds database {db}"),
+                        });
+                    };
+                    c[Counter::Keys as usize] += 1;
                     if let Some(at) = value.expire_at_ms {
                         batch.insert(keys::expiry_key(db, at, key), Vec::new());
-                    }
-                    if let Some(c) = counts.get_mut(usize::from(db)) {
-                        *c += 1;
+                        c[Counter::Expires as usize] += 1;
                     }
                     batch.insert(k, v);
                 }
@@ -191,8 +196,13 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
         }
     }
     let mut batch = sled::Batch::default();
-    for (db, n) in counts.iter().enumerate() {
-        batch.insert(&[keys::COUNT, db as u8], &n.to_be_bytes());
+    for (db, c) in (0..keyspace::DATABASES).zip(counts) {
+        for counter in [Counter::Keys, Counter::Expires] {
+            batch.insert(
+                &keys::counter_key(counter, db),
+                &c[counter as usize].to_be_bytes(),
+            );
+        }
     }
     tree.apply_batch(batch).map_err(sled_err)?;
     Ok(())

@@ -5,21 +5,26 @@
 //! applied log id. A crash therefore never separates data, expiry index, counters and the
 //! applied id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::keyspace::{StoredValue, Txn, DATABASES};
 
-use super::keys;
+use super::keys::{self, Counter};
+
+const DBS: usize = DATABASES as usize;
 
 pub struct SledTxn<'a> {
     tree: &'a sled::Tree,
     /// Full tree key → new value (`None`: delete).
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Values read from the tree in this batch (a write usually reads its key twice: once for
+    /// the command, once to maintain counters and the expiry index).
+    reads: HashMap<Vec<u8>, Option<StoredValue>>,
     /// Databases cleared in this batch: their stored keys are all deleted at commit.
-    cleared: [bool; DATABASES as usize],
-    /// Change of each database's key count since the batch began (or since it was cleared).
-    count_delta: [i64; DATABASES as usize],
+    cleared: [bool; DBS],
+    /// Change of each database's counters since the batch began (or since it was cleared).
+    deltas: [[i64; 2]; DBS],
 }
 
 pub(super) fn sled_err(e: sled::Error) -> Error {
@@ -31,8 +36,9 @@ impl<'a> SledTxn<'a> {
         SledTxn {
             tree,
             writes: BTreeMap::new(),
-            cleared: [false; DATABASES as usize],
-            count_delta: [0; DATABASES as usize],
+            reads: HashMap::new(),
+            cleared: [false; DBS],
+            deltas: [[0; 2]; DBS],
         }
     }
 
@@ -49,6 +55,10 @@ impl<'a> SledTxn<'a> {
         }
     }
 
+    fn bump(&mut self, db: usize, counter: Counter, by: i64) {
+        self.deltas[db][counter as usize] += by;
+    }
+
     /// Builds the atomic batch and applies it.
     pub fn commit(self) -> Result<()> {
         let mut batch = sled::Batch::default();
@@ -62,14 +72,18 @@ impl<'a> SledTxn<'a> {
                     }
                 }
             }
-            if self.cleared[i] || self.count_delta[i] != 0 {
+            for counter in [Counter::Keys, Counter::Expires] {
+                let delta = self.deltas[i][counter as usize];
+                if !self.cleared[i] && delta == 0 {
+                    continue;
+                }
                 let base = if self.cleared[i] {
                     0
                 } else {
-                    stored_count(self.tree, db)?
+                    stored_counter(self.tree, counter, db)?
                 };
-                let count = base.saturating_add_signed(self.count_delta[i]);
-                batch.insert(&keys::count_key(db), &count.to_be_bytes());
+                let value = base.saturating_add_signed(delta);
+                batch.insert(&keys::counter_key(counter, db), &value.to_be_bytes());
             }
         }
         // sled's Batch keeps the last operation per key, so these override the clears above.
@@ -83,14 +97,14 @@ impl<'a> SledTxn<'a> {
     }
 }
 
-/// A database's key count as last committed.
-pub(super) fn stored_count(tree: &sled::Tree, db: u8) -> Result<u64> {
-    match tree.get(keys::count_key(db)).map_err(sled_err)? {
+/// A database's counter as last committed.
+pub(super) fn stored_counter(tree: &sled::Tree, counter: Counter, db: u8) -> Result<u64> {
+    match tree.get(keys::counter_key(counter, db)).map_err(sled_err)? {
         None => Ok(0),
         Some(v) => {
             let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt {
                 path: "state machine".into(),
-                what: format!("key counter of db {db} is {} bytes", v.len()),
+                what: format!("{counter:?} counter of db {db} is {} bytes", v.len()),
             })?;
             Ok(u64::from_be_bytes(bytes))
         }
@@ -107,29 +121,36 @@ impl Txn for SledTxn<'_> {
         if self.cleared[i] {
             return Ok(None);
         }
-        self.tree
+        if let Some(cached) = self.reads.get(&full) {
+            return Ok(cached.clone());
+        }
+        let value = self
+            .tree
             .get(&full)
             .map_err(sled_err)?
             .map(|v| StoredValue::decode(&v))
-            .transpose()
+            .transpose()?;
+        self.reads.insert(full, value.clone());
+        Ok(value)
     }
 
     fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()> {
         let i = Self::db_index(db)?;
         let old = self.get(db, key)?;
-        match &old {
-            None => self.count_delta[i] += 1,
-            Some(o) => {
-                if let Some(at) = o.expire_at_ms {
-                    if Some(at) != value.expire_at_ms {
-                        self.writes.insert(keys::expiry_key(db, at, key), None);
-                    }
-                }
-            }
+        let old_at = old.as_ref().and_then(|o| o.expire_at_ms);
+        if old.is_none() {
+            self.bump(i, Counter::Keys, 1);
         }
-        if let Some(at) = value.expire_at_ms {
-            self.writes
-                .insert(keys::expiry_key(db, at, key), Some(Vec::new()));
+        if old_at != value.expire_at_ms {
+            if let Some(at) = old_at {
+                self.writes.insert(keys::expiry_key(db, at, key), None);
+                self.bump(i, Counter::Expires, -1);
+            }
+            if let Some(at) = value.expire_at_ms {
+                self.writes
+                    .insert(keys::expiry_key(db, at, key), Some(Vec::new()));
+                self.bump(i, Counter::Expires, 1);
+            }
         }
         self.writes
             .insert(keys::data_key(db, key), Some(value.encode()?));
@@ -143,9 +164,10 @@ impl Txn for SledTxn<'_> {
         };
         if let Some(at) = old.expire_at_ms {
             self.writes.insert(keys::expiry_key(db, at, key), None);
+            self.bump(i, Counter::Expires, -1);
         }
         self.writes.insert(keys::data_key(db, key), None);
-        self.count_delta[i] -= 1;
+        self.bump(i, Counter::Keys, -1);
         Ok(true)
     }
 
@@ -156,7 +178,7 @@ impl Txn for SledTxn<'_> {
         self.writes
             .retain(|k, _| !(k.starts_with(&data) || k.starts_with(&expiry)));
         self.cleared[i] = true;
-        self.count_delta[i] = 0;
+        self.deltas[i] = [0; 2];
         Ok(())
     }
 }

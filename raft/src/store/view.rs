@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 
-use super::keys;
-use super::txn::{sled_err, stored_count};
+use super::keys::{self, Counter};
+use super::txn::{sled_err, stored_counter};
 use crate::error::Result;
 use crate::keyspace::{StoredValue, View, DATABASES};
 
@@ -32,18 +32,13 @@ impl Keyspace {
         Ok(out)
     }
 
-    /// Number of keys with a TTL in `db` (INFO keyspace `expires=`). Counts the index.
-    pub fn expires_len(&self, db: u8) -> usize {
-        self.tree.scan_prefix([keys::EXPIRY, db]).count()
-    }
-
-    /// Key counts of every non-empty database, for INFO keyspace.
-    pub fn db_sizes(&self) -> Result<Vec<(u8, u64)>> {
+    /// (db, keys, keys with a TTL) of every non-empty database, for INFO keyspace.
+    pub fn db_sizes(&self) -> Result<Vec<(u8, u64, u64)>> {
         let mut out = Vec::new();
         for db in 0..DATABASES {
-            let n = stored_count(&self.tree, db)?;
+            let n = stored_counter(&self.tree, Counter::Keys, db)?;
             if n > 0 {
-                out.push((db, n));
+                out.push((db, n, stored_counter(&self.tree, Counter::Expires, db)?));
             }
         }
         Ok(out)
@@ -102,6 +97,6 @@ impl View for Keyspace {
     }
 
     fn len(&self, db: u8) -> Result<u64> {
-        stored_count(&self.tree, db)
+        stored_counter(&self.tree, Counter::Keys, db)
     }
 }
