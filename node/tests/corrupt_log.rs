@@ -44,3 +44,52 @@ fn corrupt_log_entry_is_detected_at_start() {
     assert!(log.contains("crc32 mismatch"), "{log}");
     assert!(log.contains(&data_dir.display().to_string()), "{log}");
 }
+
+#[test]
+fn corrupt_snapshot_file_is_detected_at_start() {
+    let mut cluster = Cluster::start(1, &["--snapshot-threshold", "20"]);
+    {
+        let mut c = cluster.node(1).conn();
+        for i in 0..60 {
+            let _: () = c.set(format!("k{i}"), "some value").unwrap();
+        }
+    }
+    let snap_dir = cluster.node(1).data_dir.join("snapshots");
+    // Wait for the last snapshot the writes trigger to be complete (fewer than the threshold
+    // of entries applied after it), so no later build replaces the file we damage.
+    let snap = common::wait_for(Duration::from_secs(20), "the final snapshot file", || {
+        let mut c = cluster.node(1).try_conn()?;
+        let info: String = redis::cmd("INFO").arg("everything").query(&mut c).ok()?;
+        let field = |k: &str| -> Option<i64> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(k))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let index = field("cairn_snapshot_index:")?;
+        let applied = field("cairn_applied_index:")?;
+        let files: Vec<_> = std::fs::read_dir(&snap_dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let snaps: Vec<_> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+            .collect();
+        (index > applied - 20 && files.len() == 1 && snaps.len() == 1).then(|| snaps[0].clone())
+    });
+    cluster.kill(1);
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&snap, bytes).unwrap();
+
+    cluster.spawn(1);
+    let status = cluster.wait_exit(1, Duration::from_secs(20));
+    assert!(!status.success());
+    let log = cluster.node(1).log_text();
+    assert!(log.contains(&snap.display().to_string()), "{log}");
+    assert!(log.contains("snapshot record"), "{log}");
+}

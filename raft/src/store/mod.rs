@@ -29,8 +29,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the data dir and checks it: every log entry's crc32 and the
-    /// contiguity of the log. A corrupt data dir is an error naming what is wrong and where.
+    /// Opens (or creates) the data dir and checks it: every log entry's crc32, the contiguity
+    /// of the log, and every record of the current snapshot. A corrupt data dir is an error naming what is wrong and where.
     /// Must be called inside a tokio runtime (the log flusher is a task).
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
@@ -48,6 +48,10 @@ impl Store {
         let log = LogStore::new(db.clone(), log_tree, raft_tree, dir.to_path_buf());
         log.verify()?;
         let sm = StateMachine::new(db.clone(), sm_tree, dir.join("snapshots"))?;
+        // The current snapshot is what lagging followers get: a damaged one must not be sent.
+        if let Some(file) = sm.current_snapshot_file()? {
+            snapshot::verify_file(&file)?;
+        }
         Ok(Store {
             log,
             sm,
