@@ -41,6 +41,10 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
 
+    /// HTTP port for /healthz, /readyz and /metrics (off when not given).
+    #[arg(long, env = "CAIRN_HTTP_PORT")]
+    pub http_port: Option<u16>,
+
     /// Heartbeat interval in milliseconds.
     #[arg(long, env = "CAIRN_HEARTBEAT_MS", default_value_t = 100)]
     pub heartbeat_ms: u64,

@@ -286,7 +286,7 @@ pub fn role(node: &Node) -> Reply {
 }
 
 /// Resident set size of this process, from /proc (0 where unavailable).
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {

@@ -7,7 +7,9 @@ mod clients;
 mod config;
 mod conn;
 mod expiry;
+mod http;
 mod info;
+mod metrics;
 mod node;
 mod read_barrier;
 mod router;
@@ -81,6 +83,14 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         }
     };
     let server = tokio::spawn(server::serve(node.clone()));
+    if let Some(port) = node.config.http_port {
+        let node = node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(node, port).await {
+                tracing::error!("{e:#}");
+            }
+        });
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::clients::Clients;
 use crate::config::ServeConfig;
+use crate::metrics::Metrics;
 use crate::read_barrier::ReadBarrier;
 use crate::settings::Settings;
 use crate::stats::Stats;
@@ -31,6 +32,7 @@ pub struct Node {
     pub settings: Settings,
     pub clients: Clients,
     pub stats: Stats,
+    pub metrics: Metrics,
     pub reads: ReadBarrier,
     pub started: Instant,
     pub run_id: String,
@@ -147,6 +149,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         settings: Settings::new(&cfg),
         clients: Clients::default(),
         stats: Stats::default(),
+        metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
         started: Instant::now(),
         run_id: random_hex(40),

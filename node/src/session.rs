@@ -6,6 +6,7 @@
 //! while each connection still sees its own commands in order.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{self, Command, ReadCommand};
@@ -107,6 +108,16 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
     node.clients.remove(id);
 }
 
+/// The metrics label of a request: the table's name for known commands, so label values stay
+/// bounded whatever clients send.
+fn metric_name(args: &[Bytes]) -> &'static str {
+    match args.first() {
+        Some(a) if a.eq_ignore_ascii_case(b"cairn") => "cairn",
+        Some(a) => command::table::lookup_command(a).map_or("unknown", |s| s.name),
+        None => "unknown",
+    }
+}
+
 impl Session {
     /// Executes requests in order, appending replies. False when the connection must close
     /// because a write's outcome is unknown.
@@ -114,38 +125,77 @@ impl Session {
         let mut steps = requests.into_iter().peekable();
         let mut pending_writes: Vec<WriteCommand> = Vec::new();
         let mut pending_reads: Vec<ReadCommand> = Vec::new();
+        // (command name, when it was parsed) of the commands in the pending runs.
+        let mut timings: Vec<(&'static str, Instant)> = Vec::new();
         loop {
             let next = steps.next();
-            let step = next.map(|args| self.classify(&args));
+            let started = Instant::now();
+            let step = next.map(|args| {
+                let name = metric_name(&args);
+                (name, self.classify(&args))
+            });
             // Flush runs that the next step does not continue.
-            let continues_writes = matches!(step, Some(Ok(Step::Write(_))));
-            let continues_reads = matches!(step, Some(Ok(Step::Read(_))));
+            let continues_writes = matches!(step, Some((_, Ok(Step::Write(_)))));
+            let continues_reads = matches!(step, Some((_, Ok(Step::Read(_)))));
             if !continues_writes && !pending_writes.is_empty() {
                 let cmds = std::mem::take(&mut pending_writes);
-                if !self.run_writes(cmds, out).await {
+                let ok = self.run_writes(cmds, out).await;
+                self.record(&mut timings);
+                if !ok {
                     return false;
                 }
             }
             if !continues_reads && !pending_reads.is_empty() {
                 let cmds = std::mem::take(&mut pending_reads);
                 self.run_reads(cmds, out).await;
+                self.record(&mut timings);
             }
-            let Some(step) = step else {
+            let Some((name, step)) = step else {
                 return true;
             };
             Stats::add(&self.node.stats.commands_processed, 1);
             match step {
-                Ok(Step::Write(w)) => pending_writes.push(w),
-                Ok(Step::Read(r)) => pending_reads.push(r),
-                Ok(Step::Reply(r)) => r.encode(self.protocol, out),
-                Ok(Step::Admin(args)) => crate::admin::handle(&self.node, &args)
-                    .await
-                    .encode(self.protocol, out),
-                Err(e) => e.encode(self.protocol, out),
+                Ok(Step::Write(w)) => {
+                    pending_writes.push(w);
+                    timings.push((name, started));
+                }
+                Ok(Step::Read(r)) => {
+                    pending_reads.push(r);
+                    timings.push((name, started));
+                }
+                Ok(Step::Reply(r)) => {
+                    r.encode(self.protocol, out);
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
+                Ok(Step::Admin(args)) => {
+                    crate::admin::handle(&self.node, &args)
+                        .await
+                        .encode(self.protocol, out);
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
+                Err(e) => {
+                    e.encode(self.protocol, out);
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
             }
             if self.closing {
                 return true;
             }
+        }
+    }
+
+    /// Records the latency of every command of a finished run.
+    fn record(&self, timings: &mut Vec<(&'static str, Instant)>) {
+        for (name, started) in timings.drain(..) {
+            self.node
+                .metrics
+                .command(name, started.elapsed().as_secs_f64());
         }
     }
 

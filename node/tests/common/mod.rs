@@ -35,6 +35,7 @@ pub struct NodeProc {
     pub id: u64,
     pub port: u16,
     pub raft_port: u16,
+    pub http_port: u16,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
@@ -100,6 +101,7 @@ impl Cluster {
                 id: i,
                 port: free_port(),
                 raft_port: free_port(),
+                http_port: free_port(),
                 data_dir: dir.path().join(format!("node{i}")),
                 log: dir.path().join(format!("node{i}.log")),
                 child: None,
@@ -145,6 +147,7 @@ impl Cluster {
             .arg(&n.data_dir)
             .args(["--initial-cluster", &spec])
             .args(["--log-level", "info,openraft=warn"])
+            .args(["--http-port", &n.http_port.to_string()])
             .args(&extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -252,6 +255,19 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// A plain HTTP/1.0 GET on loopback: (status code, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
 }
 
 /// Reads `key` on node `id` with READONLY (a local, possibly stale read).
