@@ -53,7 +53,8 @@ fn check_prometheus_text(text: &str) -> Result<usize, String> {
             return Err(format!("bad metric name: {line}"));
         }
         if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() && !(labels.starts_with('{') && labels.ends_with('}')) {
+            let braced = labels.starts_with('{') && labels.ends_with('}');
+            if !labels.is_empty() && !braced {
                 return Err(format!("bad labels: {line}"));
             }
         }
