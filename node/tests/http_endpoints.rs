@@ -34,16 +34,9 @@ fn check_prometheus_text(text: &str) -> Result<usize, String> {
             continue;
         }
         let (series, value) = line.rsplit_once(' ').ok_or(format!("no value: {line}"))?;
-        value
-            .parse::<f64>()
-            .or_else(|_| {
-                if matches!(value, "+Inf" | "-Inf" | "NaN") {
-                    Ok(0.0)
-                } else {
-                    Err(())
-                }
-            })
-            .map_err(|_| format!("bad value: {line}"))?;
+        if value.parse::<f64>().is_err() && !matches!(value, "+Inf" | "-Inf" | "NaN") {
+            return Err(format!("bad value: {line}"));
+        }
         let name = series.split('{').next().unwrap_or("");
         if name.is_empty()
             || !name
