@@ -10,11 +10,14 @@
 //! - [`command`]: the command table (name, arity, flags, key positions) and the typed
 //!   [`Command`] model that requests are parsed into.
 //! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, CONFIG GET).
+//! - [`long_double`]: INCRBYFLOAT's x87 `long double` arithmetic and formatting, emulated
+//!   exactly so that every replica computes Redis's result.
 //! - [`num`]: Redis's exact number syntax (strict integers, SCAN cursors, floats), shared with
 //!   the keyspace layer, which must read stored values by the same rules.
 
 pub mod command;
 pub mod glob;
+pub mod long_double;
 pub mod num;
 pub mod reply;
 pub mod request;

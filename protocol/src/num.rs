@@ -80,7 +80,9 @@ pub fn parse_u64_cursor(s: &[u8]) -> Option<u64> {
     Some(if negative { v.wrapping_neg() } else { v })
 }
 
-/// Redis's `string2ld` (INCRBYFLOAT's argument and stored value), computed in `f64`.
+/// The syntax of Redis's `string2ld`, with the value computed in `f64`. INCRBYFLOAT uses
+/// [`crate::long_double::LongDouble::parse`], which checks the syntax here and then reads the
+/// value with `long double`'s precision and range.
 ///
 /// Accepts what C's `strtold` accepts over the whole input: decimal (`1`, `-1.5`, `.5`, `1.`,
 /// `1e-3`), hexadecimal (`0x1p4`), and `inf`/`infinity` in any case. Rejects leading spaces,

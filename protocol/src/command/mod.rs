@@ -20,6 +20,8 @@ pub use parse::parse;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::long_double::LongDouble;
+
 /// A parsed client request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -150,10 +152,6 @@ pub enum WriteCommand {
         key: Bytes,
         delta: i64,
     },
-    IncrByFloat {
-        key: Bytes,
-        delta: f64,
-    },
     /// DEL and UNLINK.
     Del {
         keys: Vec<Bytes>,
@@ -174,6 +172,12 @@ pub enum WriteCommand {
         key: Bytes,
         new_key: Bytes,
         nx: bool,
+    },
+    /// INCRBYFLOAT, with the increment read as Redis reads it (an x87 `long double`, which
+    /// holds more digits than an `f64`).
+    IncrByFloat {
+        key: Bytes,
+        delta: LongDouble,
     },
 }
 

@@ -141,3 +141,113 @@ impl Ctx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cairn_protocol::long_double::LongDouble;
+    use cairn_protocol::WriteCommand;
+
+    use super::*;
+
+    /// The keyspace in memory, for testing [`apply`] alone.
+    #[derive(Default)]
+    struct MemTxn(BTreeMap<(u8, Vec<u8>), StoredValue>);
+
+    impl Txn for MemTxn {
+        fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
+            Ok(self.0.get(&(db, key.to_vec())).cloned())
+        }
+        fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()> {
+            self.0.insert((db, key.to_vec()), value);
+            Ok(())
+        }
+        fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool> {
+            Ok(self.0.remove(&(db, key.to_vec())).is_some())
+        }
+        fn clear(&mut self, db: u8) -> Result<()> {
+            self.0.retain(|(d, _), _| *d != db);
+            Ok(())
+        }
+    }
+
+    fn run(txn: &mut MemTxn, cmd: WriteCommand) -> Reply {
+        let op = WriteOp {
+            now_ms: 1_000,
+            ops: vec![OpKind::Command { db: 0, cmd }],
+        };
+        match apply(txn, &op) {
+            Ok(mut replies) if replies.len() == 1 => replies.remove(0),
+            other => panic!("apply failed: {other:?}"),
+        }
+    }
+
+    /// INCRBYFLOAT as the parser logs it.
+    fn incrbyfloat(txn: &mut MemTxn, delta: f64) -> Reply {
+        run(
+            txn,
+            WriteCommand::IncrByFloat {
+                key: Bytes::from_static(b"k"),
+                delta: LongDouble::from_f64_text(delta),
+            },
+        )
+    }
+
+    fn set(txn: &mut MemTxn, value: &'static str) {
+        let reply = run(
+            txn,
+            WriteCommand::Set {
+                key: Bytes::from_static(b"k"),
+                value: Bytes::from_static(value.as_bytes()),
+                condition: None,
+                get: false,
+                ttl: cairn_protocol::command::SetTtl::Clear,
+            },
+        );
+        assert_eq!(reply, Reply::ok());
+    }
+
+    #[test]
+    fn incrbyfloat_computes_in_long_double_like_redis() {
+        let mut txn = MemTxn::default();
+        set(&mut txn, "0.1");
+        // f64 would say 0.30000000000000004; Redis on x86-64 says 0.3.
+        assert_eq!(incrbyfloat(&mut txn, 0.2), Reply::bulk("0.3"));
+        assert_eq!(incrbyfloat(&mut txn, 0.3), Reply::bulk("0.6"));
+        set(&mut txn, "9223372036854775807");
+        assert_eq!(
+            incrbyfloat(&mut txn, 1.0),
+            Reply::bulk("9223372036854775808")
+        );
+        set(&mut txn, "1.23456789012345678901234");
+        assert_eq!(
+            incrbyfloat(&mut txn, 0.0),
+            Reply::bulk("1.23456789012345679")
+        );
+        // Past f64's range but within long double's.
+        set(&mut txn, "1e308");
+        let Reply::Bulk(sum) = incrbyfloat(&mut txn, 1e308) else {
+            panic!("not a bulk reply")
+        };
+        assert!(sum.starts_with(b"19999999999999999999337175931169129132112"));
+        set(&mut txn, "1e5000");
+        assert_eq!(
+            incrbyfloat(&mut txn, 1.0),
+            Reply::error("ERR value is not a valid float")
+        );
+        // An increment with more digits than an f64 holds.
+        set(&mut txn, "5.3e+09");
+        let delta = LongDouble::parse(b"1740816960299813499").unwrap_or(LongDouble::ZERO);
+        let key = Bytes::from_static(b"k");
+        let exact = WriteCommand::IncrByFloat { key, delta };
+        assert_eq!(run(&mut txn, exact), Reply::bulk("1740816965599813499"));
+        set(&mut txn, "0.1");
+        assert_eq!(incrbyfloat(&mut txn, 0.2), Reply::bulk("0.3"));
+        set(&mut txn, "inf");
+        assert_eq!(
+            incrbyfloat(&mut txn, 1.0),
+            Reply::error("ERR increment would produce NaN or Infinity")
+        );
+    }
+}

@@ -111,10 +111,10 @@ fn ttl(v: Option<StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
     let remaining = at.saturating_sub(now_ms) as i64;
     let at = at as i64;
     Reply::Integer(match query {
-        // Redis rounds the remaining seconds to the nearest.
+        // Redis rounds seconds to the nearest, for the remaining time and the unix time alike.
         TtlQuery::TtlSecs => (remaining + 500) / 1000,
         TtlQuery::TtlMs => remaining,
-        TtlQuery::AtSecs => at / 1000,
+        TtlQuery::AtSecs => (at + 500) / 1000,
         TtlQuery::AtMs => at,
     })
 }
@@ -147,5 +147,31 @@ mod tests {
         assert_eq!(range(&s, 5, 3), "");
         assert_eq!(range(&s, -1, -5), "");
         assert_eq!(range(&Bytes::new(), 0, -1), "");
+    }
+
+    fn with_expiry(at: u64) -> Option<StoredValue> {
+        Some(StoredValue::string(Bytes::from_static(b"v"), Some(at)))
+    }
+
+    #[test]
+    fn expiretime_rounds_to_the_nearest_second_like_redis() {
+        // `SET k v PXAT 9999999999500` then `EXPIRETIME k` is 10000000000 in Redis.
+        let now = 1_000;
+        let reply = |at, q| ttl(with_expiry(at), q, now);
+        assert_eq!(
+            reply(9_999_999_999_500, TtlQuery::AtSecs),
+            Reply::Integer(10_000_000_000)
+        );
+        assert_eq!(
+            reply(9_999_999_999_499, TtlQuery::AtSecs),
+            Reply::Integer(9_999_999_999)
+        );
+        assert_eq!(
+            reply(9_999_999_999_500, TtlQuery::AtMs),
+            Reply::Integer(9_999_999_999_500)
+        );
+        assert_eq!(reply(2_499, TtlQuery::TtlSecs), Reply::Integer(1));
+        assert_eq!(reply(2_500, TtlQuery::TtlSecs), Reply::Integer(2));
+        assert_eq!(ttl(None, TtlQuery::AtSecs, now), Reply::Integer(-2));
     }
 }

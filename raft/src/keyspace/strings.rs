@@ -2,8 +2,8 @@
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{Expiry, GetExTtl, SetCondition, SetTtl};
-use cairn_protocol::num::{parse_float, parse_i64};
-use cairn_protocol::reply::format_double;
+use cairn_protocol::long_double::LongDouble;
+use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
 
 use super::{Ctx, Data, StoredValue, WRONGTYPE};
@@ -230,20 +230,21 @@ impl Ctx<'_> {
         Ok(Reply::Integer(next))
     }
 
-    pub(crate) fn incrbyfloat(&mut self, key: &Bytes, delta: f64) -> Result<Reply> {
+    pub(crate) fn incrbyfloat(&mut self, key: &Bytes, delta: LongDouble) -> Result<Reply> {
         let (current, expire) = match self.string(key)? {
             Err(e) => return Ok(e),
-            Ok(None) => (0.0, None),
-            Ok(Some(v)) => match parse_float(&str_of(&v)) {
+            Ok(None) => (LongDouble::ZERO, None),
+            Ok(Some(v)) => match LongDouble::parse(&str_of(&v)) {
                 Some(n) => (n, v.expire_at_ms),
                 None => return Ok(Reply::error("ERR value is not a valid float")),
             },
         };
-        let next = current + delta;
-        if !next.is_finite() {
-            return Ok(Reply::error("ERR increment would produce NaN or Infinity"));
-        }
-        let text = format_float_plain(next);
+        // Redis adds in `long double` and stores `%.17Lf`; see `cairn_protocol::long_double`.
+        let next = match current.add(&delta) {
+            Some(next) if next.is_finite() => next,
+            _ => return Ok(Reply::error("ERR increment would produce NaN or Infinity")),
+        };
+        let text = next.to_human_string();
         self.txn
             .put(self.db, key, StoredValue::string(text.clone(), expire))?;
         Ok(Reply::Bulk(Bytes::from(text)))
@@ -262,15 +263,4 @@ pub(crate) fn str_of(v: &StoredValue) -> Bytes {
 
 fn bulk_of(v: &StoredValue) -> Reply {
     Reply::Bulk(str_of(v))
-}
-
-/// INCRBYFLOAT's result text: plain decimal, no exponent, no trailing zeros (Redis uses a
-/// "human friendly" long double format; shortest round-trip f64 text agrees on ordinary values).
-fn format_float_plain(f: f64) -> String {
-    let s = format_double(f);
-    if s.contains('e') {
-        format!("{f}")
-    } else {
-        s
-    }
 }

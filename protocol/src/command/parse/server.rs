@@ -119,10 +119,17 @@ fn hello(args: &[Bytes]) -> Result<Hello> {
     }
 }
 
-/// SELECT index: an `int`; a negative index is out of range here, too large ones are for the
-/// node to refuse (it knows how many databases there are).
+/// SELECT index: an `int` (Redis's `getIntFromObjectOrReply`, whose error for a valid integer
+/// outside `int` is its own); a negative index is out of range here, too large ones are for
+/// the node to refuse (it knows how many databases there are).
 fn select(index: &[u8]) -> Result<u32> {
-    let index = i32::try_from(int(index)?).map_err(|_| CommandError::NotInteger)?;
+    let index = i32::try_from(int(index)?).map_err(|_| {
+        CommandError::Other(format!(
+            "ERR value is out of range, value must between {} and {}",
+            i32::MIN,
+            i32::MAX
+        ))
+    })?;
     u32::try_from(index).map_err(|_| CommandError::Other("ERR DB index is out of range".into()))
 }
 

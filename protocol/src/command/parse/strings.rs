@@ -7,7 +7,7 @@ use crate::command::{
     Command, CommandError, GetExTtl, ReadCommand, SetCondition, SetTtl, WriteCommand,
     MAX_STRING_LEN,
 };
-use crate::num::parse_float;
+use crate::long_double::LongDouble;
 
 /// Parses the string command `name` (lowercase, arity already checked).
 pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
@@ -67,10 +67,11 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             incr_by(key, -delta)
         }
         ("incrbyfloat", [_, key, delta]) => {
-            let delta = parse_float(delta).ok_or(CommandError::NotFloat)?;
+            // Redis's `string2ld`: a `long double`, with its range and precision.
+            let delta = LongDouble::parse(delta).ok_or(CommandError::NotFloat)?;
             // Redis accepts `inf` here but then fails the increment, since the result is
             // infinite whatever the stored value: refuse it before it reaches the log.
-            if delta.is_infinite() {
+            if !delta.is_finite() {
                 return Err(CommandError::Other(
                     "ERR increment would produce NaN or Infinity".into(),
                 ));

@@ -76,7 +76,13 @@ fn select() {
     assert_eq!(err("select -1"), "ERR DB index is out of range");
     assert_eq!(err("select x"), NOT_INTEGER);
     assert_eq!(err("select 01"), NOT_INTEGER);
-    assert_eq!(err("select 2147483648"), NOT_INTEGER);
+    // Redis's getIntFromObjectOrReply: a valid `long` outside `int` has its own error.
+    let int_range = "ERR value is out of range, value must between -2147483648 and 2147483647";
+    assert_eq!(err("select 2147483648"), int_range);
+    assert_eq!(err("select -2147483649"), int_range);
+    assert_eq!(err("select 9223372036854775807"), int_range);
+    assert_eq!(err("select 9223372036854775808"), NOT_INTEGER);
+    assert_eq!(err("select -2147483648"), "ERR DB index is out of range");
     assert_eq!(err("select 1 2"), arity("select"));
 }
 
