@@ -62,7 +62,9 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
 
 fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
     let pass = s.node.settings.get("requirepass").unwrap_or_default();
-    if pass.is_empty() {
+    // With no password configured, the one-argument form is a configuration mistake; the
+    // two-argument form is simply a wrong user/password pair.
+    if pass.is_empty() && username.is_none() {
         return Reply::error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
@@ -131,7 +133,7 @@ fn command(c: CommandCommand) -> Reply {
         CommandCommand::Info(names) => Reply::Array(
             names
                 .iter()
-                .map(|n| table::lookup(n).map_or(Reply::NilArray, table::command_info_reply))
+                .map(|n| table::lookup(n).map_or(Reply::Nil, table::command_info_reply))
                 .collect(),
         ),
         CommandCommand::Docs(names) => {

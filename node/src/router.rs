@@ -69,7 +69,18 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
                 .await
             {
                 Ok(r) if r.len() == batch.len() => r,
-                Ok(_) | Err(CallError::Timeout) | Err(CallError::Other(_)) => {
+                Ok(_) => {
+                    tracing::warn!(
+                        leader,
+                        "a forward answered with the wrong number of replies"
+                    );
+                    for i in todo {
+                        outcomes[i] = Some(Outcome::Unknown);
+                    }
+                    break;
+                }
+                Err(e @ (CallError::Timeout | CallError::Other(_))) => {
+                    tracing::warn!(leader, error = %e, "forwarded writes have an unknown outcome");
                     for i in todo {
                         outcomes[i] = Some(Outcome::Unknown);
                     }

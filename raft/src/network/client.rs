@@ -136,7 +136,9 @@ fn is_connect_error(s: &tonic::Status) -> bool {
         text.push_str(&e.to_string().to_ascii_lowercase());
         source = e.source();
     }
-    text.contains("connect") && !text.contains("reset")
+    // Name resolution or connection setup failed: nothing was sent on a connection.
+    (text.contains("dns error") || text.contains("connect") || text.contains("connection refused"))
+        && !text.contains("reset")
 }
 
 /// Why a peer call failed, before any answer of the peer.
