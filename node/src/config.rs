@@ -13,12 +13,43 @@ pub enum LogFormat {
     Json,
 }
 
+/// A value that must never appear in logs or debug output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
 /// Options of `cairn serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
-    /// This node's id (≥ 1).
-    #[arg(long, env = "CAIRN_ID")]
+    /// This node's id (≥ 1). In a StatefulSet leave it out: it is the pod ordinal + 1.
+    #[arg(long, env = "CAIRN_ID", default_value_t = 0)]
     pub id: NodeId,
+
+    /// The pod's name (`cairn-2`), from the downward API; gives the id (ordinal + 1) and,
+    /// with --statefulset-replicas and --statefulset-service, the initial cluster.
+    #[arg(long, env = "CAIRN_POD_NAME")]
+    pub pod_name: Option<String>,
+
+    /// Replicas of the StatefulSet when it was created: the initial cluster's size.
+    #[arg(long, env = "CAIRN_STATEFULSET_REPLICAS")]
+    pub statefulset_replicas: Option<u64>,
+
+    /// DNS suffix of the headless Service after the pod name, e.g.
+    /// `cairn-headless.default.svc.cluster.local`.
+    #[arg(long, env = "CAIRN_STATEFULSET_SERVICE")]
+    pub statefulset_service: Option<String>,
 
     /// Where this node keeps its data (sled database and snapshots).
     #[arg(long, env = "CAIRN_DATA_DIR")]
@@ -40,6 +71,16 @@ pub struct ServeConfig {
     /// Peer (gRPC) port; defaults to this node's @port in --initial-cluster, else 16379.
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
+
+    /// Password clients must AUTH with (Redis's requirepass); empty: no AUTH.
+    #[arg(
+        long,
+        env = "CAIRN_REQUIREPASS",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub requirepass: Secret,
 
     /// HTTP port for /healthz, /readyz and /metrics (off when not given).
     #[arg(long, env = "CAIRN_HTTP_PORT")]
@@ -92,9 +133,36 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// Fills the id and the initial cluster from the StatefulSet options when they are not
+    /// given directly: `cairn-2` is id 3, and member i is `cairn-(i-1).<service>`.
+    pub fn resolve(mut self) -> anyhow::Result<ServeConfig> {
+        let Some(pod) = self.pod_name.clone() else {
+            return Ok(self);
+        };
+        let (set, ordinal) = pod
+            .rsplit_once('-')
+            .and_then(|(set, n)| Some((set.to_string(), n.parse::<u64>().ok()?)))
+            .with_context(|| format!("pod name {pod:?} does not end in -<ordinal>"))?;
+        if self.id == 0 {
+            self.id = ordinal + 1;
+        }
+        if self.initial_cluster.is_empty() {
+            if let (Some(n), Some(service)) = (self.statefulset_replicas, &self.statefulset_service)
+            {
+                let port = self.port.unwrap_or(6379);
+                let raft_port = self.raft_port.unwrap_or(16379);
+                self.initial_cluster = (0..n)
+                    .map(|i| format!("{}={set}-{i}.{service}:{port}@{raft_port}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
+        }
+        Ok(self)
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.id == 0 {
-            bail!("--id must be at least 1");
+            bail!("--id must be at least 1 (or give --pod-name to derive it)");
         }
         if self.heartbeat_ms == 0 || self.election_timeout_min_ms <= self.heartbeat_ms * 2 {
             bail!("--election-timeout-min-ms must exceed twice --heartbeat-ms");
@@ -174,6 +242,41 @@ mod tests {
         assert!(parse_initial_cluster("1=a:1").is_err());
         assert!(parse_initial_cluster("0=a:1@2").is_err());
         assert!(parse_initial_cluster("1=a:1@2,1=b:1@2").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn statefulset_identity() -> anyhow::Result<()> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct P {
+            #[command(flatten)]
+            c: ServeConfig,
+        }
+        let p = P::try_parse_from([
+            "x",
+            "--data-dir",
+            "/d",
+            "--pod-name",
+            "cairn-2",
+            "--statefulset-replicas",
+            "3",
+            "--statefulset-service",
+            "cairn-headless.ns.svc.cluster.local",
+        ])?;
+        let c = p.c.resolve()?;
+        assert_eq!(c.id, 3);
+        let m = c.members()?;
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m[&1].resp_addr,
+            "cairn-0.cairn-headless.ns.svc.cluster.local:6379"
+        );
+        assert_eq!(
+            m[&3].raft_addr,
+            "cairn-2.cairn-headless.ns.svc.cluster.local:16379"
+        );
+        assert_eq!(c.ports()?, (6379, 16379));
         Ok(())
     }
 }

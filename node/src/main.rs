@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run a node.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Print the cluster as a node sees it: members, leader, terms, applied indexes.
     Status(status::StatusArgs),
 }
@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Serve(cfg) => {
             init_logs(&cfg.log_level, cfg.log_format);
-            runtime.block_on(serve(cfg))
+            runtime.block_on(serve(*cfg))
         }
         Cmd::Status(args) => runtime.block_on(status::run(args)),
     }

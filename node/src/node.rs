@@ -91,6 +91,7 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
 /// Opens the data dir, starts raft and the peer server, and bootstraps the cluster if this
 /// node is the one to do it. Returns the node; the caller starts the RESP server.
 pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Node>> {
+    let cfg = cfg.resolve()?;
     cfg.validate()?;
     let (_, raft_port) = cfg.ports()?;
     let store = Store::open(&cfg.data_dir, cfg.cache_mb * 1024 * 1024).with_context(|| {

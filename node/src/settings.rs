@@ -143,6 +143,7 @@ impl Settings {
         values.insert("dir", cfg.data_dir.display().to_string());
         values.insert("maxclients", cfg.max_clients.to_string());
         values.insert("proto-max-bulk-len", cfg.max_bulk_len.to_string());
+        values.insert("requirepass", cfg.requirepass.0.clone());
         Settings {
             values: RwLock::new(values),
         }

@@ -38,6 +38,8 @@ pub struct NodeProc {
     pub http_port: u16,
     pub data_dir: PathBuf,
     pub log: PathBuf,
+    /// `--requirepass` of the cluster, used by the harness's own connections.
+    pub password: Option<String>,
     child: Option<Child>,
 }
 
@@ -51,7 +53,10 @@ impl NodeProc {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
     }
 
     pub fn client(&self) -> redis::Client {
@@ -95,6 +100,11 @@ impl Cluster {
     /// Starts `n` nodes and waits until they agree on a leader.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .and_then(|i| extra.get(i + 1))
+            .map(|p| p.to_string());
         let mut nodes = Vec::new();
         for i in 1..=n as u64 {
             nodes.push(NodeProc {
@@ -104,6 +114,7 @@ impl Cluster {
                 http_port: free_port(),
                 data_dir: dir.path().join(format!("node{i}")),
                 log: dir.path().join(format!("node{i}.log")),
+                password: password.clone(),
                 child: None,
             });
         }

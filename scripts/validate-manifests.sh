@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Validates the Kubernetes manifests in deploy/k8s strictly (misspelt fields fail) against a
+# current Kubernetes version, offline, with kubernetes-validate from PyPI.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if ! command -v kubernetes-validate >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
+fi
+# Every manifest but kustomization files (not API objects) and optional CRD-based ones.
+mapfile -t files < <(find "$root/deploy/k8s" -name '*.yaml' ! -name 'kustomization.yaml' ! -path '*/optional/*' | sort)
+kubernetes-validate --strict --quiet "${files[@]}"
+echo "manifests valid: ${#files[@]} files"
