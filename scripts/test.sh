@@ -6,7 +6,21 @@ cd "$root"
 
 command -v cargo >/dev/null || { echo "cargo is needed: install Rust from rustup.rs" >&2; exit 1; }
 
+# Debian packages the tests use: the Docker end-to-end test drives docker-compose, and the
+# image carries the CA bundle. (The Docker engine itself comes with the machine.)
+missing=()
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${missing[*]} (the Docker test will skip outside CI)" >&2
+  fi
+fi
+
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
+scripts/validate-manifests.sh
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
-cargo test --workspace -- --test-threads "${CAIRN_TEST_THREADS:-2}"
+cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
