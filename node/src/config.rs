@@ -72,6 +72,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
 
+    /// Answer writes sent to a follower with `-MOVED <slot> <leader>` (Redis Cluster style)
+    /// instead of forwarding them, for cluster-aware clients.
+    #[arg(long, env = "CAIRN_REDIRECT")]
+    pub redirect: bool,
+
     /// Password clients must AUTH with (Redis's requirepass); empty: no AUTH.
     #[arg(
         long,

@@ -55,6 +55,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             Reply::ok()
         }
         ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
+        ConnCommand::Cluster(args) => crate::cluster::handle(&s.node, &args),
         // Handled asynchronously by the session (it talks to peers).
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
     }

@@ -4,6 +4,7 @@
 mod admin;
 mod bootstrap;
 mod clients;
+mod cluster;
 mod config;
 mod conn;
 mod expiry;

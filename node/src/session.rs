@@ -214,10 +214,28 @@ impl Session {
         let cmd = command::parse(args).map_err(|e| Reply::error(e.resp_error()))?;
         Ok(match cmd {
             Command::Read(r) => Step::Read(r),
-            Command::Write(w) => Step::Write(w),
+            Command::Write(w) => match self.moved(&w) {
+                Some(redirect) => Step::Reply(redirect),
+                None => Step::Write(w),
+            },
             Command::Conn(cairn_protocol::ConnCommand::Cairn(args)) => Step::Admin(args),
             Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
         })
+    }
+
+    /// With `--redirect`, a follower sends cluster clients to the leader instead of
+    /// forwarding: `-MOVED <slot> <host>:<port>`. Keyless writes are still forwarded.
+    fn moved(&self, w: &WriteCommand) -> Option<Reply> {
+        if !self.node.config.redirect {
+            return None;
+        }
+        let key = w.first_key()?;
+        let (leader, info) = self.node.leader()?;
+        if leader == self.node.id {
+            return None;
+        }
+        let slot = cairn_protocol::slot::key_slot(key);
+        Some(Reply::error(format!("MOVED {slot} {}", info.resp_addr)))
     }
 
     fn requires_auth(&self, name: &str) -> bool {

@@ -10,6 +10,7 @@
 //! - [`command`]: the command table (name, arity, flags, key positions) and the typed
 //!   [`Command`] model that requests are parsed into.
 //! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, CONFIG GET).
+//! - [`slot`]: Redis Cluster's key → hash slot mapping (CRC16, hash tags).
 //! - [`long_double`]: INCRBYFLOAT's x87 `long double` arithmetic and formatting, emulated
 //!   exactly so that every replica computes Redis's result.
 //! - [`num`]: Redis's exact number syntax (strict integers, SCAN cursors, floats), shared with
@@ -21,6 +22,7 @@ pub mod long_double;
 pub mod num;
 pub mod reply;
 pub mod request;
+pub mod slot;
 
 pub use command::{Command, CommandError, ConnCommand, ReadCommand, WriteCommand};
 pub use glob::glob_match;

@@ -181,6 +181,30 @@ pub enum WriteCommand {
     },
 }
 
+impl WriteCommand {
+    /// The first key the command writes, if any (for cluster redirects).
+    pub fn first_key(&self) -> Option<&Bytes> {
+        use WriteCommand as W;
+        match self {
+            W::Set { key, .. }
+            | W::SetNx { key, .. }
+            | W::GetSet { key, .. }
+            | W::GetDel { key }
+            | W::GetEx { key, .. }
+            | W::Append { key, .. }
+            | W::SetRange { key, .. }
+            | W::IncrBy { key, .. }
+            | W::IncrByFloat { key, .. }
+            | W::Expire { key, .. }
+            | W::Persist { key }
+            | W::Rename { key, .. } => Some(key),
+            W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
+            W::Del { keys } => keys.first(),
+            W::FlushDb | W::FlushAll => None,
+        }
+    }
+}
+
 /// Which unit and base a TTL query answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtlQuery {
@@ -296,6 +320,9 @@ pub enum ConnCommand {
         username: Option<Bytes>,
         password: Bytes,
     },
+    /// `CLUSTER <subcommand> [args...]`: the Redis Cluster view of cairn (one shard that owns
+    /// every slot), answered by the node.
+    Cluster(Vec<Bytes>),
     /// `CAIRN <subcommand> [args...]`: cairn's own admin commands (the arguments after
     /// `CAIRN`), parsed by the node that owns them. Not a Redis command, so not in the table.
     Cairn(Vec<Bytes>),

@@ -30,11 +30,20 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
     let Some(name) = args.first() else {
         return Err(unknown_command(args));
     };
-    if name.eq_ignore_ascii_case(b"cairn") {
-        if args.len() < 2 {
-            return Err(CommandError::Arity("cairn".into()));
+    // Containers answered wholly by the node, whose subcommands it parses itself.
+    for (container, make) in [
+        (
+            "cairn",
+            super::ConnCommand::Cairn as fn(Vec<Bytes>) -> super::ConnCommand,
+        ),
+        ("cluster", super::ConnCommand::Cluster),
+    ] {
+        if name.eq_ignore_ascii_case(container.as_bytes()) {
+            if args.len() < 2 {
+                return Err(CommandError::Arity(container.into()));
+            }
+            return Ok(Command::Conn(make(args[1..].to_vec())));
         }
-        return Ok(Command::Conn(super::ConnCommand::Cairn(args[1..].to_vec())));
     }
     let Some(mut spec) = table::lookup_command(name) else {
         return Err(unknown_command(args));

@@ -1,0 +1,208 @@
+//! CLUSTER ...: cairn seen as a Redis Cluster of one shard that owns all 16384 slots, with
+//! the Raft leader as its master and the followers as its replicas, so cluster-aware clients
+//! (`redis-cli -c`, cluster client libraries) find the leader and follow it across failovers.
+//! Node ids are the Raft ids written as 40 hex digits.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use cairn_protocol::slot::{key_slot, SLOTS};
+use cairn_protocol::Reply;
+use cairn_raft::{NodeId, NodeInfo};
+
+use crate::node::Node;
+
+/// The Redis Cluster node id of Raft node `id`.
+pub fn cluster_id(id: NodeId) -> String {
+    format!("{id:040x}")
+}
+
+/// (host, port) of a node's RESP address.
+pub fn host_port(info: &NodeInfo) -> (String, u16) {
+    match info.resp_addr.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().unwrap_or(0)),
+        None => (info.resp_addr.clone(), 0),
+    }
+}
+
+/// What the CLUSTER subcommands are built from.
+struct View {
+    leader: Option<NodeId>,
+    /// The leader (master) first, as clients expect.
+    members: Vec<(NodeId, NodeInfo)>,
+    term: u64,
+    /// On the leader: each follower's matched log index.
+    matched: Option<BTreeMap<NodeId, Option<u64>>>,
+}
+
+fn view(node: &Node) -> View {
+    let m = node.raft.metrics().borrow().clone();
+    let mut members: Vec<(NodeId, NodeInfo)> = m
+        .membership_config
+        .nodes()
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    members.sort_by_key(|(id, _)| (Some(*id) != m.current_leader, *id));
+    let matched = m.replication.as_ref().map(|r| {
+        r.iter()
+            .map(|(id, l)| (*id, l.as_ref().map(|l| l.index)))
+            .collect()
+    });
+    View {
+        leader: m.current_leader,
+        members,
+        term: m.current_term,
+        matched,
+    }
+}
+
+pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
+    let sub = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default();
+    let arity = |n: usize| {
+        (args.len() != n).then(|| {
+            Reply::error(format!(
+                "ERR wrong number of arguments for 'cluster|{sub}' command"
+            ))
+        })
+    };
+    match sub.as_str() {
+        "info" => arity(1).unwrap_or_else(|| info(node)),
+        "myid" => arity(1).unwrap_or_else(|| Reply::text(cluster_id(node.id))),
+        "nodes" => arity(1).unwrap_or_else(|| Reply::Verbatim(nodes(node))),
+        "slots" => arity(1).unwrap_or_else(|| slots(node)),
+        "shards" => arity(1).unwrap_or_else(|| shards(node)),
+        "keyslot" => arity(2).unwrap_or_else(|| {
+            Reply::Integer(i64::from(key_slot(args.get(1).map_or(&[][..], |k| k))))
+        }),
+        _ => Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try CLUSTER HELP.",
+            String::from_utf8_lossy(args.first().map_or(&[][..], |a| a))
+        )),
+    }
+}
+
+fn info(node: &Node) -> Reply {
+    let View {
+        leader,
+        members,
+        term,
+        ..
+    } = view(node);
+    let state = if leader.is_some() { "ok" } else { "fail" };
+    let assigned = if leader.is_some() { SLOTS } else { 0 };
+    Reply::Verbatim(format!(
+        "cluster_enabled:1\r\ncluster_state:{state}\r\ncluster_slots_assigned:{assigned}\r\n\
+cluster_slots_ok:{assigned}\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\n\
+cluster_known_nodes:{}\r\ncluster_size:1\r\ncluster_current_epoch:{term}\r\n\
+cluster_my_epoch:{term}\r\n",
+        members.len()
+    ))
+}
+
+fn nodes(node: &Node) -> String {
+    let View {
+        leader,
+        members,
+        term,
+        ..
+    } = view(node);
+    let now_ms = cairn_raft::types::now_ms();
+    let mut out = String::new();
+    for (id, info) in &members {
+        let (host, port) = host_port(info);
+        let cport = info.raft_addr.rsplit(':').next().unwrap_or("0");
+        let mut flags = Vec::new();
+        if *id == node.id {
+            flags.push("myself");
+        }
+        let is_master = Some(*id) == leader;
+        flags.push(if is_master { "master" } else { "slave" });
+        let master = match (is_master, leader) {
+            (false, Some(l)) => cluster_id(l),
+            _ => "-".to_string(),
+        };
+        let slots = if is_master { " 0-16383" } else { "" };
+        out.push_str(&format!(
+            "{} {host}:{port}@{cport} {} {master} 0 {now_ms} {term} connected{slots}\n",
+            cluster_id(*id),
+            flags.join(","),
+        ));
+    }
+    out
+}
+
+fn node_entry(id: NodeId, info: &NodeInfo) -> Reply {
+    let (host, port) = host_port(info);
+    Reply::Array(vec![
+        Reply::text(host),
+        Reply::Integer(i64::from(port)),
+        Reply::text(cluster_id(id)),
+    ])
+}
+
+fn slots(node: &Node) -> Reply {
+    let View {
+        leader, members, ..
+    } = view(node);
+    if leader.is_none() {
+        return Reply::Array(Vec::new());
+    }
+    let mut range = vec![Reply::Integer(0), Reply::Integer(i64::from(SLOTS - 1))];
+    range.extend(members.iter().map(|(id, info)| node_entry(*id, info)));
+    Reply::Array(vec![Reply::Array(range)])
+}
+
+fn shards(node: &Node) -> Reply {
+    let View {
+        leader,
+        members,
+        matched: replication,
+        ..
+    } = view(node);
+    let applied = node
+        .raft
+        .metrics()
+        .borrow()
+        .last_applied
+        .map_or(0, |l| l.index);
+    let nodes = members
+        .iter()
+        .map(|(id, info)| {
+            let (host, port) = host_port(info);
+            let is_master = Some(*id) == leader;
+            let offset = match (&replication, *id == node.id) {
+                (_, true) => applied,
+                (Some(r), false) => r.get(id).copied().flatten().unwrap_or(0),
+                (None, false) => 0,
+            };
+            Reply::Map(vec![
+                (Reply::text("id"), Reply::text(cluster_id(*id))),
+                (Reply::text("port"), Reply::Integer(i64::from(port))),
+                (Reply::text("ip"), Reply::text(host.clone())),
+                (Reply::text("endpoint"), Reply::text(host)),
+                (
+                    Reply::text("role"),
+                    Reply::text(if is_master { "master" } else { "replica" }),
+                ),
+                (
+                    Reply::text("replication-offset"),
+                    Reply::Integer(offset as i64),
+                ),
+                (Reply::text("health"), Reply::text("online")),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![Reply::Map(vec![
+        (
+            Reply::text("slots"),
+            Reply::Array(vec![
+                Reply::Integer(0),
+                Reply::Integer(i64::from(SLOTS - 1)),
+            ]),
+        ),
+        (Reply::text("nodes"), Reply::Array(nodes)),
+    ])])
+}
