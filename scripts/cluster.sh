@@ -25,7 +25,13 @@ spec() {
   (IFS=,; echo "${parts[*]}")
 }
 
-running() { [ -f "$dir/node$1.pid" ] && kill -0 "$(cat "$dir/node$1.pid")" 2>/dev/null; }
+# Alive and not a zombie (a killed node whose parent has not reaped it still answers kill -0).
+running() {
+  [ -f "$dir/node$1.pid" ] || return 1
+  local state
+  state="$(ps -o stat= -p "$(cat "$dir/node$1.pid")" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "${state:0:1}" != Z ]
+}
 
 up() {
   command -v cargo >/dev/null || { echo "cargo is needed: install Rust from rustup.rs" >&2; exit 1; }

@@ -92,15 +92,16 @@ pub struct ServeConfig {
     pub http_port: Option<u16>,
 
     /// Heartbeat interval in milliseconds.
-    #[arg(long, env = "CAIRN_HEARTBEAT_MS", default_value_t = 100)]
+    #[arg(long, env = "CAIRN_HEARTBEAT_MS", default_value_t = 50)]
     pub heartbeat_ms: u64,
 
-    /// Election timeout lower bound in milliseconds.
-    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MIN_MS", default_value_t = 400)]
+    /// Election timeout lower bound in milliseconds. A killed leader is replaced after about
+    /// the upper bound (openraft's leader lease) plus a random timeout between the bounds.
+    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MIN_MS", default_value_t = 250)]
     pub election_timeout_min_ms: u64,
 
     /// Election timeout upper bound in milliseconds.
-    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MAX_MS", default_value_t = 800)]
+    #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MAX_MS", default_value_t = 450)]
     pub election_timeout_max_ms: u64,
 
     /// Build a snapshot (and purge the log) after this many applied entries.

@@ -68,7 +68,12 @@ pub fn render(node: &Node, sections: &[String]) -> String {
             "stats" => stats(node, &mut out),
             "replication" => replication(node, &mut out),
             "cpu" => out.push_str("# CPU\r\n"),
-            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            // Cluster mode as clients see it: with --redirect the node answers MOVED.
+            "cluster" => out.push_str(if node.config.redirect {
+                "# Cluster\r\ncluster_enabled:1\r\n"
+            } else {
+                "# Cluster\r\ncluster_enabled:0\r\n"
+            }),
             "keyspace" => keyspace(node, &mut out),
             _ => {}
         }

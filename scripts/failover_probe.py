@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Measures failover on a running local cluster (scripts/cluster.sh): SIGKILLs the leader and
+times until a write sent through a follower is acknowledged. Prints one line per trial and
+p50/p99/max. Standard library only.
+
+    failover_probe.py --trials 20 --base-port 6379 --dir .cluster --cluster-sh scripts/cluster.sh
+"""
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def command(port, *args, timeout=10.0):
+    """One command on a fresh connection; the reply's first line, or None if the connection
+    failed or was closed (an unknown outcome)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(resp(*args))
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+            return data.split(b"\r\n", 1)[0].decode(errors="replace")
+    except OSError:
+        return None
+
+
+def info_field(port, field):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(resp("INFO", "replication"))
+            data = b""
+            deadline = time.time() + 2
+            while time.time() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if data.startswith(b"$"):
+                    head, _, rest = data.partition(b"\r\n")
+                    if len(rest) >= int(head[1:]) + 2:
+                        break
+            for line in data.decode(errors="replace").splitlines():
+                if line.startswith(field + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--base-port", type=int, default=6379)
+    ap.add_argument("--dir", default=".cluster")
+    ap.add_argument("--cluster-sh", default="scripts/cluster.sh")
+    a = ap.parse_args()
+    ports = {i: a.base_port + i - 1 for i in (1, 2, 3)}
+    results = []
+    for trial in range(a.trials):
+        # A leader all nodes agree on, everyone caught up.
+        deadline = time.time() + 30
+        while True:
+            leaders = {info_field(p, "cairn_leader_id") for p in ports.values()}
+            applied = {info_field(p, "cairn_applied_index") for p in ports.values()}
+            if len(leaders) == 1 and None not in leaders and "0" not in leaders and len(applied) == 1:
+                break
+            if time.time() > deadline:
+                sys.exit(f"trial {trial}: cluster not settled: leaders {leaders}, applied {applied}")
+            time.sleep(0.1)
+        leader = int(leaders.pop())
+        follower = next(i for i in ports if i != leader)
+        assert command(ports[follower], "SET", "probe", "before") == "+OK"
+        with open(os.path.join(a.dir, f"node{leader}.pid")) as f:
+            pid = int(f.read().strip())
+        start = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        attempts = 0
+        while True:
+            attempts += 1
+            reply = command(ports[follower], "SET", "probe", trial)
+            if reply == "+OK":
+                break
+            if time.monotonic() - start > 30:
+                sys.exit(f"trial {trial}: no acknowledged write 30 s after the kill (last: {reply})")
+            time.sleep(0.005)
+        elapsed = time.monotonic() - start
+        results.append(elapsed)
+        print(f"trial {trial + 1}: killed node {leader}, write acknowledged via node {follower} "
+              f"after {elapsed * 1000:.0f} ms ({attempts} attempts)", flush=True)
+        subprocess.run([a.cluster_sh, "up"], check=True, stdout=subprocess.DEVNULL)
+    results.sort()
+    p = lambda q: results[min(len(results) - 1, int(q * len(results)))]
+    print(f"trials {len(results)}: p50 {p(0.5) * 1000:.0f} ms, p99 {p(0.99) * 1000:.0f} ms, "
+          f"max {results[-1] * 1000:.0f} ms, mean {statistics.mean(results) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
