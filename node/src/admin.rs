@@ -2,6 +2,7 @@
 //!
 //! - `CAIRN STATUS`: every member's view (role, term, log and applied index), asked over the
 //!   peer protocol, as text; `cairn status` prints it.
+//! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
     match sub.as_str() {
         "STATUS" if args.len() == 1 => Reply::Verbatim(status(node).await),
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
+        "CHECK" if args.len() == 1 => crate::checker::run_round(node).await,
+        "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CAIRN HELP.",
             String::from_utf8_lossy(args.first().map(|a| a.as_ref()).unwrap_or(b""))
@@ -30,7 +33,7 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
 }
 
 async fn status(node: &Node) -> String {
-    let me = PeerService::status(node.id, &node.raft);
+    let me = PeerService::status(node.id, &node.raft, &node.sm);
     let mut out = String::new();
     let _ = writeln!(out, "node: {}", node.id);
     let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));

@@ -72,6 +72,10 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
 
+    /// Seconds between consistency checks proposed by the leader (0: only `CAIRN CHECK`).
+    #[arg(long, env = "CAIRN_CHECK_INTERVAL_SECS", default_value_t = 60)]
+    pub check_interval_secs: u64,
+
     /// Answer writes sent to a follower with `-MOVED <slot> <leader>` (Redis Cluster style)
     /// instead of forwarding them, for cluster-aware clients.
     #[arg(long, env = "CAIRN_REDIRECT")]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bootstrap;
+mod checker;
 mod clients;
 mod cluster;
 mod config;

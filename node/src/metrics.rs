@@ -130,6 +130,11 @@ impl Metrics {
             ("snapshot_index", as_i64(m.snapshot.map(|l| l.index))),
             ("purged_index", as_i64(m.purged.map(|l| l.index))),
             ("members", m.membership_config.nodes().count() as i64),
+            ("consistent", i64::from(node.integrity.problem().is_none())),
+            (
+                "last_check_index",
+                node.integrity.last().map_or(0, |(i, _)| i as i64),
+            ),
         ];
         for (field, value) in fields {
             self.raft.with_label_values(&[field]).set(value);

@@ -9,10 +9,11 @@ use anyhow::Context;
 use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, MESSAGE_BYTES_MAX};
 use cairn_raft::pb::peer_server::PeerServer;
 use cairn_raft::proposer::Proposer;
-use cairn_raft::store::{Keyspace, Store};
+use cairn_raft::store::{Keyspace, StateMachine, Store};
 use cairn_raft::{NodeId, NodeInfo, Raft};
 use tokio::sync::watch;
 
+use crate::checker::Integrity;
 use crate::clients::Clients;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
@@ -27,6 +28,9 @@ pub struct Node {
     /// The leader's door into the log: batches concurrent writes into one entry.
     pub proposer: Proposer,
     pub keyspace: Keyspace,
+    pub sm: StateMachine,
+    /// Whether this replica's data is known to be consistent (see `checker`).
+    pub integrity: Integrity,
     pub peers: PeerClients,
     pub config: ServeConfig,
     pub settings: Settings,
@@ -54,6 +58,11 @@ impl Node {
         let id = m.current_leader?;
         let info = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, info))
+    }
+
+    /// The consistency checks this replica applied (index, digest).
+    pub fn store_checks(&self) -> Vec<(u64, u64)> {
+        self.sm.checks().unwrap_or_default()
     }
 
     /// Waits until some node is known as leader, at most `deadline`.
@@ -121,7 +130,12 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         .await
         .with_context(|| format!("binding the peer port {peer_addr}"))?;
     let proposer = Proposer::start(raft.clone());
-    let service = PeerServer::new(PeerService::new(cfg.id, raft.clone(), proposer.clone()))
+    let service = PeerServer::new(PeerService::new(
+        cfg.id,
+        raft.clone(),
+        proposer.clone(),
+        store.sm.clone(),
+    ))
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
     let mut stop = shutdown.clone();
@@ -146,6 +160,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         raft: raft.clone(),
         proposer,
         keyspace,
+        sm: store.sm.clone(),
+        integrity: Integrity::default(),
         peers: peers.clone(),
         settings: Settings::new(&cfg),
         clients: Clients::default(),
@@ -158,7 +174,12 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
     });
+    // Data changed behind the log's back (disk corruption, an offline edit) shows here.
+    if let Some(problem) = node.sm.audit_digests()? {
+        node.integrity.set_problem(problem);
+    }
     node.reads.start(node.clone());
+    crate::checker::spawn(node.clone());
     crate::bootstrap::spawn(node.clone(), fresh);
     crate::expiry::spawn(node.clone());
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");

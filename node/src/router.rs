@@ -32,12 +32,17 @@ pub fn cluster_down() -> Reply {
     Reply::error("CLUSTERDOWN The cluster is down: no leader elected")
 }
 
-/// Executes writes in order; one outcome each.
+/// Executes client writes in order; one outcome each.
 pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Outcome> {
     let ops: Vec<OpKind> = cmds
         .into_iter()
         .map(|cmd| OpKind::Command { db, cmd })
         .collect();
+    write_ops(node, ops).await
+}
+
+/// Executes operations through the leader in order; one outcome each.
+pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
     let deadline = Instant::now() + node.leader_wait();
     // Indexes of ops still to do, in order.

@@ -254,6 +254,12 @@ impl Session {
     }
 
     async fn run_reads(&mut self, cmds: Vec<ReadCommand>, out: &mut BytesMut) {
+        if let Some(refusal) = self.node.integrity.read_refusal() {
+            for _ in &cmds {
+                refusal.encode(self.protocol, out);
+            }
+            return;
+        }
         if !self.readonly {
             if let Err(e) = self.node.reads.wait(&self.node).await {
                 for _ in &cmds {

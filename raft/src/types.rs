@@ -44,6 +44,9 @@ pub enum OpKind {
     /// Active expiry, decided by the leader: delete each key that is expired at `now_ms`.
     /// A key whose TTL was changed since the leader looked is left alone.
     ExpireKeys { db: u8, keys: Vec<Bytes> },
+    /// Consistency check: every replica records the digest of its whole keyspace at exactly
+    /// this entry's log index (DESIGN.md invariant 4). Replies `[index, digest]`.
+    Check,
 }
 
 /// The result of applying one log entry: one reply per operation, in order.

@@ -11,7 +11,7 @@ mod strings;
 pub mod value;
 
 pub use read::read;
-pub use value::{scan_hash, Data, StoredValue};
+pub use value::{entry_digest, scan_hash, Data, StoredValue};
 
 use bytes::Bytes;
 use cairn_protocol::Reply;
@@ -34,6 +34,8 @@ pub trait Txn {
     fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool>;
     /// Removes every key of `db`.
     fn clear(&mut self, db: u8) -> Result<()>;
+    /// The keyspace digest as of the writes so far (see `store::digest`).
+    fn digest(&mut self) -> Result<u64>;
 }
 
 /// Read-only access to the committed keyspace.
@@ -81,6 +83,8 @@ fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
             }
             Ok(Reply::Integer(removed))
         }
+        // The store turns this into `[index, digest]`: only it knows the entry's index.
+        OpKind::Check => Ok(Reply::Integer(txn.digest()? as i64)),
     }
 }
 
@@ -169,6 +173,12 @@ mod tests {
         fn clear(&mut self, db: u8) -> Result<()> {
             self.0.retain(|(d, _), _| *d != db);
             Ok(())
+        }
+        /// Computed from scratch: the reference the incremental store digest must equal.
+        fn digest(&mut self) -> Result<u64> {
+            self.0.iter().try_fold(0u64, |acc, ((db, k), v)| {
+                Ok(acc.wrapping_add(entry_digest(*db, k, &v.encode()?)))
+            })
         }
     }
 

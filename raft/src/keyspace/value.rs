@@ -85,6 +85,28 @@ pub fn scan_hash(key: &[u8]) -> u64 {
     h
 }
 
+/// One key's contribution to the keyspace digest: a 64-bit hash of (db, key, encoded value).
+/// The digest of a keyspace is the wrapping sum of its keys' contributions, so it is
+/// independent of order and maintained in O(1) per write (add the new, subtract the old).
+/// Part of the check protocol between replicas: must never change.
+pub fn entry_digest(db: u8, key: &[u8], encoded: &[u8]) -> u64 {
+    let mut h = scan_hash(&[db]);
+    for part in [key, encoded] {
+        h ^= part.len() as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        for b in part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    // splitmix64's finalizer: spreads FNV's weak high bits over the whole word.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use super::{open, seal};
 use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
 use crate::proposer::Proposer;
+use crate::store::StateMachine;
 use crate::types::{NodeId, NodeInfo, OpKind, Raft};
 
 /// A node's view of the cluster, as answered to the `Status` RPC.
@@ -21,6 +22,8 @@ pub struct PeerStatus {
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
     pub members: Vec<(NodeId, NodeInfo)>,
+    /// The consistency checks this node applied: (log index, digest), oldest first.
+    pub checks: Vec<(u64, u64)>,
 }
 
 pub type ForwardResult = crate::proposer::ProposeResult;
@@ -32,15 +35,21 @@ pub const FORWARD_BATCH_MAX: usize = 1024;
 pub struct PeerService {
     raft: Raft,
     proposer: Proposer,
+    sm: StateMachine,
     id: NodeId,
 }
 
 impl PeerService {
-    pub fn new(id: NodeId, raft: Raft, proposer: Proposer) -> Self {
-        PeerService { raft, proposer, id }
+    pub fn new(id: NodeId, raft: Raft, proposer: Proposer, sm: StateMachine) -> Self {
+        PeerService {
+            raft,
+            proposer,
+            sm,
+            id,
+        }
     }
 
-    pub fn status(id: NodeId, raft: &Raft) -> PeerStatus {
+    pub fn status(id: NodeId, raft: &Raft, sm: &StateMachine) -> PeerStatus {
         let m = raft.metrics().borrow().clone();
         PeerStatus {
             id,
@@ -54,6 +63,7 @@ impl PeerService {
                 .nodes()
                 .map(|(id, n)| (*id, n.clone()))
                 .collect(),
+            checks: sm.checks().unwrap_or_default(),
         }
     }
 }
@@ -113,6 +123,6 @@ impl Peer for PeerService {
     }
 
     async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        reply(&Self::status(self.id, &self.raft))
+        reply(&Self::status(self.id, &self.raft, &self.sm))
     }
 }

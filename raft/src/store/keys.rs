@@ -6,6 +6,7 @@
 //! - `x` db expire_at_ms(8, BE) key → empty: the expiry index, oldest deadline first.
 //! - `c` db → number of keys in db (u64, BE).
 //! - `e` db → number of keys with a TTL in db (u64, BE).
+//! - `g` db → digest of db: wrapping sum of `entry_digest` of its keys (u64, BE).
 //! - `m` name → metadata (bincode): last applied log id, membership, current snapshot.
 
 use crate::keyspace::scan_hash;
@@ -14,6 +15,7 @@ pub const DATA: u8 = b'd';
 pub const EXPIRY: u8 = b'x';
 pub const COUNT: u8 = b'c';
 pub const EXPIRES_COUNT: u8 = b'e';
+pub const DIGEST: u8 = b'g';
 pub const META: u8 = b'm';
 
 /// Length of the `d` db hash prefix in front of a user key.
@@ -69,12 +71,15 @@ pub enum Counter {
     Keys = 0,
     /// Keys with a TTL (INFO keyspace `expires=`).
     Expires = 1,
+    /// The database's digest (wrapping sum, not a count).
+    Digest = 2,
 }
 
 pub fn counter_key(counter: Counter, db: u8) -> [u8; 2] {
     match counter {
         Counter::Keys => [COUNT, db],
         Counter::Expires => [EXPIRES_COUNT, db],
+        Counter::Digest => [DIGEST, db],
     }
 }
 
@@ -89,3 +94,5 @@ pub const META_MEMBERSHIP: &str = "membership";
 pub const META_SNAPSHOT: &str = "snapshot";
 /// Set while a received snapshot is being loaded; a node that finds it at start finishes the load.
 pub const META_INSTALLING: &str = "installing";
+/// The last consistency checks this replica applied: `Vec<(log index, digest)>`.
+pub const META_CHECKS: &str = "checks";

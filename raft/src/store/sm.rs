@@ -13,6 +13,8 @@ use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use tokio::sync::Mutex;
 
+use cairn_protocol::Reply;
+
 use super::keys::{self, Counter};
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
 use super::txn::{sled_err, SledTxn};
@@ -20,10 +22,20 @@ use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
 use crate::types::{
-    Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Entry, LogId, OpKind, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
 const INCOMING: &str = "incoming.snap.tmp";
+/// Consistency-check results a replica keeps (index, digest), newest last.
+const CHECKS_KEPT: usize = 16;
+
+/// The reply to a Check op: `[index, digest as 16 hex digits]`.
+pub fn check_reply(index: u64, digest: u64) -> Reply {
+    Reply::Array(vec![
+        Reply::Integer(index as i64),
+        Reply::text(format!("{digest:016x}")),
+    ])
+}
 
 /// What the store remembers of its current snapshot.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -94,6 +106,47 @@ impl StateMachine {
         Ok((applied, membership))
     }
 
+    /// The consistency checks this replica applied: (log index, digest), oldest first.
+    pub fn checks(&self) -> Result<Vec<(u64, u64)>> {
+        Ok(read_meta(&self.tree, keys::META_CHECKS)?.unwrap_or_default())
+    }
+
+    /// Recomputes every database's digest from the data and compares it with the running
+    /// digest kept by `apply`. A difference means the data changed behind the log's back
+    /// (disk corruption, an offline edit). The recomputed digests replace the stored ones, so
+    /// the next consistency check compares what is really on disk with the other replicas.
+    /// Returns a description of the mismatch, if any.
+    pub fn audit_digests(&self) -> Result<Option<String>> {
+        let mut computed = [0u64; keyspace::DATABASES as usize];
+        for item in self.tree.scan_prefix([keys::DATA]) {
+            let (k, v) = item.map_err(sled_err)?;
+            let Some((_, key)) = keys::split_data_key(&k) else {
+                continue;
+            };
+            let db = k[1];
+            if let Some(d) = computed.get_mut(usize::from(db)) {
+                *d = d.wrapping_add(keyspace::entry_digest(db, key, &v));
+            }
+        }
+        let mut bad = Vec::new();
+        let mut batch = sled::Batch::default();
+        for (db, d) in (0..keyspace::DATABASES).zip(computed) {
+            let stored = super::txn::stored_counter(&self.tree, Counter::Digest, db)?;
+            if stored != d {
+                bad.push(format!("db{db} stored {stored:016x} computed {d:016x}"));
+                batch.insert(&keys::counter_key(Counter::Digest, db), &d.to_be_bytes());
+            }
+        }
+        if bad.is_empty() {
+            return Ok(None);
+        }
+        self.tree.apply_batch(batch).map_err(sled_err)?;
+        Ok(Some(format!(
+            "the keyspace does not match its digest: {}",
+            bad.join(", ")
+        )))
+    }
+
     /// A crash in the middle of loading a snapshot leaves the marker; load it again.
     fn finish_interrupted_install(&self) -> Result<()> {
         if let Some(file) = read_meta::<String>(&self.tree, keys::META_INSTALLING)? {
@@ -154,7 +207,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     tree.apply_batch(batch).map_err(sled_err)?;
 
     let mut reader = SnapReader::open(path)?;
-    let mut counts = [[0u64; 2]; keyspace::DATABASES as usize];
+    let mut counts = [[0u64; 3]; keyspace::DATABASES as usize];
     while let Some(record) = reader.next_record()? {
         match record {
             SnapRecord::Meta {
@@ -184,6 +237,8 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
                         });
                     };
                     c[Counter::Keys as usize] += 1;
+                    let d = &mut c[Counter::Digest as usize];
+                    *d = d.wrapping_add(keyspace::entry_digest(db, key, &v));
                     if let Some(at) = value.expire_at_ms {
                         batch.insert(keys::expiry_key(db, at, key), Vec::new());
                         c[Counter::Expires as usize] += 1;
@@ -197,7 +252,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     }
     let mut batch = sled::Batch::default();
     for (db, c) in (0..keyspace::DATABASES).zip(counts) {
-        for counter in [Counter::Keys, Counter::Expires] {
+        for counter in [Counter::Keys, Counter::Expires, Counter::Digest] {
             batch.insert(
                 &keys::counter_key(counter, db),
                 &c[counter as usize].to_be_bytes(),
@@ -262,12 +317,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut txn = SledTxn::new(&self.tree);
         let mut replies = Vec::new();
         let mut last = None;
+        let mut checks: Option<Vec<(u64, u64)>> = None;
         for entry in entries {
             let reply = match &entry.payload {
                 EntryPayload::Blank => Vec::new(),
-                EntryPayload::Normal(op) => keyspace::apply(&mut txn, op).map_err(|e| {
-                    StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
-                })?,
+                EntryPayload::Normal(op) => {
+                    let mut out = keyspace::apply(&mut txn, op).map_err(|e| {
+                        StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
+                    })?;
+                    for (kind, reply) in op.ops.iter().zip(out.iter_mut()) {
+                        if let (OpKind::Check, Reply::Integer(d)) = (kind, &*reply) {
+                            let digest = *d as u64;
+                            let index = entry.log_id.index;
+                            let list = match &mut checks {
+                                Some(l) => l,
+                                None => checks.insert(self.checks().map_err(sm_read_err)?),
+                            };
+                            list.push((index, digest));
+                            let excess = list.len().saturating_sub(CHECKS_KEPT);
+                            list.drain(..excess);
+                            *reply = check_reply(index, digest);
+                        }
+                    }
+                    out
+                }
                 EntryPayload::Membership(m) => {
                     let stored = StoredMembership::new(Some(entry.log_id), m.clone());
                     txn.put_meta(
@@ -282,6 +355,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         if last.is_some() {
             txn.put_meta(keys::META_APPLIED, encode(&last).map_err(sm_write_err)?);
+        }
+        if let Some(list) = &checks {
+            txn.put_meta(keys::META_CHECKS, encode(list).map_err(sm_write_err)?);
         }
         txn.commit().map_err(sm_write_err)?;
         tracing::debug!(

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
-use crate::keyspace::{StoredValue, Txn, DATABASES};
+use crate::keyspace::{entry_digest, StoredValue, Txn, DATABASES};
 
 use super::keys::{self, Counter};
 
@@ -25,6 +25,8 @@ pub struct SledTxn<'a> {
     cleared: [bool; DBS],
     /// Change of each database's counters since the batch began (or since it was cleared).
     deltas: [[i64; 2]; DBS],
+    /// Change of each database's digest (wrapping) since the batch began or was cleared.
+    digest_deltas: [u64; DBS],
 }
 
 pub(super) fn sled_err(e: sled::Error) -> Error {
@@ -39,6 +41,7 @@ impl<'a> SledTxn<'a> {
             reads: HashMap::new(),
             cleared: [false; DBS],
             deltas: [[0; 2]; DBS],
+            digest_deltas: [0; DBS],
         }
     }
 
@@ -57,6 +60,17 @@ impl<'a> SledTxn<'a> {
 
     fn bump(&mut self, db: usize, counter: Counter, by: i64) {
         self.deltas[db][counter as usize] += by;
+    }
+
+    /// A database's digest including this batch's writes so far.
+    fn db_digest(&self, db: u8) -> Result<u64> {
+        let i = Self::db_index(db)?;
+        let base = if self.cleared[i] {
+            0
+        } else {
+            stored_counter(self.tree, Counter::Digest, db)?
+        };
+        Ok(base.wrapping_add(self.digest_deltas[i]))
     }
 
     /// Builds the atomic batch and applies it.
@@ -84,6 +98,10 @@ impl<'a> SledTxn<'a> {
                 };
                 let value = base.saturating_add_signed(delta);
                 batch.insert(&keys::counter_key(counter, db), &value.to_be_bytes());
+            }
+            if self.cleared[i] || self.digest_deltas[i] != 0 {
+                let value = self.db_digest(db)?;
+                batch.insert(&keys::counter_key(Counter::Digest, db), &value.to_be_bytes());
             }
         }
         // sled's Batch keeps the last operation per key, so these override the clears above.
@@ -138,8 +156,12 @@ impl Txn for SledTxn<'_> {
         let i = Self::db_index(db)?;
         let old = self.get(db, key)?;
         let old_at = old.as_ref().and_then(|o| o.expire_at_ms);
-        if old.is_none() {
-            self.bump(i, Counter::Keys, 1);
+        match &old {
+            None => self.bump(i, Counter::Keys, 1),
+            Some(o) => {
+                let d = entry_digest(db, key, &o.encode()?);
+                self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
+            }
         }
         if old_at != value.expire_at_ms {
             if let Some(at) = old_at {
@@ -152,8 +174,9 @@ impl Txn for SledTxn<'_> {
                 self.bump(i, Counter::Expires, 1);
             }
         }
-        self.writes
-            .insert(keys::data_key(db, key), Some(value.encode()?));
+        let encoded = value.encode()?;
+        self.digest_deltas[i] = self.digest_deltas[i].wrapping_add(entry_digest(db, key, &encoded));
+        self.writes.insert(keys::data_key(db, key), Some(encoded));
         Ok(())
     }
 
@@ -166,6 +189,8 @@ impl Txn for SledTxn<'_> {
             self.writes.insert(keys::expiry_key(db, at, key), None);
             self.bump(i, Counter::Expires, -1);
         }
+        let d = entry_digest(db, key, &old.encode()?);
+        self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
         self.writes.insert(keys::data_key(db, key), None);
         self.bump(i, Counter::Keys, -1);
         Ok(true)
@@ -179,6 +204,11 @@ impl Txn for SledTxn<'_> {
             .retain(|k, _| !(k.starts_with(&data) || k.starts_with(&expiry)));
         self.cleared[i] = true;
         self.deltas[i] = [0; 2];
+        self.digest_deltas[i] = 0;
         Ok(())
+    }
+
+    fn digest(&mut self) -> Result<u64> {
+        (0..DATABASES).try_fold(0u64, |acc, db| Ok(acc.wrapping_add(self.db_digest(db)?)))
     }
 }

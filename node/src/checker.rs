@@ -1,0 +1,204 @@
+//! Replica consistency checking (DESIGN.md invariant 4).
+//!
+//! The leader proposes a `Check` entry on a schedule (`--check-interval-secs`) and on
+//! `CAIRN CHECK`; every replica records the digest of its whole keyspace at exactly that log
+//! index (maintained incrementally by apply, O(1) per write). Every node compares its own
+//! records with the leader's, which it reads over the peer protocol: a replica whose digest
+//! differs at the same index has diverged. It says so in its logs, INFO and metrics, and
+//! stops serving reads (writes still go to the leader). At start a node also recomputes its
+//! digest from its data, which catches a keyspace changed behind the log's back.
+
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_protocol::Reply;
+use cairn_raft::network::PeerStatus;
+use cairn_raft::{NodeId, OpKind};
+
+use crate::node::Node;
+
+const PEER_TIMEOUT: Duration = Duration::from_millis(700);
+/// How long a check round waits for every replica to apply the check entry.
+const APPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// What this node knows of its own consistency.
+#[derive(Default)]
+pub struct Integrity {
+    /// Set when this replica's data is known not to match (the reason): reads are refused.
+    problem: Mutex<Option<String>>,
+    /// The last check index compared with the leader, and whether it matched.
+    last: Mutex<Option<(u64, bool)>>,
+}
+
+impl Integrity {
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().ok()?.clone()
+    }
+
+    pub fn set_problem(&self, why: String) {
+        tracing::error!(problem = %why, "this replica's data is inconsistent; it stops serving reads");
+        if let Ok(mut p) = self.problem.lock() {
+            *p = Some(why);
+        }
+    }
+
+    pub fn last(&self) -> Option<(u64, bool)> {
+        *self.last.lock().ok()?
+    }
+
+    fn record(&self, index: u64, ok: bool) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some((index, ok));
+        }
+    }
+
+    /// The error a read gets from a replica that must not serve reads.
+    pub fn read_refusal(&self) -> Option<Reply> {
+        self.problem().map(|why| {
+            Reply::error(format!(
+                "ERR this replica failed its consistency check and does not serve reads: {why}"
+            ))
+        })
+    }
+}
+
+/// Every member's recorded digest at check `index`, waiting up to `wait` for each to apply it.
+async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Option<u64>)> {
+    let members: Vec<(NodeId, cairn_raft::NodeInfo)> = node
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .nodes()
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for (id, info) in members {
+        let deadline = Instant::now() + wait;
+        let recorded = loop {
+            let checks = if id == node.id {
+                Some(node.store_checks())
+            } else {
+                node.peers
+                    .status(&info.raft_addr, PEER_TIMEOUT)
+                    .await
+                    .ok()
+                    .map(|s: PeerStatus| s.checks)
+            };
+            let found = checks
+                .as_ref()
+                .and_then(|c| c.iter().find(|(i, _)| *i == index).map(|(_, d)| *d));
+            if found.is_some() || Instant::now() >= deadline {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        out.push((id, recorded));
+    }
+    out
+}
+
+/// The digest a majority of all members recorded, if there is one.
+fn majority(digests: &[(NodeId, Option<u64>)]) -> Option<u64> {
+    let need = digests.len() / 2 + 1;
+    digests
+        .iter()
+        .filter_map(|(_, d)| *d)
+        .find(|d| digests.iter().filter(|(_, x)| *x == Some(*d)).count() >= need)
+}
+
+/// Judges this node at check `index` against the majority; records the verdict.
+async fn judge(node: &Node, index: u64, wait: Duration) -> (Vec<(NodeId, Option<u64>)>, Option<u64>) {
+    let digests = digests_at(node, index, wait).await;
+    let agreed = majority(&digests);
+    let mine = digests.iter().find(|(id, _)| *id == node.id).and_then(|(_, d)| *d);
+    if let (Some(agreed), Some(mine)) = (agreed, mine) {
+        node.integrity.record(index, agreed == mine);
+        if agreed != mine {
+            node.integrity.set_problem(format!(
+                "digest at log index {index} is {mine:016x}, a majority of the cluster has {agreed:016x}"
+            ));
+        }
+    }
+    (digests, agreed)
+}
+
+/// The scheduled loop: the leader proposes checks; every node compares with the leader.
+pub fn spawn(node: Arc<Node>) {
+    let every = node.config.check_interval_secs;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut shutdown = node.shutdown.clone();
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let Some((leader, _)) = node.leader() else {
+                continue;
+            };
+            if leader == node.id {
+                if let Err(e) = propose_check(&node).await {
+                    tracing::warn!(error = %e, "proposing a consistency check");
+                }
+            }
+            // Every node judges itself on its newest check against the majority.
+            if let Some((index, _)) = node.store_checks().last() {
+                judge(&node, *index, APPLY_WAIT).await;
+            }
+        }
+    });
+}
+
+/// Proposes a check entry through the write path; its (index, leader-side digest).
+async fn propose_check(node: &Node) -> anyhow::Result<(u64, u64)> {
+    let outcome = crate::router::write_ops(node, vec![OpKind::Check])
+        .await
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no outcome"))?;
+    let crate::router::Outcome::Reply(Reply::Array(parts)) = outcome else {
+        anyhow::bail!("the check entry was not applied: {outcome:?}");
+    };
+    match parts.as_slice() {
+        [Reply::Integer(index), Reply::Bulk(hex)] => {
+            let digest = u64::from_str_radix(&String::from_utf8_lossy(hex), 16)?;
+            Ok((*index as u64, digest))
+        }
+        other => anyhow::bail!("unexpected check reply {other:?}"),
+    }
+}
+
+/// `CAIRN CHECK`: a check round now. Proposes a check entry, waits for every member to apply
+/// it, compares their digests at that index and reports one line per member.
+pub async fn run_round(node: &Node) -> Reply {
+    let (index, digest) = match propose_check(node).await {
+        Ok(r) => r,
+        Err(e) => return Reply::error(format!("ERR consistency check failed: {e}")),
+    };
+    let (digests, agreed) = judge(node, index, APPLY_WAIT).await;
+    let mut out = String::new();
+    let _ = writeln!(out, "check at log index {index}: leader digest {digest:016x}");
+    let mut all_ok = true;
+    for (id, recorded) in digests {
+        let verdict = match (recorded, agreed) {
+            (Some(d), Some(a)) if d == a => "ok".to_string(),
+            (Some(d), _) => {
+                all_ok = false;
+                format!("MISMATCH {d:016x}")
+            }
+            (None, _) => {
+                all_ok = false;
+                "no answer (not applied in time, or unreachable)".to_string()
+            }
+        };
+        let _ = writeln!(out, "  node {id}: {verdict}");
+    }
+    let _ = writeln!(out, "result: {}", if all_ok { "consistent" } else { "INCONSISTENT" });
+    Reply::Verbatim(out)
+}

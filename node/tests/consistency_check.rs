@@ -1,0 +1,73 @@
+//! Goal: replicas prove they hold the same keyspace, and a replica whose data was changed
+//! behind the log's back is found and stops serving reads.
+//! Method: `CAIRN CHECK` on a healthy cluster reports every node consistent; then a follower
+//! is stopped, one value in its sled database is rewritten offline, and it is restarted:
+//! its start-up audit and the next check must both flag it, its reads are refused, and the
+//! other nodes stay consistent.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, Cluster};
+use redis::Commands;
+
+fn cairn_check(c: &mut redis::Connection) -> String {
+    redis::cmd("CAIRN").arg("CHECK").query(c).unwrap()
+}
+
+#[test]
+fn check_finds_a_replica_edited_behind_the_logs_back() {
+    let mut cluster = Cluster::start(3, &["--check-interval-secs", "1"]);
+    let leader = cluster.leader();
+    let mut c = cluster.node(leader).conn();
+    for i in 0..200 {
+        let _: () = c.set(format!("k{i}"), format!("value {i}")).unwrap();
+    }
+    let report = cairn_check(&mut c);
+    assert!(report.contains("result: consistent"), "{report}");
+    assert_eq!(report.matches(": ok").count(), 3, "{report}");
+
+    // Rewrite one value on a stopped follower, directly in its sled database.
+    let victim = cluster.follower();
+    cluster.kill(victim);
+    {
+        let db = sled::open(cluster.node(victim).data_dir.join("sled")).unwrap();
+        let sm = db.open_tree("sm").unwrap();
+        let (k, v) = sm
+            .scan_prefix(b"d")
+            .find_map(|r| r.ok().filter(|(k, _)| k.ends_with(b"k7")))
+            .unwrap();
+        let mut changed = v.to_vec();
+        let last = changed.len() - 1;
+        changed[last] ^= 0x01; // "value 7" becomes "value 6"
+        sm.insert(k, changed).unwrap();
+        db.flush().unwrap();
+    }
+    cluster.spawn(victim);
+    let node = cluster.node(victim);
+    wait_for(Duration::from_secs(20), "the edited replica to report it", || {
+        let mut vc = node.try_conn()?;
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut vc).ok()?;
+        info.contains("cairn_consistency:diverged").then_some(())
+    });
+    assert!(node.log_text().contains("does not match its digest"));
+
+    // It refuses reads, even local (READONLY) ones; the others serve them.
+    let mut vc = node.conn();
+    let err = vc.get::<_, Option<String>>("k7").unwrap_err();
+    assert!(err.to_string().contains("consistency check"), "{err}");
+    redis::cmd("READONLY").query::<()>(&mut vc).unwrap();
+    assert!(vc.get::<_, Option<String>>("k7").is_err());
+    let v: String = c.get("k7").unwrap();
+    assert_eq!(v, "value 7");
+
+    // A check round names it; writes through it still work.
+    let report = cairn_check(&mut c);
+    assert!(report.contains(&format!("node {victim}: MISMATCH")), "{report}");
+    assert!(report.contains("result: INCONSISTENT"), "{report}");
+    let _: () = vc.set("still", "writable").unwrap();
+    let metrics = common::http_get(node.http_port, "/metrics").unwrap().1;
+    assert!(metrics.contains("cairn_raft{field=\"consistent\"} 0"), "{metrics}");
+}
