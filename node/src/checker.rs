@@ -109,10 +109,17 @@ fn majority(digests: &[(NodeId, Option<u64>)]) -> Option<u64> {
 }
 
 /// Judges this node at check `index` against the majority; records the verdict.
-async fn judge(node: &Node, index: u64, wait: Duration) -> (Vec<(NodeId, Option<u64>)>, Option<u64>) {
+async fn judge(
+    node: &Node,
+    index: u64,
+    wait: Duration,
+) -> (Vec<(NodeId, Option<u64>)>, Option<u64>) {
     let digests = digests_at(node, index, wait).await;
     let agreed = majority(&digests);
-    let mine = digests.iter().find(|(id, _)| *id == node.id).and_then(|(_, d)| *d);
+    let mine = digests
+        .iter()
+        .find(|(id, _)| *id == node.id)
+        .and_then(|(_, d)| *d);
     if let (Some(agreed), Some(mine)) = (agreed, mine) {
         node.integrity.record(index, agreed == mine);
         if agreed != mine {
@@ -183,7 +190,10 @@ pub async fn run_round(node: &Node) -> Reply {
     };
     let (digests, agreed) = judge(node, index, APPLY_WAIT).await;
     let mut out = String::new();
-    let _ = writeln!(out, "check at log index {index}: leader digest {digest:016x}");
+    let _ = writeln!(
+        out,
+        "check at log index {index}: leader digest {digest:016x}"
+    );
     let mut all_ok = true;
     for (id, recorded) in digests {
         let verdict = match (recorded, agreed) {
@@ -199,6 +209,10 @@ pub async fn run_round(node: &Node) -> Reply {
         };
         let _ = writeln!(out, "  node {id}: {verdict}");
     }
-    let _ = writeln!(out, "result: {}", if all_ok { "consistent" } else { "INCONSISTENT" });
+    let _ = writeln!(
+        out,
+        "result: {}",
+        if all_ok { "consistent" } else { "INCONSISTENT" }
+    );
     Reply::Verbatim(out)
 }

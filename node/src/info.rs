@@ -229,11 +229,23 @@ fn replication(node: &Node, out: &mut String) {
     line(out, "cairn_applied_index", applied);
     let (check_index, check_ok) = node.integrity.last().unwrap_or((0, true));
     line(out, "cairn_last_check_index", check_index);
-    line(out, "cairn_last_check", if check_index == 0 { "none" } else if check_ok { "ok" } else { "mismatch" });
+    line(
+        out,
+        "cairn_last_check",
+        if check_index == 0 {
+            "none"
+        } else if check_ok {
+            "ok"
+        } else {
+            "mismatch"
+        },
+    );
     line(
         out,
         "cairn_consistency",
-        node.integrity.problem().map_or("ok".to_string(), |p| format!("diverged ({p})")),
+        node.integrity
+            .problem()
+            .map_or("ok".to_string(), |p| format!("diverged ({p})")),
     );
 }
 

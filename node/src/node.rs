@@ -136,8 +136,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         proposer.clone(),
         store.sm.clone(),
     ))
-        .max_decoding_message_size(MESSAGE_BYTES_MAX)
-        .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    .max_decoding_message_size(MESSAGE_BYTES_MAX)
+    .max_encoding_message_size(MESSAGE_BYTES_MAX);
     let mut stop = shutdown.clone();
     tokio::spawn(async move {
         let incoming = tokio_stream_from(listener);

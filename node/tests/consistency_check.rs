@@ -47,11 +47,15 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
     }
     cluster.spawn(victim);
     let node = cluster.node(victim);
-    wait_for(Duration::from_secs(20), "the edited replica to report it", || {
-        let mut vc = node.try_conn()?;
-        let info: String = redis::cmd("INFO").arg("replication").query(&mut vc).ok()?;
-        info.contains("cairn_consistency:diverged").then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the edited replica to report it",
+        || {
+            let mut vc = node.try_conn()?;
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut vc).ok()?;
+            info.contains("cairn_consistency:diverged").then_some(())
+        },
+    );
     assert!(node.log_text().contains("does not match its digest"));
 
     // It refuses reads, even local (READONLY) ones; the others serve them.
@@ -65,9 +69,15 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
 
     // A check round names it; writes through it still work.
     let report = cairn_check(&mut c);
-    assert!(report.contains(&format!("node {victim}: MISMATCH")), "{report}");
+    assert!(
+        report.contains(&format!("node {victim}: MISMATCH")),
+        "{report}"
+    );
     assert!(report.contains("result: INCONSISTENT"), "{report}");
     let _: () = vc.set("still", "writable").unwrap();
     let metrics = common::http_get(node.http_port, "/metrics").unwrap().1;
-    assert!(metrics.contains("cairn_raft{field=\"consistent\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("cairn_raft{field=\"consistent\"} 0"),
+        "{metrics}"
+    );
 }

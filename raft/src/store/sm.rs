@@ -22,7 +22,8 @@ use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
 use crate::types::{
-    Entry, LogId, OpKind, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Entry, LogId, OpKind, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership,
+    TypeConfig,
 };
 
 const INCOMING: &str = "incoming.snap.tmp";

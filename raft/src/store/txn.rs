@@ -101,7 +101,10 @@ impl<'a> SledTxn<'a> {
             }
             if self.cleared[i] || self.digest_deltas[i] != 0 {
                 let value = self.db_digest(db)?;
-                batch.insert(&keys::counter_key(Counter::Digest, db), &value.to_be_bytes());
+                batch.insert(
+                    &keys::counter_key(Counter::Digest, db),
+                    &value.to_be_bytes(),
+                );
             }
         }
         // sled's Batch keeps the last operation per key, so these override the clears above.
