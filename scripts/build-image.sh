@@ -16,7 +16,7 @@ RUSTFLAGS='-C target-feature=+crt-static' \
 
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-cp "target/$target/release/cairn" "$ctx/cairn"
+cp "${CARGO_TARGET_DIR:-$root/target}/$target/release/cairn" "$ctx/cairn"
 strip "$ctx/cairn" 2>/dev/null || true
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
