@@ -46,6 +46,9 @@ pub enum Reply {
     Verbatim(String),
     /// An out-of-band push in RESP3 (pub/sub), an array in RESP2.
     Push(Vec<Reply>),
+    /// Pairs as Redis sends HRANDFIELD ... WITHVALUES: in RESP3 an array of two-element
+    /// arrays, in RESP2 a flat array of key, value, ...
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -103,7 +106,7 @@ impl Reply {
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 items.iter().any(Reply::contains_nil_array)
             }
-            Reply::Map(pairs) => pairs
+            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
                 .iter()
                 .any(|(k, v)| k.contains_nil_array() || v.contains_nil_array()),
             _ => false,
@@ -117,7 +120,7 @@ impl Reply {
                 out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
                 items.iter().for_each(|r| r.encode_resp2_by_hand(out));
             }
-            Reply::Map(pairs) => {
+            Reply::Map(pairs) | Reply::Pairs(pairs) => {
                 out.extend_from_slice(format!("*{}\r\n", pairs.len() * 2).as_bytes());
                 for (k, v) in pairs {
                     k.encode_resp2_by_hand(out);
@@ -146,7 +149,7 @@ impl Reply {
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 Frame2::Array(items.iter().map(Reply::to_resp2).collect())
             }
-            Reply::Map(pairs) => Frame2::Array(
+            Reply::Map(pairs) | Reply::Pairs(pairs) => Frame2::Array(
                 pairs
                     .iter()
                     .flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()])
@@ -193,6 +196,16 @@ impl Reply {
                 data: pairs
                     .iter()
                     .map(|(k, v)| (k.to_resp3(), v.to_resp3()))
+                    .collect(),
+                attributes: None,
+            },
+            Reply::Pairs(pairs) => Frame3::Array {
+                data: pairs
+                    .iter()
+                    .map(|(k, v)| Frame3::Array {
+                        data: vec![k.to_resp3(), v.to_resp3()],
+                        attributes: None,
+                    })
                     .collect(),
                 attributes: None,
             },
@@ -277,6 +290,13 @@ mod tests {
             enc3(Reply::Map(vec![(Reply::text("a"), Reply::Integer(1))])),
             b"%1\r\n$1\r\na\r\n:1\r\n"
         );
+    }
+
+    #[test]
+    fn pairs_nest_in_resp3_only() {
+        let pairs = || Reply::Pairs(vec![(Reply::text("f"), Reply::text("v"))]);
+        assert_eq!(enc2(pairs()), b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+        assert_eq!(enc3(pairs()), b"*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use cairn_protocol::command::{ExpireCondition, Expiry, SetTtl};
+use cairn_protocol::command::{ExpireCondition, Expiry, SetOp, SetTtl};
 use cairn_protocol::WriteCommand;
 use cairn_raft::keyspace::View;
 use cairn_raft::store::Store;
@@ -17,7 +17,9 @@ use rand::{Rng, SeedableRng};
 
 fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
     let key = Bytes::from(format!("k{}", rng.gen_range(0..40)));
-    let cmd = match rng.gen_range(0..9) {
+    let field = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("f{}", rng.gen_range(0..6)));
+    let other = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("k{}", rng.gen_range(0..40)));
+    let cmd = match rng.gen_range(0..18) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -50,6 +52,49 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             nx: rng.gen(),
         },
         7 if rng.gen_bool(0.05) => WriteCommand::FlushDb,
+        8 => WriteCommand::HSet {
+            key,
+            pairs: (0..rng.gen_range(1..4))
+                .map(|_| (field(rng), Bytes::from(format!("{}", rng.gen_range(0..9)))))
+                .collect(),
+            hmset: rng.gen(),
+        },
+        9 => WriteCommand::HDel {
+            key,
+            fields: vec![field(rng), field(rng)],
+        },
+        10 => WriteCommand::HIncrBy {
+            key,
+            field: field(rng),
+            delta: rng.gen_range(-3..3),
+        },
+        11 => WriteCommand::HIncrByFloat {
+            key,
+            field: field(rng),
+            delta: cairn_protocol::long_double::LongDouble::from_f64_text(0.1),
+        },
+        12 => WriteCommand::SAdd {
+            key,
+            members: (0..rng.gen_range(1..5)).map(|_| field(rng)).collect(),
+        },
+        13 => WriteCommand::SRem {
+            key,
+            members: vec![field(rng)],
+        },
+        14 => WriteCommand::SPop {
+            key,
+            count: rng.gen_bool(0.5).then(|| rng.gen_range(0..4)),
+        },
+        15 => WriteCommand::SMove {
+            source: key,
+            destination: other(rng),
+            member: field(rng),
+        },
+        16 => WriteCommand::SStore {
+            op: [SetOp::Inter, SetOp::Union, SetOp::Diff][rng.gen_range(0..3)],
+            destination: key,
+            keys: vec![other(rng), other(rng)],
+        },
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),

@@ -179,6 +179,65 @@ pub enum WriteCommand {
         key: Bytes,
         delta: LongDouble,
     },
+    /// HSET (reply: the number of new fields) and HMSET (`hmset`: reply OK).
+    HSet {
+        key: Bytes,
+        pairs: Vec<(Bytes, Bytes)>,
+        hmset: bool,
+    },
+    HSetNx {
+        key: Bytes,
+        field: Bytes,
+        value: Bytes,
+    },
+    HDel {
+        key: Bytes,
+        fields: Vec<Bytes>,
+    },
+    HIncrBy {
+        key: Bytes,
+        field: Bytes,
+        delta: i64,
+    },
+    /// HINCRBYFLOAT, in `long double` as INCRBYFLOAT.
+    HIncrByFloat {
+        key: Bytes,
+        field: Bytes,
+        delta: LongDouble,
+    },
+    SAdd {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    SRem {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    /// SPOP key [count]. The members are chosen by a PRNG seeded from the entry's timestamp,
+    /// the key and the set's size, so every replica pops the same ones.
+    SPop {
+        key: Bytes,
+        count: Option<u64>,
+    },
+    SMove {
+        source: Bytes,
+        destination: Bytes,
+        member: Bytes,
+    },
+    /// SINTERSTORE, SUNIONSTORE, SDIFFSTORE.
+    SStore {
+        op: SetOp,
+        destination: Bytes,
+        keys: Vec<Bytes>,
+    },
+}
+
+/// The algebra of SINTER, SUNION, SDIFF and their STORE forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetOp {
+    Inter,
+    Union,
+    Diff,
 }
 
 impl WriteCommand {
@@ -197,7 +256,17 @@ impl WriteCommand {
             | W::IncrByFloat { key, .. }
             | W::Expire { key, .. }
             | W::Persist { key }
-            | W::Rename { key, .. } => Some(key),
+            | W::Rename { key, .. }
+            | W::HSet { key, .. }
+            | W::HSetNx { key, .. }
+            | W::HDel { key, .. }
+            | W::HIncrBy { key, .. }
+            | W::HIncrByFloat { key, .. }
+            | W::SAdd { key, .. }
+            | W::SRem { key, .. }
+            | W::SPop { key, .. } => Some(key),
+            W::SMove { source, .. } => Some(source),
+            W::SStore { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
             W::Del { keys } => keys.first(),
             W::FlushDb | W::FlushAll => None,
@@ -255,6 +324,89 @@ pub enum ReadCommand {
         key: Bytes,
         query: TtlQuery,
     },
+    HGet {
+        key: Bytes,
+        field: Bytes,
+    },
+    HMGet {
+        key: Bytes,
+        fields: Vec<Bytes>,
+    },
+    /// HGETALL, HKEYS, HVALS.
+    HGetAll {
+        key: Bytes,
+        part: HashPart,
+    },
+    HLen {
+        key: Bytes,
+    },
+    HExists {
+        key: Bytes,
+        field: Bytes,
+    },
+    HStrLen {
+        key: Bytes,
+        field: Bytes,
+    },
+    /// HRANDFIELD key [count [WITHVALUES]]. A negative count allows repeats.
+    HRandField {
+        key: Bytes,
+        count: Option<i64>,
+        with_values: bool,
+    },
+    /// HSCAN and SSCAN.
+    CollectionScan {
+        key: Bytes,
+        kind: CollectionKind,
+        cursor: u64,
+        pattern: Option<Bytes>,
+        count: usize,
+    },
+    SMembers {
+        key: Bytes,
+    },
+    SIsMember {
+        key: Bytes,
+        member: Bytes,
+    },
+    SMIsMember {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    SCard {
+        key: Bytes,
+    },
+    /// SRANDMEMBER key [count]. A negative count allows repeats.
+    SRandMember {
+        key: Bytes,
+        count: Option<i64>,
+    },
+    /// SINTER, SUNION, SDIFF.
+    SetAlgebra {
+        op: SetOp,
+        keys: Vec<Bytes>,
+    },
+    /// SINTERCARD numkeys key [key ...] [LIMIT limit]; limit 0 means none.
+    SInterCard {
+        keys: Vec<Bytes>,
+        limit: u64,
+    },
+}
+
+/// What HGETALL, HKEYS and HVALS return of a hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashPart {
+    /// HGETALL: fields and values (a map in RESP3).
+    All,
+    Keys,
+    Values,
+}
+
+/// The collection HSCAN or SSCAN iterates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionKind {
+    Hash,
+    Set,
 }
 
 /// CLIENT subcommands.

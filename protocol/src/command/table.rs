@@ -48,8 +48,8 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
-/// Where a command's keys are (Redis 7 key specs). All of cairn's commands find their keys by
-/// index and range.
+/// Where a command's keys are (Redis 7 key specs). All of cairn's commands begin their search
+/// at an index; they find their keys by range, or by a count argument (SINTERCARD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
     pub notes: Option<&'static str>,
@@ -57,10 +57,25 @@ pub struct KeySpec {
     pub flags: &'static [&'static str],
     /// Index of the first key.
     pub begin_index: i32,
-    /// Last key relative to the first (negative: from the end of the arguments).
-    pub last_key: i32,
-    pub key_step: i32,
-    pub limit: i32,
+    pub find_keys: FindKeys,
+}
+
+/// A key spec's `find_keys` part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    Range {
+        /// Last key relative to the first (negative: from the end of the arguments).
+        last_key: i32,
+        key_step: i32,
+        limit: i32,
+    },
+    /// The number of keys is an argument (`numkeys`), at `keynum_index` relative to the
+    /// begin index; the keys start at `first_key` relative to it.
+    KeyNum {
+        keynum_index: i32,
+        first_key: i32,
+        key_step: i32,
+    },
 }
 
 /// One argument in a command's documentation.
@@ -269,18 +284,37 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
             ),
         ]),
     ));
+    let (kind, find) = match spec.find_keys {
+        FindKeys::Range {
+            last_key,
+            key_step,
+            limit,
+        } => (
+            "range",
+            vec![
+                field("lastkey", Reply::Integer(last_key.into())),
+                field("keystep", Reply::Integer(key_step.into())),
+                field("limit", Reply::Integer(limit.into())),
+            ],
+        ),
+        FindKeys::KeyNum {
+            keynum_index,
+            first_key,
+            key_step,
+        } => (
+            "keynum",
+            vec![
+                field("keynumidx", Reply::Integer(keynum_index.into())),
+                field("firstkey", Reply::Integer(first_key.into())),
+                field("keystep", Reply::Integer(key_step.into())),
+            ],
+        ),
+    };
     map.push(field(
         "find_keys",
         Reply::Map(vec![
-            field("type", Reply::text("range")),
-            field(
-                "spec",
-                Reply::Map(vec![
-                    field("lastkey", Reply::Integer(spec.last_key.into())),
-                    field("keystep", Reply::Integer(spec.key_step.into())),
-                    field("limit", Reply::Integer(spec.limit.into())),
-                ]),
-            ),
+            field("type", Reply::text(kind)),
+            field("spec", Reply::Map(find)),
         ]),
     ));
     Reply::Map(map)
@@ -395,6 +429,15 @@ mod tests {
             ("command|count", 2, 0, 0, 0),
             ("auth", -2, 0, 0, 0),
             ("reset", 1, 0, 0, 0),
+            ("hset", -4, 1, 1, 1),
+            ("hmget", -3, 1, 1, 1),
+            ("hrandfield", -2, 1, 1, 1),
+            ("sadd", -3, 1, 1, 1),
+            ("smove", 4, 1, 2, 1),
+            ("sinter", -2, 1, -1, 1),
+            ("sinterstore", -3, 1, -1, 1),
+            ("sintercard", -3, 0, 0, 0),
+            ("spop", -2, 1, 1, 1),
         ];
         for &(name, arity, first, last, step) in expect {
             let spec = lookup(name.as_bytes()).unwrap_or(&BASE);
@@ -412,7 +455,33 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 54);
+        assert_eq!(all().len(), 87);
+    }
+
+    #[test]
+    fn keynum_key_specs_are_described_like_redis() {
+        let sintercard = lookup(b"sintercard").unwrap_or(&BASE);
+        assert!(sintercard.has_flag("movablekeys"));
+        let Some(spec) = sintercard.key_specs.first() else {
+            panic!("no key spec");
+        };
+        let Reply::Map(fields) = key_spec_reply(spec) else {
+            panic!("not a map");
+        };
+        assert_eq!(
+            fields.last().map(|(_, v)| v.clone()),
+            Some(Reply::Map(vec![
+                field("type", Reply::text("keynum")),
+                field(
+                    "spec",
+                    Reply::Map(vec![
+                        field("keynumidx", Reply::Integer(0)),
+                        field("firstkey", Reply::Integer(1)),
+                        field("keystep", Reply::Integer(1)),
+                    ])
+                ),
+            ]))
+        );
     }
 
     #[test]

@@ -5,9 +5,15 @@
 //! reads no clock (time is the op's stamp), no randomness and no local configuration. Reads go
 //! through [`read`], which hides keys that are logically expired at the reader's clock.
 
+mod hash;
 mod keys;
+mod random;
 mod read;
+mod scan;
+mod set;
 mod strings;
+#[cfg(test)]
+mod testing;
 pub mod value;
 
 pub use read::read;
@@ -130,6 +136,24 @@ impl Ctx<'_> {
             W::Expire { key, at, condition } => self.expire(key, *at, *condition),
             W::Persist { key } => self.persist(key),
             W::Rename { key, new_key, nx } => self.rename(key, new_key, *nx),
+            W::HSet { key, pairs, hmset } => self.hset(key, pairs, *hmset),
+            W::HSetNx { key, field, value } => self.hsetnx(key, field, value),
+            W::HDel { key, fields } => self.hdel(key, fields),
+            W::HIncrBy { key, field, delta } => self.hincrby(key, field, *delta),
+            W::HIncrByFloat { key, field, delta } => self.hincrbyfloat(key, field, *delta),
+            W::SAdd { key, members } => self.sadd(key, members),
+            W::SRem { key, members } => self.srem(key, members),
+            W::SPop { key, count } => self.spop(key, *count),
+            W::SMove {
+                source,
+                destination,
+                member,
+            } => self.smove(source, destination, member),
+            W::SStore {
+                op,
+                destination,
+                keys,
+            } => self.sstore(*op, destination, keys),
         }
     }
 
@@ -157,7 +181,7 @@ mod tests {
 
     /// The keyspace in memory, for testing [`apply`] alone.
     #[derive(Default)]
-    struct MemTxn(BTreeMap<(u8, Vec<u8>), StoredValue>);
+    pub(crate) struct MemTxn(pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>);
 
     impl Txn for MemTxn {
         fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
@@ -182,7 +206,7 @@ mod tests {
         }
     }
 
-    fn run(txn: &mut MemTxn, cmd: WriteCommand) -> Reply {
+    pub(crate) fn run(txn: &mut MemTxn, cmd: WriteCommand) -> Reply {
         let op = WriteOp {
             now_ms: 1_000,
             ops: vec![OpKind::Command { db: 0, cmd }],

@@ -4,12 +4,11 @@
 //! removing them is the leader's job (through the log).
 
 use bytes::Bytes;
-use cairn_protocol::command::{ReadCommand, TtlQuery};
+use cairn_protocol::command::{CollectionKind, ReadCommand, TtlQuery};
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::strings::str_of;
-use super::{Data, StoredValue, View, WRONGTYPE};
+use super::{hash, set, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
@@ -29,7 +28,7 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
                     Some(StoredValue {
                         data: Data::Str(s), ..
                     }) => Reply::Bulk(s),
-                    #[allow(unreachable_patterns)]
+                    // MGET answers nil for a key of another type, as Redis does.
                     _ => Reply::Nil,
                 });
             }
@@ -90,14 +89,36 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
         }
         ReadCommand::DbSize => Reply::Integer(i64::try_from(view.len(db)?).unwrap_or(i64::MAX)),
         ReadCommand::Ttl { key, query } => ttl(live(key)?, *query, now_ms),
+        ReadCommand::HGet { key, .. }
+        | ReadCommand::HMGet { key, .. }
+        | ReadCommand::HGetAll { key, .. }
+        | ReadCommand::HLen { key }
+        | ReadCommand::HExists { key, .. }
+        | ReadCommand::HStrLen { key, .. }
+        | ReadCommand::HRandField { key, .. }
+        | ReadCommand::CollectionScan {
+            key,
+            kind: CollectionKind::Hash,
+            ..
+        } => hash::read(cmd, live(key)?, now_ms),
+        ReadCommand::SMembers { .. }
+        | ReadCommand::SIsMember { .. }
+        | ReadCommand::SMIsMember { .. }
+        | ReadCommand::SCard { .. }
+        | ReadCommand::SRandMember { .. }
+        | ReadCommand::SetAlgebra { .. }
+        | ReadCommand::SInterCard { .. }
+        | ReadCommand::CollectionScan {
+            kind: CollectionKind::Set,
+            ..
+        } => set::read(cmd, &live, now_ms)?,
     })
 }
 
 fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(Bytes) -> Reply) -> Reply {
     match &v.data {
-        Data::Str(_) => f(str_of(v)),
-        #[allow(unreachable_patterns)]
-        _ => Reply::error(WRONGTYPE),
+        Data::Str(s) => f(s.clone()),
+        Data::Hash(_) | Data::Set(_) => Reply::error(WRONGTYPE),
     }
 }
 

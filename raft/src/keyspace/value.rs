@@ -3,6 +3,8 @@
 //! A key's value and its absolute expiry time live together, so a read is one lookup. The
 //! encoding starts with a format byte so that later versions can migrate old records.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,10 @@ pub struct StoredValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Data {
     Str(Bytes),
+    /// Field → value, in field order (deterministic). Never empty: an emptied hash is deleted.
+    Hash(BTreeMap<Bytes, Bytes>),
+    /// Never empty: an emptied set is deleted.
+    Set(BTreeSet<Bytes>),
 }
 
 impl Data {
@@ -30,6 +36,8 @@ impl Data {
     pub fn type_name(&self) -> &'static str {
         match self {
             Data::Str(_) => "string",
+            Data::Hash(_) => "hash",
+            Data::Set(_) => "set",
         }
     }
 }
@@ -115,6 +123,27 @@ mod tests {
     fn value_round_trips() -> Result<()> {
         let v = StoredValue::string("abc", Some(42));
         assert_eq!(StoredValue::decode(&v.encode()?)?, v);
+        Ok(())
+    }
+
+    #[test]
+    fn collections_round_trip() -> Result<()> {
+        let hash = StoredValue {
+            expire_at_ms: None,
+            data: Data::Hash(BTreeMap::from([(Bytes::from("f"), Bytes::from("v"))])),
+        };
+        assert_eq!(StoredValue::decode(&hash.encode()?)?, hash);
+        let set = StoredValue {
+            expire_at_ms: Some(7),
+            data: Data::Set(BTreeSet::from([Bytes::from("a"), Bytes::from("b")])),
+        };
+        assert_eq!(StoredValue::decode(&set.encode()?)?, set);
+        // The variant index is on disk: strings stay variant 0.
+        let s = StoredValue::string("x", None).encode()?;
+        assert_eq!(
+            s,
+            [VALUE_FORMAT, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, b'x']
+        );
         Ok(())
     }
 

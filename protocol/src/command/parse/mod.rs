@@ -10,8 +10,10 @@
 //! write never reaches the Raft log. The visible difference is small: Redis would answer, say,
 //! WRONGTYPE first where cairn answers the argument error first.
 
+mod hashes;
 mod keys;
 mod server;
+mod sets;
 mod strings;
 
 #[cfg(test)]
@@ -20,8 +22,8 @@ mod tests;
 use bytes::Bytes;
 
 use super::table::{self, CommandSpec};
-use super::{Command, CommandError, Expiry, MAX_RELATIVE_EXPIRE_MS};
-use crate::num::parse_i64;
+use super::{CollectionKind, Command, CommandError, Expiry, ReadCommand, MAX_RELATIVE_EXPIRE_MS};
+use crate::num::{parse_i64, parse_u64_cursor};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -58,6 +60,8 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
     }
     match (spec.group, spec.name) {
         ("string", name) => strings::parse(name, args),
+        ("hash", name) => hashes::parse(name, args),
+        ("set", name) => sets::parse(name, args),
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
             keys::parse(name, args)
@@ -124,6 +128,60 @@ fn is(arg: &[u8], word: &str) -> bool {
 /// An integer argument, with Redis's strict syntax.
 fn int(arg: &[u8]) -> Result<i64> {
     parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// HRANDFIELD's and SRANDMEMBER's count (`getRangeLongFromObjectOrReply` from -LONG_MAX to
+/// LONG_MAX): any integer but `i64::MIN`, whose negation would overflow.
+fn random_count(arg: &[u8]) -> Result<i64> {
+    match int(arg)? {
+        i64::MIN => Err(CommandError::Other(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// HSCAN and SSCAN: `key cursor [MATCH pattern] [COUNT count]` (Redis's
+/// `scanGenericCommand` with an object: TYPE is a syntax error there). The cursor is parsed
+/// leniently (`strtoul`); options may repeat, the last wins. A `*` pattern matches everything
+/// and is dropped.
+fn collection_scan(
+    key: &Bytes,
+    kind: CollectionKind,
+    cursor: &[u8],
+    options: &[Bytes],
+) -> Result<ReadCommand> {
+    let cursor =
+        parse_u64_cursor(cursor).ok_or_else(|| CommandError::Other("ERR invalid cursor".into()))?;
+    let mut pattern = None;
+    let mut count = 10;
+    let mut rest = options;
+    while let Some((option, tail)) = rest.split_first() {
+        let Some((value, tail)) = tail.split_first() else {
+            return Err(CommandError::Syntax);
+        };
+        if is(option, "count") {
+            let n = int(value)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(option, "match") {
+            pattern = (value.as_ref() != b"*").then(|| value.clone());
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        rest = tail;
+    }
+    Ok(ReadCommand::CollectionScan {
+        key: key.clone(),
+        kind,
+        cursor,
+        pattern,
+        count,
+    })
 }
 
 /// `items` as (name, value) pairs, or `None` if their number is odd.

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used)]
 
+mod hashes;
 mod keys;
 mod server;
+mod sets;
 mod strings;
 
 use bytes::Bytes;
