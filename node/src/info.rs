@@ -6,8 +6,8 @@
 
 use std::fmt::Write;
 
+use crate::cluster::host_port;
 use cairn_protocol::Reply;
-use cairn_raft::NodeInfo;
 
 use crate::node::Node;
 use crate::stats::Stats;
@@ -29,13 +29,6 @@ const DEFAULT_SECTIONS: &[&str] = &[
 
 pub fn is_leader(node: &Node) -> bool {
     node.raft.metrics().borrow().current_leader == Some(node.id)
-}
-
-fn host_port(info: &NodeInfo) -> (String, String) {
-    match info.resp_addr.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.to_string()),
-        None => (info.resp_addr.clone(), String::new()),
-    }
 }
 
 /// The INFO text for the requested sections (empty: the default set).
@@ -145,33 +138,11 @@ fn persistence(node: &Node, out: &mut String) {
 }
 
 fn stats(node: &Node, out: &mut String) {
-    let s = &node.stats;
     out.push_str("# Stats\r\n");
-    line(
-        out,
-        "total_connections_received",
-        Stats::get(&s.connections_received),
-    );
-    line(
-        out,
-        "total_commands_processed",
-        Stats::get(&s.commands_processed),
-    );
-    line(out, "total_net_input_bytes", Stats::get(&s.net_input_bytes));
-    line(
-        out,
-        "total_net_output_bytes",
-        Stats::get(&s.net_output_bytes),
-    );
-    line(
-        out,
-        "rejected_connections",
-        Stats::get(&s.rejected_connections),
-    );
-    line(out, "expired_keys", Stats::get(&s.expired_keys));
+    for (name, counter) in node.stats.named() {
+        line(out, name, Stats::get(counter));
+    }
     line(out, "evicted_keys", 0);
-    line(out, "keyspace_hits", Stats::get(&s.keyspace_hits));
-    line(out, "keyspace_misses", Stats::get(&s.keyspace_misses));
 }
 
 fn replication(node: &Node, out: &mut String) {
@@ -280,7 +251,7 @@ pub fn role(node: &Node) -> Reply {
                     .map_or(0, |l| l.index);
                 Reply::Array(vec![
                     Reply::text(host),
-                    Reply::text(port),
+                    Reply::text(port.to_string()),
                     Reply::text(matched.to_string()),
                 ])
             })
@@ -303,7 +274,7 @@ pub fn role(node: &Node) -> Reply {
         Reply::Array(vec![
             Reply::text("slave"),
             Reply::text(host),
-            Reply::Integer(port.parse().unwrap_or(0)),
+            Reply::Integer(i64::from(port)),
             Reply::text(state),
             Reply::Integer(m.last_applied.map_or(0, |l| l.index) as i64),
         ])

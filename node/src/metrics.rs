@@ -75,7 +75,7 @@ impl Metrics {
         let counters = IntGaugeVec::new(
             Opts::new(
                 "cairn_stats",
-                "INFO stats counters: connections_received, rejected_connections, expired_keys, net_input_bytes, net_output_bytes.",
+                "INFO stats counters, by their INFO names (total_commands_processed, keyspace_hits, ...).",
             ),
             &["field"],
         )?;
@@ -169,14 +169,7 @@ impl Metrics {
         self.process
             .with_label_values(&["uptime_seconds"])
             .set(node.started.elapsed().as_secs_f64());
-        let s = &node.stats;
-        for (field, counter) in [
-            ("connections_received", &s.connections_received),
-            ("rejected_connections", &s.rejected_connections),
-            ("expired_keys", &s.expired_keys),
-            ("net_input_bytes", &s.net_input_bytes),
-            ("net_output_bytes", &s.net_output_bytes),
-        ] {
+        for (field, counter) in node.stats.named() {
             self.counters
                 .with_label_values(&[field])
                 .set(i64::try_from(Stats::get(counter)).unwrap_or(i64::MAX));

@@ -23,18 +23,23 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 
+    /// Every counter with its INFO stats name, for INFO, metrics and CONFIG RESETSTAT.
+    pub fn named(&self) -> [(&'static str, &AtomicU64); 8] {
+        [
+            ("total_connections_received", &self.connections_received),
+            ("total_commands_processed", &self.commands_processed),
+            ("total_net_input_bytes", &self.net_input_bytes),
+            ("total_net_output_bytes", &self.net_output_bytes),
+            ("rejected_connections", &self.rejected_connections),
+            ("expired_keys", &self.expired_keys),
+            ("keyspace_hits", &self.keyspace_hits),
+            ("keyspace_misses", &self.keyspace_misses),
+        ]
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
-        for c in [
-            &self.connections_received,
-            &self.rejected_connections,
-            &self.commands_processed,
-            &self.expired_keys,
-            &self.keyspace_hits,
-            &self.keyspace_misses,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-        ] {
+        for (_, c) in self.named() {
             c.store(0, Ordering::Relaxed);
         }
     }
