@@ -65,7 +65,10 @@ fn health_ready_and_metrics() {
     let _: Option<String> = c.get("k").unwrap();
 
     for n in &cluster.nodes {
-        assert_eq!(http_get(n.http_port, "/healthz").unwrap().0, 200);
+        // The HTTP listener starts beside the RESP one: allow it a moment.
+        wait_for(Duration::from_secs(10), "healthz", || {
+            (http_get(n.http_port, "/healthz")?.0 == 200).then_some(())
+        });
         wait_for(Duration::from_secs(10), "ready", || {
             (http_get(n.http_port, "/readyz")?.0 == 200).then_some(())
         });

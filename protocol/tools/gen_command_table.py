@@ -30,6 +30,9 @@ COMMANDS = [
     "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember",
     "smove", "sinter", "sunion", "sdiff", "sinterstore", "sunionstore", "sdiffstore",
     "sintercard", "sscan",
+    # lists
+    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
+    "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth",

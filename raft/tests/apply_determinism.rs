@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use cairn_protocol::command::{ExpireCondition, Expiry, SetOp, SetTtl};
+use cairn_protocol::command::{ExpireCondition, Expiry, ListEnd, SetOp, SetTtl};
 use cairn_protocol::WriteCommand;
 use cairn_raft::keyspace::View;
 use cairn_raft::store::Store;
@@ -19,7 +19,14 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
     let key = Bytes::from(format!("k{}", rng.gen_range(0..40)));
     let field = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("f{}", rng.gen_range(0..6)));
     let other = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("k{}", rng.gen_range(0..40)));
-    let cmd = match rng.gen_range(0..18) {
+    let end = |rng: &mut rand::rngs::StdRng| {
+        if rng.gen() {
+            ListEnd::Left
+        } else {
+            ListEnd::Right
+        }
+    };
+    let cmd = match rng.gen_range(0..26) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -94,6 +101,44 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             op: [SetOp::Inter, SetOp::Union, SetOp::Diff][rng.gen_range(0..3)],
             destination: key,
             keys: vec![other(rng), other(rng)],
+        },
+        17 => WriteCommand::LPush {
+            key,
+            end: end(rng),
+            elements: (0..rng.gen_range(1..4)).map(|_| field(rng)).collect(),
+            existing: rng.gen_bool(0.2),
+        },
+        18 => WriteCommand::LPop {
+            key,
+            end: end(rng),
+            count: rng.gen_bool(0.5).then(|| rng.gen_range(0..4)),
+        },
+        19 => WriteCommand::LSet {
+            key,
+            index: rng.gen_range(-4..4),
+            element: field(rng),
+        },
+        20 => WriteCommand::LInsert {
+            key,
+            before: rng.gen(),
+            pivot: field(rng),
+            element: field(rng),
+        },
+        21 => WriteCommand::LRem {
+            key,
+            count: rng.gen_range(-2..3),
+            element: field(rng),
+        },
+        22 => WriteCommand::LTrim {
+            key,
+            start: rng.gen_range(-4..4),
+            stop: rng.gen_range(-4..4),
+        },
+        23 => WriteCommand::LMove {
+            source: key,
+            destination: other(rng),
+            from: end(rng),
+            to: end(rng),
         },
         _ => WriteCommand::SetRange {
             key,

@@ -230,6 +230,60 @@ pub enum WriteCommand {
         destination: Bytes,
         keys: Vec<Bytes>,
     },
+    /// LPUSH, RPUSH, LPUSHX (`existing`), RPUSHX (`existing`): reply the new length.
+    LPush {
+        key: Bytes,
+        end: ListEnd,
+        elements: Vec<Bytes>,
+        existing: bool,
+    },
+    /// LPOP and RPOP key [count]. With a count the reply is an array (a null array for a
+    /// missing key), without one a bulk string (nil for a missing key).
+    LPop {
+        key: Bytes,
+        end: ListEnd,
+        count: Option<u64>,
+    },
+    LSet {
+        key: Bytes,
+        index: i64,
+        element: Bytes,
+    },
+    /// LINSERT key BEFORE|AFTER pivot element.
+    LInsert {
+        key: Bytes,
+        before: bool,
+        pivot: Bytes,
+        element: Bytes,
+    },
+    /// LREM key count element: from the head if count >= 0, from the tail if negative; 0
+    /// removes every match.
+    LRem {
+        key: Bytes,
+        count: i64,
+        element: Bytes,
+    },
+    LTrim {
+        key: Bytes,
+        start: i64,
+        stop: i64,
+    },
+    /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT; RPOPLPUSH is `Right` → `Left`.
+    LMove {
+        source: Bytes,
+        destination: Bytes,
+        from: ListEnd,
+        to: ListEnd,
+    },
+}
+
+/// The end of a list a command pushes to or pops from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListEnd {
+    /// The head (LEFT).
+    Left,
+    /// The tail (RIGHT).
+    Right,
 }
 
 /// The algebra of SINTER, SUNION, SDIFF and their STORE forms.
@@ -264,8 +318,14 @@ impl WriteCommand {
             | W::HIncrByFloat { key, .. }
             | W::SAdd { key, .. }
             | W::SRem { key, .. }
-            | W::SPop { key, .. } => Some(key),
-            W::SMove { source, .. } => Some(source),
+            | W::SPop { key, .. }
+            | W::LPush { key, .. }
+            | W::LPop { key, .. }
+            | W::LSet { key, .. }
+            | W::LInsert { key, .. }
+            | W::LRem { key, .. }
+            | W::LTrim { key, .. } => Some(key),
+            W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
             W::Del { keys } => keys.first(),
@@ -390,6 +450,28 @@ pub enum ReadCommand {
     SInterCard {
         keys: Vec<Bytes>,
         limit: u64,
+    },
+    LLen {
+        key: Bytes,
+    },
+    LRange {
+        key: Bytes,
+        start: i64,
+        stop: i64,
+    },
+    LIndex {
+        key: Bytes,
+        index: i64,
+    },
+    /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]. `rank` is never 0
+    /// (negative: search from the tail); `count` 0 means every match, `None` a single
+    /// integer reply; `maxlen` 0 means no limit.
+    LPos {
+        key: Bytes,
+        element: Bytes,
+        rank: i64,
+        count: Option<u64>,
+        maxlen: u64,
     },
 }
 

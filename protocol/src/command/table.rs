@@ -438,6 +438,12 @@ mod tests {
             ("sinterstore", -3, 1, -1, 1),
             ("sintercard", -3, 0, 0, 0),
             ("spop", -2, 1, 1, 1),
+            ("lpush", -3, 1, 1, 1),
+            ("lpop", -2, 1, 1, 1),
+            ("lpos", -3, 1, 1, 1),
+            ("linsert", 5, 1, 1, 1),
+            ("lmove", 5, 1, 2, 1),
+            ("rpoplpush", 3, 1, 2, 1),
         ];
         for &(name, arity, first, last, step) in expect {
             let spec = lookup(name.as_bytes()).unwrap_or(&BASE);
@@ -455,7 +461,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 87);
+        assert_eq!(all().len(), 103);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod hash;
 mod keys;
+mod list;
 mod random;
 mod read;
 mod scan;
@@ -154,6 +155,36 @@ impl Ctx<'_> {
                 destination,
                 keys,
             } => self.sstore(*op, destination, keys),
+            W::LPush {
+                key,
+                end,
+                elements,
+                existing,
+            } => self.lpush(key, *end, elements, *existing),
+            W::LPop { key, end, count } => self.lpop(key, *end, *count),
+            W::LSet {
+                key,
+                index,
+                element,
+            } => self.lset(key, *index, element),
+            W::LInsert {
+                key,
+                before,
+                pivot,
+                element,
+            } => self.linsert(key, *before, pivot, element),
+            W::LRem {
+                key,
+                count,
+                element,
+            } => self.lrem(key, *count, element),
+            W::LTrim { key, start, stop } => self.ltrim(key, *start, *stop),
+            W::LMove {
+                source,
+                destination,
+                from,
+                to,
+            } => self.lmove(source, destination, *from, *to),
         }
     }
 

@@ -8,7 +8,7 @@ use cairn_protocol::command::{CollectionKind, ReadCommand, TtlQuery};
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{hash, set, Data, StoredValue, View, WRONGTYPE};
+use super::{hash, list, set, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
@@ -112,13 +112,17 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             kind: CollectionKind::Set,
             ..
         } => set::read(cmd, &live, now_ms)?,
+        ReadCommand::LLen { key }
+        | ReadCommand::LRange { key, .. }
+        | ReadCommand::LIndex { key, .. }
+        | ReadCommand::LPos { key, .. } => list::read(cmd, live(key)?),
     })
 }
 
 fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(Bytes) -> Reply) -> Reply {
     match &v.data {
         Data::Str(s) => f(s.clone()),
-        Data::Hash(_) | Data::Set(_) => Reply::error(WRONGTYPE),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) => Reply::error(WRONGTYPE),
     }
 }
 

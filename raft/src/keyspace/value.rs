@@ -3,7 +3,7 @@
 //! A key's value and its absolute expiry time live together, so a read is one lookup. The
 //! encoding starts with a format byte so that later versions can migrate old records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ pub enum Data {
     Hash(BTreeMap<Bytes, Bytes>),
     /// Never empty: an emptied set is deleted.
     Set(BTreeSet<Bytes>),
+    /// Head first. Never empty: an emptied list is deleted.
+    List(VecDeque<Bytes>),
 }
 
 impl Data {
@@ -38,6 +40,7 @@ impl Data {
             Data::Str(_) => "string",
             Data::Hash(_) => "hash",
             Data::Set(_) => "set",
+            Data::List(_) => "list",
         }
     }
 }
@@ -138,6 +141,13 @@ mod tests {
             data: Data::Set(BTreeSet::from([Bytes::from("a"), Bytes::from("b")])),
         };
         assert_eq!(StoredValue::decode(&set.encode()?)?, set);
+        let list = StoredValue {
+            expire_at_ms: None,
+            data: Data::List(VecDeque::from([Bytes::from("b"), Bytes::from("a")])),
+        };
+        assert_eq!(StoredValue::decode(&list.encode()?)?, list);
+        // Lists are variant 3, after strings, hashes and sets.
+        assert_eq!(list.encode()?[1..6], [0, 3, 0, 0, 0]);
         // The variant index is on disk: strings stay variant 0.
         let s = StoredValue::string("x", None).encode()?;
         assert_eq!(

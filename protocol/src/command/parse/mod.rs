@@ -12,6 +12,7 @@
 
 mod hashes;
 mod keys;
+mod lists;
 mod server;
 mod sets;
 mod strings;
@@ -62,6 +63,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("string", name) => strings::parse(name, args),
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
+        ("list", name) => lists::parse(name, args),
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
             keys::parse(name, args)
@@ -130,8 +132,8 @@ fn int(arg: &[u8]) -> Result<i64> {
     parse_i64(arg).ok_or(CommandError::NotInteger)
 }
 
-/// HRANDFIELD's and SRANDMEMBER's count (`getRangeLongFromObjectOrReply` from -LONG_MAX to
-/// LONG_MAX): any integer but `i64::MIN`, whose negation would overflow.
+/// HRANDFIELD's and SRANDMEMBER's count and LPOS's RANK (`getRangeLongFromObjectOrReply`
+/// from -LONG_MAX to LONG_MAX): any integer but `i64::MIN`, whose negation would overflow.
 fn random_count(arg: &[u8]) -> Result<i64> {
     match int(arg)? {
         i64::MIN => Err(CommandError::Other(format!(
@@ -141,6 +143,14 @@ fn random_count(arg: &[u8]) -> Result<i64> {
         ))),
         n => Ok(n),
     }
+}
+
+/// Redis's `getPositiveLongFromObjectOrReply` with a message: a non-negative integer, else
+/// `msg`, which a non-integer gets too.
+fn positive(arg: &[u8], msg: &str) -> Result<u64> {
+    parse_i64(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| CommandError::Other(msg.into()))
 }
 
 /// HSCAN and SSCAN: `key cursor [MATCH pattern] [COUNT count]` (Redis's

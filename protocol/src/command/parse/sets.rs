@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{collection_scan, is, random_count, Result};
+use super::{collection_scan, is, positive, random_count, Result};
 use crate::command::{CollectionKind, Command, CommandError, ReadCommand, SetOp, WriteCommand};
 use crate::num::parse_i64;
 
@@ -80,14 +80,6 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         }
         _ => return Err(CommandError::Arity(name.into())),
     })
-}
-
-/// Redis's `getPositiveLongFromObjectOrReply` with a message: a non-negative integer, else
-/// `msg`, which a non-integer gets too.
-fn positive(arg: &[u8], msg: &str) -> Result<u64> {
-    parse_i64(arg)
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| CommandError::Other(msg.into()))
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit] (`sinterCardCommand`).

@@ -2,6 +2,7 @@
 
 mod hashes;
 mod keys;
+mod lists;
 mod server;
 mod sets;
 mod strings;
