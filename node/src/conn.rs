@@ -30,6 +30,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             Reply::ok()
         }
         ConnCommand::Reset => {
+            s.tx.reset();
             s.db = 0;
             s.protocol = Protocol::Resp2;
             s.readonly = false;
@@ -56,6 +57,12 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         }
         ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
         ConnCommand::Cluster(args) => crate::cluster::handle(&s.node, &args),
+        // The session's transaction state answers these before they get here.
+        ConnCommand::Multi
+        | ConnCommand::Exec
+        | ConnCommand::Discard
+        | ConnCommand::Watch(_)
+        | ConnCommand::Unwatch => Reply::error("ERR transaction command out of place"),
         // Handled asynchronously by the session (it talks to peers).
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
     }

@@ -20,6 +20,7 @@ mod session;
 mod settings;
 mod stats;
 mod status;
+mod transaction;
 
 use std::io::IsTerminal;
 

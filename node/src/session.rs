@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use crate::node::Node;
 use crate::router::{self, Outcome};
 use crate::stats::Stats;
+use crate::transaction::{Action, Transaction};
 
 /// Requests executed before replies are written, at most (bounds the reply buffer).
 const PIPELINE_MAX: usize = 1024;
@@ -37,12 +38,16 @@ pub struct Session {
     pub authenticated: bool,
     /// Set by QUIT: close after the reply.
     pub closing: bool,
+    /// MULTI/EXEC and WATCH state.
+    pub tx: Transaction,
 }
 
 /// What to do with one parsed request.
 enum Step {
     Reply(Reply),
     Admin(Vec<Bytes>),
+    Exec,
+    Watch(Vec<Bytes>),
     Read(ReadCommand),
     Write(WriteCommand),
 }
@@ -56,6 +61,7 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
         readonly: false,
         authenticated: false,
         closing: false,
+        tx: Transaction::default(),
     };
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
@@ -169,6 +175,25 @@ impl Session {
                         .metrics
                         .command(name, started.elapsed().as_secs_f64());
                 }
+                Ok(Step::Exec) => {
+                    let keep = self.exec(out).await;
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                    if !keep {
+                        return false;
+                    }
+                }
+                Ok(Step::Watch(keys)) => {
+                    let reply = match self.node.reads.wait(&self.node).await {
+                        Ok(()) => self.tx.watch(&self.node, self.db, &keys),
+                        Err(e) => e,
+                    };
+                    reply.encode(self.protocol, out);
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
                 Ok(Step::Admin(args)) => {
                     crate::admin::handle(&self.node, &args)
                         .await
@@ -211,7 +236,13 @@ impl Session {
         if !self.authenticated && self.requires_auth(&name) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
-        let cmd = command::parse(args).map_err(|e| Reply::error(e.resp_error()))?;
+        let parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
+        let cmd = match self.tx.route(parsed) {
+            Action::Reply(r) => return Ok(Step::Reply(r)),
+            Action::Exec => return Ok(Step::Exec),
+            Action::Watch(keys) => return Ok(Step::Watch(keys)),
+            Action::Pass(cmd) => cmd,
+        };
         Ok(match cmd {
             Command::Read(r) => Step::Read(r),
             Command::Write(w) => match self.moved(&w) {
@@ -241,6 +272,24 @@ impl Session {
     fn requires_auth(&self, name: &str) -> bool {
         let pass = self.node.settings.get("requirepass").unwrap_or_default();
         !pass.is_empty() && !matches!(name, "auth" | "hello" | "quit" | "reset")
+    }
+
+    /// EXEC: false when the connection must close (the outcome is unknown).
+    async fn exec(&mut self, out: &mut BytesMut) -> bool {
+        let op = match self.tx.take(self.db) {
+            Ok(op) => op,
+            Err(abort) => {
+                abort.encode(self.protocol, out);
+                return true;
+            }
+        };
+        match router::write_ops(&self.node, vec![op]).await.pop() {
+            Some(Outcome::Reply(r)) => {
+                r.encode(self.protocol, out);
+                true
+            }
+            _ => false,
+        }
     }
 
     async fn run_writes(&mut self, cmds: Vec<WriteCommand>, out: &mut BytesMut) -> bool {

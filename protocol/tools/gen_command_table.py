@@ -36,6 +36,8 @@ COMMANDS = [
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth",
+    # transactions
+    "multi", "exec", "discard", "watch", "unwatch",
 ]
 SUBCOMMANDS = {
     "command": ["count", "docs", "info", "list"],

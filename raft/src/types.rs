@@ -47,6 +47,31 @@ pub enum OpKind {
     /// Consistency check: every replica records the digest of its whole keyspace at exactly
     /// this entry's log index (DESIGN.md invariant 4). Replies `[index, digest]`.
     Check,
+    /// MULTI/EXEC: the queued commands of one transaction, applied atomically in database
+    /// `db` unless a watched key changed since WATCH. Replies an array of the commands'
+    /// replies, or the null array when a watched key changed.
+    Exec {
+        db: u8,
+        items: Vec<ExecItem>,
+        watched: Vec<Watched>,
+    },
+}
+
+/// One queued command of a transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ExecItem {
+    Write(cairn_protocol::WriteCommand),
+    Read(cairn_protocol::ReadCommand),
+}
+
+/// A key as WATCH saw it: the digest of its live value then (`None`: absent). EXEC aborts when
+/// the key's live value differs at apply time. (Redis aborts on any write to the key, even one
+/// that leaves the same value; cairn compares values, so such a write does not abort.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watched {
+    pub db: u8,
+    pub key: Bytes,
+    pub digest: Option<u64>,
 }
 
 /// The result of applying one log entry: one reply per operation, in order.

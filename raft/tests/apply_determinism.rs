@@ -150,6 +150,29 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
     if rng.gen_bool(0.02) {
         return OpKind::Check;
     }
+    if rng.gen_bool(0.05) {
+        // A transaction: two writes and a read, sometimes watching a key as absent.
+        let items = vec![
+            cairn_raft::ExecItem::Write(cmd.clone()),
+            cairn_raft::ExecItem::Write(WriteCommand::IncrBy {
+                key: Bytes::from_static(b"k1"),
+                delta: 1,
+            }),
+            cairn_raft::ExecItem::Read(cairn_protocol::ReadCommand::Get {
+                key: Bytes::from_static(b"k1"),
+            }),
+        ];
+        let watched = if rng.gen_bool(0.5) {
+            vec![cairn_raft::Watched {
+                db,
+                key: Bytes::from(format!("k{}", rng.gen_range(0..40))),
+                digest: None,
+            }]
+        } else {
+            Vec::new()
+        };
+        return OpKind::Exec { db, items, watched };
+    }
     if rng.gen_bool(0.1) {
         return OpKind::ExpireKeys {
             db,

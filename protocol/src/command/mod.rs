@@ -335,7 +335,7 @@ impl WriteCommand {
 }
 
 /// Which unit and base a TTL query answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TtlQuery {
     /// TTL: seconds remaining.
     TtlSecs,
@@ -347,8 +347,10 @@ pub enum TtlQuery {
     AtMs,
 }
 
-/// Commands that only read the keyspace of the current database.
-#[derive(Debug, Clone, PartialEq)]
+/// Commands that only read the keyspace of the current database. Serializable because a
+/// transaction (MULTI/EXEC) carries its reads into the log, to run them atomically with its
+/// writes. New variants go at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReadCommand {
     Get {
         key: Bytes,
@@ -476,7 +478,7 @@ pub enum ReadCommand {
 }
 
 /// What HGETALL, HKEYS and HVALS return of a hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HashPart {
     /// HGETALL: fields and values (a map in RESP3).
     All,
@@ -485,7 +487,7 @@ pub enum HashPart {
 }
 
 /// The collection HSCAN or SSCAN iterates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CollectionKind {
     Hash,
     Set,
@@ -554,6 +556,14 @@ pub enum ConnCommand {
         username: Option<Bytes>,
         password: Bytes,
     },
+    /// MULTI: start queueing commands for EXEC.
+    Multi,
+    /// EXEC: run the queued commands as one atomic log entry.
+    Exec,
+    Discard,
+    /// WATCH key [key ...]: EXEC aborts if any of them is written after this.
+    Watch(Vec<Bytes>),
+    Unwatch,
     /// `CLUSTER <subcommand> [args...]`: the Redis Cluster view of cairn (one shard that owns
     /// every slot), answered by the node.
     Cluster(Vec<Bytes>),

@@ -5,6 +5,7 @@
 //! reads no clock (time is the op's stamp), no randomness and no local configuration. Reads go
 //! through [`read`], which hides keys that are logically expired at the reader's clock.
 
+mod exec;
 mod hash;
 mod keys;
 mod list;
@@ -17,6 +18,7 @@ mod strings;
 mod testing;
 pub mod value;
 
+pub use exec::{needs_whole_db, watch_digest};
 pub use read::read;
 pub use value::{entry_digest, scan_hash, Data, StoredValue};
 
@@ -92,6 +94,7 @@ fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
         }
         // The store turns this into `[index, digest]`: only it knows the entry's index.
         OpKind::Check => Ok(Reply::Integer(txn.digest()? as i64)),
+        OpKind::Exec { db, items, watched } => exec::apply(txn, *db, items, watched, now),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Connection and server commands (the "connection" and "server" groups), handled by the
-//! node itself.
+//! Connection, server and transaction commands (the "connection", "server" and
+//! "transactions" groups), handled by the node itself.
 
 use bytes::Bytes;
 
@@ -24,6 +24,11 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("role", [_]) => C::Role,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
+        ("multi", [_]) => C::Multi,
+        ("exec", [_]) => C::Exec,
+        ("discard", [_]) => C::Discard,
+        ("watch", [_, keys @ ..]) => C::Watch(keys.to_vec()),
+        ("unwatch", [_]) => C::Unwatch,
         ("info", [_, sections @ ..]) => C::Info(
             sections
                 .iter()

@@ -414,6 +414,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "discard",
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@fast", "@transaction"],
+        summary: "Discards a transaction.",
+        since: "2.0.0",
+        group: "transactions",
+        complexity: Some("O(N), when N is the number of queued commands"),
+        ..BASE
+    },
+    CommandSpec {
         name: "echo",
         arity: 2,
         flags: &["loading", "stale", "fast"],
@@ -428,6 +442,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         args: &[
             Arg { name: "message", kind: "string", ..ARG },
         ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "exec",
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "skip_slowlog"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow", "@transaction"],
+        summary: "Executes all commands in a transaction.",
+        since: "1.2.0",
+        group: "transactions",
+        complexity: Some("Depends on commands in the transaction"),
         ..BASE
     },
     CommandSpec {
@@ -1422,6 +1450,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "multi",
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@fast", "@transaction"],
+        summary: "Starts a transaction.",
+        since: "1.2.0",
+        group: "transactions",
+        complexity: Some("O(1)"),
+        ..BASE
+    },
+    CommandSpec {
         name: "persist",
         arity: 2,
         flags: &["write", "fast"],
@@ -2303,6 +2345,38 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         complexity: Some("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         key_specs: &[KeySpec { notes: None, flags: &["RM", "delete"], begin_index: 1, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "unwatch",
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@fast", "@transaction"],
+        summary: "Forgets about watched keys of a transaction.",
+        since: "2.2.0",
+        group: "transactions",
+        complexity: Some("O(1)"),
+        ..BASE
+    },
+    CommandSpec {
+        name: "watch",
+        arity: -2,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        first_key: 1,
+        last_key: -1,
+        step: 1,
+        acl_categories: &["@fast", "@transaction"],
+        summary: "Monitors changes to keys to determine the execution of a transaction.",
+        since: "2.2.0",
+        group: "transactions",
+        complexity: Some("O(1) for every key."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO"], begin_index: 1, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } }],
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
         ],

@@ -1,0 +1,87 @@
+//! MULTI/EXEC: a transaction's commands applied as one unit inside one log entry, so every
+//! replica applies all of them or, when a watched key changed, none.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use cairn_protocol::{ReadCommand, Reply};
+
+use super::{entry_digest, read, Ctx, StoredValue, Txn, View};
+use crate::error::Result;
+use crate::types::{ExecItem, Watched};
+
+/// The digest WATCH records for a key: of its live value at `now_ms`, `None` when absent.
+pub fn watch_digest(
+    db: u8,
+    key: &[u8],
+    value: Option<StoredValue>,
+    now_ms: u64,
+) -> Result<Option<u64>> {
+    value
+        .filter(|v| !v.is_expired(now_ms))
+        .map(|v| Ok(entry_digest(db, key, &v.encode()?)))
+        .transpose()
+}
+
+/// Whether a read needs more than single-key lookups (it cannot run inside a transaction).
+pub fn needs_whole_db(cmd: &ReadCommand) -> bool {
+    matches!(
+        cmd,
+        ReadCommand::Keys { .. } | ReadCommand::Scan { .. } | ReadCommand::DbSize
+    )
+}
+
+pub(super) fn apply(
+    txn: &mut dyn Txn,
+    db: u8,
+    items: &[ExecItem],
+    watched: &[Watched],
+    now: u64,
+) -> Result<Reply> {
+    for w in watched {
+        let current = txn.get(w.db, &w.key)?;
+        if watch_digest(w.db, &w.key, current, now)? != w.digest {
+            return Ok(Reply::NilArray);
+        }
+    }
+    let mut replies = Vec::with_capacity(items.len());
+    for item in items {
+        replies.push(match item {
+            ExecItem::Write(cmd) => {
+                let mut ctx = Ctx {
+                    txn: &mut *txn,
+                    db,
+                    now,
+                };
+                ctx.command(cmd)?
+            }
+            ExecItem::Read(cmd) if needs_whole_db(cmd) => {
+                Reply::error("ERR Command not allowed inside a transaction")
+            }
+            ExecItem::Read(cmd) => read(&TxnView(RefCell::new(&mut *txn)), db, cmd, now)?,
+        });
+    }
+    Ok(Reply::Array(replies))
+}
+
+/// Single-key reads over the transaction's own writes.
+struct TxnView<'a, 'b>(RefCell<&'a mut (dyn Txn + 'b)>);
+
+impl View for TxnView<'_, '_> {
+    fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
+        self.0.borrow_mut().get(db, key)
+    }
+
+    // Never reached: `needs_whole_db` reads are answered with an error before `read`.
+    fn scan(&self, _: u8, _: u64, _: usize) -> Result<(Vec<(Bytes, StoredValue)>, u64)> {
+        Ok((Vec::new(), 0))
+    }
+
+    fn all(&self, _: u8) -> Result<Vec<(Bytes, StoredValue)>> {
+        Ok(Vec::new())
+    }
+
+    fn len(&self, _: u8) -> Result<u64> {
+        Ok(0)
+    }
+}
