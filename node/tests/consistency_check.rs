@@ -32,6 +32,21 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
     // Rewrite one value on a stopped follower, directly in its sled database.
     let victim = cluster.follower();
     cluster.kill(victim);
+    let verify = || {
+        std::process::Command::new(common::BIN)
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(&cluster.node(victim).data_dir)
+            .output()
+            .unwrap()
+    };
+    let healthy = verify();
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    assert!(String::from_utf8_lossy(&healthy.stdout).contains("matches its digest"));
     {
         let db = sled::open(cluster.node(victim).data_dir.join("sled")).unwrap();
         let sm = db.open_tree("sm").unwrap();
@@ -45,6 +60,12 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
         sm.insert(k, changed).unwrap();
         db.flush().unwrap();
     }
+    // Offline verification sees the edit too.
+    let edited = verify();
+    assert!(!edited.status.success());
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    assert!(stderr.contains("does not match its digest"), "{stderr}");
+
     cluster.spawn(victim);
     let node = cluster.node(victim);
     wait_for(

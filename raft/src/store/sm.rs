@@ -113,11 +113,8 @@ impl StateMachine {
     }
 
     /// Recomputes every database's digest from the data and compares it with the running
-    /// digest kept by `apply`. A difference means the data changed behind the log's back
-    /// (disk corruption, an offline edit). The recomputed digests replace the stored ones, so
-    /// the next consistency check compares what is really on disk with the other replicas.
-    /// Returns a description of the mismatch, if any.
-    pub fn audit_digests(&self) -> Result<Option<String>> {
+    /// digest kept by `apply`: the databases that differ, as (db, stored, computed).
+    pub fn digest_mismatches(&self) -> Result<Vec<(u8, u64, u64)>> {
         let mut computed = [0u64; keyspace::DATABASES as usize];
         for item in self.tree.scan_prefix([keys::DATA]) {
             let (k, v) = item.map_err(sled_err)?;
@@ -130,21 +127,41 @@ impl StateMachine {
             }
         }
         let mut bad = Vec::new();
-        let mut batch = sled::Batch::default();
         for (db, d) in (0..keyspace::DATABASES).zip(computed) {
             let stored = super::txn::stored_counter(&self.tree, Counter::Digest, db)?;
             if stored != d {
-                bad.push(format!("db{db} stored {stored:016x} computed {d:016x}"));
-                batch.insert(&keys::counter_key(Counter::Digest, db), &d.to_be_bytes());
+                bad.push((db, stored, d));
             }
         }
+        Ok(bad)
+    }
+
+    /// [`Self::digest_mismatches`], then the recomputed digests replace the stored ones, so the
+    /// next consistency check compares what is really on disk with the other replicas. A
+    /// difference means the data changed behind the log's back (disk corruption, an offline
+    /// edit). Returns a description of the mismatch, if any.
+    pub fn audit_digests(&self) -> Result<Option<String>> {
+        let bad = self.digest_mismatches()?;
         if bad.is_empty() {
             return Ok(None);
         }
+        let mut batch = sled::Batch::default();
+        for (db, _, computed) in &bad {
+            batch.insert(
+                &keys::counter_key(Counter::Digest, *db),
+                &computed.to_be_bytes(),
+            );
+        }
         self.tree.apply_batch(batch).map_err(sled_err)?;
+        let text: Vec<String> = bad
+            .iter()
+            .map(|(db, stored, computed)| {
+                format!("db{db} stored {stored:016x} computed {computed:016x}")
+            })
+            .collect();
         Ok(Some(format!(
             "the keyspace does not match its digest: {}",
-            bad.join(", ")
+            text.join(", ")
         )))
     }
 
