@@ -89,6 +89,12 @@ impl Reply {
             self.encode_resp2_by_hand(out);
             return;
         }
+        if protocol == Protocol::Resp3 && self.contains_double() {
+            // The library writes doubles with Rust's formatting (`1e20` as 21 digits); Redis
+            // writes `,1e+20`. Aggregates holding one are written here.
+            self.encode_resp3_by_hand(out);
+            return;
+        }
         let result = match protocol {
             Protocol::Resp2 => {
                 redis_protocol::resp2::encode::extend_encode(out, &self.to_resp2(), false)
@@ -110,6 +116,50 @@ impl Reply {
                 .iter()
                 .any(|(k, v)| k.contains_nil_array() || v.contains_nil_array()),
             _ => false,
+        }
+    }
+
+    fn contains_double(&self) -> bool {
+        match self {
+            Reply::Double(_) => true,
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                items.iter().any(Reply::contains_double)
+            }
+            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
+                .iter()
+                .any(|(k, v)| k.contains_double() || v.contains_double()),
+            _ => false,
+        }
+    }
+
+    fn encode_resp3_by_hand(&self, out: &mut BytesMut) {
+        let items = |out: &mut BytesMut, kind: char, items: &[Reply]| {
+            out.extend_from_slice(format!("{kind}{}\r\n", items.len()).as_bytes());
+            items.iter().for_each(|r| r.encode_resp3_by_hand(out));
+        };
+        match self {
+            Reply::Double(d) => {
+                out.extend_from_slice(format!(",{}\r\n", format_double(*d)).as_bytes())
+            }
+            Reply::Array(list) => items(out, '*', list),
+            Reply::Set(list) => items(out, '~', list),
+            Reply::Push(list) => items(out, '>', list),
+            Reply::Map(pairs) => {
+                out.extend_from_slice(format!("%{}\r\n", pairs.len()).as_bytes());
+                for (k, v) in pairs {
+                    k.encode_resp3_by_hand(out);
+                    v.encode_resp3_by_hand(out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                out.extend_from_slice(format!("*{}\r\n", pairs.len()).as_bytes());
+                for (k, v) in pairs {
+                    out.extend_from_slice(b"*2\r\n");
+                    k.encode_resp3_by_hand(out);
+                    v.encode_resp3_by_hand(out);
+                }
+            }
+            leaf => leaf.encode(Protocol::Resp3, out),
         }
     }
 
@@ -231,23 +281,51 @@ fn sanitize_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// Formats a double as Redis does in replies: `inf`, `-inf`, `nan`, integers without a
-/// fraction when they are exact, otherwise the shortest text that reads back as the same value.
+/// Formats a double as Redis 7.2 does in replies (`d2string`): `inf`, `-inf`, `nan`, `0` and
+/// `-0`; an integral value within ±2^62 as an integer; otherwise the shortest digits that read
+/// back as the same value, written plainly when the exponent is small (`0.001`, `1.5`,
+/// `123000`) and as `d.ddde±x` otherwise (`1e+20`, `1.5e-7`).
 pub fn format_double(d: f64) -> String {
+    const INT_LIMIT: f64 = (i64::MAX / 2) as f64;
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf" } else { "-inf" }.into()
-    } else if d == d.trunc() && d.abs() < 1e17 {
-        format!("{}", d as i64)
-    } else {
-        let s = format!("{d}");
-        if s.len() > 24 {
-            format!("{d:e}")
-        } else {
-            s
-        }
+        return "nan".into();
     }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    if (-INT_LIMIT..=INT_LIMIT).contains(&d) && d == d.trunc() {
+        return format!("{}", d as i64);
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `-1.2345e-7`.
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exp10: i64 = exp.parse().unwrap_or(0);
+    let n = digits.len() as i64;
+    // The value is `digits` × 10^k.
+    let k = exp10 - (n - 1);
+    let abs_exp = exp10.abs();
+    let sign = if d < 0.0 { "-" } else { "" };
+    let body = if k >= 0 && abs_exp < n + 7 {
+        format!("{digits}{}", "0".repeat(k as usize))
+    } else if k < 0 && (k > -7 || abs_exp < 4) {
+        let point = n + k;
+        if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else {
+            let (int, frac) = digits.split_at(point as usize);
+            format!("{int}.{frac}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let esign = if exp10 < 0 { '-' } else { '+' };
+        format!("{first}{dot}{rest}e{esign}{abs_exp}")
+    };
+    format!("{sign}{body}")
 }
 
 #[cfg(test)]
@@ -274,6 +352,17 @@ mod tests {
             b"*2\r\n$1\r\na\r\n:1\r\n"
         );
         assert_eq!(enc2(Reply::Double(1.5)), b"$3\r\n1.5\r\n");
+        assert_eq!(enc2(Reply::Double(1e20)), b"$5\r\n1e+20\r\n");
+        assert_eq!(enc3(Reply::Double(1e20)), b",1e+20\r\n");
+        assert_eq!(enc3(Reply::Double(f64::NEG_INFINITY)), b",-inf\r\n");
+        assert_eq!(
+            enc3(Reply::Pairs(vec![(Reply::bulk("a"), Reply::Double(3.0))])),
+            b"*1\r\n*2\r\n$1\r\na\r\n,3\r\n"
+        );
+        assert_eq!(
+            enc3(Reply::Array(vec![Reply::Nil, Reply::Double(0.5)])),
+            b"*2\r\n_\r\n,0.5\r\n"
+        );
         assert_eq!(enc2(Reply::Bool(true)), b":1\r\n");
         assert_eq!(enc2(Reply::NilArray), b"*-1\r\n");
         assert_eq!(
@@ -311,5 +400,24 @@ mod tests {
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(-1e20), "-1e+20");
+        assert_eq!(format_double(1e17), "100000000000000000");
+        assert_eq!(format_double(4e18), "4000000000000000000");
+        assert_eq!(format_double(1e19), "1e+19");
+        assert_eq!(format_double(1.5e19), "1.5e+19");
+        assert_eq!(format_double(1e-7), "1e-7");
+        assert_eq!(format_double(1.5e-7), "1.5e-7");
+        assert_eq!(format_double(0.000001), "0.000001");
+        assert_eq!(format_double(0.001234), "0.001234");
+        assert_eq!(format_double(123.456), "123.456");
+        assert_eq!(
+            format_double(1.7976931348623157e308),
+            "1.7976931348623157e+308"
+        );
+        assert_eq!(format_double(5e-324), "5e-324");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(0.30000000000000004), "0.30000000000000004");
     }
 }

@@ -33,6 +33,11 @@ COMMANDS = [
     # lists
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
     "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush",
+    # sorted sets
+    "zadd", "zrem", "zscore", "zmscore", "zincrby", "zcard", "zcount", "zlexcount", "zrange",
+    "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex",
+    "zrank", "zrevrank", "zpopmin", "zpopmax", "zrangestore", "zremrangebyscore",
+    "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth",

@@ -6,7 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use cairn_protocol::command::{ExpireCondition, Expiry, ListEnd, SetOp, SetTtl};
+use cairn_protocol::command::{
+    ExpireCondition, Expiry, ListEnd, ScoreBound, SetCondition, SetOp, SetTtl, ZAggregate,
+    ZCompare, ZRange, ZRangeBy,
+};
 use cairn_protocol::WriteCommand;
 use cairn_raft::keyspace::View;
 use cairn_raft::store::Store;
@@ -26,7 +29,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..26) {
+    let cmd = match rng.gen_range(0..34) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -139,6 +142,67 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             destination: other(rng),
             from: end(rng),
             to: end(rng),
+        },
+        24 | 25 => WriteCommand::ZAdd {
+            key,
+            pairs: (0..rng.gen_range(1..4))
+                .map(|_| (f64::from(rng.gen_range(-4..4)) / 2.0, field(rng)))
+                .collect(),
+            condition: [None, Some(SetCondition::Nx), Some(SetCondition::Xx)][rng.gen_range(0..3)],
+            compare: if rng.gen_bool(0.2) {
+                Some(ZCompare::Gt)
+            } else {
+                None
+            },
+            ch: rng.gen(),
+            incr: false,
+        },
+        26 => WriteCommand::ZIncrBy {
+            key,
+            delta: f64::from(rng.gen_range(-3..3)) * 0.1,
+            member: field(rng),
+        },
+        27 => WriteCommand::ZRem {
+            key,
+            members: vec![field(rng)],
+        },
+        28 => WriteCommand::ZPop {
+            key,
+            max: rng.gen(),
+            count: rng.gen_bool(0.5).then(|| rng.gen_range(0..3)),
+        },
+        29 => WriteCommand::ZRemRange {
+            key,
+            by: ZRangeBy::Score {
+                min: ScoreBound {
+                    value: f64::from(rng.gen_range(-2..2)),
+                    exclusive: rng.gen(),
+                },
+                max: ScoreBound {
+                    value: f64::from(rng.gen_range(-2..3)),
+                    exclusive: false,
+                },
+            },
+        },
+        30 => WriteCommand::ZRangeStore {
+            destination: other(rng),
+            key,
+            range: ZRange {
+                by: ZRangeBy::Rank {
+                    start: rng.gen_range(-3..3),
+                    stop: rng.gen_range(-3..3),
+                },
+                rev: rng.gen(),
+                offset: 0,
+                count: -1,
+            },
+        },
+        31 => WriteCommand::ZStore {
+            op: [SetOp::Inter, SetOp::Union, SetOp::Diff][rng.gen_range(0..3)],
+            destination: other(rng),
+            keys: vec![key, other(rng)],
+            weights: vec![1.0, 2.0],
+            aggregate: [ZAggregate::Sum, ZAggregate::Min, ZAggregate::Max][rng.gen_range(0..3)],
         },
         _ => WriteCommand::SetRange {
             key,

@@ -275,6 +275,110 @@ pub enum WriteCommand {
         from: ListEnd,
         to: ListEnd,
     },
+    /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]. The option
+    /// combinations Redis rejects are rejected by the parser; `incr` has one pair.
+    ZAdd {
+        key: Bytes,
+        pairs: Vec<(f64, Bytes)>,
+        condition: Option<SetCondition>,
+        compare: Option<ZCompare>,
+        ch: bool,
+        incr: bool,
+    },
+    ZRem {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    ZIncrBy {
+        key: Bytes,
+        delta: f64,
+        member: Bytes,
+    },
+    /// ZPOPMIN (`max` false) and ZPOPMAX key [count]. Without a count the reply is flat.
+    ZPop {
+        key: Bytes,
+        max: bool,
+        count: Option<u64>,
+    },
+    /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+    ZRangeStore {
+        destination: Bytes,
+        key: Bytes,
+        range: ZRange,
+    },
+    /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX.
+    ZRemRange {
+        key: Bytes,
+        by: ZRangeBy,
+    },
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE. `weights` has one weight per key.
+    ZStore {
+        op: SetOp,
+        destination: Bytes,
+        keys: Vec<Bytes>,
+        weights: Vec<f64>,
+        aggregate: ZAggregate,
+    },
+}
+
+/// ZADD's GT / LT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZCompare {
+    Gt,
+    Lt,
+}
+
+/// ZUNIONSTORE's and ZINTERSTORE's AGGREGATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZAggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// One end of a score range: `value` or `(value`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreBound {
+    pub value: f64,
+    pub exclusive: bool,
+}
+
+/// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LexBound {
+    Min,
+    Max,
+    Inclusive(Bytes),
+    Exclusive(Bytes),
+}
+
+/// Which elements of a sorted set a range selects. Score and lex ranges are stored as
+/// (min, max) whatever the order the command took them in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ZRangeBy {
+    /// Ranks, with Redis's negative-index rules.
+    Rank {
+        start: i64,
+        stop: i64,
+    },
+    Score {
+        min: ScoreBound,
+        max: ScoreBound,
+    },
+    Lex {
+        min: LexBound,
+        max: LexBound,
+    },
+}
+
+/// ZRANGE's selection: the range, the direction and LIMIT (`offset`, `count`; a negative
+/// count means all, a negative offset selects nothing; only for score and lex ranges).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZRange {
+    pub by: ZRangeBy,
+    pub rev: bool,
+    pub offset: i64,
+    pub count: i64,
 }
 
 /// The end of a list a command pushes to or pops from.
@@ -324,7 +428,13 @@ impl WriteCommand {
             | W::LSet { key, .. }
             | W::LInsert { key, .. }
             | W::LRem { key, .. }
-            | W::LTrim { key, .. } => Some(key),
+            | W::LTrim { key, .. }
+            | W::ZAdd { key, .. }
+            | W::ZRem { key, .. }
+            | W::ZIncrBy { key, .. }
+            | W::ZPop { key, .. }
+            | W::ZRemRange { key, .. } => Some(key),
+            W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
@@ -475,6 +585,35 @@ pub enum ReadCommand {
         count: Option<u64>,
         maxlen: u64,
     },
+    ZScore {
+        key: Bytes,
+        member: Bytes,
+    },
+    ZMScore {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    ZCard {
+        key: Bytes,
+    },
+    /// ZCOUNT (a score range) and ZLEXCOUNT (a lex range).
+    ZCount {
+        key: Bytes,
+        by: ZRangeBy,
+    },
+    /// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX.
+    ZRange {
+        key: Bytes,
+        range: ZRange,
+        with_scores: bool,
+    },
+    /// ZRANK and ZREVRANK (`rev`) key member [WITHSCORE].
+    ZRank {
+        key: Bytes,
+        member: Bytes,
+        rev: bool,
+        with_score: bool,
+    },
 }
 
 /// What HGETALL, HKEYS and HVALS return of a hash.
@@ -491,6 +630,7 @@ pub enum HashPart {
 pub enum CollectionKind {
     Hash,
     Set,
+    ZSet,
 }
 
 /// CLIENT subcommands.

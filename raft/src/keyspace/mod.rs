@@ -17,6 +17,7 @@ mod strings;
 #[cfg(test)]
 mod testing;
 pub mod value;
+mod zset;
 
 pub use exec::{needs_whole_db, watch_digest};
 pub use read::read;
@@ -188,6 +189,30 @@ impl Ctx<'_> {
                 from,
                 to,
             } => self.lmove(source, destination, *from, *to),
+            W::ZAdd {
+                key,
+                pairs,
+                condition,
+                compare,
+                ch,
+                incr,
+            } => self.zadd(key, pairs, *condition, *compare, *ch, *incr),
+            W::ZRem { key, members } => self.zrem(key, members),
+            W::ZIncrBy { key, delta, member } => self.zincrby(key, *delta, member),
+            W::ZPop { key, max, count } => self.zpop(key, *max, *count),
+            W::ZRangeStore {
+                destination,
+                key,
+                range,
+            } => self.zrangestore(destination, key, range),
+            W::ZRemRange { key, by } => self.zremrange(key, by),
+            W::ZStore {
+                op,
+                destination,
+                keys,
+                weights,
+                aggregate,
+            } => self.zstore(*op, destination, keys, weights, *aggregate),
         }
     }
 

@@ -8,7 +8,7 @@ use cairn_protocol::command::{CollectionKind, ReadCommand, TtlQuery};
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{hash, list, set, Data, StoredValue, View, WRONGTYPE};
+use super::{hash, list, set, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
@@ -116,13 +116,24 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
         | ReadCommand::LRange { key, .. }
         | ReadCommand::LIndex { key, .. }
         | ReadCommand::LPos { key, .. } => list::read(cmd, live(key)?),
+        ReadCommand::ZScore { key, .. }
+        | ReadCommand::ZMScore { key, .. }
+        | ReadCommand::ZCard { key }
+        | ReadCommand::ZCount { key, .. }
+        | ReadCommand::ZRange { key, .. }
+        | ReadCommand::ZRank { key, .. }
+        | ReadCommand::CollectionScan {
+            key,
+            kind: CollectionKind::ZSet,
+            ..
+        } => zset::read(cmd, live(key)?),
     })
 }
 
 fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(Bytes) -> Reply) -> Reply {
     match &v.data {
         Data::Str(s) => f(s.clone()),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) => Reply::error(WRONGTYPE),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Reply::error(WRONGTYPE),
     }
 }
 

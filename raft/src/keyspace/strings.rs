@@ -42,7 +42,9 @@ impl Ctx<'_> {
         match self.live(key)? {
             Some(v) => match &v.data {
                 Data::Str(_) => Ok(Ok(Some(v))),
-                Data::Hash(_) | Data::Set(_) | Data::List(_) => Ok(Err(Reply::error(WRONGTYPE))),
+                Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => {
+                    Ok(Err(Reply::error(WRONGTYPE)))
+                }
             },
             None => Ok(Ok(None)),
         }
@@ -259,7 +261,7 @@ fn too_big() -> Reply {
 fn str_of(v: &StoredValue) -> Bytes {
     match &v.data {
         Data::Str(s) => s.clone(),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) => Bytes::new(),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Data {
     Set(BTreeSet<Bytes>),
     /// Head first. Never empty: an emptied list is deleted.
     List(VecDeque<Bytes>),
+    /// Sorted set: member → score, in member order (deterministic); the score order is derived
+    /// when needed. Scores are never NaN. Never empty: an emptied sorted set is deleted.
+    ZSet(BTreeMap<Bytes, f64>),
 }
 
 impl Data {
@@ -41,6 +44,7 @@ impl Data {
             Data::Hash(_) => "hash",
             Data::Set(_) => "set",
             Data::List(_) => "list",
+            Data::ZSet(_) => "zset",
         }
     }
 }
@@ -146,6 +150,13 @@ mod tests {
             data: Data::List(VecDeque::from([Bytes::from("b"), Bytes::from("a")])),
         };
         assert_eq!(StoredValue::decode(&list.encode()?)?, list);
+        let zset = StoredValue {
+            expire_at_ms: None,
+            data: Data::ZSet(BTreeMap::from([(Bytes::from("m"), -1.5)])),
+        };
+        assert_eq!(StoredValue::decode(&zset.encode()?)?, zset);
+        // Sorted sets are variant 4, after lists.
+        assert_eq!(zset.encode()?[1..6], [0, 4, 0, 0, 0]);
         // Lists are variant 3, after strings, hashes and sets.
         assert_eq!(list.encode()?[1..6], [0, 3, 0, 0, 0]);
         // The variant index is on disk: strings stay variant 0.

@@ -16,6 +16,7 @@ mod lists;
 mod server;
 mod sets;
 mod strings;
+mod zsets;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),
+        ("sorted_set", name) => zsets::parse(name, args),
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
             keys::parse(name, args)

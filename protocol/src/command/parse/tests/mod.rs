@@ -6,6 +6,7 @@ mod lists;
 mod server;
 mod sets;
 mod strings;
+mod zsets;
 
 use bytes::Bytes;
 

@@ -1,0 +1,798 @@
+//! Sorted set commands. A sorted set is one stored value (`Data::ZSet`, member → score in
+//! member order), read and rewritten whole; the score order (score, then member bytes, as
+//! Redis orders equal scores) is derived when a command needs it. A sorted set that loses its
+//! last member is deleted, as in Redis.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use cairn_protocol::command::{
+    LexBound, ReadCommand, ScoreBound, SetCondition, SetOp, ZAggregate, ZCompare, ZRange, ZRangeBy,
+};
+use cairn_protocol::reply::format_double;
+use cairn_protocol::Reply;
+
+use super::{scan, Ctx, Data, StoredValue, WRONGTYPE};
+use crate::error::Result;
+
+type Members = BTreeMap<Bytes, f64>;
+
+/// A live sorted set and its expiry.
+type ZSet = (Members, Option<u64>);
+
+const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
+
+/// The members of `value` if it is a sorted set (`None` for no value), or the WRONGTYPE reply.
+fn zset_of(value: Option<StoredValue>) -> std::result::Result<Option<ZSet>, Reply> {
+    match value {
+        None => Ok(None),
+        Some(StoredValue {
+            data: Data::ZSet(z),
+            expire_at_ms,
+        }) => Ok(Some((z, expire_at_ms))),
+        Some(_) => Err(Reply::error(WRONGTYPE)),
+    }
+}
+
+/// Redis's order: by score, equal scores by member bytes.
+fn by_score(a: &(Bytes, f64), b: &(Bytes, f64)) -> Ordering {
+    a.1.partial_cmp(&b.1)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| a.0.cmp(&b.0))
+}
+
+/// The members in score order.
+fn sorted(members: Members) -> Vec<(Bytes, f64)> {
+    let mut all: Vec<(Bytes, f64)> = members.into_iter().collect();
+    all.sort_by(by_score);
+    all
+}
+
+fn above_min(score: f64, min: &ScoreBound) -> bool {
+    if min.exclusive {
+        score > min.value
+    } else {
+        score >= min.value
+    }
+}
+
+fn below_max(score: f64, max: &ScoreBound) -> bool {
+    if max.exclusive {
+        score < max.value
+    } else {
+        score <= max.value
+    }
+}
+
+fn lex_above_min(member: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Inclusive(m) => member >= &m[..],
+        LexBound::Exclusive(m) => member > &m[..],
+    }
+}
+
+fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Inclusive(m) => member <= &m[..],
+        LexBound::Exclusive(m) => member < &m[..],
+    }
+}
+
+/// Whether an element is in a score or lex range (a rank range is positional: never).
+fn in_range(member: &[u8], score: f64, by: &ZRangeBy) -> bool {
+    match by {
+        ZRangeBy::Rank { .. } => false,
+        ZRangeBy::Score { min, max } => above_min(score, min) && below_max(score, max),
+        ZRangeBy::Lex { min, max } => lex_above_min(member, min) && lex_below_max(member, max),
+    }
+}
+
+/// A rank range (Redis's negative-index rules) over `len` elements, as index bounds.
+fn rank_bounds(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { start + len } else { start }.max(0);
+    let stop = if stop < 0 { stop + len } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    let stop = stop.min(len - 1);
+    Some((start as usize, stop as usize))
+}
+
+/// The elements `range` selects, in reply order.
+fn select(sorted: Vec<(Bytes, f64)>, range: &ZRange) -> Vec<(Bytes, f64)> {
+    let mut all = sorted;
+    if range.rev {
+        all.reverse();
+    }
+    if let ZRangeBy::Rank { start, stop } = range.by {
+        return match rank_bounds(all.len(), start, stop) {
+            Some((start, stop)) => all.into_iter().skip(start).take(stop - start + 1).collect(),
+            None => Vec::new(),
+        };
+    }
+    if range.offset < 0 {
+        return Vec::new();
+    }
+    let offset = usize::try_from(range.offset).unwrap_or(usize::MAX);
+    let count = usize::try_from(range.count).unwrap_or(usize::MAX);
+    all.into_iter()
+        .filter(|(m, s)| in_range(m, *s, &range.by))
+        .skip(offset)
+        .take(count)
+        .collect()
+}
+
+/// The elements of a `ZRangeBy` (whole, ascending): ZREMRANGEBY* and ZCOUNT/ZLEXCOUNT.
+fn matching(sorted: Vec<(Bytes, f64)>, by: &ZRangeBy) -> Vec<(Bytes, f64)> {
+    select(
+        sorted,
+        &ZRange {
+            by: by.clone(),
+            rev: false,
+            offset: 0,
+            count: -1,
+        },
+    )
+}
+
+fn scored(items: Vec<(Bytes, f64)>) -> Reply {
+    Reply::Pairs(
+        items
+            .into_iter()
+            .map(|(m, s)| (Reply::Bulk(m), Reply::Double(s)))
+            .collect(),
+    )
+}
+
+/// `weight × score`, 0 where that is NaN (`0 × inf`), as Redis does.
+fn weighted(score: f64, weight: f64) -> f64 {
+    let v = score * weight;
+    if v.is_nan() {
+        0.0
+    } else {
+        v
+    }
+}
+
+fn aggregate(how: ZAggregate, acc: f64, v: f64) -> f64 {
+    match how {
+        ZAggregate::Sum => {
+            let sum = acc + v;
+            // inf + -inf
+            if sum.is_nan() {
+                0.0
+            } else {
+                sum
+            }
+        }
+        ZAggregate::Min => acc.min(v),
+        ZAggregate::Max => acc.max(v),
+    }
+}
+
+impl Ctx<'_> {
+    /// The live sorted set at `key` (`None`: no key), or the WRONGTYPE reply.
+    fn zset_at(&mut self, key: &[u8]) -> Result<std::result::Result<Option<ZSet>, Reply>> {
+        Ok(zset_of(self.live(key)?))
+    }
+
+    /// Stores `members` at `key` with its expiry, or deletes the key if it is empty.
+    fn put_zset(&mut self, key: &[u8], (members, expire_at_ms): ZSet) -> Result<()> {
+        if members.is_empty() {
+            self.txn.delete(self.db, key)?;
+        } else {
+            let data = Data::ZSet(members);
+            self.txn
+                .put(self.db, key, StoredValue { expire_at_ms, data })?;
+        }
+        Ok(())
+    }
+
+    /// ZADD. With INCR the reply is the new score, or nil when a condition stopped it.
+    pub(crate) fn zadd(
+        &mut self,
+        key: &Bytes,
+        pairs: &[(f64, Bytes)],
+        condition: Option<SetCondition>,
+        compare: Option<ZCompare>,
+        ch: bool,
+        incr: bool,
+    ) -> Result<Reply> {
+        let zset = match self.zset_at(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) if condition == Some(SetCondition::Xx) => {
+                return Ok(if incr { Reply::Nil } else { Reply::Integer(0) });
+            }
+            Ok(z) => z,
+        };
+        let mut zset = zset.unwrap_or_default();
+        let (mut added, mut updated) = (0, 0);
+        let mut incr_reply = Reply::Nil;
+        for (score, member) in pairs {
+            match zset.0.get(member).copied() {
+                Some(current) => {
+                    if condition == Some(SetCondition::Nx) {
+                        continue;
+                    }
+                    let new = if incr { current + score } else { *score };
+                    if new.is_nan() {
+                        return Ok(Reply::error(NAN_SCORE));
+                    }
+                    let blocked = match compare {
+                        Some(ZCompare::Gt) => new <= current,
+                        Some(ZCompare::Lt) => new >= current,
+                        None => false,
+                    };
+                    if blocked {
+                        continue;
+                    }
+                    if new != current {
+                        zset.0.insert(member.clone(), new);
+                        updated += 1;
+                    }
+                    incr_reply = Reply::Double(new);
+                }
+                None => {
+                    if condition == Some(SetCondition::Xx) {
+                        continue;
+                    }
+                    zset.0.insert(member.clone(), *score);
+                    added += 1;
+                    incr_reply = Reply::Double(*score);
+                }
+            }
+        }
+        if added + updated > 0 {
+            self.put_zset(key, zset)?;
+        }
+        Ok(if incr {
+            incr_reply
+        } else {
+            Reply::Integer(if ch { added + updated } else { added })
+        })
+    }
+
+    pub(crate) fn zincrby(&mut self, key: &Bytes, delta: f64, member: &Bytes) -> Result<Reply> {
+        self.zadd(key, &[(delta, member.clone())], None, None, false, true)
+    }
+
+    pub(crate) fn zrem(&mut self, key: &Bytes, gone: &[Bytes]) -> Result<Reply> {
+        let mut zset = match self.zset_at(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => return Ok(Reply::Integer(0)),
+            Ok(Some(z)) => z,
+        };
+        let removed = gone.iter().filter(|m| zset.0.remove(*m).is_some()).count();
+        if removed > 0 {
+            self.put_zset(key, zset)?;
+        }
+        Ok(Reply::Integer(removed as i64))
+    }
+
+    /// ZPOPMIN / ZPOPMAX. Without a count the reply is flat `[member, score]` (also in RESP3);
+    /// with one it is pairs.
+    pub(crate) fn zpop(&mut self, key: &Bytes, max: bool, count: Option<u64>) -> Result<Reply> {
+        let (members, expire) = match self.zset_at(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => return Ok(Reply::Array(Vec::new())),
+            Ok(Some(z)) => z,
+        };
+        let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+        if n == 0 {
+            return Ok(Reply::Array(Vec::new()));
+        }
+        let mut all = sorted(members);
+        if max {
+            all.reverse();
+        }
+        let rest = all.split_off(n.min(all.len()));
+        self.put_zset(key, (rest.into_iter().collect(), expire))?;
+        Ok(match count {
+            None => Reply::Array(
+                all.into_iter()
+                    .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(s)])
+                    .collect(),
+            ),
+            Some(_) => scored(all),
+        })
+    }
+
+    /// ZRANGESTORE: the selection replaces `dst` whatever it held (and its TTL); an empty one
+    /// deletes it.
+    pub(crate) fn zrangestore(
+        &mut self,
+        dst: &Bytes,
+        src: &Bytes,
+        range: &ZRange,
+    ) -> Result<Reply> {
+        let members = match self.zset_at(src)? {
+            Err(e) => return Ok(e),
+            Ok(z) => z.map(|(m, _)| m).unwrap_or_default(),
+        };
+        let picked: Members = select(sorted(members), range).into_iter().collect();
+        let n = picked.len() as i64;
+        self.put_zset(dst, (picked, None))?;
+        Ok(Reply::Integer(n))
+    }
+
+    /// ZREMRANGEBYRANK / BYSCORE / BYLEX.
+    pub(crate) fn zremrange(&mut self, key: &Bytes, by: &ZRangeBy) -> Result<Reply> {
+        let (mut members, expire) = match self.zset_at(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => return Ok(Reply::Integer(0)),
+            Ok(Some(z)) => z,
+        };
+        let gone = matching(sorted(members.clone()), by);
+        for (m, _) in &gone {
+            members.remove(m);
+        }
+        if !gone.is_empty() {
+            self.put_zset(key, (members, expire))?;
+        }
+        Ok(Reply::Integer(gone.len() as i64))
+    }
+
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE. Sets count as sorted sets with score 1.
+    pub(crate) fn zstore(
+        &mut self,
+        op: SetOp,
+        dst: &Bytes,
+        keys: &[Bytes],
+        weights: &[f64],
+        how: ZAggregate,
+    ) -> Result<Reply> {
+        let mut inputs = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let weight = weights.get(i).copied().unwrap_or(1.0);
+            let members: Members = match self.live(k)?.map(|v| v.data) {
+                None => Members::new(),
+                Some(Data::ZSet(z)) => z,
+                Some(Data::Set(s)) => s.into_iter().map(|m| (m, 1.0)).collect(),
+                Some(_) => return Ok(Reply::error(WRONGTYPE)),
+            };
+            let members = if op == SetOp::Diff {
+                members
+            } else {
+                members
+                    .into_iter()
+                    .map(|(m, s)| (m, weighted(s, weight)))
+                    .collect()
+            };
+            inputs.push(members);
+        }
+        let mut inputs = inputs.into_iter();
+        let first = inputs.next().unwrap_or_default();
+        let result = inputs.fold(first, |acc, other| match op {
+            SetOp::Union => {
+                let mut acc = acc;
+                for (m, s) in other {
+                    let v = match acc.get(&m) {
+                        Some(a) => aggregate(how, *a, s),
+                        None => s,
+                    };
+                    acc.insert(m, v);
+                }
+                acc
+            }
+            SetOp::Inter => acc
+                .into_iter()
+                .filter_map(|(m, a)| other.get(&m).map(|s| (m, aggregate(how, a, *s))))
+                .collect(),
+            SetOp::Diff => acc
+                .into_iter()
+                .filter(|(m, _)| !other.contains_key(m))
+                .collect(),
+        });
+        let n = result.len() as i64;
+        self.put_zset(dst, (result, None))?;
+        Ok(Reply::Integer(n))
+    }
+}
+
+/// Answers a sorted set read on the live value of its key.
+pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
+    let members = match zset_of(value) {
+        Err(e) => return e,
+        Ok(z) => z.map(|(m, _)| m),
+    };
+    let members = members.unwrap_or_default();
+    match cmd {
+        ReadCommand::ZScore { member, .. } => match members.get(member) {
+            Some(s) => Reply::Double(*s),
+            None => Reply::Nil,
+        },
+        ReadCommand::ZMScore { members: asked, .. } => Reply::Array(
+            asked
+                .iter()
+                .map(|m| members.get(m).map_or(Reply::Nil, |s| Reply::Double(*s)))
+                .collect(),
+        ),
+        ReadCommand::ZCard { .. } => Reply::Integer(members.len() as i64),
+        ReadCommand::ZCount { by, .. } => {
+            Reply::Integer(matching(sorted(members), by).len() as i64)
+        }
+        ReadCommand::ZRange {
+            range, with_scores, ..
+        } => {
+            let picked = select(sorted(members), range);
+            if *with_scores {
+                scored(picked)
+            } else {
+                Reply::Array(picked.into_iter().map(|(m, _)| Reply::Bulk(m)).collect())
+            }
+        }
+        ReadCommand::ZRank {
+            member,
+            rev,
+            with_score,
+            ..
+        } => {
+            let all = sorted(members);
+            let found = all.iter().position(|(m, _)| m == member);
+            match (found, all.len()) {
+                (Some(i), len) => {
+                    let rank = if *rev { len - 1 - i } else { i };
+                    let rank = Reply::Integer(rank as i64);
+                    match (with_score, all.get(i)) {
+                        (true, Some((_, s))) => Reply::Array(vec![rank, Reply::Double(*s)]),
+                        _ => rank,
+                    }
+                }
+                (None, _) if *with_score => Reply::NilArray,
+                (None, _) => Reply::Nil,
+            }
+        }
+        ReadCommand::CollectionScan {
+            cursor,
+            pattern,
+            count,
+            ..
+        } => scan::reply(
+            sorted(members)
+                .into_iter()
+                .map(|(m, s)| (m, Some(Bytes::from(format_double(s)))))
+                .collect(),
+            *cursor,
+            pattern.as_deref(),
+            *count,
+        ),
+        _ => Reply::error("ERR not a sorted set command"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{bulk, bulks, exec, int, script, wrongtype};
+    use super::super::tests::MemTxn;
+    use super::*;
+
+    fn d(v: f64) -> Reply {
+        Reply::Double(v)
+    }
+
+    fn arr(items: &[&str]) -> Reply {
+        Reply::Array(bulks(items))
+    }
+
+    fn pairs(items: &[(&str, f64)]) -> Reply {
+        Reply::Pairs(items.iter().map(|(m, s)| (bulk(m), d(*s))).collect())
+    }
+
+    #[test]
+    fn zadd_flags_and_scores() {
+        let mut t = MemTxn::default();
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zadd z 1 a 2 b 3 c",
+                    "zadd z 1 a 5 b 4 d",
+                    "zadd z ch 1 a 6 b 4 d 7 e",
+                    "zadd z nx 10 a 8 f",
+                    "zadd z xx ch 10 a 9 g",
+                    "zadd z gt ch 5 a 11 b 1 h",
+                    "zadd z lt ch 50 a 2 b",
+                    "zcard z",
+                    "zscore z a",
+                    "zscore z b",
+                    "zscore z nosuch",
+                    "zscore nokey a",
+                    "type z",
+                ]
+            ),
+            [
+                int(3),
+                int(1),
+                int(2),
+                int(1),
+                int(1),
+                int(2),
+                int(1),
+                int(7),
+                d(10.0),
+                d(2.0),
+                Reply::Nil,
+                Reply::Nil,
+                Reply::Simple("zset".into()),
+            ]
+        );
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zadd z incr 2.5 a",
+                    "zadd z nx incr 1 a",
+                    "zadd z xx incr 1 nosuch",
+                    "zadd z gt incr -1 a",
+                    "zadd z incr 1 new",
+                    "zincrby z -0.5 new",
+                    "zadd missing xx 1 a",
+                    "zadd missing xx incr 1 a",
+                    "exists missing",
+                    "zadd inf 0 a",
+                    "zincrby inf inf a",
+                    "zincrby inf -inf a",
+                    "zadd inf incr -inf a",
+                    "zscore inf a",
+                    "zmscore z a nosuch new",
+                    "zmscore nokey a",
+                ]
+            ),
+            [
+                d(12.5),
+                Reply::Nil,
+                Reply::Nil,
+                Reply::Nil,
+                d(1.0),
+                d(0.5),
+                int(0),
+                Reply::Nil,
+                int(0),
+                int(1),
+                d(f64::INFINITY),
+                Reply::error(NAN_SCORE),
+                Reply::error(NAN_SCORE),
+                d(f64::INFINITY),
+                Reply::Array(vec![d(12.5), Reply::Nil, d(0.5)]),
+                Reply::Array(vec![Reply::Nil]),
+            ]
+        );
+    }
+
+    #[test]
+    fn ranges_by_rank_score_and_lex() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd z 1 a 2 b 2 c 3 d -inf m +inf n");
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zrange z 0 -1",
+                    "zrange z 1 2 withscores",
+                    "zrange z -2 100",
+                    "zrange z 5 2",
+                    "zrevrange z 0 1",
+                    "zrange z 0 1 rev",
+                    "zrangebyscore z (1 3",
+                    "zrangebyscore z -inf +inf limit 1 2",
+                    "zrangebyscore z -inf +inf limit -1 2",
+                    "zrangebyscore z -inf +inf limit 4 -1",
+                    "zrevrangebyscore z 3 (1 withscores",
+                    "zrange z (3 (1 byscore rev",
+                    "zrange z 1 (2 byscore",
+                    "zcount z (1 +inf",
+                    "zcount z -inf -inf",
+                    "zrange nokey 0 -1",
+                ]
+            ),
+            [
+                arr(&["m", "a", "b", "c", "d", "n"]),
+                pairs(&[("a", 1.0), ("b", 2.0)]),
+                arr(&["d", "n"]),
+                arr(&[]),
+                arr(&["n", "d"]),
+                arr(&["n", "d"]),
+                arr(&["b", "c", "d"]),
+                arr(&["a", "b"]),
+                arr(&[]),
+                arr(&["d", "n"]),
+                pairs(&[("d", 3.0), ("c", 2.0), ("b", 2.0)]),
+                arr(&["c", "b"]),
+                arr(&["a"]),
+                int(4),
+                int(1),
+                arr(&[]),
+            ]
+        );
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd l 0 a 0 b 0 c 0 d 0 e");
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zrangebylex l - +",
+                    "zrangebylex l [b (d",
+                    "zrangebylex l (b + limit 1 2",
+                    "zrevrangebylex l [c -",
+                    "zrange l [d - bylex rev limit 0 2",
+                    "zlexcount l (a [c",
+                    "zlexcount l + -",
+                ]
+            ),
+            [
+                arr(&["a", "b", "c", "d", "e"]),
+                arr(&["b", "c"]),
+                arr(&["d", "e"]),
+                arr(&["c", "b", "a"]),
+                arr(&["d", "c"]),
+                int(2),
+                int(0),
+            ]
+        );
+    }
+
+    #[test]
+    fn ranks_pops_and_removal() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd z 1 a 2 b 3 c 4 d 5 e");
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zrank z c",
+                    "zrevrank z c",
+                    "zrank z c withscore",
+                    "zrank z x",
+                    "zrank z x withscore",
+                    "zrank nokey x",
+                    "zpopmin z",
+                    "zpopmax z 2",
+                    "zpopmin z 0",
+                    "zpopmin nokey",
+                    "zpopmax nokey 3",
+                    "zrem z b x",
+                    "zrem z c",
+                    "exists z",
+                    "zpopmin nokey",
+                ]
+            ),
+            [
+                int(2),
+                int(2),
+                Reply::Array(vec![int(2), d(3.0)]),
+                Reply::Nil,
+                Reply::NilArray,
+                Reply::Nil,
+                Reply::Array(vec![bulk("a"), d(1.0)]),
+                pairs(&[("e", 5.0), ("d", 4.0)]),
+                arr(&[]),
+                arr(&[]),
+                arr(&[]),
+                int(1),
+                int(1),
+                int(0),
+                arr(&[]),
+            ]
+        );
+        exec(&mut t, "zadd z 1 a 2 b 3 c 4 d 5 e");
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zremrangebyrank z -2 -1",
+                    "zremrangebyscore z (1 2",
+                    "zremrangebylex z - +",
+                    "zremrangebyrank z 0 -1",
+                    "exists z",
+                    "zremrangebyscore nokey -inf +inf",
+                ]
+            ),
+            [int(2), int(1), int(2), int(0), int(0), int(0)]
+        );
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd p 3 x 1 y 2 z");
+        let reply = exec(&mut t, "zpopmax p 10");
+        assert_eq!(reply, pairs(&[("x", 3.0), ("z", 2.0), ("y", 1.0)]));
+        assert_eq!(exec(&mut t, "exists p"), int(0));
+    }
+
+    #[test]
+    fn stores_and_wrongtype() {
+        let mut t = MemTxn::default();
+        script(
+            &mut t,
+            &[
+                "zadd a 1 x 2 y 3 z",
+                "zadd b 10 y 20 z 30 w",
+                "sadd s x w",
+                "set str v",
+                "set dst v",
+                "expire dst 100",
+            ],
+        );
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zrangestore dst a 1 -1",
+                    "ttl dst",
+                    "zrange dst 0 -1 withscores",
+                    "zrangestore dst nokey 0 -1",
+                    "exists dst",
+                    "zunionstore u 2 a b",
+                    "zrange u 0 -1 withscores",
+                    "zinterstore i 2 a b weights 2 1 aggregate max",
+                    "zrange i 0 -1 withscores",
+                    "zdiffstore df 2 a b",
+                    "zrange df 0 -1 withscores",
+                    "zunionstore us 2 a s aggregate min",
+                    "zrange us 0 -1 withscores",
+                    "zinterstore none 2 a nokey",
+                    "exists none",
+                    "zunionstore x 2 a str",
+                ]
+            ),
+            [
+                int(2),
+                int(-1),
+                pairs(&[("y", 2.0), ("z", 3.0)]),
+                int(0),
+                int(0),
+                int(4),
+                pairs(&[("x", 1.0), ("y", 12.0), ("z", 23.0), ("w", 30.0)]),
+                int(2),
+                pairs(&[("y", 10.0), ("z", 20.0)]),
+                int(1),
+                pairs(&[("x", 1.0)]),
+                int(4),
+                pairs(&[("w", 1.0), ("x", 1.0), ("y", 2.0), ("z", 3.0)]),
+                int(0),
+                int(0),
+                wrongtype(),
+            ]
+        );
+        for line in [
+            "zadd str 1 a",
+            "zscore str a",
+            "zrange str 0 -1",
+            "zrank str a",
+            "zpopmin str",
+            "zrem str a",
+            "zcard str",
+            "zrangestore d str 0 -1",
+            "zscan str 0",
+            "get a",
+            "sadd a m",
+            "lpush a m",
+            "hset a f v",
+        ] {
+            assert_eq!(exec(&mut t, line), wrongtype(), "{line}");
+        }
+        assert_eq!(exec(&mut t, "rename a renamed"), Reply::ok());
+        assert_eq!(exec(&mut t, "zcard renamed"), int(3));
+    }
+
+    #[test]
+    fn zscan_lists_members_with_scores() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd z 2 b 1.5 a 1e20 c");
+        assert_eq!(
+            exec(&mut t, "zscan z 0"),
+            Reply::Array(vec![bulk("0"), arr(&["a", "1.5", "b", "2", "c", "1e+20"])])
+        );
+        assert_eq!(
+            exec(&mut t, "zscan z 0 match b"),
+            Reply::Array(vec![bulk("0"), arr(&["b", "2"])])
+        );
+        assert_eq!(
+            exec(&mut t, "zscan nokey 0"),
+            Reply::Array(vec![bulk("0"), arr(&[])])
+        );
+    }
+}
