@@ -4,27 +4,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use common::Cluster;
-
-fn talk(port: u16, script: &[u8]) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(script).unwrap();
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
-}
+use common::{raw, Cluster};
 
 #[test]
 fn requirepass_is_enforced_on_every_node() {
     let cluster = Cluster::start(3, &["--requirepass", "s3cret"]);
     for n in &cluster.nodes {
-        let out = talk(
+        let out = raw(
             n.port,
             b"GET k\r\nAUTH wrong\r\nAUTH default wrong\r\nAUTH s3cret\r\nSET k v\r\nGET k\r\n",
         );
@@ -39,7 +25,7 @@ fn requirepass_is_enforced_on_every_node() {
         );
     }
     // HELLO with AUTH authenticates and switches protocol at once.
-    let out = talk(
+    let out = raw(
         cluster.node(1).port,
         b"HELLO 3 AUTH default s3cret\r\nGET k\r\n",
     );

@@ -8,26 +8,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::Cluster;
-use redis::{Commands, Connection, RedisResult, Value};
-
-const WRONGTYPE: &str = "WRONGTYPE";
-
-/// The error code (first word) of a failed command, or a panic if it succeeded.
-fn code<T: std::fmt::Debug>(r: RedisResult<T>) -> String {
-    match r {
-        Err(e) => e.code().unwrap_or("?").to_string(),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
-
-/// The full error line of a failed command (`ERR hash value is not an integer`).
-fn err_text<T: std::fmt::Debug>(r: RedisResult<T>) -> String {
-    match r {
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
+use common::{code, err_text, Cluster, WRONGTYPE};
+use redis::{Commands, Connection, Value};
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()

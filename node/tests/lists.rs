@@ -8,47 +8,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use common::Cluster;
-use redis::{Commands, RedisResult};
-
-const WRONGTYPE: &str = "WRONGTYPE";
-
-/// The error code (first word) of a failed command, or a panic if it succeeded.
-fn code<T: std::fmt::Debug>(r: RedisResult<T>) -> String {
-    match r {
-        Err(e) => e.code().unwrap_or("?").to_string(),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
-
-/// The full error line of a failed command (`ERR no such key`).
-fn err_text<T: std::fmt::Debug>(r: RedisResult<T>) -> String {
-    match r {
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
-
-/// Sends raw bytes and returns everything the node answers before closing.
-fn raw(port: u16, bytes: &[u8]) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(bytes).unwrap();
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
-}
-
-fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(name);
-    c.arg(args);
-    c
-}
+use common::{cmd, code, err_text, raw, Cluster, WRONGTYPE};
+use redis::Commands;
 
 #[test]
 fn lists_through_a_follower() {

@@ -287,3 +287,40 @@ pub fn local_get(node: &NodeProc, key: &str) -> Option<String> {
     redis::cmd("READONLY").query::<()>(&mut c).ok()?;
     redis::cmd("GET").arg(key).query(&mut c).ok()?
 }
+
+/// Sends raw bytes, half-closes, and returns everything the node answers before it closes.
+pub fn raw(port: u16, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// The error code (first word) of a failed command; panics if it succeeded.
+pub fn code<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
+    match r {
+        Err(e) => e.code().unwrap_or("?").to_string(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// The full error line of a failed command (`ERR no such key`); panics if it succeeded.
+pub fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
+    match r {
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// A command with string arguments.
+pub fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(name);
+    c.arg(args);
+    c
+}
+
+pub const WRONGTYPE: &str = "WRONGTYPE";
