@@ -98,6 +98,10 @@ impl Transaction {
         let item = match cmd {
             Command::Write(w) => ExecItem::Write(w),
             Command::Read(r) if !needs_whole_db(&r) => ExecItem::Read(r),
+            Command::Conn(ConnCommand::Ping(None)) => ExecItem::Const(Reply::Simple("PONG".into())),
+            Command::Conn(ConnCommand::Ping(Some(m)) | ConnCommand::Echo(m)) => {
+                ExecItem::Const(Reply::Bulk(m))
+            }
             _ => {
                 self.dirty = true;
                 return not_allowed();

@@ -62,6 +62,8 @@ pub enum OpKind {
 pub enum ExecItem {
     Write(cairn_protocol::WriteCommand),
     Read(cairn_protocol::ReadCommand),
+    /// A command whose reply does not depend on the data (PING, ECHO), answered in its place.
+    Const(Reply),
 }
 
 /// A key as WATCH saw it: the digest of its live value then (`None`: absent). EXEC aborts when

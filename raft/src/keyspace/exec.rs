@@ -59,6 +59,7 @@ pub(super) fn apply(
                 Reply::error("ERR Command not allowed inside a transaction")
             }
             ExecItem::Read(cmd) => read(&TxnView(RefCell::new(&mut *txn)), db, cmd, now)?,
+            ExecItem::Const(reply) => reply.clone(),
         });
     }
     Ok(Reply::Array(replies))
