@@ -40,7 +40,7 @@ COMMANDS = [
     "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
-    "role", "readonly", "readwrite", "auth",
+    "role", "readonly", "readwrite", "auth", "memory",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
 ]
@@ -48,6 +48,7 @@ SUBCOMMANDS = {
     "command": ["count", "docs", "info", "list"],
     "client": ["getname", "id", "info", "list", "setinfo", "setname"],
     "config": ["get", "resetstat", "rewrite", "set"],
+    "memory": ["usage"],
 }
 
 # server.c addReplyFlagsForCommand order; hidden flags are absent.

@@ -614,6 +614,10 @@ pub enum ReadCommand {
         rev: bool,
         with_score: bool,
     },
+    /// MEMORY USAGE key [SAMPLES n]: the bytes the key takes, approximately.
+    MemoryUsage {
+        key: Bytes,
+    },
 }
 
 /// What HGETALL, HKEYS and HVALS return of a hash.

@@ -11,6 +11,9 @@ use cairn_protocol::Reply;
 use super::{hash, list, set, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
+/// Bytes counted per key beyond its key and encoded value (data-tree key prefix, counters).
+const KEY_OVERHEAD_BYTES: usize = 48;
+
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
 pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<Reply> {
     let live = |key: &[u8]| -> Result<Option<StoredValue>> {
@@ -88,6 +91,12 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             ])
         }
         ReadCommand::DbSize => Reply::Integer(i64::try_from(view.len(db)?).unwrap_or(i64::MAX)),
+        // The stored record (value and expiry), the key, and a fixed per-key overhead for the
+        // index entries: an estimate, as Redis's is.
+        ReadCommand::MemoryUsage { key } => match live(key)? {
+            None => Reply::Nil,
+            Some(v) => Reply::Integer((v.encode()?.len() + key.len() + KEY_OVERHEAD_BYTES) as i64),
+        },
         ReadCommand::Ttl { key, query } => ttl(live(key)?, *query, now_ms),
         ReadCommand::HGet { key, .. }
         | ReadCommand::HMGet { key, .. }

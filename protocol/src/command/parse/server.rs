@@ -13,6 +13,9 @@ use crate::num::parse_i64;
 /// arity already checked).
 pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
     use ConnCommand as C;
+    if name == "memory|usage" {
+        return memory_usage(args);
+    }
     let conn = match (name, args) {
         ("ping", [_]) => C::Ping(None),
         ("ping", [_, message]) => C::Ping(Some(message.clone())),
@@ -217,4 +220,24 @@ fn command_list_filter(filter: &[Bytes]) -> Result<()> {
 
 fn unsupported(what: &str) -> CommandError {
     CommandError::Other(format!("ERR {what} is not supported"))
+}
+
+/// MEMORY USAGE key [SAMPLES count]: a read of one key (SAMPLES is accepted and has no effect:
+/// the size is computed from the whole stored value).
+fn memory_usage(args: &[Bytes]) -> Result<Command> {
+    let [_, _, key, rest @ ..] = args else {
+        return Err(CommandError::Arity("memory|usage".into()));
+    };
+    match rest {
+        [] => {}
+        [option, count] if is(option, "samples") => {
+            if int(count)? < 0 {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    }
+    Ok(Command::Read(crate::command::ReadCommand::MemoryUsage {
+        key: key.clone(),
+    }))
 }

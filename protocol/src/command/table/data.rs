@@ -1388,6 +1388,41 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "memory",
+        arity: -2,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow"],
+        summary: "A container for memory diagnostics commands.",
+        since: "4.0.0",
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        subcommands: &[
+        CommandSpec {
+            name: "memory|usage",
+            arity: -3,
+            flags: &["readonly"],
+            first_key: 2,
+            last_key: 2,
+            step: 1,
+            acl_categories: &["@read", "@slow"],
+            summary: "Estimates the memory usage of a key.",
+            since: "4.0.0",
+            group: "server",
+            complexity: Some("O(N) where N is the number of samples."),
+            key_specs: &[KeySpec { notes: None, flags: &["RO"], begin_index: 2, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+            args: &[
+                Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+                Arg { name: "count", kind: "integer", token: Some("SAMPLES"), flags: &["optional"], ..ARG },
+            ],
+            ..BASE
+        },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "mget",
         arity: -2,
         flags: &["readonly", "fast"],

@@ -260,3 +260,13 @@ fn config() {
         })
     );
 }
+
+#[test]
+fn memory_usage() {
+    let usage = ReadCommand::MemoryUsage { key: b("k") };
+    assert_eq!(read("MEMORY USAGE k"), usage);
+    assert_eq!(read("memory usage k samples 5"), usage);
+    assert_eq!(err("memory usage k samples -1"), "ERR syntax error");
+    assert_eq!(err("memory usage k bogus 1"), "ERR syntax error");
+    assert_eq!(err("memory usage"), arity("memory|usage"));
+}
