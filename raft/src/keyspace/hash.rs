@@ -34,14 +34,8 @@ impl Ctx<'_> {
 
     /// Stores `map` at `key` with its expiry, or deletes the key if the map is empty.
     fn put_hash(&mut self, key: &[u8], (map, expire_at_ms): Hash) -> Result<()> {
-        if map.is_empty() {
-            self.txn.delete(self.db, key)?;
-        } else {
-            let data = Data::Hash(map);
-            self.txn
-                .put(self.db, key, StoredValue { expire_at_ms, data })?;
-        }
-        Ok(())
+        let data = Data::Hash(map);
+        self.put_or_delete(key, StoredValue { expire_at_ms, data })
     }
 
     pub(crate) fn hset(

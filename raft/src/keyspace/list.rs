@@ -28,14 +28,8 @@ impl Ctx<'_> {
 
     /// Stores `list` at `key` with its expiry, or deletes the key if the list is empty.
     fn put_list(&mut self, key: &[u8], (list, expire_at_ms): List) -> Result<()> {
-        if list.is_empty() {
-            self.txn.delete(self.db, key)?;
-        } else {
-            let data = Data::List(list);
-            self.txn
-                .put(self.db, key, StoredValue { expire_at_ms, data })?;
-        }
-        Ok(())
+        let data = Data::List(list);
+        self.put_or_delete(key, StoredValue { expire_at_ms, data })
     }
 
     /// LPUSH, RPUSH, LPUSHX, RPUSHX.

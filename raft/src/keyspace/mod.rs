@@ -216,6 +216,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Stores a collection value, or deletes the key when the collection is empty.
+    pub(crate) fn put_or_delete(&mut self, key: &[u8], value: StoredValue) -> Result<()> {
+        if value.data.is_empty_collection() {
+            self.txn.delete(self.db, key)?;
+        } else {
+            self.txn.put(self.db, key, value)?;
+        }
+        Ok(())
+    }
+
     /// The live value of `key`: an expired value is deleted here (deterministically, at the
     /// op's time) and reported as absent.
     pub fn live(&mut self, key: &[u8]) -> Result<Option<StoredValue>> {

@@ -72,14 +72,8 @@ impl Ctx<'_> {
 
     /// Stores `set` at `key` with its expiry, or deletes the key if the set is empty.
     fn put_set(&mut self, key: &[u8], (set, expire_at_ms): Set) -> Result<()> {
-        if set.is_empty() {
-            self.txn.delete(self.db, key)?;
-        } else {
-            let data = Data::Set(set);
-            self.txn
-                .put(self.db, key, StoredValue { expire_at_ms, data })?;
-        }
-        Ok(())
+        let data = Data::Set(set);
+        self.put_or_delete(key, StoredValue { expire_at_ms, data })
     }
 
     pub(crate) fn sadd(&mut self, key: &Bytes, new: &[Bytes]) -> Result<Reply> {

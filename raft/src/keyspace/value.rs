@@ -37,6 +37,17 @@ pub enum Data {
 }
 
 impl Data {
+    /// A collection with no elements: Redis never keeps one, the key is deleted instead.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Data::Str(_) => false,
+            Data::Hash(m) => m.is_empty(),
+            Data::Set(s) => s.is_empty(),
+            Data::List(l) => l.is_empty(),
+            Data::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// The name TYPE answers with.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -184,14 +184,8 @@ impl Ctx<'_> {
 
     /// Stores `members` at `key` with its expiry, or deletes the key if it is empty.
     fn put_zset(&mut self, key: &[u8], (members, expire_at_ms): ZSet) -> Result<()> {
-        if members.is_empty() {
-            self.txn.delete(self.db, key)?;
-        } else {
-            let data = Data::ZSet(members);
-            self.txn
-                .put(self.db, key, StoredValue { expire_at_ms, data })?;
-        }
-        Ok(())
+        let data = Data::ZSet(members);
+        self.put_or_delete(key, StoredValue { expire_at_ms, data })
     }
 
     /// ZADD. With INCR the reply is the new score, or nil when a condition stopped it.
