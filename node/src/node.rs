@@ -18,6 +18,7 @@ use crate::clients::Clients;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::read_barrier::ReadBarrier;
+use crate::router::RequestIds;
 use crate::settings::Settings;
 use crate::stats::Stats;
 
@@ -38,6 +39,8 @@ pub struct Node {
     pub stats: Stats,
     pub metrics: Metrics,
     pub reads: ReadBarrier,
+    /// Ids for this process's client writes, so a retried write is applied once.
+    pub request_ids: RequestIds,
     pub started: Instant,
     pub run_id: String,
     /// Flips to true when the node begins to shut down.
@@ -73,8 +76,24 @@ impl Node {
                 return Some(l);
             }
             let left = deadline.checked_duration_since(Instant::now())?;
-            if tokio::time::timeout(left, rx.changed()).await.is_err() {
-                return self.leader();
+            match tokio::time::timeout(left, rx.changed()).await {
+                Ok(Ok(())) => {}
+                // Raft stopped, or the deadline passed.
+                Ok(Err(_)) | Err(_) => return self.leader(),
+            }
+        }
+    }
+
+    /// Resolves once this node no longer sees `leader` as the leader (an election started, or
+    /// another node won one); never, while raft runs and `leader` leads.
+    pub async fn leader_changed(&self, leader: NodeId) {
+        let mut rx = self.raft.metrics();
+        loop {
+            if rx.borrow_and_update().current_leader != Some(leader) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
             }
         }
     }
@@ -168,6 +187,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         stats: Stats::default(),
         metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
+        request_ids: RequestIds::new(),
         started: Instant::now(),
         run_id: random_hex(40),
         shutdown,

@@ -2,23 +2,66 @@
 //! On the leader they are proposed locally; on a follower they are forwarded over the peer
 //! protocol and the replies come back on the client's connection.
 //!
-//! A write is retried only when it certainly did not happen (openraft answered
-//! ForwardToLeader, or the leader could not be connected to). When the outcome is unknown
-//! (a timeout after the request was sent), the client's connection is closed without a
-//! reply, as a network failure would: an error reply would claim the write failed.
+//! Every client write carries a [`RequestId`], and replicas apply an id at most once (see
+//! `cairn_raft::keyspace::once`). So a write whose outcome is unknown (the leader died or
+//! timed out mid-call) is simply sent again, to whichever node leads next, and its first
+//! reply comes back. Only when that keeps failing for [`RETRY_FOR`] is the outcome left
+//! unknown, and the client's connection is closed without a reply, as a network failure
+//! would: an error reply would claim the write failed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_protocol::{Reply, WriteCommand};
+use cairn_raft::keyspace::once::REPLY_KEPT_MS;
 use cairn_raft::network::{CallError, ForwardResult};
-use cairn_raft::OpKind;
+use cairn_raft::{OpKind, RequestId};
 use openraft::error::{ClientWriteError, RaftError};
 
 use crate::node::Node;
 
-/// How long a batch of writes may take (proposed here or forwarded) before its outcome is
-/// unknown.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt of a batch of writes may take (proposed here or forwarded).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write whose outcome is unknown is retried before the client is told nothing.
+const RETRY_FOR: Duration = Duration::from_secs(20);
+// A retry must find the record of its first application: replicas keep it far longer.
+const _: () = assert!(RETRY_FOR.as_millis() as u64 * 2 <= REPLY_KEPT_MS);
+
+/// Hands out the ids of this process's client writes: a random origin per process start, so
+/// ids never repeat across restarts, and a counter.
+pub struct RequestIds {
+    origin: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    pub fn new() -> RequestIds {
+        RequestIds {
+            origin: rand::random(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn tag(&self, op: OpKind) -> OpKind {
+        match op {
+            OpKind::Command { .. } | OpKind::Exec { .. } => OpKind::Once {
+                id: RequestId {
+                    origin: self.origin,
+                    seq: self.next.fetch_add(1, Ordering::Relaxed),
+                },
+                op: Box::new(op),
+            },
+            // The leader's own entries (checks, expiry) are never retried.
+            other => other,
+        }
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The result of one write.
 #[derive(Debug)]
@@ -43,86 +86,59 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
 
 /// Executes operations through the leader in order; one outcome each.
 pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
+    let ops: Vec<OpKind> = ops.into_iter().map(|op| node.request_ids.tag(op)).collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
-    let deadline = Instant::now() + node.leader_wait();
+    let give_up = Instant::now() + RETRY_FOR;
+    let mut leader_deadline = Instant::now() + node.leader_wait();
+    // Whether an attempt may have reached a leader: from then on, failure is never certain.
+    let mut maybe_applied = false;
     // Indexes of ops still to do, in order.
     let mut todo: Vec<usize> = (0..ops.len()).collect();
     while !todo.is_empty() {
-        let Some((leader, info)) = node.wait_leader(deadline).await else {
-            for i in todo {
-                outcomes[i] = Some(Outcome::Reply(cluster_down()));
-            }
-            break;
-        };
         let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].clone()).collect();
-        let results: Vec<ForwardResult> = if leader == node.id {
-            // A leader cut off from its quorum cannot commit: give up after a bound, with an
-            // unknown outcome (the entry may still commit if the partition heals).
-            match tokio::time::timeout(FORWARD_TIMEOUT, node.proposer.propose(batch)).await {
-                Ok(r) => r,
-                Err(_) => {
-                    for i in todo {
-                        outcomes[i] = Some(Outcome::Unknown);
-                    }
-                    break;
+        let results = match attempt(node, batch, leader_deadline.min(give_up)).await {
+            Attempt::Done(results) => results,
+            Attempt::NoLeader if !maybe_applied => {
+                for i in todo {
+                    outcomes[i] = Some(Outcome::Reply(cluster_down()));
                 }
+                break;
             }
-        } else {
-            match node
-                .peers
-                .forward(&info.raft_addr, &batch, FORWARD_TIMEOUT)
-                .await
-            {
-                Ok(r) if r.len() == batch.len() => r,
-                Ok(_) => {
-                    tracing::warn!(
-                        leader,
-                        "a forward answered with the wrong number of replies"
-                    );
-                    for i in todo {
-                        outcomes[i] = Some(Outcome::Unknown);
-                    }
+            Attempt::NoLeader | Attempt::Unknown => {
+                maybe_applied = true;
+                if Instant::now() >= give_up {
                     break;
                 }
-                Err(e @ (CallError::Timeout | CallError::Other(_))) => {
-                    tracing::warn!(leader, error = %e, "forwarded writes have an unknown outcome");
-                    for i in todo {
-                        outcomes[i] = Some(Outcome::Unknown);
-                    }
-                    break;
-                }
-                Err(CallError::Unreachable(e)) => {
-                    tracing::debug!(leader, error = %e, "leader unreachable; waiting for a new one");
-                    if Instant::now() >= deadline {
-                        for i in todo {
-                            outcomes[i] = Some(Outcome::Reply(cluster_down()));
-                        }
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+                // A fresh wait for the next leader, and a moment for it to be known.
+                leader_deadline = Instant::now() + node.leader_wait();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             }
         };
         let mut retry = Vec::new();
         for (i, r) in todo.iter().zip(results) {
             match r {
                 Ok(reply) => outcomes[*i] = Some(Outcome::Reply(reply)),
-                // Not proposed, or truncated before commit: certainly not applied.
+                // Not proposed, or truncated before commit: retried on the next leader.
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => retry.push(*i),
                 Err(e) => {
-                    tracing::warn!(error = %e, "write failed");
-                    outcomes[*i] = Some(Outcome::Unknown);
+                    tracing::warn!(error = %e, "write failed; retrying");
+                    maybe_applied = true;
+                    retry.push(*i);
                 }
             }
         }
-        if !retry.is_empty() && Instant::now() >= deadline {
-            for i in retry {
-                outcomes[i] = Some(Outcome::Reply(cluster_down()));
-            }
-            break;
-        }
         if !retry.is_empty() {
+            if Instant::now() >= leader_deadline.min(give_up) {
+                for i in retry {
+                    outcomes[i] = Some(if maybe_applied {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::Reply(cluster_down())
+                    });
+                }
+                break;
+            }
             // Let the new leader become known before retrying.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -132,4 +148,71 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Unknown))
         .collect()
+}
+
+enum Attempt {
+    /// One result per op.
+    Done(Vec<ForwardResult>),
+    /// No leader could be found or reached by the deadline: nothing was delivered.
+    NoLeader,
+    /// The ops may or may not have been applied.
+    Unknown,
+}
+
+/// One try at the current leader: proposed here when this node leads, forwarded otherwise.
+async fn attempt(node: &Node, batch: Vec<OpKind>, deadline: Instant) -> Attempt {
+    loop {
+        let Some((leader, info)) = node.wait_leader(deadline).await else {
+            return Attempt::NoLeader;
+        };
+        if leader == node.id {
+            // A leader cut off from its quorum cannot commit: give up after a bound, with an
+            // unknown outcome (the entry may still commit if the partition heals).
+            let proposal = node.proposer.propose(batch);
+            return match until_leader_changes(node, leader, proposal).await {
+                Some(r) => Attempt::Done(r),
+                None => Attempt::Unknown,
+            };
+        }
+        let n = batch.len();
+        let forward = node.peers.forward(&info.raft_addr, &batch, ATTEMPT_TIMEOUT);
+        let Some(forwarded) = until_leader_changes(node, leader, forward).await else {
+            return Attempt::Unknown;
+        };
+        match forwarded {
+            Ok(r) if r.len() == n => return Attempt::Done(r),
+            Ok(_) => {
+                tracing::warn!(
+                    leader,
+                    "a forward answered with the wrong number of replies"
+                );
+                return Attempt::Unknown;
+            }
+            Err(e @ (CallError::Timeout | CallError::Other(_))) => {
+                tracing::warn!(leader, error = %e, "forwarded writes have an unknown outcome; retrying");
+                return Attempt::Unknown;
+            }
+            Err(CallError::Unreachable(e)) => {
+                tracing::debug!(leader, error = %e, "leader unreachable; waiting for a new one");
+                if Instant::now() >= deadline {
+                    return Attempt::NoLeader;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// `call`'s result, or `None` once [`ATTEMPT_TIMEOUT`] passes or `leader` stops leading in
+/// this node's view: a paused or partitioned leader does not hold writes for the whole
+/// timeout when a new leader could take them (a retry is safe, ids are applied once).
+async fn until_leader_changes<T>(
+    node: &Node,
+    leader: u64,
+    call: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        r = tokio::time::timeout(ATTEMPT_TIMEOUT, call) => r.ok(),
+        () = node.leader_changed(leader) => None,
+    }
 }

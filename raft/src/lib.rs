@@ -21,7 +21,9 @@ pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use types::{ExecItem, NodeId, NodeInfo, OpKind, Raft, Response, TypeConfig, Watched, WriteOp};
+pub use types::{
+    ExecItem, NodeId, NodeInfo, OpKind, Raft, RequestId, Response, TypeConfig, Watched, WriteOp,
+};
 
 /// Generated peer protocol.
 pub mod pb {

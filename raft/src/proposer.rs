@@ -16,6 +16,8 @@ use cairn_protocol::Reply;
 
 /// Most operations in one log entry.
 pub const BATCH_OPS_MAX: usize = 1024;
+// Every op of an entry may record an at-most-once reply; forgetting must keep pace.
+const _: () = assert!(BATCH_OPS_MAX <= crate::keyspace::once::FORGET_PER_ENTRY_MAX);
 /// Most operations waiting to be proposed; senders wait beyond it (backpressure).
 const QUEUE_MAX: usize = 16 * 1024;
 /// Log entries proposed and not yet applied, at most. While the pipeline is full, new writes

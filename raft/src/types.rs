@@ -55,6 +55,19 @@ pub enum OpKind {
         items: Vec<ExecItem>,
         watched: Vec<Watched>,
     },
+    /// A client's write tagged with a request id, applied at most once: a node that does not
+    /// know whether a forwarded write was applied (the leader died mid-call) sends it again
+    /// with the same id, and a replica that has applied the id already answers the recorded
+    /// reply instead of applying it twice (see [`crate::keyspace::once`]).
+    Once { id: RequestId, op: Box<OpKind> },
+}
+
+/// Names one client write across retries: `origin` is chosen at random by the node that
+/// took the write when it started, `seq` counts that node's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestId {
+    pub origin: u64,
+    pub seq: u64,
 }
 
 /// One queued command of a transaction.

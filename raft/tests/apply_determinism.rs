@@ -11,9 +11,10 @@ use cairn_protocol::command::{
     ZCompare, ZRange, ZRangeBy,
 };
 use cairn_protocol::WriteCommand;
+use cairn_raft::keyspace::once::REPLY_KEPT_MS;
 use cairn_raft::keyspace::View;
 use cairn_raft::store::Store;
-use cairn_raft::{OpKind, TypeConfig, WriteOp};
+use cairn_raft::{OpKind, RequestId, TypeConfig, WriteOp};
 use openraft::storage::RaftStateMachine;
 use openraft::{Entry, EntryPayload, LogId, RaftSnapshotBuilder};
 use rand::{Rng, SeedableRng};
@@ -247,6 +248,39 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
 }
 
 /// Every key with its encoded value, checking the key and TTL counters against the data.
+/// Entry `index`: one to three ops, like batched proposals. Some ops carry request ids from a
+/// small range, so retries (repeated ids) happen, and time sometimes leaps by half the window
+/// the replies of ids are kept for, so records are forgotten along the way.
+fn random_entry(rng: &mut rand::rngs::StdRng, now: &mut u64, index: u64) -> Entry<TypeConfig> {
+    *now += if rng.gen_bool(0.01) {
+        REPLY_KEPT_MS / 2
+    } else {
+        rng.gen_range(0..3)
+    };
+    let ops = (0..rng.gen_range(1..4))
+        .map(|_| {
+            let op = random_op(rng);
+            // The leader never tags its own check entries.
+            if !matches!(op, OpKind::Check) && rng.gen_bool(0.5) {
+                let id = RequestId {
+                    origin: rng.gen_range(1..3),
+                    seq: rng.gen_range(0..300),
+                };
+                OpKind::Once {
+                    id,
+                    op: Box::new(op),
+                }
+            } else {
+                op
+            }
+        })
+        .collect();
+    Entry::<TypeConfig> {
+        log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(WriteOp { now_ms: *now, ops }),
+    }
+}
+
 fn dump(store: &Store) -> Vec<(u8, Bytes, Vec<u8>)> {
     let ks = store.sm.keyspace();
     let mut out = Vec::new();
@@ -283,17 +317,7 @@ async fn same_ops_give_identical_state() {
     let mut now = 1_700_000_000_000u64;
     let mut entries = Vec::new();
     for i in 1..=3000u64 {
-        now += rng.gen_range(0..3);
-        entries.push(Entry::<TypeConfig> {
-            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), i),
-            // Entries of one to three ops, like batched proposals.
-            payload: EntryPayload::Normal(WriteOp {
-                now_ms: now,
-                ops: (0..rng.gen_range(1..4))
-                    .map(|_| random_op(&mut rng))
-                    .collect(),
-            }),
-        });
+        entries.push(random_entry(&mut rng, &mut now, i));
     }
     let mut replies_a = Vec::new();
     for chunk in entries.chunks(7) {
@@ -326,7 +350,6 @@ async fn same_ops_give_identical_state() {
         c.sm.applied_state().await.unwrap().0,
         a.sm.applied_state().await.unwrap().0
     );
-
     // The running digest kept by apply equals one computed from the data, on all three; and
     // both replicas that applied the log recorded the same digests at the same indexes.
     for (name, s) in [("a", &a), ("b", &b), ("c", &c)] {
@@ -339,4 +362,19 @@ async fn same_ops_give_identical_state() {
     let checks = a.sm.checks().unwrap();
     assert!(!checks.is_empty(), "seed {seed}: the ops include checks");
     assert_eq!(checks, b.sm.checks().unwrap(), "seed {seed}");
+    // The snapshot carried the at-most-once records: retries after it are answered alike.
+    let more: Vec<_> = (3001..=3300u64)
+        .map(|i| random_entry(&mut rng, &mut now, i))
+        .collect();
+    let after_a = a.sm.apply(more.clone()).await.unwrap();
+    let after_c = c.sm.apply(more).await.unwrap();
+    assert_eq!(
+        after_a, after_c,
+        "seed {seed}: replies after a snapshot differ"
+    );
+    assert_eq!(
+        dump(&a),
+        dump(&c),
+        "seed {seed}: state after a snapshot differs"
+    );
 }

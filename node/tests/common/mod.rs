@@ -177,11 +177,14 @@ impl Cluster {
         }
     }
 
-    /// Sends a signal to node `id`'s own pid.
+    /// Sends signal `sig` (a name: "STOP", "CONT", "TERM") to node `id`'s own pid.
     pub fn signal(&self, id: u64, sig: &str) {
-        if let Some(pid) = self.node(id).pid() {
-            let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
-        }
+        let pid = self.node(id).pid().expect("node not running");
+        let status = Command::new("kill")
+            .args(["-s", sig, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {sig} {pid}: {status}");
     }
 
     /// Waits for node `id` to exit by itself; its exit status.

@@ -9,6 +9,7 @@ mod exec;
 mod hash;
 mod keys;
 mod list;
+pub mod once;
 mod random;
 mod read;
 mod scan;
@@ -27,7 +28,7 @@ use bytes::Bytes;
 use cairn_protocol::Reply;
 
 use crate::error::Result;
-use crate::types::{OpKind, WriteOp};
+use crate::types::{OpKind, RequestId, WriteOp};
 
 /// The number of logical databases, as in Redis.
 pub const DATABASES: u8 = 16;
@@ -46,6 +47,14 @@ pub trait Txn {
     fn clear(&mut self, db: u8) -> Result<()>;
     /// The keyspace digest as of the writes so far (see `store::digest`).
     fn digest(&mut self) -> Result<u64>;
+    /// The reply recorded for a write applied under `id` (`Some(None)`: applied, reply not
+    /// kept), or `None` if no write with that id is remembered.
+    fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>>;
+    /// Remembers that the write `id` was applied at log time `now` with `reply`.
+    fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()>;
+    /// Forgets up to `max` records made before log time `before`, oldest first (ties in id
+    /// order), so every replica forgets the same ones at the same entry.
+    fn forget_replies(&mut self, before: u64, max: usize) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
@@ -66,6 +75,10 @@ pub trait View {
 /// Applies one log entry's operations in order and returns their replies. Redis errors
 /// (wrong type, not an integer) are replies; `Err` is reserved for storage failures.
 pub fn apply(txn: &mut dyn Txn, op: &WriteOp) -> Result<Vec<Reply>> {
+    txn.forget_replies(
+        op.now_ms.saturating_sub(once::REPLY_KEPT_MS),
+        once::FORGET_PER_ENTRY_MAX,
+    )?;
     op.ops
         .iter()
         .map(|kind| apply_one(txn, kind, op.now_ms))
@@ -96,6 +109,7 @@ fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
         // The store turns this into `[index, digest]`: only it knows the entry's index.
         OpKind::Check => Ok(Reply::Integer(txn.digest()? as i64)),
         OpKind::Exec { db, items, watched } => exec::apply(txn, *db, items, watched, now),
+        OpKind::Once { id, op } => once::apply(txn, id, op, now),
     }
 }
 
@@ -248,9 +262,13 @@ mod tests {
 
     use super::*;
 
-    /// The keyspace in memory, for testing [`apply`] alone.
+    /// The keyspace in memory, for testing [`apply`] alone; the second map holds the
+    /// at-most-once records: id → (log time, reply).
     #[derive(Default)]
-    pub(crate) struct MemTxn(pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>);
+    pub(crate) struct MemTxn(
+        pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>,
+        pub(crate) BTreeMap<(u64, u64), (u64, Option<Reply>)>,
+    );
 
     impl Txn for MemTxn {
         fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
@@ -272,6 +290,26 @@ mod tests {
             self.0.iter().try_fold(0u64, |acc, ((db, k), v)| {
                 Ok(acc.wrapping_add(entry_digest(*db, k, &v.encode()?)))
             })
+        }
+        fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>> {
+            Ok(self.1.get(&(id.origin, id.seq)).map(|(_, r)| r.clone()))
+        }
+        fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()> {
+            self.1.insert((id.origin, id.seq), (now, reply));
+            Ok(())
+        }
+        fn forget_replies(&mut self, before: u64, max: usize) -> Result<()> {
+            let mut old: Vec<(u64, (u64, u64))> = self
+                .1
+                .iter()
+                .filter(|(_, (at, _))| *at < before)
+                .map(|(id, (at, _))| (*at, *id))
+                .collect();
+            old.sort_unstable();
+            for (_, id) in old.into_iter().take(max) {
+                self.1.remove(&id);
+            }
+            Ok(())
         }
     }
 

@@ -240,6 +240,11 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
             SnapRecord::Data(entries) => {
                 let mut batch = sled::Batch::default();
                 for (k, v) in entries {
+                    if k.first() != Some(&keys::DATA) && keys::in_snapshot(&k) {
+                        // An at-most-once record: kept as it is.
+                        batch.insert(k, v);
+                        continue;
+                    }
                     let Some((_, key)) = keys::split_data_key(&k) else {
                         return Err(Error::Corrupt {
                             path: path.display().to_string(),
@@ -473,9 +478,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 let file = format!("{snapshot_id}.snap");
                 let tmp = dir.join(format!("{snapshot_id}.building.tmp"));
                 let mut w = SnapWriter::create(&tmp, applied, membership.clone())?;
-                for item in tree.scan_prefix([keys::DATA]) {
-                    let (k, v) = item.map_err(sled_err)?;
-                    w.push(k.to_vec(), v.to_vec())?;
+                for prefix in [keys::DATA, keys::REPLY, keys::REPLY_TIME] {
+                    for item in tree.scan_prefix([prefix]) {
+                        let (k, v) = item.map_err(sled_err)?;
+                        w.push(k.to_vec(), v.to_vec())?;
+                    }
                 }
                 w.finish()?;
                 std::fs::rename(&tmp, dir.join(&file))?;

@@ -28,7 +28,7 @@ pub enum SnapRecord {
         last_applied: Option<LogId>,
         membership: StoredMembership,
     },
-    /// State-machine tree entries (full keys) of the `d` range.
+    /// State-machine tree entries (full keys): the data, then the at-most-once records.
     Data(Vec<(Vec<u8>, Vec<u8>)>),
     End {
         records: u64,

@@ -7,8 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use cairn_protocol::Reply;
+
 use crate::error::{Error, Result};
 use crate::keyspace::{entry_digest, StoredValue, Txn, DATABASES};
+use crate::types::RequestId;
 
 use super::keys::{self, Counter};
 
@@ -213,5 +216,60 @@ impl Txn for SledTxn<'_> {
 
     fn digest(&mut self) -> Result<u64> {
         (0..DATABASES).try_fold(0u64, |acc, db| Ok(acc.wrapping_add(self.db_digest(db)?)))
+    }
+
+    fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>> {
+        let key = keys::reply_key(id.origin, id.seq);
+        let bytes = match self.writes.get(key.as_slice()) {
+            Some(staged) => staged.clone(),
+            None => self.tree.get(key).map_err(sled_err)?.map(|v| v.to_vec()),
+        };
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let (_, reply): (u64, Option<Reply>) =
+            bincode::deserialize(&bytes).map_err(|e| Error::Corrupt {
+                path: "state machine".into(),
+                what: format!("reply record of {id:?}: {e}"),
+            })?;
+        Ok(Some(reply))
+    }
+
+    fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()> {
+        let value = bincode::serialize(&(now, reply)).map_err(|e| Error::Storage(e.to_string()))?;
+        let key = keys::reply_key(id.origin, id.seq);
+        self.writes.insert(key.to_vec(), Some(value));
+        let time_key = keys::reply_time_key(now, id.origin, id.seq);
+        self.writes.insert(time_key.to_vec(), Some(Vec::new()));
+        Ok(())
+    }
+
+    fn forget_replies(&mut self, before: u64, max: usize) -> Result<()> {
+        let start = vec![keys::REPLY_TIME];
+        let end = keys::reply_time_key(before, 0, 0).to_vec();
+        // The oldest records as the tree and this batch's staged writes together see them:
+        // the same set whichever way the log was cut into batches.
+        let staged: Vec<(Vec<u8>, bool)> = self
+            .writes
+            .range(start.clone()..end.clone())
+            .map(|(k, v)| (k.clone(), v.is_some()))
+            .collect();
+        let deleted = staged.iter().filter(|(_, live)| !live).count();
+        let mut old: Vec<Vec<u8>> = Vec::new();
+        for item in self.tree.range(start..end).take(max + deleted) {
+            let (k, _) = item.map_err(sled_err)?;
+            if !self.writes.contains_key(k.as_ref()) {
+                old.push(k.to_vec());
+            }
+        }
+        old.extend(staged.into_iter().filter(|(_, live)| *live).map(|(k, _)| k));
+        old.sort_unstable();
+        for time_key in old.into_iter().take(max) {
+            if let Some(reply_key) = keys::reply_key_of_time_key(&time_key) {
+                self.writes.insert(reply_key.to_vec(), None);
+            }
+            self.writes.insert(time_key, None);
+        }
+        Ok(())
     }
 }
