@@ -31,6 +31,9 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         }
         ConnCommand::Reset => {
             s.tx.reset();
+            if let Some(mut subs) = s.subs.take() {
+                subs.leave_all(&s.node.pubsub);
+            }
             s.db = 0;
             s.protocol = Protocol::Resp2;
             s.readonly = false;
@@ -65,6 +68,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         | ConnCommand::Unwatch => Reply::error("ERR transaction command out of place"),
         // Handled asynchronously by the session (it talks to peers).
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
+        ConnCommand::PubSub(_) => Reply::error("ERR pub/sub commands are not allowed here"),
     }
 }
 

@@ -13,6 +13,7 @@ mod http;
 mod info;
 mod metrics;
 mod node;
+mod pubsub;
 mod read_barrier;
 mod router;
 mod server;

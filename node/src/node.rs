@@ -17,6 +17,7 @@ use crate::checker::Integrity;
 use crate::clients::Clients;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
+use crate::pubsub::Hub;
 use crate::read_barrier::ReadBarrier;
 use crate::router::RequestIds;
 use crate::settings::Settings;
@@ -41,6 +42,8 @@ pub struct Node {
     pub reads: ReadBarrier,
     /// Ids for this process's client writes, so a retried write is applied once.
     pub request_ids: RequestIds,
+    /// This node's pub/sub subscriptions.
+    pub pubsub: Arc<Hub>,
     pub started: Instant,
     pub run_id: String,
     /// Flips to true when the node begins to shut down.
@@ -149,11 +152,14 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         .await
         .with_context(|| format!("binding the peer port {peer_addr}"))?;
     let proposer = Proposer::start(raft.clone());
+    let pubsub = Arc::new(Hub::default());
+    let sink = pubsub.clone();
     let service = PeerServer::new(PeerService::new(
         cfg.id,
         raft.clone(),
         proposer.clone(),
         store.sm.clone(),
+        Arc::new(move |channel, message| sink.deliver(channel, message)),
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
@@ -188,6 +194,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
         request_ids: RequestIds::new(),
+        pubsub,
         started: Instant::now(),
         run_id: random_hex(40),
         shutdown,

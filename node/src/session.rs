@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use cairn_protocol::command::{self, Command, ReadCommand};
-use cairn_protocol::{Limits, Protocol, Reply, RequestParser, WriteCommand};
+use cairn_protocol::command::{self, Command, PubSubCommand, ReadCommand};
+use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::node::Node;
+use crate::pubsub::Subscriptions;
 use crate::router::{self, Outcome};
 use crate::stats::Stats;
 use crate::transaction::{Action, Transaction};
@@ -40,6 +41,8 @@ pub struct Session {
     pub closing: bool,
     /// MULTI/EXEC and WATCH state.
     pub tx: Transaction,
+    /// Pub/sub subscriptions and their message queue, once the connection subscribed.
+    pub subs: Option<Subscriptions>,
 }
 
 /// What to do with one parsed request.
@@ -50,6 +53,7 @@ enum Step {
     Watch(Vec<Bytes>),
     Read(ReadCommand),
     Write(WriteCommand),
+    PubSub(PubSubCommand),
 }
 
 pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
@@ -62,6 +66,7 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
         authenticated: false,
         closing: false,
         tx: Transaction::default(),
+        subs: None,
     };
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
@@ -106,12 +111,94 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
             continue;
         }
         input.reserve(READ_CHUNK);
-        match stream.read_buf(&mut input).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => Stats::add(&node.stats.net_input_bytes, n as u64),
+        tokio::select! {
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => Stats::add(&node.stats.net_input_bytes, n as u64),
+            },
+            Some(first) = next_message(&mut session.subs) => {
+                if !write_messages(&mut session, first, &mut stream, &mut output).await {
+                    break;
+                }
+            }
         }
     }
+    if let Some(mut subs) = session.subs.take() {
+        subs.leave_all(&node.pubsub);
+    }
     node.clients.remove(id);
+}
+
+/// The next pub/sub message for the connection; never, while it has no subscriptions.
+async fn next_message(subs: &mut Option<Subscriptions>) -> Option<Reply> {
+    match subs {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes `first` and whatever else is queued (a bounded batch). False when the connection
+/// must close: the client fell too far behind, or the write failed.
+async fn write_messages(
+    session: &mut Session,
+    first: Reply,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+) -> bool {
+    let Some(subs) = session.subs.as_mut() else {
+        return true;
+    };
+    if subs.overflowed() {
+        tracing::warn!(
+            client = session.id,
+            "closing a pub/sub client that fell behind"
+        );
+        return false;
+    }
+    first.encode(session.protocol, output);
+    for _ in 0..PIPELINE_MAX {
+        match subs.try_next() {
+            Some(m) => m.encode(session.protocol, output),
+            None => break,
+        }
+    }
+    Stats::add(&session.node.stats.net_output_bytes, output.len() as u64);
+    let ok = stream.write_all(output).await.is_ok();
+    output.clear();
+    ok
+}
+
+/// Redis's full name of a request's command (`get`, `config|get`), for error texts.
+fn full_name(args: &[Bytes]) -> String {
+    let lower = |b: &Bytes| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let Some(name) = args.first() else {
+        return String::new();
+    };
+    match (command::table::lookup_command(name), args.get(1)) {
+        (Some(spec), Some(sub)) if !spec.subcommands.is_empty() => {
+            format!("{}|{}", spec.name, lower(sub))
+        }
+        (Some(spec), _) => spec.name.to_string(),
+        (None, _) => lower(name),
+    }
+}
+
+/// What a subscribed RESP2 connection may run, as Redis allows.
+fn allowed_while_subscribed(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Conn(
+            ConnCommand::Ping(_)
+                | ConnCommand::Quit
+                | ConnCommand::Reset
+                | ConnCommand::PubSub(
+                    PubSubCommand::Subscribe(_)
+                        | PubSubCommand::Unsubscribe(_)
+                        | PubSubCommand::PSubscribe(_)
+                        | PubSubCommand::PUnsubscribe(_)
+                )
+        )
+    )
 }
 
 /// The metrics label of a request: the table's name for known commands, so label values stay
@@ -194,6 +281,16 @@ impl Session {
                         .metrics
                         .command(name, started.elapsed().as_secs_f64());
                 }
+                Ok(Step::PubSub(cmd)) => {
+                    let replies =
+                        crate::pubsub::handle(&self.node, &mut self.subs, self.id, cmd).await;
+                    for r in replies {
+                        r.encode(self.protocol, out);
+                    }
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
                 Ok(Step::Admin(args)) => {
                     crate::admin::handle(&self.node, &args)
                         .await
@@ -237,6 +334,21 @@ impl Session {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
         let parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
+        if let (Ok(cmd), true) = (&parsed, self.in_resp2_pubsub_context()) {
+            if !allowed_while_subscribed(cmd) {
+                return Err(Reply::error(format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    full_name(args)
+                )));
+            }
+            if let Command::Conn(ConnCommand::Ping(msg)) = cmd {
+                // Subscribed RESP2 clients read arrays only: PING answers one.
+                return Ok(Step::Reply(Reply::Array(vec![
+                    Reply::bulk("pong"),
+                    Reply::Bulk(msg.clone().unwrap_or_default()),
+                ])));
+            }
+        }
         let cmd = match self.tx.route(parsed) {
             Action::Reply(r) => return Ok(Step::Reply(r)),
             Action::Exec => return Ok(Step::Exec),
@@ -249,9 +361,15 @@ impl Session {
                 Some(redirect) => Step::Reply(redirect),
                 None => Step::Write(w),
             },
-            Command::Conn(cairn_protocol::ConnCommand::Cairn(args)) => Step::Admin(args),
+            Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
+            Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
             Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
         })
+    }
+
+    /// A RESP2 connection with subscriptions may only run a few commands (RESP3 may run any).
+    fn in_resp2_pubsub_context(&self) -> bool {
+        self.protocol == Protocol::Resp2 && self.subs.as_ref().is_some_and(|s| s.count() > 0)
     }
 
     /// With `--redirect`, a follower sends cluster clients to the leader instead of

@@ -43,12 +43,15 @@ COMMANDS = [
     "role", "readonly", "readwrite", "auth", "memory",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
+    # pub/sub
+    "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub",
 ]
 SUBCOMMANDS = {
     "command": ["count", "docs", "info", "list"],
     "client": ["getname", "id", "info", "list", "setinfo", "setname"],
     "config": ["get", "resetstat", "rewrite", "set"],
     "memory": ["usage"],
+    "pubsub": ["channels", "numpat", "numsub"],
 }
 
 # server.c addReplyFlagsForCommand order; hidden flags are absent.

@@ -714,6 +714,29 @@ pub enum ConnCommand {
     /// `CAIRN <subcommand> [args...]`: cairn's own admin commands (the arguments after
     /// `CAIRN`), parsed by the node that owns them. Not a Redis command, so not in the table.
     Cairn(Vec<Bytes>),
+    /// Publish/subscribe: messages are not data, so they never enter the Raft log.
+    PubSub(PubSubCommand),
+}
+
+/// The pub/sub commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PubSubCommand {
+    /// SUBSCRIBE channel [channel ...]
+    Subscribe(Vec<Bytes>),
+    /// UNSUBSCRIBE [channel ...]: none means every channel.
+    Unsubscribe(Vec<Bytes>),
+    /// PSUBSCRIBE pattern [pattern ...]
+    PSubscribe(Vec<Bytes>),
+    /// PUNSUBSCRIBE [pattern ...]: none means every pattern.
+    PUnsubscribe(Vec<Bytes>),
+    /// PUBLISH channel message
+    Publish { channel: Bytes, message: Bytes },
+    /// PUBSUB CHANNELS [pattern]
+    Channels(Option<Bytes>),
+    /// PUBSUB NUMSUB [channel ...]
+    NumSub(Vec<Bytes>),
+    /// PUBSUB NUMPAT
+    NumPat,
 }
 
 /// Why a request could not be turned into a [`Command`]. Each maps to one Redis error reply.

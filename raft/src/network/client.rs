@@ -40,6 +40,7 @@ enum Rpc {
     Forward,
     ReadIndex,
     Status,
+    Publish,
 }
 
 impl PeerClients {
@@ -84,6 +85,7 @@ impl PeerClients {
                 Rpc::Forward => client.forward(request).await,
                 Rpc::ReadIndex => client.read_index(request).await,
                 Rpc::Status => client.status(request).await,
+                Rpc::Publish => client.publish(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -126,6 +128,20 @@ impl PeerClients {
 
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<PeerStatus, CallError> {
         self.call(addr, Rpc::Status, &(), timeout).await
+    }
+
+    /// Asks the node at `addr` to deliver a pub/sub message to its subscribers; how many got it.
+    pub async fn publish(
+        &self,
+        addr: &str,
+        channel: bytes::Bytes,
+        message: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<usize, CallError> {
+        let delivered: u64 = self
+            .call(addr, Rpc::Publish, &(channel, message), timeout)
+            .await?;
+        Ok(usize::try_from(delivered).unwrap_or(usize::MAX))
     }
 }
 

@@ -9,7 +9,9 @@ mod client;
 mod server;
 
 pub use client::{CallError, PeerClients, PeerNetwork};
-pub use server::{ForwardResult, PeerService, PeerStatus, ReadIndexResult, FORWARD_BATCH_MAX};
+pub use server::{
+    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexResult, FORWARD_BATCH_MAX,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,5 +1,6 @@
 //! The gRPC service a node offers its peers.
 
+use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, RaftError};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response as TonicResponse, Status};
@@ -32,20 +33,32 @@ pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<Node
 /// The most writes one Forward call may carry (a pipelined run from one client).
 pub const FORWARD_BATCH_MAX: usize = 1024;
 
+/// Delivers a pub/sub message (channel, message) to the node's subscribers; how many got it.
+/// The node owns subscriptions; this crate only carries messages between nodes.
+pub type PublishSink = std::sync::Arc<dyn Fn(&Bytes, &Bytes) -> usize + Send + Sync>;
+
 pub struct PeerService {
     raft: Raft,
     proposer: Proposer,
     sm: StateMachine,
     id: NodeId,
+    publish: PublishSink,
 }
 
 impl PeerService {
-    pub fn new(id: NodeId, raft: Raft, proposer: Proposer, sm: StateMachine) -> Self {
+    pub fn new(
+        id: NodeId,
+        raft: Raft,
+        proposer: Proposer,
+        sm: StateMachine,
+        publish: PublishSink,
+    ) -> Self {
         PeerService {
             raft,
             proposer,
             sm,
             id,
+            publish,
         }
     }
 
@@ -124,5 +137,10 @@ impl Peer for PeerService {
 
     async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         reply(&Self::status(self.id, &self.raft, &self.sm))
+    }
+
+    async fn publish(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let (channel, message): (Bytes, Bytes) = open(req.get_ref()).map_err(bad_request)?;
+        reply(&((self.publish)(&channel, &message) as u64))
     }
 }

@@ -13,6 +13,7 @@
 mod hashes;
 mod keys;
 mod lists;
+mod pubsub;
 mod server;
 mod sets;
 mod strings;
@@ -66,6 +67,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),
         ("sorted_set", name) => zsets::parse(name, args),
+        ("pubsub", name) => pubsub::parse(name, args),
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
             keys::parse(name, args)

@@ -1628,6 +1628,23 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "psubscribe",
+        arity: -2,
+        flags: &["pubsub", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@pubsub", "@slow"],
+        summary: "Listens for messages published to channels that match one or more patterns.",
+        since: "2.0.0",
+        group: "pubsub",
+        complexity: Some("O(N) where N is the number of patterns to subscribe to."),
+        args: &[
+            Arg { name: "pattern", kind: "pattern", flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "pttl",
         arity: 2,
         flags: &["readonly", "fast"],
@@ -1644,6 +1661,105 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "publish",
+        arity: 3,
+        flags: &["pubsub", "loading", "stale", "fast"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@pubsub", "@fast"],
+        summary: "Posts a message to a channel.",
+        since: "2.0.0",
+        group: "pubsub",
+        complexity: Some("O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
+        args: &[
+            Arg { name: "channel", kind: "string", ..ARG },
+            Arg { name: "message", kind: "string", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "pubsub",
+        arity: -2,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow"],
+        summary: "A container for Pub/Sub commands.",
+        since: "2.8.0",
+        group: "pubsub",
+        complexity: Some("Depends on subcommand."),
+        subcommands: &[
+        CommandSpec {
+            name: "pubsub|channels",
+            arity: -2,
+            flags: &["pubsub", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@pubsub", "@slow"],
+            summary: "Returns the active channels.",
+            since: "2.8.0",
+            group: "pubsub",
+            complexity: Some("O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)"),
+            args: &[
+                Arg { name: "pattern", kind: "pattern", flags: &["optional"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "pubsub|numpat",
+            arity: 2,
+            flags: &["pubsub", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@pubsub", "@slow"],
+            summary: "Returns a count of unique pattern subscriptions.",
+            since: "2.8.0",
+            group: "pubsub",
+            complexity: Some("O(1)"),
+            ..BASE
+        },
+        CommandSpec {
+            name: "pubsub|numsub",
+            arity: -2,
+            flags: &["pubsub", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@pubsub", "@slow"],
+            summary: "Returns a count of subscribers to channels.",
+            since: "2.8.0",
+            group: "pubsub",
+            complexity: Some("O(N) for the NUMSUB subcommand, where N is the number of requested channels"),
+            args: &[
+                Arg { name: "channel", kind: "string", flags: &["optional", "multiple"], ..ARG },
+            ],
+            ..BASE
+        },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "punsubscribe",
+        arity: -1,
+        flags: &["pubsub", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@pubsub", "@slow"],
+        summary: "Stops listening to messages published to channels that match one or more patterns.",
+        since: "2.0.0",
+        group: "pubsub",
+        complexity: Some("O(N) where N is the number of patterns to unsubscribe."),
+        args: &[
+            Arg { name: "pattern", kind: "pattern", flags: &["optional", "multiple"], ..ARG },
         ],
         ..BASE
     },
@@ -2291,6 +2407,23 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "subscribe",
+        arity: -2,
+        flags: &["pubsub", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@pubsub", "@slow"],
+        summary: "Listens for messages published to channels.",
+        since: "2.0.0",
+        group: "pubsub",
+        complexity: Some("O(N) where N is the number of channels to subscribe to."),
+        args: &[
+            Arg { name: "channel", kind: "string", flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "sunion",
         arity: -2,
         flags: &["readonly"],
@@ -2382,6 +2515,23 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         key_specs: &[KeySpec { notes: None, flags: &["RM", "delete"], begin_index: 1, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } }],
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "unsubscribe",
+        arity: -1,
+        flags: &["pubsub", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@pubsub", "@slow"],
+        summary: "Stops listening to messages posted to channels.",
+        since: "2.0.0",
+        group: "pubsub",
+        complexity: Some("O(N) where N is the number of channels to unsubscribe."),
+        args: &[
+            Arg { name: "channel", kind: "string", flags: &["optional", "multiple"], ..ARG },
         ],
         ..BASE
     },
