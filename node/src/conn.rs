@@ -69,6 +69,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         // Handled asynchronously by the session (it talks to peers).
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
         ConnCommand::PubSub(_) => Reply::error("ERR pub/sub commands are not allowed here"),
+        ConnCommand::FunctionFlush => Reply::ok(),
     }
 }
 

@@ -40,7 +40,7 @@ COMMANDS = [
     "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
-    "role", "readonly", "readwrite", "auth", "memory",
+    "role", "readonly", "readwrite", "auth", "memory", "function",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub
@@ -52,6 +52,7 @@ SUBCOMMANDS = {
     "config": ["get", "resetstat", "rewrite", "set"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
+    "function": ["flush"],
 }
 
 # server.c addReplyFlagsForCommand order; hidden flags are absent.

@@ -24,6 +24,13 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("select", [_, index]) => C::Select(select(index)?),
         ("quit", [_, ..]) => C::Quit,
         ("reset", [_]) => C::Reset,
+        ("function|flush", [_, _]) => C::FunctionFlush,
+        ("function|flush", [_, _, mode])
+            if mode.eq_ignore_ascii_case(b"async") || mode.eq_ignore_ascii_case(b"sync") =>
+        {
+            C::FunctionFlush
+        }
+        ("function|flush", _) => return Err(CommandError::Syntax),
         ("role", [_]) => C::Role,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,

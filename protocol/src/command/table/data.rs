@@ -593,6 +593,43 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "function",
+        arity: -2,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow"],
+        summary: "A container for function commands.",
+        since: "7.0.0",
+        group: "scripting",
+        complexity: Some("Depends on subcommand."),
+        subcommands: &[
+        CommandSpec {
+            name: "function|flush",
+            arity: -2,
+            flags: &["write", "noscript"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@write", "@slow", "@scripting"],
+            summary: "Deletes all libraries and functions.",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("O(N) where N is the number of functions deleted"),
+            tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+            args: &[
+                Arg { name: "flush-type", kind: "oneof", flags: &["optional"], args: &[
+                    Arg { name: "async", kind: "pure-token", token: Some("ASYNC"), ..ARG },
+                    Arg { name: "sync", kind: "pure-token", token: Some("SYNC"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "get",
         arity: 2,
         flags: &["readonly", "fast"],

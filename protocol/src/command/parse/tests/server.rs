@@ -270,3 +270,16 @@ fn memory_usage() {
     assert_eq!(err("memory usage k bogus 1"), "ERR syntax error");
     assert_eq!(err("memory usage"), arity("memory|usage"));
 }
+
+#[test]
+fn function_flush() {
+    assert_eq!(conn("function flush"), ConnCommand::FunctionFlush);
+    assert_eq!(conn("FUNCTION FLUSH async"), ConnCommand::FunctionFlush);
+    assert_eq!(conn("function flush SYNC"), ConnCommand::FunctionFlush);
+    assert_eq!(err("function flush later"), "ERR syntax error");
+    assert_eq!(err("function"), arity("function"));
+    assert_eq!(
+        err("function load x"),
+        "ERR unknown subcommand 'load'. Try FUNCTION HELP."
+    );
+}
