@@ -3,7 +3,10 @@
 //! Method: writer threads set unique keys through random nodes and record each write that
 //! was acknowledged; meanwhile a seeded schedule SIGKILLs a random node (often the leader)
 //! and restarts it from its data dir, several times. At the end every acknowledged key must
-//! be on every node. Rerun a failure with `SEED=<n>`.
+//! be on every node. A fourth writer INCRs one counter: no acknowledged increment may be lost
+//! and none applied twice (writes are retried across leaders under request ids), so the
+//! final value lies between the acknowledged count and that plus the unanswered attempts, and
+//! no two acknowledged INCRs returned the same value. Rerun a failure with `SEED=<n>`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -57,6 +60,34 @@ fn acknowledged_writes_survive_repeated_sigkill() {
         })
         .collect();
 
+    // (acknowledged replies, attempts without an answer)
+    let counter = Arc::new(Mutex::new((Vec::<i64>::new(), 0u64)));
+    let incrementer = {
+        let (counter, stop, ports) = (counter.clone(), stop.clone(), ports.clone());
+        std::thread::spawn(move || {
+            // Bounded like the writers.
+            for i in 0..20_000usize {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let port = ports[i % ports.len()];
+                let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+                    continue;
+                };
+                let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(300))
+                else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                match c.incr::<_, _, i64>("counter", 1) {
+                    Ok(v) => counter.lock().unwrap().0.push(v),
+                    Err(_) => counter.lock().unwrap().1 += 1,
+                }
+            }
+        })
+    };
+
     for round in 0..4 {
         std::thread::sleep(Duration::from_millis(rng.gen_range(300..900)));
         let victim = if rng.gen_bool(0.6) {
@@ -74,6 +105,7 @@ fn acknowledged_writes_survive_repeated_sigkill() {
     for w in writers {
         w.join().unwrap();
     }
+    incrementer.join().unwrap();
     let acked = acked.lock().unwrap().clone();
     assert!(
         acked.len() > 50,
@@ -99,5 +131,20 @@ fn acknowledged_writes_survive_repeated_sigkill() {
             }
         }
     }
-    println!("{} acknowledged writes verified on 3 nodes", acked.len());
+    let (mut replies, unanswered) = counter.lock().unwrap().clone();
+    let mut c = cluster.node(cluster.leader()).conn();
+    let value: i64 = c.get("counter").unwrap();
+    let acknowledged = replies.len() as i64;
+    assert!(
+        value >= acknowledged && value <= acknowledged + unanswered as i64,
+        "seed {seed}: counter {value}, {acknowledged} acknowledged INCRs, {unanswered} unanswered"
+    );
+    replies.sort_unstable();
+    let before = replies.len();
+    replies.dedup();
+    assert_eq!(replies.len(), before, "seed {seed}: two INCRs answered the same value");
+    println!(
+        "{} acknowledged writes verified on 3 nodes; counter {value} after {acknowledged} acknowledged and {unanswered} unanswered INCRs",
+        acked.len()
+    );
 }
