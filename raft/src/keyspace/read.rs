@@ -8,7 +8,7 @@ use cairn_protocol::command::{CollectionKind, ReadCommand, TtlQuery};
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{hash, list, set, zset, Data, StoredValue, View, WRONGTYPE};
+use super::{bits, hash, list, set, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Bytes counted per key beyond its key and encoded value (data-tree key prefix, counters).
@@ -136,6 +136,9 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             kind: CollectionKind::ZSet,
             ..
         } => zset::read(cmd, live(key)?),
+        ReadCommand::GetBit { key, .. }
+        | ReadCommand::BitCount { key, .. }
+        | ReadCommand::BitPos { key, .. } => bits::read(cmd, live(key)?),
     })
 }
 
