@@ -2,10 +2,11 @@
 //!
 //! A bitmap is a plain string. Bit 0 is the most significant bit of the first byte, as in
 //! Redis, so `SETBIT k 7 1` on a missing key makes the string `"\x01"`. The bit logic is pure
-//! functions over byte slices; the [`Ctx`] methods and [`read`] only fetch and store values.
+//! functions over byte slices; the [`Ctx`] methods and the read functions only fetch and
+//! store values.
 
 use bytes::{Bytes, BytesMut};
-use cairn_protocol::command::{BitOp, BitRange, BitUnit, ReadCommand};
+use cairn_protocol::command::{BitOp, BitRange, BitUnit};
 use cairn_protocol::Reply;
 
 use super::{Ctx, Data, StoredValue, WRONGTYPE};
@@ -64,42 +65,49 @@ impl Ctx<'_> {
     }
 }
 
-/// Answers GETBIT, BITCOUNT and BITPOS on the live value of their key.
-pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
-    let s = match value.map(|v| v.data) {
-        None => None,
-        Some(Data::Str(s)) => Some(s),
+/// The string in a key's live value; `None` for a missing key, WRONGTYPE for another type.
+fn bitmap(value: Option<StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
+    match value.map(|v| v.data) {
+        None => Ok(None),
+        Some(Data::Str(s)) => Ok(Some(s)),
         Some(Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_)) => {
-            return Reply::error(WRONGTYPE)
+            Err(Reply::error(WRONGTYPE))
         }
-    };
-    let n = match (cmd, s) {
-        (ReadCommand::GetBit { offset, .. }, s) => {
-            i64::from(s.is_some_and(|s| get_bit(&s, *offset)))
-        }
-        (ReadCommand::BitCount { range, .. }, s) => s.map_or(0, |s| count(&s, *range)),
-        // A missing key is an endless run of zeros.
-        (ReadCommand::BitPos { bit, .. }, None) => {
-            if *bit {
-                -1
-            } else {
-                0
-            }
-        }
-        (
-            ReadCommand::BitPos {
-                bit,
-                start,
-                end,
-                unit,
-                ..
-            },
-            Some(s),
-        ) => position(&s, *bit, *start, *end, *unit),
-        // Not a bitmap read; the dispatcher never sends one here.
-        _ => return Reply::error("ERR not a bitmap read"),
-    };
-    Reply::Integer(n)
+    }
+}
+
+/// GETBIT on a key's live value: bits past the end, and of a missing key, are 0.
+pub(super) fn getbit(value: Option<StoredValue>, offset: u64) -> Reply {
+    bitmap(value).map_or_else(
+        |e| e,
+        |s| Reply::Integer(i64::from(s.is_some_and(|s| get_bit(&s, offset)))),
+    )
+}
+
+/// BITCOUNT on a key's live value: 0 for a missing key.
+pub(super) fn bitcount(value: Option<StoredValue>, range: Option<BitRange>) -> Reply {
+    bitmap(value).map_or_else(|e| e, |s| Reply::Integer(s.map_or(0, |s| count(&s, range))))
+}
+
+/// BITPOS on a key's live value. A missing key is an endless run of zeros: the first clear
+/// bit is 0 and there is no set bit, whatever the range.
+pub(super) fn bitpos(
+    value: Option<StoredValue>,
+    bit: bool,
+    start: i64,
+    end: Option<i64>,
+    unit: BitUnit,
+) -> Reply {
+    bitmap(value).map_or_else(
+        |e| e,
+        |s| {
+            Reply::Integer(match s {
+                None if bit => -1,
+                None => 0,
+                Some(s) => position(&s, bit, start, end, unit),
+            })
+        },
+    )
 }
 
 /// The bytes of a value already checked to be a string.
@@ -116,7 +124,7 @@ fn mask(offset: u64) -> u8 {
 }
 
 /// Bit `offset` of `s`; bits past the end are 0.
-pub(crate) fn get_bit(s: &[u8], offset: u64) -> bool {
+fn get_bit(s: &[u8], offset: u64) -> bool {
     usize::try_from(offset / 8)
         .ok()
         .and_then(|i| s.get(i))
@@ -124,7 +132,7 @@ pub(crate) fn get_bit(s: &[u8], offset: u64) -> bool {
 }
 
 /// Sets bit `offset` of `s`, which the caller has made long enough; a no-op past the end.
-pub(crate) fn set_bit(s: &mut [u8], offset: u64, value: bool) {
+fn set_bit(s: &mut [u8], offset: u64, value: bool) {
     let byte = usize::try_from(offset / 8).ok().and_then(|i| s.get_mut(i));
     if let Some(b) = byte {
         if value {
@@ -182,7 +190,7 @@ fn span_mask(i: u64, first: u64, last: u64) -> u8 {
 
 /// BITCOUNT: the set bits of `s`, or of its range. Both negative with `start > end` selects
 /// nothing before any clamping, as in Redis (clamping would otherwise turn it into byte 0).
-pub(crate) fn count(s: &[u8], range: Option<BitRange>) -> i64 {
+fn count(s: &[u8], range: Option<BitRange>) -> i64 {
     let (first, last) = match range {
         None if s.is_empty() => return 0,
         None => (0, s.len() as u64 * 8 - 1),
@@ -222,7 +230,7 @@ fn popcount(s: &[u8]) -> i64 {
 /// BITPOS on an existing string: the first bit equal to `bit` within the range. Not found is
 /// -1, except when looking for a 0 without an explicit `end`: the string then counts as
 /// followed by zeros, and the answer is the bit just past the searched range.
-pub(crate) fn position(s: &[u8], bit: bool, start: i64, end: Option<i64>, unit: BitUnit) -> i64 {
+fn position(s: &[u8], bit: bool, start: i64, end: Option<i64>, unit: BitUnit) -> i64 {
     let last = match (end, unit) {
         (Some(e), _) => e,
         (None, BitUnit::Byte) => i64::try_from(s.len()).unwrap_or(i64::MAX) - 1,
@@ -266,7 +274,7 @@ fn find(s: &[u8], bit: bool, first: u64, last: u64) -> Option<u64> {
 }
 
 /// BITOP over `inputs`, each zero-padded to the longest: NOT inverts its single input.
-pub(crate) fn bitop(op: BitOp, inputs: &[Bytes]) -> Bytes {
+fn bitop(op: BitOp, inputs: &[Bytes]) -> Bytes {
     let len = inputs.iter().map(Bytes::len).max().unwrap_or(0);
     let mut out = BytesMut::zeroed(len);
     let Some((head, rest)) = inputs.split_first() else {
@@ -495,7 +503,7 @@ mod tests {
             b(b"\x55\xff\x00\xaa")
         );
         for op in [BitOp::And, BitOp::Or, BitOp::Xor] {
-            assert_eq!(bitop(op, &[c.clone()]), c);
+            assert_eq!(bitop(op, std::slice::from_ref(&c)), c);
             assert_eq!(bitop(op, &[Bytes::new(), Bytes::new()]), Bytes::new());
         }
         assert_eq!(bitop(BitOp::And, &[Bytes::new(), c]), b(b"\x00\x00\x00"));

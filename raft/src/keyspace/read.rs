@@ -136,9 +136,15 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             kind: CollectionKind::ZSet,
             ..
         } => zset::read(cmd, live(key)?),
-        ReadCommand::GetBit { key, .. }
-        | ReadCommand::BitCount { key, .. }
-        | ReadCommand::BitPos { key, .. } => bits::read(cmd, live(key)?),
+        ReadCommand::GetBit { key, offset } => bits::getbit(live(key)?, *offset),
+        ReadCommand::BitCount { key, range } => bits::bitcount(live(key)?, *range),
+        ReadCommand::BitPos {
+            key,
+            bit,
+            start,
+            end,
+            unit,
+        } => bits::bitpos(live(key)?, *bit, *start, *end, *unit),
     })
 }
 
