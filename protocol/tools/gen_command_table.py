@@ -19,6 +19,8 @@ COMMANDS = [
     "get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mget", "mset",
     "msetnx", "append", "strlen", "getrange", "setrange", "incr", "incrby", "decr", "decrby",
     "incrbyfloat",
+    # bitmaps
+    "setbit", "getbit", "bitcount", "bitpos", "bitop",
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{
-    ExpireCondition, Expiry, ListEnd, ScoreBound, SetCondition, SetOp, SetTtl, ZAggregate,
+    BitOp, ExpireCondition, Expiry, ListEnd, ScoreBound, SetCondition, SetOp, SetTtl, ZAggregate,
     ZCompare, ZRange, ZRangeBy,
 };
 use cairn_protocol::WriteCommand;
@@ -30,7 +30,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..34) {
+    let cmd = match rng.gen_range(0..36) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -205,6 +205,25 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             weights: vec![1.0, 2.0],
             aggregate: [ZAggregate::Sum, ZAggregate::Min, ZAggregate::Max][rng.gen_range(0..3)],
         },
+        34 => WriteCommand::SetBit {
+            key,
+            offset: rng.gen_range(0..40),
+            value: rng.gen(),
+        },
+        35 => {
+            // As the parser logs it: NOT has exactly one source key.
+            let op = [BitOp::And, BitOp::Or, BitOp::Xor, BitOp::Not][rng.gen_range(0..4)];
+            let keys = if op == BitOp::Not || rng.gen_bool(0.3) {
+                vec![key]
+            } else {
+                vec![key, other(rng)]
+            };
+            WriteCommand::BitOp {
+                op,
+                destination: other(rng),
+                keys,
+            }
+        }
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),

@@ -319,6 +319,48 @@ pub enum WriteCommand {
         weights: Vec<f64>,
         aggregate: ZAggregate,
     },
+    /// SETBIT key offset 0|1: reply the bit's previous value. `offset` is below
+    /// [`MAX_BIT_OFFSET`]; the string grows with zero bytes to reach it.
+    SetBit {
+        key: Bytes,
+        offset: u64,
+        value: bool,
+    },
+    /// BITOP AND|OR|XOR|NOT destkey key [key ...]; NOT has exactly one source key.
+    BitOp {
+        op: BitOp,
+        destination: Bytes,
+        keys: Vec<Bytes>,
+    },
+}
+
+/// The largest string Redis builds is [`MAX_STRING_LEN`] bytes, so a bit offset (SETBIT,
+/// GETBIT) must be below this many bits (2^32).
+pub const MAX_BIT_OFFSET: u64 = MAX_STRING_LEN * 8;
+
+/// BITOP's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
+    Not,
+}
+
+/// Whether BITCOUNT's and BITPOS's range counts bytes (the default) or bits (Redis 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BitUnit {
+    Byte,
+    Bit,
+}
+
+/// BITCOUNT's `start end [BYTE|BIT]`: inclusive, negative indexes count from the end as in
+/// GETRANGE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitRange {
+    pub start: i64,
+    pub end: i64,
+    pub unit: BitUnit,
 }
 
 /// ZADD's GT / LT.
@@ -433,10 +475,11 @@ impl WriteCommand {
             | W::ZRem { key, .. }
             | W::ZIncrBy { key, .. }
             | W::ZPop { key, .. }
-            | W::ZRemRange { key, .. } => Some(key),
+            | W::ZRemRange { key, .. }
+            | W::SetBit { key, .. } => Some(key),
             W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
-            W::SStore { destination, .. } => Some(destination),
+            W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
             W::Del { keys } => keys.first(),
             W::FlushDb | W::FlushAll => None,
@@ -617,6 +660,26 @@ pub enum ReadCommand {
     /// MEMORY USAGE key [SAMPLES n]: the bytes the key takes, approximately.
     MemoryUsage {
         key: Bytes,
+    },
+    /// GETBIT key offset, with `offset` below [`MAX_BIT_OFFSET`].
+    GetBit {
+        key: Bytes,
+        offset: u64,
+    },
+    /// BITCOUNT key [start end [BYTE|BIT]]; no range counts the whole string.
+    BitCount {
+        key: Bytes,
+        range: Option<BitRange>,
+    },
+    /// BITPOS key bit [start [end [BYTE|BIT]]]. Without an `end` the string is searched to
+    /// its end and, looking for a clear bit, counts as followed by zeros (so an all-ones
+    /// string answers the bit just past it); with an `end` only the range counts.
+    BitPos {
+        key: Bytes,
+        bit: bool,
+        start: i64,
+        end: Option<i64>,
+        unit: BitUnit,
     },
 }
 

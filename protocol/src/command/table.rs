@@ -444,6 +444,11 @@ mod tests {
             ("linsert", 5, 1, 1, 1),
             ("lmove", 5, 1, 2, 1),
             ("rpoplpush", 3, 1, 2, 1),
+            ("setbit", 4, 1, 1, 1),
+            ("getbit", 3, 1, 1, 1),
+            ("bitcount", -2, 1, 1, 1),
+            ("bitpos", -3, 1, 1, 1),
+            ("bitop", -4, 2, -1, 1),
         ];
         for &(name, arity, first, last, step) in expect {
             let spec = lookup(name.as_bytes()).unwrap_or(&BASE);
@@ -461,7 +466,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 135);
+        assert_eq!(all().len(), 140);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! reads no clock (time is the op's stamp), no randomness and no local configuration. Reads go
 //! through [`read`], which hides keys that are logically expired at the reader's clock.
 
+mod bits;
 mod exec;
 mod hash;
 mod keys;
@@ -227,6 +228,12 @@ impl Ctx<'_> {
                 weights,
                 aggregate,
             } => self.zstore(*op, destination, keys, weights, *aggregate),
+            W::SetBit { key, offset, value } => self.setbit(key, *offset, *value),
+            W::BitOp {
+                op,
+                destination,
+                keys,
+            } => self.bitop(*op, destination, keys),
         }
     }
 

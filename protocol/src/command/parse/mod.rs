@@ -6,10 +6,11 @@
 //! first error reported is the one Redis would report.
 //!
 //! Some validation that Redis does at execution time is done here instead, because it depends
-//! only on the arguments (integer syntax, TTL overflow, SETRANGE's size limit): an invalid
-//! write never reaches the Raft log. The visible difference is small: Redis would answer, say,
-//! WRONGTYPE first where cairn answers the argument error first.
+//! only on the arguments (integer syntax, TTL overflow, SETRANGE's size limit, bit offsets):
+//! an invalid write never reaches the Raft log. The visible difference is small: Redis would
+//! answer, say, WRONGTYPE first where cairn answers the argument error first.
 
+mod bits;
 mod hashes;
 mod keys;
 mod lists;
@@ -63,6 +64,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
     }
     match (spec.group, spec.name) {
         ("string", name) => strings::parse(name, args),
+        ("bitmap", name) => bits::parse(name, args),
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),

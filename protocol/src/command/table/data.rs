@@ -44,6 +44,88 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "bitcount",
+        arity: -2,
+        flags: &["readonly"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@bitmap", "@slow"],
+        summary: "Counts the number of set bits (population counting) in a string.",
+        since: "2.6.0",
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "range", kind: "block", flags: &["optional"], args: &[
+                Arg { name: "start", kind: "integer", ..ARG },
+                Arg { name: "end", kind: "integer", ..ARG },
+                Arg { name: "unit", kind: "oneof", since: Some("7.0.0"), flags: &["optional"], args: &[
+                    Arg { name: "byte", kind: "pure-token", token: Some("BYTE"), ..ARG },
+                    Arg { name: "bit", kind: "pure-token", token: Some("BIT"), ..ARG },
+                ], ..ARG },
+            ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "bitop",
+        arity: -4,
+        flags: &["write", "denyoom"],
+        first_key: 2,
+        last_key: -1,
+        step: 1,
+        acl_categories: &["@write", "@bitmap", "@slow"],
+        summary: "Performs bitwise operations on multiple strings, and stores the result.",
+        since: "2.6.0",
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        key_specs: &[KeySpec { notes: None, flags: &["OW", "update"], begin_index: 2, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }, KeySpec { notes: None, flags: &["RO", "access"], begin_index: 3, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "operation", kind: "oneof", args: &[
+                Arg { name: "and", kind: "pure-token", token: Some("AND"), ..ARG },
+                Arg { name: "or", kind: "pure-token", token: Some("OR"), ..ARG },
+                Arg { name: "xor", kind: "pure-token", token: Some("XOR"), ..ARG },
+                Arg { name: "not", kind: "pure-token", token: Some("NOT"), ..ARG },
+            ], ..ARG },
+            Arg { name: "destkey", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "key", kind: "key", key_spec_index: Some(1), flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "bitpos",
+        arity: -3,
+        flags: &["readonly"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@bitmap", "@slow"],
+        summary: "Finds the first set (1) or clear (0) bit in a string.",
+        since: "2.8.7",
+        group: "bitmap",
+        complexity: Some("O(N)"),
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "bit", kind: "integer", ..ARG },
+            Arg { name: "range", kind: "block", flags: &["optional"], args: &[
+                Arg { name: "start", kind: "integer", ..ARG },
+                Arg { name: "end-unit-block", kind: "block", flags: &["optional"], args: &[
+                    Arg { name: "end", kind: "integer", ..ARG },
+                    Arg { name: "unit", kind: "oneof", since: Some("7.0.0"), flags: &["optional"], args: &[
+                        Arg { name: "byte", kind: "pure-token", token: Some("BYTE"), ..ARG },
+                        Arg { name: "bit", kind: "pure-token", token: Some("BIT"), ..ARG },
+                    ], ..ARG },
+                ], ..ARG },
+            ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "client",
         arity: -2,
         flags: &[],
@@ -644,6 +726,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "getbit",
+        arity: 3,
+        flags: &["readonly", "fast"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@bitmap", "@fast"],
+        summary: "Returns a bit value by offset.",
+        since: "2.2.0",
+        group: "bitmap",
+        complexity: Some("O(1)"),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "offset", kind: "integer", ..ARG },
         ],
         ..BASE
     },
@@ -2138,6 +2239,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
                 Arg { name: "unix-time-milliseconds", kind: "unix-time", token: Some("PXAT"), since: Some("6.2.0"), ..ARG },
                 Arg { name: "keepttl", kind: "pure-token", token: Some("KEEPTTL"), since: Some("6.0.0"), ..ARG },
             ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "setbit",
+        arity: 4,
+        flags: &["write", "denyoom"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@write", "@bitmap", "@slow"],
+        summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
+        since: "2.2.0",
+        group: "bitmap",
+        complexity: Some("O(1)"),
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "access", "update"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "offset", kind: "integer", ..ARG },
+            Arg { name: "value", kind: "integer", ..ARG },
         ],
         ..BASE
     },

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
+mod bits;
 mod hashes;
 mod keys;
 mod lists;
