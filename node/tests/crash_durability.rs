@@ -142,7 +142,11 @@ fn acknowledged_writes_survive_repeated_sigkill() {
     replies.sort_unstable();
     let before = replies.len();
     replies.dedup();
-    assert_eq!(replies.len(), before, "seed {seed}: two INCRs answered the same value");
+    assert_eq!(
+        replies.len(),
+        before,
+        "seed {seed}: two INCRs answered the same value"
+    );
     println!(
         "{} acknowledged writes verified on 3 nodes; counter {value} after {acknowledged} acknowledged and {unanswered} unanswered INCRs",
         acked.len()
