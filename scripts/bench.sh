@@ -49,7 +49,14 @@ start_redis 17300 --appendonly no
 start_redis 17301 --appendonly yes --appendfsync always
 CAIRN_CLUSTER_DIR="$work/cairn" CAIRN_BASE_PORT=17379 CAIRN_BASE_RAFT_PORT=27379 \
   "$root/scripts/cluster.sh" up >"$work/cluster.log"
-leader="$("$root/target/release/cairn" status --port 17379 | awk '/^leader:/ {print $2}')"
+# The nodes may still be settling right after start-up: ask again for a few seconds.
+leader=""
+for _ in $(seq 1 50); do
+  leader="$("$root/target/release/cairn" status --port 17379 2>/dev/null | awk '/^leader:/ {print $2}')" || true
+  [ -n "$leader" ] && [ "$leader" != 0 ] && break
+  sleep 0.1
+done
+[ -n "$leader" ] || { echo "no leader on the benchmark cluster" >&2; exit 1; }
 leader_port=$((17379 + leader - 1))
 follower_port=$((17379 + (leader % 3)))
 
