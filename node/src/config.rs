@@ -121,6 +121,14 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
     pub max_bulk_len: usize,
 
+    /// Largest single write (one command, or one MULTI/EXEC), bytes as logged. openraft 0.9
+    /// gives a follower one heartbeat interval to receive and flush an AppendEntries call;
+    /// a larger entry cannot be replicated in time (16 MiB was the most that went through at
+    /// the default 50 ms heartbeat on a 2-core machine), so it is refused up front.
+    /// The default lets 8 MiB values through with room for keys and overhead.
+    #[arg(long, env = "CAIRN_MAX_WRITE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_write_bytes: u64,
+
     /// Most arguments in one request.
     #[arg(long, env = "CAIRN_MAX_ARGS", default_value_t = 1024 * 1024)]
     pub max_args: usize,

@@ -88,12 +88,21 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
 pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
     let ops: Vec<OpKind> = ops.into_iter().map(|op| node.request_ids.tag(op)).collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
+    let limit = node.config.max_write_bytes;
+    for (op, outcome) in ops.iter().zip(outcomes.iter_mut()) {
+        let bytes = op.encoded_len();
+        if bytes > limit {
+            *outcome = Some(Outcome::Reply(Reply::error(format!(
+                "ERR write of {bytes} bytes is over max-write-bytes ({limit}): it could not be replicated in time"
+            ))));
+        }
+    }
     let give_up = Instant::now() + RETRY_FOR;
     let mut leader_deadline = Instant::now() + node.leader_wait();
     // Whether an attempt may have reached a leader: from then on, failure is never certain.
     let mut maybe_applied = false;
     // Indexes of ops still to do, in order.
-    let mut todo: Vec<usize> = (0..ops.len()).collect();
+    let mut todo: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
     while !todo.is_empty() {
         let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].clone()).collect();
         let results = match attempt(node, batch, leader_deadline.min(give_up)).await {

@@ -16,6 +16,9 @@ use cairn_protocol::Reply;
 
 /// Most operations in one log entry.
 pub const BATCH_OPS_MAX: usize = 1024;
+/// Most bytes of operations in one log entry (a single larger op still makes one entry), so
+/// an entry fits in one AppendEntries call (see the network's `APPEND_BYTES_MAX`).
+pub const ENTRY_BYTES_MAX: u64 = crate::network::APPEND_BYTES_MAX;
 // Every op of an entry may record an at-most-once reply; forgetting must keep pace.
 const _: () = assert!(BATCH_OPS_MAX <= crate::keyspace::once::FORGET_PER_ENTRY_MAX);
 /// Most operations waiting to be proposed; senders wait beyond it (backpressure).
@@ -69,11 +72,33 @@ impl Proposer {
     }
 }
 
+/// The index of the first pending op that would take an entry past [`ENTRY_BYTES_MAX`]
+/// (never 0, so a single large op still goes out alone), or the batch's length.
+fn byte_cut(batch: &[Pending]) -> usize {
+    let mut bytes = 0u64;
+    batch
+        .iter()
+        .position(|p| {
+            bytes = bytes.saturating_add(p.op.encoded_len());
+            bytes > ENTRY_BYTES_MAX
+        })
+        .map_or(batch.len(), |over| over.max(1))
+}
+
 async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(BATCH_OPS_MAX);
+    // Ops cut from the last entry by its byte bound: they lead the next one.
+    let mut carry: Vec<Pending> = Vec::new();
     let mut last_stamp = 0;
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
-    while rx.recv_many(&mut batch, BATCH_OPS_MAX).await > 0 {
+    loop {
+        if carry.is_empty() {
+            if rx.recv_many(&mut batch, BATCH_OPS_MAX).await == 0 {
+                return;
+            }
+        } else {
+            batch.append(&mut carry);
+        }
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
@@ -86,6 +111,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
                 }
             }
         }
+        carry = batch.split_off(byte_cut(&batch));
         // Never stamp a later entry earlier than an earlier one, even if the clock steps back.
         last_stamp = now_ms().max(last_stamp);
         let (ops, replies): (Vec<OpKind>, Vec<_>) =

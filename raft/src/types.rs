@@ -62,6 +62,13 @@ pub enum OpKind {
     Once { id: RequestId, op: Box<OpKind> },
 }
 
+impl OpKind {
+    /// The bytes this op takes in a log entry (bincode), saturating on an encoding error.
+    pub fn encoded_len(&self) -> u64 {
+        bincode::serialized_size(self).unwrap_or(u64::MAX)
+    }
+}
+
 /// Names one client write across retries: `origin` is chosen at random by the node that
 /// took the write when it started, `seq` counts that node's writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -22,9 +22,34 @@ use super::{open, seal, MESSAGE_BYTES_MAX};
 use crate::error::{Error, Result};
 use crate::pb::peer_client::PeerClient;
 
-use crate::types::{NodeId, NodeInfo, OpKind, TypeConfig};
+use crate::types::{Entry, LogId, NodeId, NodeInfo, OpKind, TypeConfig};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Most bytes of log entries in one AppendEntries call (at least one entry is always sent).
+/// openraft 0.9 gives an AppendEntries call one heartbeat interval (50 ms by default) and
+/// resends the same range after a timeout: a payload that cannot be shipped, decoded and
+/// flushed by a follower within that time would be resent forever and stall the cluster.
+/// openraft's own bound is 300 entries, and one entry may hold up to 1,024 writes.
+pub const APPEND_BYTES_MAX: u64 = 256 * 1024;
+
+/// Keeps the longest prefix of `entries` within [`APPEND_BYTES_MAX`] (never fewer than one);
+/// the log id of the last entry kept when some were cut.
+fn cut_to_budget(entries: &mut Vec<Entry>) -> Option<LogId> {
+    let mut bytes = 0u64;
+    let keep = entries
+        .iter()
+        .position(|e| {
+            bytes = bytes.saturating_add(bincode::serialized_size(e).unwrap_or(u64::MAX));
+            bytes > APPEND_BYTES_MAX
+        })
+        .map_or(entries.len(), |over| over.max(1));
+    if keep == entries.len() {
+        return None;
+    }
+    entries.truncate(keep);
+    entries.last().map(|e| e.log_id)
+}
 
 /// One channel per peer address, shared by openraft's replication and the node's calls.
 #[derive(Clone, Default)]
@@ -230,10 +255,18 @@ impl PeerConn {
 impl RaftNetwork<TypeConfig> for PeerConn {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
-        self.raft_call(Rpc::AppendEntries, &rpc, &option).await
+        let sent_last = cut_to_budget(&mut rpc.entries);
+        let resp = self.raft_call(Rpc::AppendEntries, &rpc, &option).await?;
+        Ok(match (resp, sent_last) {
+            // Only a prefix went out: openraft sends the rest next.
+            (AppendEntriesResponse::Success, Some(last)) => {
+                AppendEntriesResponse::PartialSuccess(Some(last))
+            }
+            (resp, _) => resp,
+        })
     }
 
     async fn install_snapshot(
@@ -253,5 +286,51 @@ impl RaftNetwork<TypeConfig> for PeerConn {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         self.raft_call(Rpc::Vote, &rpc, &option).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::types::WriteOp;
+    use bytes::Bytes;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64, value_bytes: usize) -> Entry {
+        let cmd = cairn_protocol::WriteCommand::Set {
+            key: Bytes::from_static(b"k"),
+            value: Bytes::from(vec![b'x'; value_bytes]),
+            condition: None,
+            get: false,
+            ttl: cairn_protocol::command::SetTtl::Clear,
+        };
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(WriteOp {
+                now_ms: 0,
+                ops: vec![OpKind::Command { db: 0, cmd }],
+            }),
+        }
+    }
+
+    #[test]
+    fn payloads_are_cut_to_the_byte_budget_but_never_empty() {
+        let mut small: Vec<Entry> = (1..=10).map(|i| entry(i, 100)).collect();
+        assert_eq!(cut_to_budget(&mut small), None);
+        assert_eq!(small.len(), 10);
+
+        let third = (APPEND_BYTES_MAX / 3) as usize;
+        let mut big: Vec<Entry> = (1..=10).map(|i| entry(i, third)).collect();
+        let last = cut_to_budget(&mut big).unwrap();
+        assert_eq!(big.len(), 2);
+        assert_eq!(last.index, 2);
+
+        let mut huge = vec![entry(7, 2 * APPEND_BYTES_MAX as usize), entry(8, 1)];
+        assert_eq!(cut_to_budget(&mut huge).map(|l| l.index), Some(7));
+        assert_eq!(huge.len(), 1);
+
+        let mut none: Vec<Entry> = Vec::new();
+        assert_eq!(cut_to_budget(&mut none), None);
     }
 }

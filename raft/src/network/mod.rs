@@ -8,7 +8,7 @@
 mod client;
 mod server;
 
-pub use client::{CallError, PeerClients, PeerNetwork};
+pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
     ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexResult, FORWARD_BATCH_MAX,
 };
