@@ -58,9 +58,11 @@ impl Node {
         Duration::from_millis(self.config.election_timeout_max_ms * 3 + 500)
     }
 
-    /// The current leader and how to reach it, as this node knows it.
+    /// The current leader and how to reach it, as this node knows it. Reads the server
+    /// metrics, which change only with votes, roles and membership (not with every entry).
     pub fn leader(&self) -> Option<(NodeId, NodeInfo)> {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.server_metrics();
+        let m = m.borrow();
         let id = m.current_leader?;
         let info = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, info))
@@ -73,7 +75,7 @@ impl Node {
 
     /// Waits until some node is known as leader, at most `deadline`.
     pub async fn wait_leader(&self, deadline: Instant) -> Option<(NodeId, NodeInfo)> {
-        let mut rx = self.raft.metrics();
+        let mut rx = self.raft.server_metrics();
         loop {
             if let Some(l) = self.leader() {
                 return Some(l);
@@ -90,7 +92,7 @@ impl Node {
     /// Resolves once this node no longer sees `leader` as the leader (an election started, or
     /// another node won one); never, while raft runs and `leader` leads.
     pub async fn leader_changed(&self, leader: NodeId) {
-        let mut rx = self.raft.metrics();
+        let mut rx = self.raft.server_metrics();
         loop {
             if rx.borrow_and_update().current_leader != Some(leader) {
                 return;

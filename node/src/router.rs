@@ -2,12 +2,16 @@
 //! On the leader they are proposed locally; on a follower they are forwarded over the peer
 //! protocol and the replies come back on the client's connection.
 //!
-//! Every client write carries a [`RequestId`], and replicas apply an id at most once (see
-//! `cairn_raft::keyspace::once`). So a write whose outcome is unknown (the leader died or
-//! timed out mid-call) is simply sent again, to whichever node leads next, and its first
-//! reply comes back. Only when that keeps failing for [`RETRY_FOR`] is the outcome left
-//! unknown, and the client's connection is closed without a reply, as a network failure
-//! would: an error reply would claim the write failed.
+//! A write that is forwarded carries a [`RequestId`] from its first forward on, and replicas
+//! apply an id at most once (see `cairn_raft::keyspace::once`). So a forwarded write whose
+//! outcome is unknown (the leader died or timed out mid-call) is simply sent again, to
+//! whichever node leads next, and its first reply comes back. Writes proposed by the leader
+//! itself carry no id (recording replies costs the leader about a quarter of its write
+//! throughput): openraft answers them once they are applied, or with ForwardToLeader when
+//! their entry was truncated, so they need no retry unless their node loses its leadership
+//! and then they are retried only when certainly not applied. When the outcome stays unknown
+//! (for [`RETRY_FOR`], or a local proposal timed out), the client's connection is closed
+//! without a reply, as a network failure would: an error reply would claim the write failed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -42,17 +46,42 @@ impl RequestIds {
         }
     }
 
-    fn tag(&self, op: OpKind) -> OpKind {
-        match op {
-            OpKind::Command { .. } | OpKind::Exec { .. } => OpKind::Once {
-                id: RequestId {
-                    origin: self.origin,
-                    seq: self.next.fetch_add(1, Ordering::Relaxed),
-                },
-                op: Box::new(op),
+    fn next(&self) -> RequestId {
+        RequestId {
+            origin: self.origin,
+            seq: self.next.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+/// A write on its way, with its request id once it has been forwarded: from then on every
+/// attempt carries the id, wherever it goes.
+struct InFlight {
+    op: OpKind,
+    id: Option<RequestId>,
+}
+
+impl InFlight {
+    /// Whether the op may be sent again after an unknown outcome: it carries an id, or it is
+    /// one of the leader's own idempotent entries (checks, expiry).
+    fn retryable(&self) -> bool {
+        self.id.is_some() || !matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. })
+    }
+
+    fn logged(&self) -> OpKind {
+        match self.id {
+            Some(id) => OpKind::Once {
+                id,
+                op: Box::new(self.op.clone()),
             },
-            // The leader's own entries (checks, expiry) are never retried.
-            other => other,
+            None => self.op.clone(),
+        }
+    }
+
+    /// Gives a client write its id, before it first leaves this node.
+    fn tag(&mut self, ids: &RequestIds) {
+        if self.id.is_none() && matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. }) {
+            self.id = Some(ids.next());
         }
     }
 }
@@ -86,11 +115,14 @@ pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Ou
 
 /// Executes operations through the leader in order; one outcome each.
 pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
-    let ops: Vec<OpKind> = ops.into_iter().map(|op| node.request_ids.tag(op)).collect();
+    let mut ops: Vec<InFlight> = ops
+        .into_iter()
+        .map(|op| InFlight { op, id: None })
+        .collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
     let limit = node.config.max_write_bytes;
     for (op, outcome) in ops.iter().zip(outcomes.iter_mut()) {
-        let bytes = op.encoded_len();
+        let bytes = op.op.encoded_len();
         if bytes > limit {
             *outcome = Some(Outcome::Reply(Reply::error(format!(
                 "ERR write of {bytes} bytes is over max-write-bytes ({limit}): it could not be replicated in time"
@@ -104,8 +136,7 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
     // Indexes of ops still to do, in order.
     let mut todo: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
     while !todo.is_empty() {
-        let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].clone()).collect();
-        let results = match attempt(node, batch, leader_deadline.min(give_up)).await {
+        let results = match attempt(node, &mut ops, &todo, leader_deadline.min(give_up)).await {
             Attempt::Done(results) => results,
             Attempt::NoLeader if !maybe_applied => {
                 for i in todo {
@@ -113,6 +144,7 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
                 }
                 break;
             }
+            Attempt::Unknown if !todo.iter().all(|i| ops[*i].retryable()) => break,
             Attempt::NoLeader | Attempt::Unknown => {
                 maybe_applied = true;
                 if Instant::now() >= give_up {
@@ -130,10 +162,14 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
                 Ok(reply) => outcomes[*i] = Some(Outcome::Reply(reply)),
                 // Not proposed, or truncated before commit: retried on the next leader.
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => retry.push(*i),
-                Err(e) => {
+                Err(e) if ops[*i].retryable() => {
                     tracing::warn!(error = %e, "write failed; retrying");
                     maybe_applied = true;
                     retry.push(*i);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "write failed with an unknown outcome");
+                    outcomes[*i] = Some(Outcome::Unknown);
                 }
             }
         }
@@ -168,28 +204,37 @@ enum Attempt {
     Unknown,
 }
 
-/// One try at the current leader: proposed here when this node leads, forwarded otherwise.
-async fn attempt(node: &Node, batch: Vec<OpKind>, deadline: Instant) -> Attempt {
+/// One try of `ops[todo]` at the current leader: proposed here when this node leads,
+/// forwarded (with request ids) otherwise.
+async fn attempt(node: &Node, ops: &mut [InFlight], todo: &[usize], deadline: Instant) -> Attempt {
     loop {
         let Some((leader, info)) = node.wait_leader(deadline).await else {
             return Attempt::NoLeader;
         };
         if leader == node.id {
-            // A leader cut off from its quorum cannot commit: give up after a bound, with an
-            // unknown outcome (the entry may still commit if the partition heals).
+            let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].logged()).collect();
             let proposal = node.proposer.propose(batch);
-            return match until_leader_changes(node, leader, proposal).await {
-                Some(r) => Attempt::Done(r),
-                None => Attempt::Unknown,
+            // Ops that may be sent again need not wait for a leader that stepped down.
+            // The others wait: openraft answers them when applied, or ForwardToLeader when
+            // truncated. A leader cut off from its quorum cannot commit: give up after a
+            // bound, with an unknown outcome (the entry may still commit if it heals).
+            let result = if todo.iter().all(|i| ops[*i].retryable()) {
+                until_leader_changes(node, leader, proposal).await
+            } else {
+                tokio::time::timeout(ATTEMPT_TIMEOUT, proposal).await.ok()
             };
+            return result.map_or(Attempt::Unknown, Attempt::Done);
         }
-        let n = batch.len();
+        for i in todo {
+            ops[*i].tag(&node.request_ids);
+        }
+        let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].logged()).collect();
         let forward = node.peers.forward(&info.raft_addr, &batch, ATTEMPT_TIMEOUT);
         let Some(forwarded) = until_leader_changes(node, leader, forward).await else {
             return Attempt::Unknown;
         };
         match forwarded {
-            Ok(r) if r.len() == n => return Attempt::Done(r),
+            Ok(r) if r.len() == batch.len() => return Attempt::Done(r),
             Ok(_) => {
                 tracing::warn!(
                     leader,
