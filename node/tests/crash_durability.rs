@@ -19,6 +19,22 @@ use common::{local_get, wait_for, Cluster};
 use rand::{Rng, SeedableRng};
 use redis::Commands;
 
+/// A fresh connection to the node on `port`, or `None` (after a short pause) while it is
+/// down: the writers try each node in turn, whatever is being killed.
+fn connect(port: u16) -> Option<redis::Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    match client.get_connection_with_timeout(Duration::from_millis(300)) {
+        Ok(c) => {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            Some(c)
+        }
+        Err(_) => {
+            std::thread::sleep(Duration::from_millis(20));
+            None
+        }
+    }
+}
+
 #[test]
 fn acknowledged_writes_survive_repeated_sigkill() {
     let seed: u64 = std::env::var("SEED")
@@ -42,16 +58,9 @@ fn acknowledged_writes_survive_repeated_sigkill() {
                     let port = ports[(i as usize + w) % ports.len()];
                     i += 1;
                     let key = format!("w{w}-{i}");
-                    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    else {
+                    let Some(mut c) = connect(port) else {
                         continue;
                     };
-                    let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(300))
-                    else {
-                        std::thread::sleep(Duration::from_millis(20));
-                        continue;
-                    };
-                    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
                     if c.set::<_, _, ()>(&key, i).is_ok() {
                         acked.lock().unwrap().push(key);
                     }
@@ -70,16 +79,9 @@ fn acknowledged_writes_survive_repeated_sigkill() {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let port = ports[i % ports.len()];
-                let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+                let Some(mut c) = connect(ports[i % ports.len()]) else {
                     continue;
                 };
-                let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(300))
-                else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
                 match c.incr::<_, _, i64>("counter", 1) {
                     Ok(v) => counter.lock().unwrap().0.push(v),
                     Err(_) => counter.lock().unwrap().1 += 1,
