@@ -163,6 +163,8 @@ fn command(c: CommandCommand) -> Reply {
 fn client(s: &mut Session, c: ClientCommand) -> Reply {
     match c {
         ClientCommand::Id => Reply::Integer(s.id as i64),
+        // The session applies it between commands.
+        ClientCommand::Reply(_) => Reply::error("ERR CLIENT REPLY is not allowed here"),
         ClientCommand::SetName(name) => {
             let name = String::from_utf8_lossy(&name).to_string();
             s.node.clients.update(s.id, |c| c.name = name);

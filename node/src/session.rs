@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use cairn_protocol::command::{self, Command, PubSubCommand, ReadCommand};
+use cairn_protocol::command::{
+    self, ClientCommand, Command, PubSubCommand, ReadCommand, ReplyMode,
+};
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
@@ -43,6 +45,10 @@ pub struct Session {
     pub tx: Transaction,
     /// Pub/sub subscriptions and their message queue, once the connection subscribed.
     pub subs: Option<Subscriptions>,
+    /// CLIENT REPLY OFF: commands get no replies (pub/sub pushes still do).
+    pub replies_off: bool,
+    /// CLIENT REPLY SKIP: the next command gets no reply.
+    pub skip_next: bool,
 }
 
 /// What to do with one parsed request.
@@ -54,6 +60,8 @@ enum Step {
     Read(ReadCommand),
     Write(WriteCommand),
     PubSub(PubSubCommand),
+    /// CLIENT REPLY: takes effect after the runs before it are answered.
+    ReplyMode(ReplyMode),
 }
 
 pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
@@ -67,6 +75,8 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
         closing: false,
         tx: Transaction::default(),
         subs: None,
+        replies_off: false,
+        skip_next: false,
     };
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
@@ -227,9 +237,12 @@ impl Session {
                 let name = metric_name(&args);
                 (name, self.classify(&args))
             });
+            // While replies are suppressed every command runs alone, so its reply (and only
+            // its reply) can be dropped.
+            let quiet = self.replies_off || self.skip_next;
             // Flush runs that the next step does not continue.
-            let continues_writes = matches!(step, Some((_, Ok(Step::Write(_)))));
-            let continues_reads = matches!(step, Some((_, Ok(Step::Read(_)))));
+            let continues_writes = !quiet && matches!(step, Some((_, Ok(Step::Write(_)))));
+            let continues_reads = !quiet && matches!(step, Some((_, Ok(Step::Read(_)))));
             if !continues_writes && !pending_writes.is_empty() {
                 let cmds = std::mem::take(&mut pending_writes);
                 let ok = self.run_writes(cmds, out).await;
@@ -247,7 +260,36 @@ impl Session {
                 return true;
             };
             Stats::add(&self.node.stats.commands_processed, 1);
+            let reply_start = out.len();
+            let mut pushes_only = false;
             match step {
+                Ok(Step::ReplyMode(mode)) => {
+                    match mode {
+                        ReplyMode::On => {
+                            self.replies_off = false;
+                            Reply::ok().encode(self.protocol, out);
+                        }
+                        ReplyMode::Off => self.replies_off = true,
+                        ReplyMode::Skip => self.skip_next = !self.replies_off,
+                    }
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                    continue;
+                }
+                Ok(Step::Write(w)) if quiet => {
+                    timings.push((name, started));
+                    let ok = self.run_writes(vec![w], out).await;
+                    self.record(&mut timings);
+                    if !ok {
+                        return false;
+                    }
+                }
+                Ok(Step::Read(r)) if quiet => {
+                    timings.push((name, started));
+                    self.run_reads(vec![r], out).await;
+                    self.record(&mut timings);
+                }
                 Ok(Step::Write(w)) => {
                     pending_writes.push(w);
                     timings.push((name, started));
@@ -284,6 +326,9 @@ impl Session {
                 Ok(Step::PubSub(cmd)) => {
                     let replies =
                         crate::pubsub::handle(&self.node, &mut self.subs, self.id, cmd).await;
+                    // (Un)subscribe confirmations are pushes: CLIENT REPLY does not silence
+                    // them, as in Redis.
+                    pushes_only = replies.iter().all(|r| matches!(r, Reply::Push(_)));
                     for r in replies {
                         r.encode(self.protocol, out);
                     }
@@ -306,6 +351,10 @@ impl Session {
                         .command(name, started.elapsed().as_secs_f64());
                 }
             }
+            if quiet && !pushes_only {
+                out.truncate(reply_start);
+            }
+            self.skip_next = false;
             if self.closing {
                 return true;
             }
@@ -363,6 +412,7 @@ impl Session {
             },
             Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
+            Command::Conn(ConnCommand::Client(ClientCommand::Reply(mode))) => Step::ReplyMode(mode),
             Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
         })
     }

@@ -114,3 +114,25 @@ fn subscribed_resp2_connections_follow_redis_rules() {
         "-ERR wrong number of arguments for 'publish' command\r\n-ERR unknown subcommand 'NOPE'. Try PUBSUB HELP.\r\n"
     );
 }
+
+/// CLIENT REPLY OFF|SKIP|ON as Redis: silenced commands still run; pub/sub pushes (RESP3)
+/// still arrive.
+#[test]
+fn client_reply_silences_replies_but_not_pushes() {
+    let cluster = Cluster::start(3, &[]);
+    let port = cluster.node(cluster.follower()).port;
+    let out = raw(
+        port,
+        b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nNOSUCH\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nGET a\r\nCLIENT REPLY SKIP\r\nINCR a\r\nGET a\r\n",
+    );
+    assert_eq!(out, "+OK\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    let out = raw(
+        port,
+        b"HELLO 3\r\nCLIENT REPLY OFF\r\nSUBSCRIBE ch\r\nPING\r\nUNSUBSCRIBE ch\r\n",
+    );
+    let after_hello = out.split_once(">3\r\n").map(|(_, rest)| rest).unwrap_or("");
+    assert_eq!(
+        after_hello,
+        "$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n"
+    );
+}

@@ -50,7 +50,7 @@ COMMANDS = [
 ]
 SUBCOMMANDS = {
     "command": ["count", "docs", "info", "list"],
-    "client": ["getname", "id", "info", "list", "setinfo", "setname"],
+    "client": ["getname", "id", "info", "list", "reply", "setinfo", "setname"],
     "config": ["get", "resetstat", "rewrite", "set"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],

@@ -706,9 +706,24 @@ pub enum ClientCommand {
     Id,
     SetName(Bytes),
     GetName,
-    SetInfo { attr: String, value: Bytes },
+    SetInfo {
+        attr: String,
+        value: Bytes,
+    },
     List,
     Info,
+    /// CLIENT REPLY ON|OFF|SKIP: whether the server answers this connection's commands.
+    Reply(ReplyMode),
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    /// No replies until ON (pub/sub pushes still arrive).
+    Off,
+    /// No reply to the next command.
+    Skip,
 }
 
 /// CONFIG subcommands.

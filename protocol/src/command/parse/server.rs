@@ -76,6 +76,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             C::Client(ClientCommand::List)
         }
         ("client|info", [_, _]) => C::Client(ClientCommand::Info),
+        ("client|reply", [_, _, mode]) => C::Client(ClientCommand::Reply(reply_mode(mode)?)),
         ("config|get", [_, _, patterns @ ..]) => C::Config(ConfigCommand::Get(patterns.to_vec())),
         ("config|set", [_, _, rest @ ..]) => {
             C::Config(ConfigCommand::Set(pairs(rest).ok_or(CommandError::Syntax)?))
@@ -247,4 +248,18 @@ fn memory_usage(args: &[Bytes]) -> Result<Command> {
     Ok(Command::Read(crate::command::ReadCommand::MemoryUsage {
         key: key.clone(),
     }))
+}
+
+/// CLIENT REPLY's argument.
+fn reply_mode(mode: &Bytes) -> Result<crate::command::ReplyMode> {
+    use crate::command::ReplyMode;
+    if mode.eq_ignore_ascii_case(b"on") {
+        Ok(ReplyMode::On)
+    } else if mode.eq_ignore_ascii_case(b"off") {
+        Ok(ReplyMode::Off)
+    } else if mode.eq_ignore_ascii_case(b"skip") {
+        Ok(ReplyMode::Skip)
+    } else {
+        Err(CommandError::Syntax)
+    }
 }

@@ -207,6 +207,27 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ..BASE
         },
         CommandSpec {
+            name: "client|reply",
+            arity: 3,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Instructs the server whether to reply to commands.",
+            since: "3.2.0",
+            group: "connection",
+            complexity: Some("O(1)"),
+            args: &[
+                Arg { name: "action", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: Some("ON"), ..ARG },
+                    Arg { name: "off", kind: "pure-token", token: Some("OFF"), ..ARG },
+                    Arg { name: "skip", kind: "pure-token", token: Some("SKIP"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
             name: "client|setinfo",
             arity: 4,
             flags: &["noscript", "loading", "stale"],

@@ -283,3 +283,22 @@ fn function_flush() {
         "ERR unknown subcommand 'load'. Try FUNCTION HELP."
     );
 }
+
+#[test]
+fn client_reply() {
+    use crate::command::ReplyMode;
+    assert_eq!(
+        conn("client reply on"),
+        ConnCommand::Client(ClientCommand::Reply(ReplyMode::On))
+    );
+    assert_eq!(
+        conn("CLIENT REPLY Off"),
+        ConnCommand::Client(ClientCommand::Reply(ReplyMode::Off))
+    );
+    assert_eq!(
+        conn("client reply skip"),
+        ConnCommand::Client(ClientCommand::Reply(ReplyMode::Skip))
+    );
+    assert_eq!(err("client reply maybe"), "ERR syntax error");
+    assert_eq!(err("client reply"), arity("client|reply"));
+}
