@@ -19,8 +19,6 @@ pub const BATCH_OPS_MAX: usize = 1024;
 /// Most bytes of operations in one log entry (a single larger op still makes one entry), so
 /// an entry fits in one AppendEntries call (see the network's `APPEND_BYTES_MAX`).
 pub const ENTRY_BYTES_MAX: u64 = crate::network::APPEND_BYTES_MAX;
-// Every op of an entry may record an at-most-once reply; forgetting must keep pace.
-const _: () = assert!(BATCH_OPS_MAX <= crate::keyspace::once::FORGET_PER_ENTRY_MAX);
 /// Most operations waiting to be proposed; senders wait beyond it (backpressure).
 const QUEUE_MAX: usize = 16 * 1024;
 /// Log entries proposed and not yet applied, at most. While the pipeline is full, new writes

@@ -53,9 +53,9 @@ pub trait Txn {
     fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>>;
     /// Remembers that the write `id` was applied at log time `now` with `reply`.
     fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()>;
-    /// Forgets up to `max` records made before log time `before`, oldest first (ties in id
-    /// order), so every replica forgets the same ones at the same entry.
-    fn forget_replies(&mut self, before: u64, max: usize) -> Result<()>;
+    /// Forgets every record made before log time `before`. Log time only, so every replica
+    /// forgets the same records at the same entry, however its batches were cut.
+    fn forget_replies(&mut self, before: u64) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
@@ -76,10 +76,7 @@ pub trait View {
 /// Applies one log entry's operations in order and returns their replies. Redis errors
 /// (wrong type, not an integer) are replies; `Err` is reserved for storage failures.
 pub fn apply(txn: &mut dyn Txn, op: &WriteOp) -> Result<Vec<Reply>> {
-    txn.forget_replies(
-        op.now_ms.saturating_sub(once::REPLY_KEPT_MS),
-        once::FORGET_PER_ENTRY_MAX,
-    )?;
+    txn.forget_replies(op.now_ms.saturating_sub(once::REPLY_KEPT_MS))?;
     op.ops
         .iter()
         .map(|kind| apply_one(txn, kind, op.now_ms))
@@ -305,17 +302,8 @@ mod tests {
             self.1.insert((id.origin, id.seq), (now, reply));
             Ok(())
         }
-        fn forget_replies(&mut self, before: u64, max: usize) -> Result<()> {
-            let mut old: Vec<(u64, (u64, u64))> = self
-                .1
-                .iter()
-                .filter(|(_, (at, _))| *at < before)
-                .map(|(id, (at, _))| (*at, *id))
-                .collect();
-            old.sort_unstable();
-            for (_, id) in old.into_iter().take(max) {
-                self.1.remove(&id);
-            }
+        fn forget_replies(&mut self, before: u64) -> Result<()> {
+            self.1.retain(|_, (at, _)| *at >= before);
             Ok(())
         }
     }

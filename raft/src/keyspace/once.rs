@@ -21,10 +21,6 @@ pub const REPLY_KEPT_MS: u64 = 60_000;
 /// its reply.
 pub const REPLY_BYTES_MAX: u64 = 1 << 20;
 
-/// Most records forgotten per log entry. An entry carries at most `BATCH_OPS_MAX` ids
-/// (asserted in the proposer), so forgetting keeps up with recording.
-pub const FORGET_PER_ENTRY_MAX: usize = 4096;
-
 /// The reply of a repeated write whose reply was too large to keep.
 pub fn reply_not_kept() -> Reply {
     Reply::error("ERR this write was applied, but its reply was too large to keep for a retry")

@@ -8,8 +8,9 @@
 //! - `e` db → number of keys with a TTL in db (u64, BE).
 //! - `g` db → digest of db: wrapping sum of `entry_digest` of its keys (u64, BE).
 //! - `m` name → metadata (bincode): last applied log id, membership, current snapshot.
-//! - `r` origin(8, BE) seq(8, BE) → (log time, reply) of an at-most-once write (bincode).
-//! - `t` log time(8, BE) origin(8, BE) seq(8, BE) → empty: those records, oldest first.
+//! - `r` log time(8, BE) origin(8, BE) seq(8, BE) → a group of at-most-once reply records
+//!   made by one apply batch at that log time (bincode `Vec<(RequestId, Option<Reply>)>`),
+//!   named by its first id; oldest first (see `store::replies`).
 
 use crate::keyspace::scan_hash;
 
@@ -20,7 +21,6 @@ pub const EXPIRES_COUNT: u8 = b'e';
 pub const DIGEST: u8 = b'g';
 pub const META: u8 = b'm';
 pub const REPLY: u8 = b'r';
-pub const REPLY_TIME: u8 = b't';
 
 /// Length of the `d` db hash prefix in front of a user key.
 pub const DATA_PREFIX_LEN: usize = 10;
@@ -101,35 +101,26 @@ pub const META_INSTALLING: &str = "installing";
 /// The last consistency checks this replica applied: `Vec<(log index, digest)>`.
 pub const META_CHECKS: &str = "checks";
 
-pub fn reply_key(origin: u64, seq: u64) -> [u8; 17] {
-    let mut k = [0u8; 17];
-    k[0] = REPLY;
-    k[1..9].copy_from_slice(&origin.to_be_bytes());
-    k[9..17].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-pub fn reply_time_key(at_ms: u64, origin: u64, seq: u64) -> [u8; 25] {
+/// The key of a group of reply records made at log time `at_ms`, named by its first id.
+pub fn reply_group_key(at_ms: u64, origin: u64, seq: u64) -> [u8; 25] {
     let mut k = [0u8; 25];
-    k[0] = REPLY_TIME;
+    k[0] = REPLY;
     k[1..9].copy_from_slice(&at_ms.to_be_bytes());
     k[9..17].copy_from_slice(&origin.to_be_bytes());
     k[17..25].copy_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// The reply-record key named by a reply-time key.
-pub fn reply_key_of_time_key(full: &[u8]) -> Option<[u8; 17]> {
-    if full.len() != 25 || full[0] != REPLY_TIME {
+/// The log time of a reply-group key.
+pub fn reply_group_time(full: &[u8]) -> Option<u64> {
+    if full.len() != 25 || full[0] != REPLY {
         return None;
     }
-    let origin = u64::from_be_bytes(full[9..17].try_into().ok()?);
-    let seq = u64::from_be_bytes(full[17..25].try_into().ok()?);
-    Some(reply_key(origin, seq))
+    Some(u64::from_be_bytes(full[1..9].try_into().ok()?))
 }
 
 /// Whether a state-machine key belongs in a snapshot: the data and the at-most-once records
 /// (the expiry index and the counters are rebuilt from the data when loading).
 pub fn in_snapshot(full: &[u8]) -> bool {
-    matches!(full.first(), Some(&DATA | &REPLY | &REPLY_TIME))
+    matches!(full.first(), Some(&DATA | &REPLY))
 }

@@ -6,6 +6,7 @@
 
 mod keys;
 mod log;
+mod replies;
 mod sm;
 pub mod snapshot;
 mod txn;

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use cairn_protocol::Reply;
 
 use super::keys::{self, Counter};
+use super::replies::ReplyTable;
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
 use super::txn::{sled_err, SledTxn};
 use super::view::Keyspace;
@@ -51,6 +52,8 @@ pub struct StateMachine {
     tree: sled::Tree,
     snap_dir: PathBuf,
     apply_lock: Arc<Mutex<()>>,
+    /// The at-most-once reply records, mirrored from the tree (see `replies`).
+    replies: Arc<std::sync::Mutex<ReplyTable>>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -89,9 +92,19 @@ impl StateMachine {
             tree,
             snap_dir,
             apply_lock: Arc::new(Mutex::new(())),
+            replies: Arc::default(),
         };
         sm.finish_interrupted_install()?;
+        *sm.reply_table() = ReplyTable::load(&sm.tree)?;
         Ok(sm)
+    }
+
+    /// The reply records; a poisoned lock still holds a table that matches the tree (it is
+    /// changed only while applying, and a failed apply stops the node).
+    fn reply_table(&self) -> std::sync::MutexGuard<'_, ReplyTable> {
+        self.replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn keyspace(&self) -> Keyspace {
@@ -337,7 +350,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let _guard = self.apply_lock.lock().await;
         let started = std::time::Instant::now();
-        let mut txn = SledTxn::new(&self.tree);
+        let replies = self.replies.clone();
+        let mut table = replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut txn = SledTxn::new(&self.tree, &mut table);
         let mut replies = Vec::new();
         let mut last = None;
         let mut checks: Option<Vec<(u64, u64)>> = None;
@@ -412,11 +429,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(snap_err)?;
         let _guard = self.apply_lock.lock().await;
-        let (tree, db, dir, meta) = (
+        let (tree, db, dir, meta, replies) = (
             self.tree.clone(),
             self.db.clone(),
             self.snap_dir.clone(),
             meta.clone(),
+            self.replies.clone(),
         );
         validate_snapshot_id(&meta.snapshot_id).map_err(snap_err)?;
         tokio::task::spawn_blocking(move || -> Result<()> {
@@ -432,6 +450,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             tree.remove(keys::meta_key(keys::META_INSTALLING))
                 .map_err(sled_err)?;
             db.flush().map_err(sled_err)?;
+            *replies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = ReplyTable::load(&tree)?;
             tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
             Ok(())
         })
@@ -478,7 +499,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 let file = format!("{snapshot_id}.snap");
                 let tmp = dir.join(format!("{snapshot_id}.building.tmp"));
                 let mut w = SnapWriter::create(&tmp, applied, membership.clone())?;
-                for prefix in [keys::DATA, keys::REPLY, keys::REPLY_TIME] {
+                for prefix in [keys::DATA, keys::REPLY] {
                     for item in tree.scan_prefix([prefix]) {
                         let (k, v) = item.map_err(sled_err)?;
                         w.push(k.to_vec(), v.to_vec())?;

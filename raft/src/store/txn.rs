@@ -14,11 +14,16 @@ use crate::keyspace::{entry_digest, StoredValue, Txn, DATABASES};
 use crate::types::RequestId;
 
 use super::keys::{self, Counter};
+use super::replies::{Group, ReplyTable};
 
 const DBS: usize = DATABASES as usize;
 
 pub struct SledTxn<'a> {
     tree: &'a sled::Tree,
+    /// The at-most-once records, changed as the batch applies (see `replies`).
+    replies: &'a mut ReplyTable,
+    /// Reply records made by this batch, by log time: one sled key per time at commit.
+    groups: BTreeMap<u64, Group>,
     /// Full tree key → new value (`None`: delete).
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Values read from the tree in this batch (a write usually reads its key twice: once for
@@ -37,9 +42,11 @@ pub(super) fn sled_err(e: sled::Error) -> Error {
 }
 
 impl<'a> SledTxn<'a> {
-    pub fn new(tree: &'a sled::Tree) -> Self {
+    pub fn new(tree: &'a sled::Tree, replies: &'a mut ReplyTable) -> Self {
         SledTxn {
             tree,
+            replies,
+            groups: BTreeMap::new(),
             writes: BTreeMap::new(),
             reads: HashMap::new(),
             cleared: [false; DBS],
@@ -77,7 +84,15 @@ impl<'a> SledTxn<'a> {
     }
 
     /// Builds the atomic batch and applies it.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        for (time, group) in std::mem::take(&mut self.groups) {
+            let Some((first, _)) = group.first() else {
+                continue;
+            };
+            let key = keys::reply_group_key(time, first.origin, first.seq);
+            let value = bincode::serialize(&group).map_err(|e| Error::Storage(e.to_string()))?;
+            self.writes.insert(key.to_vec(), Some(value));
+        }
         let mut batch = sled::Batch::default();
         for db in 0..DATABASES {
             let i = usize::from(db);
@@ -219,56 +234,22 @@ impl Txn for SledTxn<'_> {
     }
 
     fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>> {
-        let key = keys::reply_key(id.origin, id.seq);
-        let bytes = match self.writes.get(key.as_slice()) {
-            Some(staged) => staged.clone(),
-            None => self.tree.get(key).map_err(sled_err)?.map(|v| v.to_vec()),
-        };
-        let Some(bytes) = bytes else {
-            return Ok(None);
-        };
-        let (_, reply): (u64, Option<Reply>) =
-            bincode::deserialize(&bytes).map_err(|e| Error::Corrupt {
-                path: "state machine".into(),
-                what: format!("reply record of {id:?}: {e}"),
-            })?;
-        Ok(Some(reply))
+        Ok(self.replies.get(id))
     }
 
     fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()> {
-        let value = bincode::serialize(&(now, reply)).map_err(|e| Error::Storage(e.to_string()))?;
-        let key = keys::reply_key(id.origin, id.seq);
-        self.writes.insert(key.to_vec(), Some(value));
-        let time_key = keys::reply_time_key(now, id.origin, id.seq);
-        self.writes.insert(time_key.to_vec(), Some(Vec::new()));
+        self.replies.insert(*id, now, reply.clone());
+        self.groups.entry(now).or_default().push((*id, reply));
         Ok(())
     }
 
-    fn forget_replies(&mut self, before: u64, max: usize) -> Result<()> {
-        let start = vec![keys::REPLY_TIME];
-        let end = keys::reply_time_key(before, 0, 0).to_vec();
-        // The oldest records as the tree and this batch's staged writes together see them:
-        // the same set whichever way the log was cut into batches.
-        let staged: Vec<(Vec<u8>, bool)> = self
-            .writes
-            .range(start.clone()..end.clone())
-            .map(|(k, v)| (k.clone(), v.is_some()))
-            .collect();
-        let deleted = staged.iter().filter(|(_, live)| !live).count();
-        let mut old: Vec<Vec<u8>> = Vec::new();
-        for item in self.tree.range(start..end).take(max + deleted) {
+    fn forget_replies(&mut self, before: u64) -> Result<()> {
+        self.replies.forget_before(before);
+        self.groups = self.groups.split_off(&before);
+        let end = keys::reply_group_key(before, 0, 0);
+        for item in self.tree.range([keys::REPLY].as_slice()..end.as_slice()) {
             let (k, _) = item.map_err(sled_err)?;
-            if !self.writes.contains_key(k.as_ref()) {
-                old.push(k.to_vec());
-            }
-        }
-        old.extend(staged.into_iter().filter(|(_, live)| *live).map(|(k, _)| k));
-        old.sort_unstable();
-        for time_key in old.into_iter().take(max) {
-            if let Some(reply_key) = keys::reply_key_of_time_key(&time_key) {
-                self.writes.insert(reply_key.to_vec(), None);
-            }
-            self.writes.insert(time_key, None);
+            self.writes.insert(k.to_vec(), None);
         }
         Ok(())
     }
