@@ -86,3 +86,79 @@ fn status_command_and_cli_show_members_and_leader() {
         assert!(text.contains(&format!("127.0.0.1:{}", n.port)), "{text}");
     }
 }
+
+/// RANDOMKEY returns every key sooner or later and nil on an empty database; TOUCH counts the
+/// keys that exist, like EXISTS. Both on a follower, after a write through the leader.
+#[test]
+fn randomkey_and_touch() {
+    let cluster = Cluster::start(3, &[]);
+    let mut leader = cluster.node(cluster.leader()).conn();
+    let mut c = cluster.node(cluster.follower()).conn();
+    let none: Option<String> = redis::cmd("RANDOMKEY").query(&mut c).unwrap();
+    assert_eq!(none, None);
+    let () = redis::cmd("MSET")
+        .arg(&["a", "1", "b", "2", "c", "3"])
+        .query(&mut leader)
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..500 {
+        let k: String = redis::cmd("RANDOMKEY").query(&mut c).unwrap();
+        seen.insert(k);
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+    let touched: i64 = redis::cmd("TOUCH")
+        .arg(&["a", "b", "nope", "a"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(touched, 3);
+    // Inside MULTI RANDOMKEY is refused (a transaction runs in `apply`, which is random-free).
+    let mut tx = redis::pipe();
+    tx.atomic().cmd("RANDOMKEY");
+    assert!(tx.query::<redis::Value>(&mut c).is_err());
+}
+
+/// COPY (with DB and REPLACE) and MOVE through a follower, seen in the target database on
+/// every node, TTL included.
+#[test]
+fn copy_and_move_across_databases() {
+    let cluster = Cluster::start(3, &[]);
+    let mut c = cluster.node(cluster.follower()).conn();
+    let () = redis::cmd("SET")
+        .arg(&["src", "v", "EX", "100"])
+        .query(&mut c)
+        .unwrap();
+    let copied: i64 = redis::cmd("COPY")
+        .arg(&["src", "dst", "DB", "2"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(copied, 1);
+    let again: i64 = redis::cmd("COPY")
+        .arg(&["src", "dst", "DB", "2"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(again, 0);
+    let moved: i64 = redis::cmd("MOVE").arg(&["src", "5"]).query(&mut c).unwrap();
+    assert_eq!(moved, 1);
+    // The connection is in db 0 already.
+    let same = redis::cmd("MOVE").arg(&["dst", "0"]).query::<i64>(&mut c);
+    let err = same.unwrap_err();
+    assert_eq!(
+        err.detail(),
+        Some("source and destination objects are the same")
+    );
+    for n in &cluster.nodes {
+        let mut r = n.conn();
+        let () = redis::cmd("SELECT").arg(2).query(&mut r).unwrap();
+        let v: Option<String> = r.get("dst").unwrap();
+        assert_eq!(v.as_deref(), Some("v"), "node {}", n.id);
+        let () = redis::cmd("SELECT").arg(5).query(&mut r).unwrap();
+        let ttl: i64 = r.ttl("src").unwrap();
+        assert!(ttl > 0 && ttl <= 100, "node {}: ttl {ttl}", n.id);
+        let () = redis::cmd("SELECT").arg(0).query(&mut r).unwrap();
+        let gone: bool = r.exists("src").unwrap();
+        assert!(!gone, "node {}", n.id);
+    }
+}

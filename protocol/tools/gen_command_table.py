@@ -24,7 +24,7 @@ COMMANDS = [
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
-    "persist", "rename", "renamenx",
+    "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move",
     # hashes
     "hset", "hsetnx", "hget", "hmget", "hmset", "hgetall", "hdel", "hexists", "hlen", "hkeys",
     "hvals", "hincrby", "hincrbyfloat", "hstrlen", "hrandfield", "hscan",

@@ -30,7 +30,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..36) {
+    let cmd = match rng.gen_range(0..38) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -224,6 +224,16 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                 keys,
             }
         }
+        36 => WriteCommand::Copy {
+            key,
+            destination: other(rng),
+            db: [None, Some(0), Some(3), Some(99)][rng.gen_range(0..4)],
+            replace: rng.gen(),
+        },
+        37 => WriteCommand::Move {
+            key,
+            db: [0, 3, -1][rng.gen_range(0..3)],
+        },
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),

@@ -167,6 +167,18 @@ pub enum WriteCommand {
     Persist {
         key: Bytes,
     },
+    /// COPY source destination [DB db] [REPLACE]: `db` as given (range-checked when applied).
+    Copy {
+        key: Bytes,
+        destination: Bytes,
+        db: Option<i32>,
+        replace: bool,
+    },
+    /// MOVE key db
+    Move {
+        key: Bytes,
+        db: i32,
+    },
     /// RENAME (nx = false) and RENAMENX (nx = true).
     Rename {
         key: Bytes,
@@ -457,6 +469,8 @@ impl WriteCommand {
             | W::Expire { key, .. }
             | W::Persist { key }
             | W::Rename { key, .. }
+            | W::Copy { key, .. }
+            | W::Move { key, .. }
             | W::HSet { key, .. }
             | W::HSetNx { key, .. }
             | W::HDel { key, .. }
@@ -519,9 +533,12 @@ pub enum ReadCommand {
         start: i64,
         end: i64,
     },
+    /// EXISTS, and TOUCH (cairn keeps no access times, so touching is counting).
     Exists {
         keys: Vec<Bytes>,
     },
+    /// RANDOMKEY: a live key of the database, or nil.
+    RandomKey,
     Type {
         key: Bytes,
     },

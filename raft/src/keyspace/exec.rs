@@ -23,11 +23,15 @@ pub fn watch_digest(
         .transpose()
 }
 
-/// Whether a read needs more than single-key lookups (it cannot run inside a transaction).
+/// Whether a read needs more than single-key lookups, or randomness (it cannot run inside a
+/// transaction, which `apply` runs: RANDOMKEY there would make replicas answer differently).
 pub fn needs_whole_db(cmd: &ReadCommand) -> bool {
     matches!(
         cmd,
-        ReadCommand::Keys { .. } | ReadCommand::Scan { .. } | ReadCommand::DbSize
+        ReadCommand::Keys { .. }
+            | ReadCommand::Scan { .. }
+            | ReadCommand::DbSize
+            | ReadCommand::RandomKey
     )
 }
 

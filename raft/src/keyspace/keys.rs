@@ -87,4 +87,163 @@ impl Ctx<'_> {
         self.txn.put(self.db, new_key, v)?;
         Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
     }
+
+    /// A database index from COPY's or MOVE's arguments, or Redis's error for it.
+    fn other_db(index: i32) -> std::result::Result<u8, Reply> {
+        u8::try_from(index)
+            .ok()
+            .filter(|db| *db < super::DATABASES)
+            .ok_or_else(|| Reply::error("ERR DB index is out of range"))
+    }
+
+    /// Whether `key` holds a live value in database `db` (an expired one counts as absent).
+    fn live_in(&mut self, db: u8, key: &[u8]) -> Result<bool> {
+        Ok(self
+            .txn
+            .get(db, key)?
+            .is_some_and(|v| !v.is_expired(self.now)))
+    }
+
+    /// COPY: the value and its TTL to `destination` (in database `db`, default this one).
+    pub(crate) fn copy(
+        &mut self,
+        key: &Bytes,
+        destination: &Bytes,
+        db: Option<i32>,
+        replace: bool,
+    ) -> Result<Reply> {
+        let target = match db.map(Self::other_db).transpose() {
+            Ok(t) => t.unwrap_or(self.db),
+            Err(e) => return Ok(e),
+        };
+        if target == self.db && key == destination {
+            return Ok(Reply::error(
+                "ERR source and destination objects are the same",
+            ));
+        }
+        let Some(v) = self.live(key)? else {
+            return Ok(Reply::Integer(0));
+        };
+        if !replace && self.live_in(target, destination)? {
+            return Ok(Reply::Integer(0));
+        }
+        self.txn.put(target, destination, v)?;
+        Ok(Reply::Integer(1))
+    }
+
+    /// MOVE: the key, with its TTL, to database `db` unless it exists there.
+    pub(crate) fn move_to(&mut self, key: &Bytes, db: i32) -> Result<Reply> {
+        let target = match Self::other_db(db) {
+            Ok(t) => t,
+            Err(e) => return Ok(e),
+        };
+        if target == self.db {
+            return Ok(Reply::error(
+                "ERR source and destination objects are the same",
+            ));
+        }
+        let Some(v) = self.live(key)? else {
+            return Ok(Reply::Integer(0));
+        };
+        if self.live_in(target, key)? {
+            return Ok(Reply::Integer(0));
+        }
+        self.txn.delete(self.db, key)?;
+        self.txn.put(target, key, v)?;
+        Ok(Reply::Integer(1))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use cairn_protocol::Reply;
+
+    use super::super::testing::{bulk, int, script};
+    use super::super::tests::MemTxn;
+
+    fn same() -> Reply {
+        Reply::error("ERR source and destination objects are the same")
+    }
+
+    fn out_of_range() -> Reply {
+        Reply::error("ERR DB index is out of range")
+    }
+
+    #[test]
+    fn copy_as_redis() {
+        let mut txn = MemTxn::default();
+        let replies = script(
+            &mut txn,
+            &[
+                "set a 1",
+                "copy a b",
+                "get b",
+                "set a 2",
+                "copy a b",
+                "copy a b replace",
+                "get b",
+                "copy a a",
+                "copy missing c",
+                "copy a a db 3",
+                "copy a x db 16",
+                "copy a x db -1",
+            ],
+        );
+        assert_eq!(
+            replies,
+            vec![
+                Reply::ok(),
+                int(1),
+                bulk("1"),
+                Reply::ok(),
+                int(0),
+                int(1),
+                bulk("2"),
+                same(),
+                int(0),
+                int(1),
+                out_of_range(),
+                out_of_range(),
+            ]
+        );
+        assert!(txn.0.contains_key(&(3, b"a".to_vec())));
+    }
+
+    #[test]
+    fn move_as_redis() {
+        let mut txn = MemTxn::default();
+        let replies = script(
+            &mut txn,
+            &[
+                "set k v",
+                "move k 0",
+                "move k 16",
+                "move missing 2",
+                "move k 2",
+                "exists k",
+                "set k again",
+                "copy k k db 2",
+                "move k 2",
+            ],
+        );
+        assert_eq!(
+            replies,
+            vec![
+                Reply::ok(),
+                same(),
+                out_of_range(),
+                int(0),
+                int(1),
+                int(0),
+                Reply::ok(),
+                int(0),
+                int(0),
+            ]
+        );
+        assert_eq!(
+            txn.0.get(&(2, b"k".to_vec())).map(|v| v.data.clone()),
+            Some(super::super::Data::Str(bytes::Bytes::from_static(b"v")))
+        );
+    }
 }

@@ -153,6 +153,13 @@ impl Ctx<'_> {
             W::Expire { key, at, condition } => self.expire(key, *at, *condition),
             W::Persist { key } => self.persist(key),
             W::Rename { key, new_key, nx } => self.rename(key, new_key, *nx),
+            W::Copy {
+                key,
+                destination,
+                db,
+                replace,
+            } => self.copy(key, destination, *db, *replace),
+            W::Move { key, db } => self.move_to(key, *db),
             W::HSet { key, pairs, hmset } => self.hset(key, pairs, *hmset),
             W::HSetNx { key, field, value } => self.hsetnx(key, field, value),
             W::HDel { key, fields } => self.hdel(key, fields),

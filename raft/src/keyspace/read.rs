@@ -54,6 +54,7 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             }
             Reply::Integer(n)
         }
+        ReadCommand::RandomKey => random_key(view, db, now_ms)?,
         ReadCommand::Type { key } => match live(key)? {
             None => Reply::Simple("none".into()),
             Some(v) => Reply::Simple(v.data.type_name().into()),
@@ -185,6 +186,62 @@ fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
         return Bytes::new();
     }
     s.slice(start as usize..=end as usize)
+}
+
+/// Scan steps RANDOMKEY takes past expired keys before it answers nil.
+const RANDOM_KEY_STEPS_MAX: usize = 64;
+/// Keys RANDOMKEY picks among, gathered from a random scan position on.
+const RANDOM_KEY_SAMPLE: usize = 16;
+
+/// RANDOMKEY: a random live key among a sample gathered from a random scan position on
+/// (wrapping around once). Keys sit in scan-hash order and similar keys hash close together,
+/// so picking within the sample (the whole database when it is small) keeps small databases
+/// uniform and large ones random, much as Redis's own sampling is. Reads may use randomness;
+/// `apply` never does.
+fn random_key(view: &dyn View, db: u8, now_ms: u64) -> Result<Reply> {
+    let mut cursor = random_position(now_ms);
+    let mut wrapped = false;
+    let mut sample: Vec<Bytes> = Vec::new();
+    for _ in 0..RANDOM_KEY_STEPS_MAX {
+        let (batch, next) = view.scan(db, cursor, RANDOM_KEY_SAMPLE)?;
+        sample.extend(
+            batch
+                .into_iter()
+                .filter(|(_, v)| !v.is_expired(now_ms))
+                .map(|(k, _)| k),
+        );
+        if sample.len() >= RANDOM_KEY_SAMPLE {
+            break;
+        }
+        if next == 0 {
+            if wrapped {
+                break;
+            }
+            wrapped = true;
+        }
+        cursor = next;
+    }
+    sample.sort();
+    sample.dedup();
+    if sample.is_empty() {
+        return Ok(Reply::Nil);
+    }
+    let pick = random_position(now_ms) % sample.len() as u64;
+    Ok(Reply::Bulk(sample.swap_remove(pick as usize)))
+}
+
+/// A fresh pseudo-random scan position (splitmix64 over the clock and a counter).
+fn random_position(now_ms: u64) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut z = now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(
+        CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

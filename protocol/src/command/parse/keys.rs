@@ -27,9 +27,10 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("del" | "unlink", [_, keys @ ..]) if !keys.is_empty() => Write(W::Del {
             keys: keys.to_vec(),
         }),
-        ("exists", [_, keys @ ..]) if !keys.is_empty() => Read(R::Exists {
+        ("exists" | "touch", [_, keys @ ..]) if !keys.is_empty() => Read(R::Exists {
             keys: keys.to_vec(),
         }),
+        ("randomkey", [_]) => Read(R::RandomKey),
         ("type", [_, key]) => Read(R::Type { key: key.clone() }),
         ("keys", [_, pattern]) => Read(R::Keys {
             pattern: pattern.clone(),
@@ -52,6 +53,11 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("expiretime", [_, key]) => ttl(key, TtlQuery::AtSecs),
         ("pexpiretime", [_, key]) => ttl(key, TtlQuery::AtMs),
         ("persist", [_, key]) => Write(W::Persist { key: key.clone() }),
+        ("copy", [_, key, destination, options @ ..]) => Write(copy(key, destination, options)?),
+        ("move", [_, key, db]) => Write(W::Move {
+            key: key.clone(),
+            db: db_index(db)?,
+        }),
         ("rename" | "renamenx", [_, key, new_key]) => Write(W::Rename {
             key: key.clone(),
             new_key: new_key.clone(),
@@ -178,5 +184,33 @@ fn expire(name: &str, key: &Bytes, when: &[u8], options: &[Bytes]) -> Result<Wri
         key: key.clone(),
         at,
         condition,
+    })
+}
+
+/// A database index argument: an integer in C `int` range (the range of databases is checked
+/// when the command is applied, as Redis checks it when selecting).
+fn db_index(arg: &[u8]) -> Result<i32> {
+    i32::try_from(int(arg)?).map_err(|_| CommandError::NotInteger)
+}
+
+/// COPY's options, in any order: `DB db`, `REPLACE`.
+fn copy(key: &Bytes, destination: &Bytes, options: &[Bytes]) -> Result<WriteCommand> {
+    let (mut db, mut replace) = (None, false);
+    let mut rest = options.iter();
+    while let Some(option) = rest.next() {
+        if is(option, "replace") {
+            replace = true;
+        } else if is(option, "db") {
+            let index = rest.next().ok_or(CommandError::Syntax)?;
+            db = Some(db_index(index)?);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(WriteCommand::Copy {
+        key: key.clone(),
+        destination: destination.clone(),
+        db,
+        replace,
     })
 }

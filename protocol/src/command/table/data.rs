@@ -446,6 +446,27 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "copy",
+        arity: -3,
+        flags: &["write", "denyoom"],
+        first_key: 1,
+        last_key: 2,
+        step: 1,
+        acl_categories: &["@keyspace", "@write", "@slow"],
+        summary: "Copies the value of a key to a new key.",
+        since: "6.2.0",
+        group: "generic",
+        complexity: Some("O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }, KeySpec { notes: None, flags: &["OW", "update"], begin_index: 2, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "source", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "destination", kind: "key", key_spec_index: Some(1), ..ARG },
+            Arg { name: "destination-db", kind: "integer", token: Some("DB"), flags: &["optional"], ..ARG },
+            Arg { name: "replace", kind: "pure-token", token: Some("REPLACE"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "dbsize",
         arity: 1,
         flags: &["readonly", "fast"],
@@ -1601,6 +1622,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "move",
+        arity: 3,
+        flags: &["write", "fast"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        summary: "Moves a key to another database.",
+        since: "1.0.0",
+        group: "generic",
+        complexity: Some("O(1)"),
+        key_specs: &[KeySpec { notes: None, flags: &["RW", "access", "update"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "db", kind: "integer", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "mset",
         arity: -3,
         flags: &["write", "denyoom"],
@@ -1937,6 +1977,21 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         doc_flags: &["deprecated"],
         deprecated_since: Some("7.2.0"),
         replaced_by: Some("just closing the connection"),
+        ..BASE
+    },
+    CommandSpec {
+        name: "randomkey",
+        arity: 1,
+        flags: &["readonly"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@keyspace", "@read", "@slow"],
+        summary: "Returns a random key name from the database.",
+        since: "1.0.0",
+        group: "generic",
+        complexity: Some("O(1)"),
+        tips: &["request_policy:all_shards", "response_policy:special", "nondeterministic_output"],
         ..BASE
     },
     CommandSpec {
@@ -2637,6 +2692,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         args: &[
             Arg { name: "destination", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "key", kind: "key", key_spec_index: Some(1), flags: &["multiple"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: &["readonly", "fast"],
+        first_key: 1,
+        last_key: -1,
+        step: 1,
+        acl_categories: &["@keyspace", "@read", "@fast"],
+        summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        since: "3.2.1",
+        group: "generic",
+        complexity: Some("O(N) where N is the number of keys that will be touched."),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO"], begin_index: 1, find_keys: FindKeys::Range { last_key: -1, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
         ],
         ..BASE
     },

@@ -197,3 +197,55 @@ fn ttl_queries_persist_rename() {
     assert_eq!(err("rename a"), arity("rename"));
     assert_eq!(err("renamenx a b c"), arity("renamenx"));
 }
+
+#[test]
+fn randomkey_and_touch() {
+    assert_eq!(read("randomkey"), ReadCommand::RandomKey);
+    assert_eq!(err("randomkey x"), arity("randomkey"));
+    assert_eq!(
+        read("touch a b"),
+        ReadCommand::Exists {
+            keys: vec![b("a"), b("b")]
+        }
+    );
+    assert_eq!(err("touch"), arity("touch"));
+}
+
+#[test]
+fn copy_and_move() {
+    assert_eq!(
+        write("copy a b DB 3 replace"),
+        WriteCommand::Copy {
+            key: b("a"),
+            destination: b("b"),
+            db: Some(3),
+            replace: true
+        }
+    );
+    assert_eq!(
+        write("copy a b"),
+        WriteCommand::Copy {
+            key: b("a"),
+            destination: b("b"),
+            db: None,
+            replace: false
+        }
+    );
+    assert_eq!(err("copy a b db"), "ERR syntax error");
+    assert_eq!(
+        err("copy a b db x"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err("copy a b nope"), "ERR syntax error");
+    assert_eq!(err("copy a"), arity("copy"));
+    assert_eq!(write("move k 2"), WriteCommand::Move { key: b("k"), db: 2 });
+    assert_eq!(
+        err("move k x"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err("move k 99999999999"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err("move k"), arity("move"));
+}
