@@ -25,6 +25,7 @@ COMMANDS = [
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
     "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move",
+    "object",
     # hashes
     "hset", "hsetnx", "hget", "hmget", "hmset", "hgetall", "hdel", "hexists", "hlen", "hkeys",
     "hvals", "hincrby", "hincrbyfloat", "hstrlen", "hrandfield", "hscan",
@@ -55,6 +56,7 @@ SUBCOMMANDS = {
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
     "function": ["flush"],
+    "object": ["encoding", "freq", "idletime", "refcount"],
 }
 
 # server.c addReplyFlagsForCommand order; hidden flags are absent.

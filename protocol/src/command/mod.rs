@@ -539,6 +539,11 @@ pub enum ReadCommand {
     },
     /// RANDOMKEY: a live key of the database, or nil.
     RandomKey,
+    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key
+    Object {
+        what: ObjectQuery,
+        key: Bytes,
+    },
     Type {
         key: Bytes,
     },
@@ -731,6 +736,15 @@ pub enum ClientCommand {
     Info,
     /// CLIENT REPLY ON|OFF|SKIP: whether the server answers this connection's commands.
     Reply(ReplyMode),
+}
+
+/// What OBJECT asks about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectQuery {
+    Encoding,
+    RefCount,
+    IdleTime,
+    Freq,
 }
 
 /// CLIENT REPLY's modes.

@@ -4,7 +4,7 @@
 //! removing them is the leader's job (through the log).
 
 use bytes::Bytes;
-use cairn_protocol::command::{CollectionKind, ReadCommand, TtlQuery};
+use cairn_protocol::command::{CollectionKind, ObjectQuery, ReadCommand, TtlQuery};
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
@@ -55,6 +55,10 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             Reply::Integer(n)
         }
         ReadCommand::RandomKey => random_key(view, db, now_ms)?,
+        ReadCommand::Object { what, key } => match live(key)? {
+            None => Reply::Nil,
+            Some(v) => object(*what, &v.data),
+        },
         ReadCommand::Type { key } => match live(key)? {
             None => Reply::Simple("none".into()),
             Some(v) => Reply::Simple(v.data.type_name().into()),
@@ -188,6 +192,51 @@ fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
     s.slice(start as usize..=end as usize)
 }
 
+/// OBJECT's answers. cairn stores whole values, not Redis's encodings, so ENCODING names
+/// the encoding Redis 7.2 would choose at its default thresholds (clients and tests use it to
+/// reason about sizes); there is no sharing (REFCOUNT 1) and no access tracking yet
+/// (IDLETIME 0; FREQ answers Redis's error for a non-LFU policy, which is what cairn runs).
+fn object(what: ObjectQuery, data: &Data) -> Reply {
+    match what {
+        ObjectQuery::Encoding => Reply::bulk(encoding(data)),
+        ObjectQuery::RefCount => Reply::Integer(1),
+        ObjectQuery::IdleTime => Reply::Integer(0),
+        ObjectQuery::Freq => Reply::error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
+    }
+}
+
+/// Redis 7.2's encoding for a value, at its default `*-max-listpack-*` and `set-max-intset-
+/// entries` settings.
+fn encoding(data: &Data) -> &'static str {
+    const ENTRIES_MAX: usize = 128;
+    const VALUE_BYTES_MAX: usize = 64;
+    fn small<'a>(len: usize, mut items: impl Iterator<Item = &'a Bytes>) -> bool {
+        len <= ENTRIES_MAX && items.all(|b| b.len() <= VALUE_BYTES_MAX)
+    }
+    match data {
+        Data::Str(s) if s.len() <= 20 && cairn_protocol::num::parse_i64(s).is_some() => "int",
+        Data::Str(s) if s.len() <= 44 => "embstr",
+        Data::Str(_) => "raw",
+        Data::List(l) if small(l.len(), l.iter()) => "listpack",
+        Data::List(_) => "quicklist",
+        Data::Set(s)
+            if s.len() <= 512
+                && s.iter()
+                    .all(|m| cairn_protocol::num::parse_i64(m).is_some()) =>
+        {
+            "intset"
+        }
+        Data::Set(s) if small(s.len(), s.iter()) => "listpack",
+        Data::Set(_) => "hashtable",
+        Data::Hash(h) if small(h.len(), h.iter().flat_map(|(k, v)| [k, v])) => "listpack",
+        Data::Hash(_) => "hashtable",
+        Data::ZSet(z) if small(z.len(), z.keys()) => "listpack",
+        Data::ZSet(_) => "skiplist",
+    }
+}
+
 /// Scan steps RANDOMKEY takes past expired keys before it answers nil.
 const RANDOM_KEY_STEPS_MAX: usize = 64;
 /// Keys RANDOMKEY picks among, gathered from a random scan position on.
@@ -247,6 +296,53 @@ fn random_position(now_ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_answers_like_redis_at_default_thresholds() {
+        use super::super::testing::{bulk, exec, int};
+        use super::super::tests::MemTxn;
+        let mut txn = MemTxn::default();
+        let long = "x".repeat(45);
+        let many: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+        for line in [
+            "set i 12345".to_string(),
+            "set e short".to_string(),
+            format!("set r {long}"),
+            "rpush l a b".to_string(),
+            "sadd s 1 2 3".to_string(),
+            "sadd t a b".to_string(),
+            format!("sadd big {}", many.join(" ")),
+            "hset h f v".to_string(),
+            format!("hset hb f {long}{long}"),
+            "zadd z 1 a".to_string(),
+        ] {
+            exec(&mut txn, &line);
+        }
+        for (key, enc) in [
+            ("i", "int"),
+            ("e", "embstr"),
+            ("r", "raw"),
+            ("l", "listpack"),
+            ("s", "intset"),
+            ("t", "listpack"),
+            ("big", "hashtable"),
+            ("h", "listpack"),
+            ("hb", "hashtable"),
+            ("z", "listpack"),
+        ] {
+            assert_eq!(
+                exec(&mut txn, &format!("object encoding {key}")),
+                bulk(enc),
+                "{key}"
+            );
+        }
+        assert_eq!(exec(&mut txn, "object encoding nope"), Reply::Nil);
+        assert_eq!(exec(&mut txn, "object refcount i"), int(1));
+        assert_eq!(exec(&mut txn, "object idletime i"), int(0));
+        assert!(
+            matches!(exec(&mut txn, "object freq i"), Reply::Error(e) if e.starts_with("ERR An LFU maxmemory policy is not selected"))
+        );
+    }
 
     #[test]
     fn getrange_matches_redis() {

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{int, is, text, Result};
 use crate::command::{
-    Command, CommandError, ExpireCondition, Expiry, ReadCommand, TtlQuery, WriteCommand,
-    MAX_RELATIVE_EXPIRE_MS,
+    Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, TtlQuery,
+    WriteCommand, MAX_RELATIVE_EXPIRE_MS,
 };
 use crate::num::parse_u64_cursor;
 
@@ -31,6 +31,21 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             keys: keys.to_vec(),
         }),
         ("randomkey", [_]) => Read(R::RandomKey),
+        (
+            "object|encoding" | "object|refcount" | "object|idletime" | "object|freq",
+            [_, _, key],
+        ) => {
+            let what = match name {
+                "object|encoding" => ObjectQuery::Encoding,
+                "object|refcount" => ObjectQuery::RefCount,
+                "object|idletime" => ObjectQuery::IdleTime,
+                _ => ObjectQuery::Freq,
+            };
+            Read(R::Object {
+                what,
+                key: key.clone(),
+            })
+        }
         ("type", [_, key]) => Read(R::Type { key: key.clone() }),
         ("keys", [_, pattern]) => Read(R::Keys {
             pattern: pattern.clone(),

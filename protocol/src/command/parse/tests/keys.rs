@@ -249,3 +249,27 @@ fn copy_and_move() {
     );
     assert_eq!(err("move k"), arity("move"));
 }
+
+#[test]
+fn object() {
+    use crate::command::ObjectQuery;
+    assert_eq!(
+        read("object encoding k"),
+        ReadCommand::Object {
+            what: ObjectQuery::Encoding,
+            key: b("k")
+        }
+    );
+    assert_eq!(
+        read("OBJECT FREQ k"),
+        ReadCommand::Object {
+            what: ObjectQuery::Freq,
+            key: b("k")
+        }
+    );
+    assert_eq!(err("object encoding"), arity("object|encoding"));
+    assert_eq!(
+        err("object nope k"),
+        "ERR unknown subcommand 'nope'. Try OBJECT HELP."
+    );
+}
