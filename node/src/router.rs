@@ -65,7 +65,12 @@ impl InFlight {
     /// Whether the op may be sent again after an unknown outcome: it carries an id, or it is
     /// one of the leader's own idempotent entries (checks, expiry).
     fn retryable(&self) -> bool {
-        self.id.is_some() || !matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. })
+        self.id.is_some() || !self.is_client_write()
+    }
+
+    /// A client's write (as opposed to the leader's own check and expiry entries).
+    fn is_client_write(&self) -> bool {
+        matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. })
     }
 
     fn logged(&self) -> OpKind {
@@ -80,7 +85,7 @@ impl InFlight {
 
     /// Gives a client write its id, before it first leaves this node.
     fn tag(&mut self, ids: &RequestIds) {
-        if self.id.is_none() && matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. }) {
+        if self.id.is_none() && self.is_client_write() {
             self.id = Some(ids.next());
         }
     }

@@ -31,11 +31,7 @@ pub(super) fn apply(txn: &mut dyn Txn, id: &RequestId, op: &OpKind, now: u64) ->
     if let Some(recorded) = txn.recorded_reply(id)? {
         return Ok(recorded.unwrap_or_else(reply_not_kept));
     }
-    let reply = match op {
-        // Ids do not nest: the inner id would be recorded under the outer one's retry anyway.
-        OpKind::Once { op, .. } => apply_one(txn, op, now)?,
-        op => apply_one(txn, op, now)?,
-    };
+    let reply = apply_one(txn, op, now)?;
     let kept = bincode::serialized_size(&reply)
         .ok()
         .filter(|size| *size <= REPLY_BYTES_MAX)
