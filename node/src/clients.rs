@@ -19,6 +19,8 @@ pub struct ClientInfo {
     pub lib_name: String,
     pub lib_ver: String,
     pub resp: u8,
+    /// Waiting in a blocking command.
+    pub blocked: bool,
 }
 
 impl ClientInfo {
@@ -26,13 +28,14 @@ impl ClientInfo {
     pub fn line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
             self.name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
+            if self.blocked { "b" } else { "N" },
             self.db,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.resp,
@@ -71,6 +74,7 @@ impl Clients {
                 lib_name: String::new(),
                 lib_ver: String::new(),
                 resp: 2,
+                blocked: false,
             },
         );
         Some(id)
@@ -99,6 +103,14 @@ impl Clients {
             .lock()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// How many clients wait in a blocking command.
+    pub fn blocked(&self) -> usize {
+        self.map
+            .lock()
+            .map(|m| m.values().filter(|c| c.blocked).count())
+            .unwrap_or(0)
     }
 
     pub fn len(&self) -> usize {

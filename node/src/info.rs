@@ -99,7 +99,7 @@ fn clients(node: &Node, out: &mut String) {
     out.push_str("# Clients\r\n");
     line(out, "connected_clients", node.clients.len());
     line(out, "maxclients", node.config.max_clients);
-    line(out, "blocked_clients", 0);
+    line(out, "blocked_clients", node.clients.blocked());
 }
 
 fn memory(node: &Node, out: &mut String) {

@@ -2,6 +2,7 @@
 //! its cluster.
 
 mod admin;
+mod blocking;
 mod bootstrap;
 mod checker;
 mod clients;

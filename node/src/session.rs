@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{
-    self, ClientCommand, Command, PubSubCommand, ReadCommand, ReplyMode,
+    self, BlockingCommand, ClientCommand, Command, PubSubCommand, ReadCommand, ReplyMode,
 };
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
@@ -18,6 +18,7 @@ use cairn_raft::types::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::blocking::{self, Ended};
 use crate::node::Node;
 use crate::pubsub::Subscriptions;
 use crate::router::{self, Outcome};
@@ -27,6 +28,8 @@ use crate::transaction::{Action, Transaction};
 /// Requests executed before replies are written, at most (bounds the reply buffer).
 const PIPELINE_MAX: usize = 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes a blocked client may send ahead, at most; they wait to be parsed after it wakes.
+const INPUT_WHILE_BLOCKED_MAX: usize = 1024 * 1024;
 // A run of pipelined writes is forwarded in one call, which the leader accepts up to a bound.
 const _: () = assert!(PIPELINE_MAX <= cairn_raft::network::FORWARD_BATCH_MAX);
 
@@ -62,6 +65,30 @@ enum Step {
     PubSub(PubSubCommand),
     /// CLIENT REPLY: takes effect after the runs before it are answered.
     ReplyMode(ReplyMode),
+    Block(BlockingCommand),
+}
+
+/// The connection's socket and unparsed input, which a blocked command watches to notice
+/// the client going away.
+pub struct ClientIo<'a> {
+    stream: &'a mut TcpStream,
+    input: &'a mut BytesMut,
+    stats: &'a Stats,
+}
+
+impl ClientIo<'_> {
+    /// Completes when the client closes the connection. What it sends meanwhile is kept for
+    /// later, up to a bound; past it the socket is no longer read (and so not watched).
+    async fn hangup(&mut self) {
+        while self.input.len() < INPUT_WHILE_BLOCKED_MAX {
+            self.input.reserve(READ_CHUNK);
+            match self.stream.read_buf(self.input).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => Stats::add(&self.stats.net_input_bytes, n as u64),
+            }
+        }
+        std::future::pending().await
+    }
 }
 
 pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
@@ -102,7 +129,12 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
         // A burst larger than PIPELINE_MAX leaves whole requests in the buffer: parse again
         // before reading more.
         let more_buffered = requests.len() >= PIPELINE_MAX;
-        let keep_going = session.execute(requests, &mut output).await;
+        let mut io = ClientIo {
+            stream: &mut stream,
+            input: &mut input,
+            stats: &node.stats,
+        };
+        let keep_going = session.execute(requests, &mut output, &mut io).await;
         if let Some(e) = &protocol_error {
             // Like Redis: answer the protocol error, then close the connection.
             Reply::error(e.clone()).encode(session.protocol, &mut output);
@@ -224,7 +256,12 @@ fn metric_name(args: &[Bytes]) -> &'static str {
 impl Session {
     /// Executes requests in order, appending replies. False when the connection must close
     /// because a write's outcome is unknown.
-    async fn execute(&mut self, requests: Vec<Vec<Bytes>>, out: &mut BytesMut) -> bool {
+    async fn execute(
+        &mut self,
+        requests: Vec<Vec<Bytes>>,
+        out: &mut BytesMut,
+        io: &mut ClientIo<'_>,
+    ) -> bool {
         let mut steps = requests.into_iter().peekable();
         let mut pending_writes: Vec<WriteCommand> = Vec::new();
         let mut pending_reads: Vec<ReadCommand> = Vec::new();
@@ -311,6 +348,16 @@ impl Session {
                         .command(name, started.elapsed().as_secs_f64());
                     if !keep {
                         return false;
+                    }
+                }
+                Ok(Step::Block(cmd)) => {
+                    let ended = blocking::run(&self.node, self.id, self.db, cmd, io.hangup()).await;
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                    match ended {
+                        Ended::Reply(r) => r.encode(self.protocol, out),
+                        Ended::Close => return false,
                     }
                 }
                 Ok(Step::Watch(keys)) => {
@@ -409,6 +456,10 @@ impl Session {
             Command::Write(w) => match self.moved(&w) {
                 Some(redirect) => Step::Reply(redirect),
                 None => Step::Write(w),
+            },
+            Command::Blocking(b) => match self.moved(&b.op) {
+                Some(redirect) => Step::Reply(redirect),
+                None => Step::Block(b),
             },
             Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),

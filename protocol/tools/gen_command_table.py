@@ -35,12 +35,14 @@ COMMANDS = [
     "sintercard", "sscan",
     # lists
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
-    "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush",
+    "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmpop",
+    "blmove", "brpoplpush",
     # sorted sets
     "zadd", "zrem", "zscore", "zmscore", "zincrby", "zcard", "zcount", "zlexcount", "zrange",
     "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex",
     "zrank", "zrevrank", "zpopmin", "zpopmax", "zrangestore", "zremrangebyscore",
     "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
+    "zmpop", "bzpopmin", "bzpopmax", "bzmpop",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function",

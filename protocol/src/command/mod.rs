@@ -28,6 +28,7 @@ pub enum Command {
     Read(ReadCommand),
     Write(WriteCommand),
     Conn(ConnCommand),
+    Blocking(BlockingCommand),
 }
 
 /// When a key should expire, as the client said it.
@@ -344,6 +345,48 @@ pub enum WriteCommand {
         destination: Bytes,
         keys: Vec<Bytes>,
     },
+    /// Pops from the first non-empty list of `keys`: LMPOP (`count` given: reply
+    /// `[key, [element ...]]`) and the non-blocking step of BLPOP/BRPOP (no count: reply
+    /// `[key, element]`). The null array when every list is empty.
+    LMPop {
+        keys: Vec<Bytes>,
+        end: ListEnd,
+        count: Option<u64>,
+    },
+    /// Pops from the first non-empty sorted set of `keys`: ZMPOP (`count` given: reply
+    /// `[key, [[member, score] ...]]`) and the non-blocking step of BZPOPMIN/BZPOPMAX (no
+    /// count: reply `[key, member, score]`). The null array when every set is empty.
+    ZMPop {
+        keys: Vec<Bytes>,
+        max: bool,
+        count: Option<u64>,
+    },
+}
+
+/// A blocking command (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP):
+/// the non-blocking write it is made of, tried until it pops something or the timeout
+/// passes. Inside MULTI only `op` runs, once, as Redis does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockingCommand {
+    pub op: WriteCommand,
+    /// How long to wait, in milliseconds; 0 waits for ever.
+    pub timeout_ms: u64,
+}
+
+impl BlockingCommand {
+    /// The keys whose change may let `op` pop something.
+    pub fn keys(&self) -> &[Bytes] {
+        match &self.op {
+            WriteCommand::LMPop { keys, .. } | WriteCommand::ZMPop { keys, .. } => keys,
+            WriteCommand::LMove { source, .. } => std::slice::from_ref(source),
+            _ => &[],
+        }
+    }
+
+    /// Whether a reply of `op` means there was nothing to pop yet.
+    pub fn is_empty_reply(reply: &crate::Reply) -> bool {
+        matches!(reply, crate::Reply::Nil | crate::Reply::NilArray)
+    }
 }
 
 /// The largest string Redis builds is [`MAX_STRING_LEN`] bytes, so a bit offset (SETBIT,
@@ -495,7 +538,7 @@ impl WriteCommand {
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
-            W::Del { keys } => keys.first(),
+            W::Del { keys } | W::LMPop { keys, .. } | W::ZMPop { keys, .. } => keys.first(),
             W::FlushDb | W::FlushAll => None,
         }
     }

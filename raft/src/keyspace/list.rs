@@ -79,6 +79,36 @@ impl Ctx<'_> {
         Ok(reply)
     }
 
+    /// LMPOP and BLPOP's pop: from the first non-empty list of `keys`, checked in order as
+    /// Redis does (a key of another type met first is WRONGTYPE). Without a count the reply
+    /// is `[key, element]`, with one `[key, [element ...]]`; the null array if all are empty.
+    pub(crate) fn lmpop(
+        &mut self,
+        keys: &[Bytes],
+        end: ListEnd,
+        count: Option<u64>,
+    ) -> Result<Reply> {
+        for key in keys {
+            let mut list = match self.list(key)? {
+                Err(e) => return Ok(e),
+                Ok(None) => continue,
+                Ok(Some(l)) => l,
+            };
+            let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+            let popped: Vec<Reply> = (0..n.min(list.0.len()))
+                .filter_map(|_| pop(&mut list.0, end))
+                .map(Reply::Bulk)
+                .collect();
+            self.put_list(key, list)?;
+            let key = Reply::Bulk(key.clone());
+            return Ok(match count {
+                Some(_) => Reply::Array(vec![key, Reply::Array(popped)]),
+                None => Reply::Array(std::iter::once(key).chain(popped).collect()),
+            });
+        }
+        Ok(Reply::NilArray)
+    }
+
     pub(crate) fn lset(&mut self, key: &Bytes, index: i64, element: &Bytes) -> Result<Reply> {
         let mut list = match self.list(key)? {
             Err(e) => return Ok(e),
@@ -390,6 +420,34 @@ mod tests {
         assert_eq!(exec(&mut t, "lindex l 6"), Reply::Nil);
         assert_eq!(exec(&mut t, "lindex l -7"), Reply::Nil);
         assert_eq!(exec(&mut t, "lindex missing 0"), Reply::Nil);
+    }
+
+    #[test]
+    fn multi_key_pops_take_the_first_non_empty_list() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "rpush b 1 2 3");
+        exec(&mut t, "set s x");
+        let key_and = |k: &str, items: Reply| Reply::Array(vec![bulk(k), items]);
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "lmpop 2 a b left count 2",
+                    "blpop a b 0",
+                    "lmpop 1 b right",
+                    "blpop a s b 0",
+                    "lmpop 2 a s left",
+                ]
+            ),
+            [
+                key_and("b", array(&["1", "2"])),
+                array(&["b", "3"]),
+                Reply::NilArray,
+                Reply::error(WRONGTYPE),
+                Reply::error(WRONGTYPE),
+            ]
+        );
+        assert_eq!(exec(&mut t, "exists b"), int(0));
     }
 
     #[test]

@@ -232,6 +232,8 @@ impl Ctx<'_> {
                 weights,
                 aggregate,
             } => self.zstore(*op, destination, keys, weights, *aggregate),
+            W::LMPop { keys, end, count } => self.lmpop(keys, *end, *count),
+            W::ZMPop { keys, max, count } => self.zmpop(keys, *max, *count),
             W::SetBit { key, offset, value } => self.setbit(key, *offset, *value),
             W::BitOp {
                 op,

@@ -41,6 +41,8 @@ pub(crate) fn exec(txn: &mut MemTxn, line: &str) -> Reply {
         .collect();
     match cairn_protocol::command::parse(&args) {
         Ok(Command::Write(cmd)) => run(txn, cmd),
+        // The pop a blocking command is made of, tried once.
+        Ok(Command::Blocking(b)) => run(txn, b.op),
         Ok(Command::Read(cmd)) => match read(txn, 0, &cmd, 1_000) {
             Ok(reply) => reply,
             Err(e) => Reply::error(format!("storage error: {e}")),

@@ -141,6 +141,14 @@ fn matching(sorted: Vec<(Bytes, f64)>, by: &ZRangeBy) -> Vec<(Bytes, f64)> {
     )
 }
 
+/// `member, score, ...` as one flat array (ZPOPMIN without a count).
+fn flat(items: Vec<(Bytes, f64)>) -> Vec<Reply> {
+    items
+        .into_iter()
+        .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(s)])
+        .collect()
+}
+
 fn scored(items: Vec<(Bytes, f64)>) -> Reply {
     Reply::Pairs(
         items
@@ -272,14 +280,59 @@ impl Ctx<'_> {
     /// ZPOPMIN / ZPOPMAX. Without a count the reply is flat `[member, score]` (also in RESP3);
     /// with one it is pairs.
     pub(crate) fn zpop(&mut self, key: &Bytes, max: bool, count: Option<u64>) -> Result<Reply> {
-        let (members, expire) = match self.zset_at(key)? {
+        let all = match self.zpop_items(key, max, count.unwrap_or(1))? {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Array(Vec::new())),
+            Ok(all) if all.is_empty() => return Ok(Reply::Array(Vec::new())),
+            Ok(all) => all,
+        };
+        Ok(match count {
+            None => Reply::Array(flat(all)),
+            Some(_) => scored(all),
+        })
+    }
+
+    /// ZMPOP and BZPOPMIN/BZPOPMAX's pop: from the first non-empty sorted set of `keys`, in
+    /// order (a key of another type met first is WRONGTYPE). Without a count the reply is
+    /// `[key, member, score]`, with one `[key, [[member, score] ...]]` (nested in RESP2 too);
+    /// the null array if all are empty.
+    pub(crate) fn zmpop(&mut self, keys: &[Bytes], max: bool, count: Option<u64>) -> Result<Reply> {
+        for key in keys {
+            let all = match self.zpop_items(key, max, count.unwrap_or(1))? {
+                Err(e) => return Ok(e),
+                Ok(all) if all.is_empty() => continue,
+                Ok(all) => all,
+            };
+            let key = Reply::Bulk(key.clone());
+            return Ok(match count {
+                None => Reply::Array(std::iter::once(key).chain(flat(all)).collect()),
+                Some(_) => Reply::Array(vec![
+                    key,
+                    Reply::Array(
+                        all.into_iter()
+                            .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                            .collect(),
+                    ),
+                ]),
+            });
+        }
+        Ok(Reply::NilArray)
+    }
+
+    /// Removes and returns the `n` lowest (or highest) scored members of `key`.
+    fn zpop_items(
+        &mut self,
+        key: &Bytes,
+        max: bool,
+        n: u64,
+    ) -> Result<std::result::Result<Vec<(Bytes, f64)>, Reply>> {
+        let (members, expire) = match self.zset_at(key)? {
+            Err(e) => return Ok(Err(e)),
+            Ok(None) => return Ok(Ok(Vec::new())),
             Ok(Some(z)) => z,
         };
-        let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
         if n == 0 {
-            return Ok(Reply::Array(Vec::new()));
+            return Ok(Ok(Vec::new()));
         }
         let mut all = sorted(members);
         if max {
@@ -287,14 +340,7 @@ impl Ctx<'_> {
         }
         let rest = all.split_off(n.min(all.len()));
         self.put_zset(key, (rest.into_iter().collect(), expire))?;
-        Ok(match count {
-            None => Reply::Array(
-                all.into_iter()
-                    .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(s)])
-                    .collect(),
-            ),
-            Some(_) => scored(all),
-        })
+        Ok(Ok(all))
     }
 
     /// ZRANGESTORE: the selection replaces `dst` whatever it held (and its TTL); an empty one
@@ -770,6 +816,34 @@ mod tests {
         }
         assert_eq!(exec(&mut t, "rename a renamed"), Reply::ok());
         assert_eq!(exec(&mut t, "zcard renamed"), int(3));
+    }
+
+    #[test]
+    fn multi_key_pops_take_the_first_non_empty_set() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd z 1 a 2 b 3 c");
+        exec(&mut t, "set s x");
+        let pair = |m: &str, s: f64| Reply::Array(vec![bulk(m), Reply::Double(s)]);
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zmpop 2 none z max count 2",
+                    "bzpopmin none z 0",
+                    "zmpop 1 z min",
+                    "bzpopmax s z 0",
+                ]
+            ),
+            [
+                Reply::Array(vec![
+                    bulk("z"),
+                    Reply::Array(vec![pair("c", 3.0), pair("b", 2.0)])
+                ]),
+                Reply::Array(vec![bulk("z"), bulk("a"), Reply::Double(1.0)]),
+                Reply::NilArray,
+                wrongtype(),
+            ]
+        );
     }
 
     #[test]

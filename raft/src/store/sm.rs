@@ -54,6 +54,8 @@ pub struct StateMachine {
     apply_lock: Arc<Mutex<()>>,
     /// The at-most-once reply records, mirrored from the tree (see `replies`).
     replies: Arc<std::sync::Mutex<ReplyTable>>,
+    /// Counts applied batches and snapshot installs: blocked clients wake on it.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -93,6 +95,7 @@ impl StateMachine {
             snap_dir,
             apply_lock: Arc::new(Mutex::new(())),
             replies: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         sm.finish_interrupted_install()?;
         *sm.reply_table() = ReplyTable::load(&sm.tree)?;
@@ -105,6 +108,16 @@ impl StateMachine {
         self.replies
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Changes each time the keyspace may have changed (a batch applied, a snapshot
+    /// installed), so a blocked client can look again instead of polling.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn keyspace(&self) -> Keyspace {
@@ -400,6 +413,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             txn.put_meta(keys::META_CHECKS, encode(list).map_err(sm_write_err)?);
         }
         txn.commit().map_err(sm_write_err)?;
+        self.changed();
         tracing::debug!(
             entries = replies.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
@@ -458,7 +472,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })
         .await
         .map_err(snap_err)?
-        .map_err(snap_err)
+        .map_err(snap_err)?;
+        self.changed();
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {

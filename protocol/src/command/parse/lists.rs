@@ -104,7 +104,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
 }
 
 /// LMOVE's `LEFT` or `RIGHT` (`getListPositionFromObjectOrReply`).
-fn list_end(arg: &[u8]) -> Result<ListEnd> {
+pub(super) fn list_end(arg: &[u8]) -> Result<ListEnd> {
     if is(arg, "right") {
         Ok(ListEnd::Right)
     } else if is(arg, "left") {

@@ -11,6 +11,7 @@
 //! answer, say, WRONGTYPE first where cairn answers the argument error first.
 
 mod bits;
+mod blocking;
 mod hashes;
 mod keys;
 mod lists;
@@ -63,6 +64,11 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         return Err(CommandError::Arity(spec.name.into()));
     }
     match (spec.group, spec.name) {
+        (
+            _,
+            name @ ("blpop" | "brpop" | "brpoplpush" | "blmove" | "lmpop" | "blmpop" | "bzpopmin"
+            | "bzpopmax" | "zmpop" | "bzmpop"),
+        ) => blocking::parse(name, args),
         ("string", name) => strings::parse(name, args),
         ("bitmap", name) => bits::parse(name, args),
         ("hash", name) => hashes::parse(name, args),

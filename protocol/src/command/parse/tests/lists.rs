@@ -202,9 +202,3 @@ fn lpos_options() {
     assert_eq!(err("lpos l e foo 1"), SYNTAX);
     assert_eq!(err("lpos l"), arity("lpos"));
 }
-
-#[test]
-fn blocking_list_commands_are_unknown() {
-    assert!(err("blpop l 0").starts_with("ERR unknown command 'blpop'"));
-    assert!(err("lmpop 1 l left").starts_with("ERR unknown command 'lmpop'"));
-}

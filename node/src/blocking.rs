@@ -1,0 +1,148 @@
+//! Blocking pops: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP.
+//!
+//! A blocking command is its non-blocking pop (`LMPop`, `LMove`, `ZMPop`) tried through the
+//! log until it pops something. The client's node looks first: after a read barrier, a local
+//! read tells whether any of the keys holds something; only then is the pop proposed, so an
+//! idle waiter writes nothing to the log. While nothing is there the client waits for its
+//! node to apply the next batch (any batch: a push applied on this node, wherever it was
+//! sent, wakes every waiter of the node, which looks again locally), for its timeout, or for
+//! the connection to go away.
+//!
+//! Differences from Redis, which serves a pushed element to the longest-waiting client inside
+//! the push itself: here the woken clients race with each other and with plain pops for it,
+//! so the order of service among waiters is not first-come-first-served, and an element
+//! pushed and popped in one transaction is never seen by a waiter. Each pop is still one log
+//! entry, linearizable like any write.
+
+use std::future::Future;
+use std::time::Duration;
+
+use cairn_protocol::command::BlockingCommand;
+use cairn_protocol::{ReadCommand, Reply, WriteCommand};
+use cairn_raft::keyspace;
+use cairn_raft::types::now_ms;
+use cairn_raft::OpKind;
+use tokio::time::Instant;
+
+use crate::node::Node;
+use crate::router::{self, Outcome};
+
+/// How a blocking command ended.
+pub enum Ended {
+    Reply(Reply),
+    /// The connection must close: the client went away, or a pop's outcome is unknown.
+    Close,
+}
+
+/// Runs `cmd` for the client `client` in database `db`. `hangup` completes when the client
+/// disconnects or is killed.
+pub async fn run(
+    node: &Node,
+    client: u64,
+    db: u8,
+    cmd: BlockingCommand,
+    hangup: impl Future<Output = ()>,
+) -> Ended {
+    let deadline =
+        (cmd.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cmd.timeout_ms));
+    let mut changes = node.sm.changes();
+    let mut blocked = None;
+    tokio::pin!(hangup);
+    // The first look follows a read barrier, so that a timeout's empty reply is linearizable.
+    if let Err(e) = node.reads.wait(node).await {
+        return Ended::Reply(e);
+    }
+    let mut first = true;
+    loop {
+        // Seen before looking: a change while we look or pop wakes the next wait at once.
+        changes.borrow_and_update();
+        if worth_trying(node, db, &cmd, first) {
+            match pop(node, db, &cmd.op).await {
+                Some(reply) if !BlockingCommand::is_empty_reply(&reply) => {
+                    return Ended::Reply(reply)
+                }
+                Some(_) => {}
+                None => return Ended::Close,
+            }
+        }
+        blocked.get_or_insert_with(|| Blocked::new(node, client));
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut hangup => return Ended::Close,
+            () = timeout => return Ended::Reply(timed_out(&cmd.op)),
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Ended::Close;
+                }
+            }
+        }
+        first = false;
+    }
+}
+
+/// Whether the pop may find something on this replica. The first look takes any live key, so
+/// that a key of another type gets its WRONGTYPE at once, as in Redis; later looks want a key
+/// of the type the pop takes, as Redis wakes a client only for that (a list deleted and
+/// re-created as a string does not answer a waiting BLPOP).
+fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool {
+    let wanted = match cmd.op {
+        WriteCommand::ZMPop { .. } => "zset",
+        _ => "list",
+    };
+    let now = now_ms();
+    cmd.keys().iter().any(|key| {
+        let query = ReadCommand::Type { key: key.clone() };
+        match keyspace::read(&node.keyspace, db, &query, now) {
+            Ok(Reply::Simple(t)) if first => t != "none",
+            Ok(Reply::Simple(t)) => t == wanted,
+            // A storage error: let the pop through the log report it.
+            _ => true,
+        }
+    })
+}
+
+/// One try of the pop through the leader; `None` when its outcome is unknown.
+async fn pop(node: &Node, db: u8, op: &WriteCommand) -> Option<Reply> {
+    let ops = vec![OpKind::Command {
+        db,
+        cmd: op.clone(),
+    }];
+    match router::write_ops(node, ops).await.pop() {
+        Some(Outcome::Reply(r)) => Some(r),
+        _ => None,
+    }
+}
+
+/// The reply to a blocking command whose timeout passed: nil for BLMOVE and BRPOPLPUSH, the
+/// null array for the others.
+fn timed_out(op: &WriteCommand) -> Reply {
+    match op {
+        WriteCommand::LMove { .. } => Reply::Nil,
+        _ => Reply::NilArray,
+    }
+}
+
+/// Marks the client as blocked (INFO's `blocked_clients`, CLIENT LIST's `b` flag) while it
+/// lives.
+struct Blocked<'a> {
+    node: &'a Node,
+    client: u64,
+}
+
+impl<'a> Blocked<'a> {
+    fn new(node: &'a Node, client: u64) -> Self {
+        node.clients.update(client, |c| c.blocked = true);
+        Blocked { node, client }
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.node.clients.update(self.client, |c| c.blocked = false);
+    }
+}
