@@ -1,0 +1,201 @@
+//! A cluster of `cairn` processes under the harness's control, on one of two backends:
+//! loopback processes, or one network namespace per node ([`netns`]). Dropping a
+//! [`Cluster`] kills every node it started and removes every namespace, link and rule.
+
+pub mod netns;
+pub mod process;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::Backend;
+pub use process::{NodeProc, NodeSpec};
+
+/// How long one status query may take: a paused or partitioned node must not stall the
+/// nemesis.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(700);
+
+pub struct Cluster {
+    /// Declared before `net` so nodes are killed before their namespaces go away.
+    pub nodes: Vec<NodeProc>,
+    net: Option<netns::Net>,
+    bin: PathBuf,
+    initial_cluster: String,
+}
+
+/// An ephemeral port that was free a moment ago (the process backend's nodes share one
+/// address, so each needs its own ports).
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?;
+    Ok(l.local_addr().context("reading an ephemeral port")?.port())
+}
+
+impl Cluster {
+    /// Prepares the network (netns backend) and starts `n` nodes writing their logs and data
+    /// under `out`. Does not wait for a leader.
+    pub fn start(backend: Backend, n: usize, bin: &Path, out: &Path) -> Result<Cluster> {
+        if !bin.is_file() {
+            bail!(
+                "no cairn binary at {} (build it with `cargo build -p cairn-node`, or pass --bin)",
+                bin.display()
+            );
+        }
+        let bin = std::fs::canonicalize(bin).context("resolving the cairn binary's path")?;
+        let net = match backend {
+            Backend::Process => None,
+            Backend::Netns => {
+                let removed = netns::cleanup_stale()?;
+                if removed > 0 {
+                    eprintln!("cairn-chaos: removed {removed} stale objects of earlier runs");
+                }
+                Some(netns::Net::create(n).context("building the test network")?)
+            }
+        };
+        let data = out.join("data");
+        std::fs::create_dir_all(&data).context("creating the data directory")?;
+        let mut specs = Vec::new();
+        for i in 1..=n {
+            let (host, port, raft_port, ns) = match &net {
+                None => ("127.0.0.1".to_string(), free_port()?, free_port()?, None),
+                Some(net) => (
+                    net.node_addr(i),
+                    6379,
+                    16379,
+                    Some(net.namespace(i).to_string()),
+                ),
+            };
+            specs.push(NodeSpec {
+                id: i as u64,
+                host,
+                port,
+                raft_port,
+                data_dir: data.join(format!("n{i}")),
+                log: out.join(format!("node{i}.log")),
+                netns: ns,
+            });
+        }
+        let initial_cluster = specs
+            .iter()
+            .map(|s| format!("{}={}:{}@{}", s.id, s.host, s.port, s.raft_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = Cluster {
+            nodes: specs.into_iter().map(NodeProc::new).collect(),
+            net,
+            bin,
+            initial_cluster,
+        };
+        for i in 0..n {
+            cluster.nodes[i].start(&cluster.bin, &cluster.initial_cluster)?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn specs(&self) -> Vec<NodeSpec> {
+        self.nodes.iter().map(|n| n.spec.clone()).collect()
+    }
+
+    pub fn net(&self) -> Option<&netns::Net> {
+        self.net.as_ref()
+    }
+
+    pub fn node_mut(&mut self, id: u64) -> Result<&mut NodeProc> {
+        let i = usize::try_from(id)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .filter(|&i| i < self.nodes.len())
+            .with_context(|| format!("no node {id}"))?;
+        Ok(&mut self.nodes[i])
+    }
+
+    /// Starts node `id` again from its data dir.
+    pub fn restart(&mut self, id: u64) -> Result<()> {
+        let bin = self.bin.clone();
+        let ic = self.initial_cluster.clone();
+        self.node_mut(id)?.start(&bin, &ic)
+    }
+
+    /// Ends every fault: resumes paused nodes, starts stopped ones, removes network rules.
+    pub fn heal_all(&mut self) -> Result<()> {
+        if let Some(net) = &self.net {
+            net.heal()?;
+        }
+        for i in 0..self.nodes.len() {
+            self.nodes[i].resume()?;
+            if !self.nodes[i].is_running() {
+                let id = self.nodes[i].spec.id;
+                self.restart(id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Nodes that exited without the harness killing them, with their exit status.
+    pub fn crashed(&mut self) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        for n in &mut self.nodes {
+            if let Some(status) = n.exited_unexpectedly() {
+                out.push((n.spec.id, status.to_string()));
+            }
+        }
+        out
+    }
+}
+
+/// `INFO replication` of one node: (role, leader id as it sees it; 0 when none).
+pub async fn role_of(spec: &NodeSpec) -> Option<(String, u64)> {
+    let client = redis::Client::open(spec.url()).ok()?;
+    let query = async {
+        let mut con = client.get_multiplexed_tokio_connection().await.ok()?;
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut con)
+            .await
+            .ok()?;
+        let field = |k: &str| {
+            info.lines().find_map(|l| {
+                l.strip_prefix(&format!("{k}:"))
+                    .map(|v| v.trim().to_string())
+            })
+        };
+        Some((field("role")?, field("cairn_leader_id")?.parse().ok()?))
+    };
+    tokio::time::timeout(STATUS_TIMEOUT, query).await.ok()?
+}
+
+/// The leader that every reachable node among `specs` agrees on and that calls itself
+/// master, if any.
+pub async fn current_leader(specs: &[NodeSpec]) -> Option<u64> {
+    let mut leader = None;
+    for s in specs {
+        let Some((role, l)) = role_of(s).await else {
+            continue;
+        };
+        if l == 0 || leader.is_some_and(|x| x != l) {
+            return None;
+        }
+        if l == s.id && role != "master" {
+            return None;
+        }
+        leader = Some(l);
+    }
+    let l = leader?;
+    let spec = specs.iter().find(|s| s.id == l)?;
+    let (role, _) = role_of(spec).await?;
+    (role == "master").then_some(l)
+}
+
+/// Polls [`current_leader`] every 100 ms until there is one or `timeout` passes.
+pub async fn wait_leader(specs: &[NodeSpec], timeout: Duration) -> Option<u64> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(l) = current_leader(specs).await {
+            return Some(l);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}

@@ -1,0 +1,330 @@
+//! The netns backend's network: one namespace per node, each with a veth into a bridge that
+//! the harness makes in the root namespace, on a private /24 of its own (10.77.K.0/24, K
+//! picked unused). The harness reaches every node through the bridge (address .254).
+//!
+//! Partitions are iptables DROP rules in the INPUT chain of the namespaces, matching only
+//! node addresses: nodes lose each other while the harness's clients still reach every node,
+//! so the clients see what a partition does to cairn rather than a dead socket.
+//!
+//! Every name carries the harness's pid (`cairn-chaos-<pid>-n<i>`, links `cch<pid>...`, the
+//! root FORWARD rule's comment), so parallel runs never collide and [`cleanup_stale`] can
+//! remove what a killed run left without touching anything else.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const NS_PREFIX: &str = "cairn-chaos-";
+const LINK_PREFIX: &str = "cch";
+
+/// The namespaces, links and rules of one run; dropping it removes them all.
+#[derive(Debug)]
+pub struct Net {
+    pid: u32,
+    subnet: u8,
+    namespaces: Vec<String>,
+    /// Root-namespace ends of the veth pairs. Deleting a namespace destroys its pairs only
+    /// once nothing holds the namespace any more, which can be later than our exit: they are
+    /// deleted explicitly.
+    links: Vec<String>,
+    bridge: Option<String>,
+    /// Root-namespace iptables rules added, as their `-A` argument lists.
+    root_rules: Vec<Vec<String>>,
+}
+
+/// Runs a command, failing with its stderr. It gets a process group of its own, so a
+/// Ctrl-C at the terminal reaches only the harness, which then cleans up in order.
+fn run(cmd: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .process_group(0)
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs a command during cleanup: failures are reported, never stop the cleanup.
+fn run_quiet(cmd: &str, args: &[&str]) {
+    if let Err(e) = run(cmd, args) {
+        eprintln!("cairn-chaos cleanup: {e:#}");
+    }
+}
+
+/// True if `ip netns add` works here (root, a kernel with namespaces).
+pub fn available() -> bool {
+    let name = format!("{NS_PREFIX}{}-probe", std::process::id());
+    let ok = run("ip", &["netns", "add", &name]).is_ok();
+    if ok {
+        run_quiet("ip", &["netns", "del", &name]);
+    }
+    ok
+}
+
+impl Net {
+    /// Builds the bridge and `n` namespaces. On error, what was built is removed (by Drop).
+    pub fn create(n: usize) -> Result<Net> {
+        let pid = std::process::id();
+        let mut net = Net {
+            pid,
+            subnet: free_subnet()?,
+            namespaces: Vec::new(),
+            links: Vec::new(),
+            bridge: None,
+            root_rules: Vec::new(),
+        };
+        let br = format!("{LINK_PREFIX}{pid}b");
+        run("ip", &["link", "add", &br, "type", "bridge"])?;
+        net.bridge = Some(br.clone());
+        run(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/24", net.host_addr()),
+                "dev",
+                &br,
+            ],
+        )?;
+        run("ip", &["link", "set", &br, "up"])?;
+        // With br_netfilter loaded (Docker loads it), bridged frames traverse the root
+        // FORWARD chain, whose policy Docker sets to DROP: let our bridge's traffic through.
+        let rule: Vec<String> = [
+            "FORWARD",
+            "-i",
+            &br,
+            "-o",
+            &br,
+            "-m",
+            "comment",
+            "--comment",
+            &format!("{NS_PREFIX}{pid}"),
+            "-j",
+            "ACCEPT",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut insert = vec!["-I"];
+        insert.extend(rule.iter().map(String::as_str));
+        run("iptables", &insert)?;
+        net.root_rules.push(rule);
+        for i in 1..=n {
+            let ns = format!("{NS_PREFIX}{pid}-n{i}");
+            run("ip", &["netns", "add", &ns])?;
+            net.namespaces.push(ns.clone());
+            let host_end = format!("{LINK_PREFIX}{pid}h{i}");
+            let ns_end = net.dev(i);
+            run(
+                "ip",
+                &[
+                    "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end, "netns", &ns,
+                ],
+            )?;
+            net.links.push(host_end.clone());
+            run("ip", &["link", "set", &host_end, "master", &br])?;
+            run("ip", &["link", "set", &host_end, "up"])?;
+            let addr = format!("{}/24", net.node_addr(i));
+            run("ip", &["-n", &ns, "addr", "add", &addr, "dev", &ns_end])?;
+            run("ip", &["-n", &ns, "link", "set", &ns_end, "up"])?;
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    /// Node `i`'s (1-based) address.
+    pub fn node_addr(&self, i: usize) -> String {
+        format!("10.77.{}.{}", self.subnet, i)
+    }
+
+    /// The bridge's address, from which the harness's clients connect.
+    pub fn host_addr(&self) -> String {
+        format!("10.77.{}.254", self.subnet)
+    }
+
+    pub fn namespace(&self, i: usize) -> &str {
+        &self.namespaces[i - 1]
+    }
+
+    /// Node `i`'s interface inside its namespace.
+    fn dev(&self, i: usize) -> String {
+        format!("{LINK_PREFIX}{}n{i}", self.pid)
+    }
+
+    /// Drops traffic between every pair in `cuts` (node numbers, 1-based), both ways.
+    pub fn partition(&self, cuts: &[(usize, usize)]) -> Result<()> {
+        for &(a, b) in cuts {
+            for (me, other) in [(a, b), (b, a)] {
+                let src = self.node_addr(other);
+                run(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        self.namespace(me),
+                        "iptables",
+                        "-A",
+                        "INPUT",
+                        "-s",
+                        &src,
+                        "-j",
+                        "DROP",
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every partition and loss rule (the INPUT chains hold nothing else of ours).
+    pub fn heal(&self) -> Result<()> {
+        for ns in &self.namespaces {
+            run("ip", &["netns", "exec", ns, "iptables", "-F", "INPUT"])?;
+        }
+        Ok(())
+    }
+
+    /// Drops a random `percent` of the packets between every pair in `cuts`, both ways
+    /// (iptables' statistic match: this kernel has no netem, and a lossy link is the fault
+    /// that matters to Raft's retries). Removed by [`Net::heal`].
+    pub fn lossy(&self, cuts: &[(usize, usize)], percent: u32) -> Result<()> {
+        let p = format!("{:.2}", f64::from(percent.min(100)) / 100.0);
+        for &(a, b) in cuts {
+            for (me, other) in [(a, b), (b, a)] {
+                let src = self.node_addr(other);
+                run(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        self.namespace(me),
+                        "iptables",
+                        "-A",
+                        "INPUT",
+                        "-s",
+                        &src,
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "random",
+                        "--probability",
+                        &p,
+                        "-j",
+                        "DROP",
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            kill_namespace_pids(ns);
+        }
+        for link in self.links.drain(..) {
+            run_quiet("ip", &["link", "del", &link]);
+        }
+        for ns in self.namespaces.drain(..) {
+            run_quiet("ip", &["netns", "del", &ns]);
+        }
+        if let Some(br) = self.bridge.take() {
+            run_quiet("ip", &["link", "del", &br]);
+        }
+        for rule in self.root_rules.drain(..) {
+            let mut del = vec!["-D"];
+            del.extend(rule.iter().map(String::as_str));
+            run_quiet("iptables", &del);
+        }
+    }
+}
+
+/// SIGKILLs whatever still runs in `ns` (nodes are normally reaped before this).
+fn kill_namespace_pids(ns: &str) {
+    let Ok(pids) = run("ip", &["netns", "pids", ns]) else {
+        return;
+    };
+    for pid in pids.split_whitespace() {
+        run_quiet("kill", &["-s", "KILL", pid]);
+    }
+}
+
+/// A third octet K such that no interface here has an address in 10.77.K.0/24.
+fn free_subnet() -> Result<u8> {
+    let addrs = run("ip", &["-o", "-4", "addr", "show"])?;
+    let start = (std::process::id() % 250) as u8;
+    for k in 0..250u8 {
+        let k = (start + k) % 250;
+        if !addrs.contains(&format!("10.77.{k}.")) {
+            return Ok(k);
+        }
+    }
+    bail!("no free 10.77.K.0/24 subnet for the test network")
+}
+
+/// True if a cairn-chaos process with this pid is alive.
+fn owner_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().starts_with("cairn-chaos"))
+        .unwrap_or(false)
+}
+
+/// Removes namespaces, links and root rules whose owning cairn-chaos process is gone.
+/// Returns how many objects it removed.
+pub fn cleanup_stale() -> Result<usize> {
+    let mut removed = 0;
+    let list = run("ip", &["netns", "list"])?;
+    for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !owner_alive(p)) {
+            kill_namespace_pids(name);
+            run_quiet("ip", &["netns", "del", name]);
+            removed += 1;
+        }
+    }
+    let links = run("ip", &["-o", "link", "show"])?;
+    for line in links.lines() {
+        // "12: cch123b: <...>" or "13: cch123h1@if2: <...>"
+        let Some(name) = line.split(": ").nth(1) else {
+            continue;
+        };
+        let name = name.split('@').next().unwrap_or(name);
+        let Some(rest) = name.strip_prefix(LINK_PREFIX) else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if digits.parse::<u32>().is_ok_and(|p| !owner_alive(p)) {
+            run_quiet("ip", &["link", "del", name]);
+            removed += 1;
+        }
+    }
+    let rules = run("iptables", &["-S", "FORWARD"])?;
+    for line in rules.lines() {
+        let Some(pos) = line.find(&format!("--comment {NS_PREFIX}")) else {
+            continue;
+        };
+        let tail = &line[pos + "--comment ".len() + NS_PREFIX.len()..];
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        if digits.parse::<u32>().is_ok_and(|p| !owner_alive(p)) {
+            if let Some(spec) = line.strip_prefix("-A ") {
+                let mut args = vec!["-D"];
+                args.extend(spec.split_whitespace());
+                run_quiet("iptables", &args);
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
