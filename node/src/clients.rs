@@ -21,6 +21,8 @@ pub struct ClientInfo {
     pub resp: u8,
     /// Waiting in a blocking command.
     pub blocked: bool,
+    /// The ACL user the connection runs as.
+    pub user: String,
 }
 
 impl ClientInfo {
@@ -28,7 +30,7 @@ impl ClientInfo {
     pub fn line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -38,6 +40,7 @@ impl ClientInfo {
             if self.blocked { "b" } else { "N" },
             self.db,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
+            self.user,
             self.resp,
             self.lib_name,
             self.lib_ver,
@@ -75,6 +78,7 @@ impl Clients {
                 lib_ver: String::new(),
                 resp: 2,
                 blocked: false,
+                user: cairn_protocol::acl::DEFAULT_USER.to_string(),
             },
         );
         Some(id)

@@ -38,7 +38,9 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             s.protocol = Protocol::Resp2;
             s.readonly = false;
             s.authenticated = false;
+            s.user = cairn_protocol::acl::DEFAULT_USER.to_string();
             s.node.clients.update(s.id, |c| {
+                c.user = cairn_protocol::acl::DEFAULT_USER.to_string();
                 c.db = 0;
                 c.name.clear();
                 c.resp = 2;
@@ -70,24 +72,19 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
         ConnCommand::PubSub(_) => Reply::error("ERR pub/sub commands are not allowed here"),
         ConnCommand::FunctionFlush => Reply::ok(),
+        ConnCommand::Acl(_) => Reply::error("ERR ACL is not allowed here"),
     }
 }
 
 fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
-    let pass = s.node.settings.get("requirepass").unwrap_or_default();
-    // With no password configured, the one-argument form is a configuration mistake; the
-    // two-argument form is simply a wrong user/password pair.
-    if pass.is_empty() && username.is_none() {
-        return Reply::error(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        );
-    }
-    let user_ok = username.is_none_or(|u| u.as_ref() == b"default");
-    if user_ok && password.as_ref() == pass.as_bytes() {
-        s.authenticated = true;
-        Reply::ok()
-    } else {
-        Reply::error("WRONGPASS invalid username-password pair or user is disabled.")
+    match crate::acl::auth(&s.node, username, password) {
+        Ok(user) => {
+            s.authenticated = true;
+            s.node.clients.update(s.id, |c| c.user = user.clone());
+            s.user = user;
+            Reply::ok()
+        }
+        Err(e) => e,
     }
 }
 
@@ -97,14 +94,7 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
         if r.is_error() {
             return r;
         }
-    } else if !s.authenticated
-        && !s
-            .node
-            .settings
-            .get("requirepass")
-            .unwrap_or_default()
-            .is_empty()
-    {
+    } else if !s.authenticated && crate::acl::auth_required(&s.node) {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     match h.protover {

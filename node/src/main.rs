@@ -1,6 +1,7 @@
 //! The `cairn` binary: `cairn serve` runs a node; `cairn status` asks a running node about
 //! its cluster.
 
+mod acl;
 mod admin;
 mod blocking;
 mod bootstrap;

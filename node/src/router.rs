@@ -70,7 +70,10 @@ impl InFlight {
 
     /// A client's write (as opposed to the leader's own check and expiry entries).
     fn is_client_write(&self) -> bool {
-        matches!(self.op, OpKind::Command { .. } | OpKind::Exec { .. })
+        matches!(
+            self.op,
+            OpKind::Command { .. } | OpKind::Exec { .. } | OpKind::Acl(_)
+        )
     }
 
     fn logged(&self) -> OpKind {

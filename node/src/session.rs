@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{
-    self, BlockingCommand, ClientCommand, Command, PubSubCommand, ReadCommand, ReplyMode,
+    self, AclCommand, BlockingCommand, ClientCommand, Command, ConfigCommand, PubSubCommand,
+    ReadCommand, ReplyMode,
 };
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
@@ -18,6 +19,7 @@ use cairn_raft::types::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::acl::Verdict;
 use crate::blocking::{self, Ended};
 use crate::node::Node;
 use crate::pubsub::Subscriptions;
@@ -42,6 +44,8 @@ pub struct Session {
     /// READONLY: serve reads from the local replica without a read barrier.
     pub readonly: bool,
     pub authenticated: bool,
+    /// The ACL user the connection runs as.
+    pub user: String,
     /// Set by QUIT: close after the reply.
     pub closing: bool,
     /// MULTI/EXEC and WATCH state.
@@ -66,6 +70,11 @@ enum Step {
     /// CLIENT REPLY: takes effect after the runs before it are answered.
     ReplyMode(ReplyMode),
     Block(BlockingCommand),
+    Acl(AclCommand),
+    /// CONFIG SET: a new requirepass is replicated first.
+    ConfigSet(Vec<(Bytes, Bytes)>),
+    /// The connection's user was deleted: close without a reply, as Redis does.
+    Hangup,
 }
 
 /// The connection's socket and unparsed input, which a blocked command watches to notice
@@ -99,6 +108,7 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
         protocol: Protocol::Resp2,
         readonly: false,
         authenticated: false,
+        user: cairn_protocol::acl::DEFAULT_USER.to_string(),
         closing: false,
         tx: Transaction::default(),
         subs: None,
@@ -360,6 +370,29 @@ impl Session {
                         Ended::Close => return false,
                     }
                 }
+                Ok(Step::Hangup) => {
+                    self.closing = true;
+                    return true;
+                }
+                Ok(Step::Acl(cmd)) => {
+                    let reply = crate::acl::command(&self.node, &self.user, cmd).await;
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                    match reply {
+                        Some(r) => r.encode(self.protocol, out),
+                        None => return false,
+                    }
+                }
+                Ok(Step::ConfigSet(pairs)) => {
+                    let Some(reply) = self.config_set(pairs).await else {
+                        return false;
+                    };
+                    reply.encode(self.protocol, out);
+                    self.node
+                        .metrics
+                        .command(name, started.elapsed().as_secs_f64());
+                }
                 Ok(Step::Watch(keys)) => {
                     let reply = match self.node.reads.wait(&self.node).await {
                         Ok(()) => self.tx.watch(&self.node, self.db, &keys),
@@ -429,7 +462,15 @@ impl Session {
         if !self.authenticated && self.requires_auth(&name) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
-        let parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
+        let mut parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
+        if parsed.is_ok() {
+            match crate::acl::check(&self.node, &self.user, args) {
+                Verdict::Allowed => {}
+                // Refused like a bad command: inside MULTI it also aborts the EXEC.
+                Verdict::Denied(reply) => parsed = Err(reply),
+                Verdict::Gone => return Ok(Step::Hangup),
+            }
+        }
         if let (Ok(cmd), true) = (&parsed, self.in_resp2_pubsub_context()) {
             if !allowed_while_subscribed(cmd) {
                 return Err(Reply::error(format!(
@@ -464,6 +505,8 @@ impl Session {
             Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
             Command::Conn(ConnCommand::Client(ClientCommand::Reply(mode))) => Step::ReplyMode(mode),
+            Command::Conn(ConnCommand::Acl(cmd)) => Step::Acl(cmd),
+            Command::Conn(ConnCommand::Config(ConfigCommand::Set(pairs))) => Step::ConfigSet(pairs),
             Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
         })
     }
@@ -489,8 +532,26 @@ impl Session {
     }
 
     fn requires_auth(&self, name: &str) -> bool {
-        let pass = self.node.settings.get("requirepass").unwrap_or_default();
-        !pass.is_empty() && !matches!(name, "auth" | "hello" | "quit" | "reset")
+        !matches!(name, "auth" | "hello" | "quit" | "reset")
+            && crate::acl::auth_required(&self.node)
+    }
+
+    /// CONFIG SET, with a new requirepass replicated as the default user's password first;
+    /// `None` when that change's outcome is unknown.
+    async fn config_set(&mut self, pairs: Vec<(Bytes, Bytes)>) -> Option<Reply> {
+        let pass = pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"requirepass"))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        if let Some(pass) = pass {
+            let reply = crate::acl::set_requirepass(&self.node, &pass).await?;
+            if reply.is_error() {
+                return Some(reply);
+            }
+        }
+        let cmd = ConnCommand::Config(ConfigCommand::Set(pairs));
+        Some(crate::conn::handle(self, cmd))
     }
 
     /// EXEC: false when the connection must close (the outcome is unknown).

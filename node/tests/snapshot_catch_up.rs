@@ -1,7 +1,7 @@
 //! Goal: a node that was down while the log was purged catches up by snapshot.
 //! Method: a small snapshot threshold; one follower is killed; enough writes go in for the
 //! leader to snapshot and purge past the follower's log; the follower restarts and must
-//! end up with every key, which it can only get from the snapshot.
+//! end up with every key (and the ACL users), which it can only get from the snapshot.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -29,6 +29,11 @@ fn lagging_node_catches_up_from_a_snapshot() {
     cluster.kill(lagging);
 
     let mut c = cluster.node(leader).conn();
+    // ACL users are replicated state: they travel in the snapshot too.
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "reader", "on", ">r3ad", "~*", "+@read"])
+        .query(&mut c)
+        .unwrap();
     // One at a time, so each write is its own log entry (a pipeline would share entries).
     for i in 0..1000 {
         let _: () = c.set(format!("key:{i}"), i).unwrap();
@@ -68,5 +73,15 @@ fn lagging_node_catches_up_from_a_snapshot() {
     assert!(
         node.log_text().contains("installed snapshot"),
         "the node caught up through a snapshot"
+    );
+    let reader = redis::Client::open(format!("redis://reader:r3ad@127.0.0.1:{}/", node.port))
+        .unwrap()
+        .get_connection_with_timeout(Duration::from_secs(5));
+    let mut reader = reader.expect("the snapshot carried the ACL user");
+    let v: i64 = reader.get("key:1").unwrap();
+    assert_eq!(v, 1);
+    assert!(
+        reader.set::<_, _, ()>("key:1", 2).is_err(),
+        "reader may not write"
     );
 }

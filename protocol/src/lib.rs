@@ -16,6 +16,7 @@
 //! - [`num`]: Redis's exact number syntax (strict integers, SCAN cursors, floats), shared with
 //!   the keyspace layer, which must read stored values by the same rules.
 
+pub mod acl;
 pub mod command;
 pub mod glob;
 pub mod long_double;

@@ -45,7 +45,7 @@ COMMANDS = [
     "zmpop", "bzpopmin", "bzpopmax", "bzmpop",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
-    "role", "readonly", "readwrite", "auth", "memory", "function",
+    "role", "readonly", "readwrite", "auth", "memory", "function", "acl",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub
@@ -58,6 +58,8 @@ SUBCOMMANDS = {
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
     "function": ["flush"],
+    "acl": ["cat", "deluser", "genpass", "getuser", "list", "load", "save", "setuser", "users",
+            "whoami"],
     "object": ["encoding", "freq", "idletime", "refcount"],
 }
 

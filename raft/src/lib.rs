@@ -22,7 +22,8 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use types::{
-    ExecItem, NodeId, NodeInfo, OpKind, Raft, RequestId, Response, TypeConfig, Watched, WriteOp,
+    AclOp, ExecItem, NodeId, NodeInfo, OpKind, Raft, RequestId, Response, TypeConfig, Watched,
+    WriteOp,
 };
 
 /// Generated peer protocol.

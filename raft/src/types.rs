@@ -60,9 +60,31 @@ pub enum OpKind {
     /// with the same id, and a replica that has applied the id already answers the recorded
     /// reply instead of applying it twice (see [`crate::keyspace::once`]).
     Once { id: RequestId, op: Box<OpKind> },
+    /// ACL SETUSER / DELUSER: users are replicated state, so every node enforces the same
+    /// ones. Rules carry password hashes only (the node hashes `>password` first).
+    Acl(AclOp),
+}
+
+/// A change to the ACL users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AclOp {
+    /// Creates the user if needed (from Redis's default user for `default`, else from an
+    /// empty one) and applies the rules in order, all or nothing. Replies OK or the error.
+    SetUser { name: String, rules: Vec<Bytes> },
+    /// Deletes the users; replies how many existed. `default` cannot be deleted.
+    DelUser { names: Vec<String> },
 }
 
 impl OpKind {
+    /// Whether applying this op may change the ACL users.
+    pub fn changes_acl(&self) -> bool {
+        match self {
+            OpKind::Acl(_) => true,
+            OpKind::Once { op, .. } => op.changes_acl(),
+            _ => false,
+        }
+    }
+
     /// The bytes this op takes in a log entry (bincode), saturating on an encoding error.
     pub fn encoded_len(&self) -> u64 {
         bincode::serialized_size(self).unwrap_or(u64::MAX)

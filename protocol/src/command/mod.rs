@@ -781,6 +781,27 @@ pub enum ClientCommand {
     Reply(ReplyMode),
 }
 
+/// ACL's subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclCommand {
+    /// Rules as given: the node hashes clear-text passwords before they go anywhere.
+    SetUser {
+        name: Bytes,
+        rules: Vec<Bytes>,
+    },
+    DelUser(Vec<Bytes>),
+    GetUser(Bytes),
+    List,
+    Users,
+    WhoAmI,
+    /// ACL CAT [category]
+    Cat(Option<Bytes>),
+    /// ACL GENPASS [bits]: `bits` checked to be 1..=4096.
+    GenPass(u64),
+    /// ACL LOAD / ACL SAVE: cairn has no ACL file.
+    File,
+}
+
 /// What OBJECT asks about a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectQuery {
@@ -871,6 +892,7 @@ pub enum ConnCommand {
     /// FUNCTION FLUSH [ASYNC|SYNC]: cairn has no functions, so there is nothing to flush; it
     /// answers OK so tools that reset a server before use (Redis's test suite does) work.
     FunctionFlush,
+    Acl(AclCommand),
 }
 
 /// The pub/sub commands.

@@ -5,6 +5,7 @@
 //! reads no clock (time is the op's stamp), no randomness and no local configuration. Reads go
 //! through [`read`], which hides keys that are logically expired at the reader's clock.
 
+mod acl;
 mod bits;
 mod exec;
 mod hash;
@@ -26,6 +27,7 @@ pub use read::read;
 pub use value::{entry_digest, scan_hash, Data, StoredValue};
 
 use bytes::Bytes;
+use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
 use crate::error::Result;
@@ -56,6 +58,10 @@ pub trait Txn {
     /// Forgets every record made before log time `before`. Log time only, so every replica
     /// forgets the same records at the same entry, however its batches were cut.
     fn forget_replies(&mut self, before: u64) -> Result<()>;
+    /// The ACL users as last changed through the log (empty: never changed, so Redis's
+    /// default user alone).
+    fn acl_users(&mut self) -> Result<Users>;
+    fn put_acl_users(&mut self, users: &Users) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
@@ -108,6 +114,7 @@ fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
         OpKind::Check => Ok(Reply::Integer(txn.digest()? as i64)),
         OpKind::Exec { db, items, watched } => exec::apply(txn, *db, items, watched, now),
         OpKind::Once { id, op } => once::apply(txn, id, op, now),
+        OpKind::Acl(op) => acl::apply(txn, op),
     }
 }
 
@@ -281,6 +288,7 @@ mod tests {
     pub(crate) struct MemTxn(
         pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>,
         pub(crate) BTreeMap<(u64, u64), (u64, Option<Reply>)>,
+        pub(crate) Users,
     );
 
     impl Txn for MemTxn {
@@ -313,6 +321,13 @@ mod tests {
         }
         fn forget_replies(&mut self, before: u64) -> Result<()> {
             self.1.retain(|_, (at, _)| *at >= before);
+            Ok(())
+        }
+        fn acl_users(&mut self) -> Result<Users> {
+            Ok(self.2.clone())
+        }
+        fn put_acl_users(&mut self, users: &Users) -> Result<()> {
+            self.2 = users.clone();
             Ok(())
         }
     }

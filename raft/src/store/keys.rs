@@ -11,6 +11,7 @@
 //! - `r` log time(8, BE) origin(8, BE) seq(8, BE) → a group of at-most-once reply records
 //!   made by one apply batch at that log time (bincode `Vec<(RequestId, Option<Reply>)>`),
 //!   named by its first id; oldest first (see `store::replies`).
+//! - `a` → the ACL users (bincode `cairn_protocol::acl::Users`), once any was set.
 
 use crate::keyspace::scan_hash;
 
@@ -21,6 +22,9 @@ pub const EXPIRES_COUNT: u8 = b'e';
 pub const DIGEST: u8 = b'g';
 pub const META: u8 = b'm';
 pub const REPLY: u8 = b'r';
+pub const ACL: u8 = b'a';
+/// The prefixes of the keys a snapshot carries: data, at-most-once records, ACL users.
+pub const IN_SNAPSHOT: [u8; 3] = [DATA, REPLY, ACL];
 
 /// Length of the `d` db hash prefix in front of a user key.
 pub const DATA_PREFIX_LEN: usize = 10;
@@ -119,8 +123,8 @@ pub fn reply_group_time(full: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(full[1..9].try_into().ok()?))
 }
 
-/// Whether a state-machine key belongs in a snapshot: the data and the at-most-once records
-/// (the expiry index and the counters are rebuilt from the data when loading).
+/// Whether a state-machine key belongs in a snapshot: the data, the at-most-once records and
+/// the ACL users (the expiry index and the counters are rebuilt from the data when loading).
 pub fn in_snapshot(full: &[u8]) -> bool {
-    matches!(full.first(), Some(&DATA | &REPLY))
+    full.first().is_some_and(|p| IN_SNAPSHOT.contains(p))
 }

@@ -13,12 +13,13 @@ use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use tokio::sync::Mutex;
 
+use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
 use super::keys::{self, Counter};
 use super::replies::ReplyTable;
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
-use super::txn::{sled_err, SledTxn};
+use super::txn::{decode_acl_users, sled_err, SledTxn};
 use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
@@ -56,6 +57,9 @@ pub struct StateMachine {
     replies: Arc<std::sync::Mutex<ReplyTable>>,
     /// Counts applied batches and snapshot installs: blocked clients wake on it.
     changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The ACL users as applied, mirrored from the tree: every command is checked against
+    /// them, so they are read from memory.
+    acl: Arc<std::sync::RwLock<Arc<Users>>>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -96,9 +100,11 @@ impl StateMachine {
             apply_lock: Arc::new(Mutex::new(())),
             replies: Arc::default(),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+            acl: Arc::default(),
         };
         sm.finish_interrupted_install()?;
         *sm.reply_table() = ReplyTable::load(&sm.tree)?;
+        sm.reload_acl()?;
         Ok(sm)
     }
 
@@ -114,6 +120,23 @@ impl StateMachine {
     /// installed), so a blocked client can look again instead of polling.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// The ACL users as last applied (empty: only Redis's default user, never changed).
+    pub fn acl_users(&self) -> Arc<Users> {
+        self.acl
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |u| u.clone())
+    }
+
+    fn reload_acl(&self) -> Result<()> {
+        let stored = self.tree.get([keys::ACL]).map_err(sled_err)?;
+        let users = Arc::new(decode_acl_users(stored.as_deref())?);
+        match self.acl.write() {
+            Ok(mut g) => *g = users,
+            Err(p) => *p.into_inner() = users,
+        }
+        Ok(())
     }
 
     fn changed(&self) {
@@ -267,7 +290,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
                 let mut batch = sled::Batch::default();
                 for (k, v) in entries {
                     if k.first() != Some(&keys::DATA) && keys::in_snapshot(&k) {
-                        // An at-most-once record: kept as it is.
+                        // An at-most-once record or the ACL users: kept as they are.
                         batch.insert(k, v);
                         continue;
                     }
@@ -371,10 +394,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut replies = Vec::new();
         let mut last = None;
         let mut checks: Option<Vec<(u64, u64)>> = None;
+        let mut acl_changed = false;
         for entry in entries {
             let reply = match &entry.payload {
                 EntryPayload::Blank => Vec::new(),
                 EntryPayload::Normal(op) => {
+                    acl_changed |= op.ops.iter().any(OpKind::changes_acl);
                     let mut out = keyspace::apply(&mut txn, op).map_err(|e| {
                         StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
                     })?;
@@ -413,6 +438,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             txn.put_meta(keys::META_CHECKS, encode(list).map_err(sm_write_err)?);
         }
         txn.commit().map_err(sm_write_err)?;
+        if acl_changed {
+            self.reload_acl().map_err(sm_read_err)?;
+        }
         self.changed();
         tracing::debug!(
             entries = replies.len(),
@@ -473,6 +501,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .await
         .map_err(snap_err)?
         .map_err(snap_err)?;
+        self.reload_acl().map_err(snap_err)?;
         self.changed();
         Ok(())
     }
@@ -515,7 +544,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 let file = format!("{snapshot_id}.snap");
                 let tmp = dir.join(format!("{snapshot_id}.building.tmp"));
                 let mut w = SnapWriter::create(&tmp, applied, membership.clone())?;
-                for prefix in [keys::DATA, keys::REPLY] {
+                for prefix in keys::IN_SNAPSHOT {
                     for item in tree.scan_prefix([prefix]) {
                         let (k, v) = item.map_err(sled_err)?;
                         w.push(k.to_vec(), v.to_vec())?;

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
 use crate::error::{Error, Result};
@@ -35,6 +36,17 @@ pub struct SledTxn<'a> {
     deltas: [[i64; 2]; DBS],
     /// Change of each database's digest (wrapping) since the batch began or was cleared.
     digest_deltas: [u64; DBS],
+}
+
+/// The ACL users stored under `a` (none stored: empty).
+pub(super) fn decode_acl_users(stored: Option<&[u8]>) -> Result<Users> {
+    match stored {
+        None => Ok(Users::new()),
+        Some(v) => bincode::deserialize(v).map_err(|e| Error::Corrupt {
+            path: "state machine".into(),
+            what: format!("ACL users: {e}"),
+        }),
+    }
 }
 
 pub(super) fn sled_err(e: sled::Error) -> Error {
@@ -251,6 +263,24 @@ impl Txn for SledTxn<'_> {
             let (k, _) = item.map_err(sled_err)?;
             self.writes.insert(k.to_vec(), None);
         }
+        Ok(())
+    }
+
+    fn acl_users(&mut self) -> Result<Users> {
+        let stored = match self.writes.get(&[keys::ACL][..]) {
+            Some(staged) => staged.clone(),
+            None => self
+                .tree
+                .get([keys::ACL])
+                .map_err(sled_err)?
+                .map(|v| v.to_vec()),
+        };
+        decode_acl_users(stored.as_deref())
+    }
+
+    fn put_acl_users(&mut self, users: &Users) -> Result<()> {
+        let value = bincode::serialize(users).map_err(|e| Error::Storage(e.to_string()))?;
+        self.writes.insert(vec![keys::ACL], Some(value));
         Ok(())
     }
 }

@@ -5,7 +5,8 @@ use bytes::Bytes;
 
 use super::{int, is, pairs, text, Result};
 use crate::command::{
-    ClientCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand, Hello,
+    AclCommand, ClientCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand,
+    Hello,
 };
 use crate::num::parse_i64;
 
@@ -31,6 +32,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             C::FunctionFlush
         }
         ("function|flush", _) => return Err(CommandError::Syntax),
+        (name, [_, _, rest @ ..]) if name.starts_with("acl|") => C::Acl(acl(name, rest)?),
         ("role", [_]) => C::Role,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
@@ -262,4 +264,38 @@ fn reply_mode(mode: &Bytes) -> Result<crate::command::ReplyMode> {
     } else {
         Err(CommandError::Syntax)
     }
+}
+
+/// ACL's subcommands (`aclCommand`): the arguments after the subcommand's name.
+fn acl(name: &str, args: &[Bytes]) -> Result<AclCommand> {
+    Ok(match (name, args) {
+        ("acl|setuser", [user, rules @ ..]) => {
+            if !crate::acl::valid_name(user) {
+                return Err(CommandError::Other(
+                    "ERR Usernames can't contain spaces or null characters".into(),
+                ));
+            }
+            AclCommand::SetUser {
+                name: user.clone(),
+                rules: rules.to_vec(),
+            }
+        }
+        ("acl|deluser", users) if !users.is_empty() => AclCommand::DelUser(users.to_vec()),
+        ("acl|getuser", [user]) => AclCommand::GetUser(user.clone()),
+        ("acl|list", []) => AclCommand::List,
+        ("acl|users", []) => AclCommand::Users,
+        ("acl|whoami", []) => AclCommand::WhoAmI,
+        ("acl|cat", []) => AclCommand::Cat(None),
+        ("acl|cat", [category]) => AclCommand::Cat(Some(category.clone())),
+        ("acl|genpass", []) => AclCommand::GenPass(256),
+        ("acl|genpass", [bits]) => {
+            let bits = int(bits)?;
+            if !(1..=4096).contains(&bits) {
+                return Err(CommandError::Other("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096".into()));
+            }
+            AclCommand::GenPass(bits.unsigned_abs())
+        }
+        ("acl|load" | "acl|save", []) => AclCommand::File,
+        _ => return Err(CommandError::Arity(name.into())),
+    })
 }
