@@ -119,6 +119,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2_000_000)]
     pub search_limit: usize,
 
+    /// Register workload without compare-and-set (GET and SET only), to check plain reads
+    /// and writes when CAS anomalies would mask everything else.
+    #[arg(long)]
+    pub no_cas: bool,
+
     /// Keep the node data directories after a run (they are removed by default).
     #[arg(long)]
     pub keep_data: bool,

@@ -43,6 +43,9 @@ impl OpCounts {
 pub struct Results {
     pub seed: u64,
     pub workload: String,
+    /// Register workload only: compare-and-set left out (`--no-cas`).
+    #[serde(default)]
+    pub no_cas: bool,
     pub backend: String,
     pub nodes: usize,
     pub nemesis: Vec<String>,

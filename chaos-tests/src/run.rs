@@ -101,6 +101,7 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
         deadline: start + args.duration,
         stop: abort_rx.clone(),
         seed,
+        cas: !args.no_cas,
     };
     let clients: Vec<_> = (0..args.clients)
         .map(|i| tokio::spawn(workload::client(ctx.clone(), args.workload, i)))
@@ -146,6 +147,7 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
     let results = Results {
         seed,
         workload: name(&args.workload),
+        no_cas: args.no_cas,
         backend: name(&args.backend),
         nodes: args.nodes,
         nemesis: args.nemesis.iter().map(name).collect(),
@@ -214,7 +216,7 @@ fn name<T: serde::Serialize>(v: &T) -> String {
 fn rerun_command(a: &RunArgs, seed: u64) -> String {
     format!(
         "cairn-chaos run --nodes {} --duration {}s --nemesis {} --workload {} --clients {} \
-         --seed {seed} --backend {} --bin {} --out {}",
+         --seed {seed} --backend {} --bin {} --out {}{}",
         a.nodes,
         a.duration.as_secs_f64(),
         a.nemesis.iter().map(name).collect::<Vec<_>>().join(","),
@@ -222,6 +224,7 @@ fn rerun_command(a: &RunArgs, seed: u64) -> String {
         a.clients,
         name(&a.backend),
         a.bin.display(),
-        a.out.display()
+        a.out.display(),
+        if a.no_cas { " --no-cas" } else { "" }
     )
 }

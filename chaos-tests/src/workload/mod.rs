@@ -47,11 +47,14 @@ pub struct Ctx {
     pub deadline: Instant,
     pub stop: watch::Receiver<bool>,
     pub seed: u64,
+    /// Register workload: include compare-and-set.
+    pub cas: bool,
 }
 
 /// The next operation of `client` for `workload`: (key, call).
 fn next_op(
     workload: Workload,
+    cas: bool,
     rng: &mut StdRng,
     client: usize,
     seq: u64,
@@ -61,7 +64,7 @@ fn next_op(
     // Unique across the run: the client in the high bits, its sequence number below.
     let unique = ((client as i64 + 1) << 32) | (seq as i64 & 0xffff_ffff);
     match workload {
-        Workload::Register => register::next(rng, epoch),
+        Workload::Register => register::next(rng, epoch, cas),
         Workload::Counter => counter::next(rng),
         Workload::ListAppend => list_append::next(rng, epoch, unique),
         Workload::Set => set::next(rng, unique),
@@ -229,7 +232,7 @@ pub async fn client(ctx: Ctx, workload: Workload, client: usize) {
             break;
         }
         let elapsed = ctx.recorder.start().elapsed();
-        let (key, call) = next_op(workload, &mut rng, client, seq, elapsed);
+        let (key, call) = next_op(workload, ctx.cas, &mut rng, client, seq, elapsed);
         let outcome = run_one(&ctx, &mut con, &spec, client, key, call, false).await;
         if outcome != Outcome::Ok {
             // Back off a little so a dead node is not hammered with reconnects.

@@ -12,9 +12,9 @@ use crate::history::{Call, Ret};
 pub const KEYS: u64 = 3;
 const VALUES: i64 = 5;
 
-pub fn next(rng: &mut StdRng, epoch: u64) -> (String, Call) {
+pub fn next(rng: &mut StdRng, epoch: u64, cas: bool) -> (String, Call) {
     let key = format!("reg:{epoch}:{}", rng.gen_range(0..KEYS));
-    let call = match rng.gen_range(0..10) {
+    let call = match rng.gen_range(0..if cas { 10 } else { 8 }) {
         0..=3 => Call::Read,
         4..=7 => Call::Write {
             value: rng.gen_range(0..VALUES),
