@@ -73,7 +73,7 @@ if [ "$smoke" = 1 ]; then
   runs=4
   duration=20
 fi
-out="${out:-$root/chaos-runs/$(date +%Y%m%d-%H%M%S)}"
+out="${out:-$target/chaos-runs/$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
 summary="$out/summary.tsv"
 printf 'run\tseed\tworkload\tnemesis\tverdict\tops\tavail_outside\tfailed_checks\n' >"$summary"

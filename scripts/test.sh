@@ -24,3 +24,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/validate-manifests.sh
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
 cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
+scripts/chaos.sh --smoke # chaos smoke (~90 s): each workload 20 s under kill (+partition with netns)
