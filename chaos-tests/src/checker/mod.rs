@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::Workload;
 use crate::history::{Op, Outcome};
 use crate::nemesis::Window;
+use crate::workload::register::CAS_REFUSED;
 use crate::workload::MALFORMED;
 
 /// Anomalies listed per check at most; the count is always exact.
@@ -124,7 +125,8 @@ fn well_formed(ops: &[Op]) -> Check {
 }
 
 /// Success rate of the workload's operations, split by whether they were invoked while a
-/// fault was in force. Final reads are excluded (they run after the faults).
+/// fault was in force. Final reads are excluded (they run after the faults). A refused
+/// compare-and-set counts as answered: the cluster did its job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Availability {
     pub ops_outside_faults: usize,
@@ -142,7 +144,11 @@ pub fn availability(ops: &[Op], windows: &[Window]) -> Availability {
         let inside = windows
             .iter()
             .any(|w| o.invoke_us >= w.start_us && o.invoke_us <= w.end_us);
-        let ok = usize::from(o.outcome == Outcome::Ok);
+        let refused = o
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(CAS_REFUSED));
+        let ok = usize::from(o.outcome == Outcome::Ok || refused);
         if inside {
             a.ops_during_faults += 1;
             a.ok_during_faults += ok;

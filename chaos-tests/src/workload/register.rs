@@ -8,6 +8,10 @@ use redis::aio::MultiplexedConnection;
 use super::{on_error, parse_int, Res};
 use crate::history::{Call, Ret};
 
+/// The error prefix of a compare-and-set that was answered but refused (the register held
+/// another value, or EXEC aborted): a definite no-op, and an answer for availability.
+pub const CAS_REFUSED: &str = "cas refused: ";
+
 /// Registers live at once; with 10 clients about three share a key.
 pub const KEYS: u64 = 3;
 const VALUES: i64 = 5;
@@ -77,7 +81,7 @@ pub async fn cas(con: &mut MultiplexedConnection, key: &str, from: i64, to: i64)
         if let Err(e) = redis::cmd("UNWATCH").query_async::<()>(con).await {
             return Res::Fail(format!("UNWATCH: {e}"));
         }
-        return Res::Fail(format!("cas mismatch: holds {current:?}"));
+        return Res::Fail(format!("{CAS_REFUSED}register holds {current:?}"));
     }
     if let Err(e) = redis::cmd("MULTI").query_async::<()>(con).await {
         return Res::Fail(format!("MULTI: {e}"));
@@ -91,7 +95,9 @@ pub async fn cas(con: &mut MultiplexedConnection, key: &str, from: i64, to: i64)
         return Res::Fail(format!("queueing SET: {e}"));
     }
     match redis::cmd("EXEC").query_async::<redis::Value>(con).await {
-        Ok(redis::Value::Nil) => Res::Fail("EXEC aborted: key changed after WATCH".into()),
+        Ok(redis::Value::Nil) => Res::Fail(format!(
+            "{CAS_REFUSED}EXEC aborted, key changed after WATCH"
+        )),
         Ok(redis::Value::Array(_)) => Res::Ok(None),
         Ok(other) => Res::Info(format!("EXEC answered {other:?}")),
         Err(e) => Res::Info(format!("EXEC: {e}")),
