@@ -19,7 +19,11 @@ const LIMITS: Limits = Limits {
 
 /// Requests parsed and the error that stopped parsing, if any. Bounded by the input: each
 /// successful parse consumes at least one byte or the loop stops.
-fn feed(parser: &mut RequestParser, buf: &mut BytesMut, out: &mut Vec<Vec<Bytes>>) -> Option<ProtocolError> {
+fn feed(
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    out: &mut Vec<Vec<Bytes>>,
+) -> Option<ProtocolError> {
     for _ in 0..=buf.len() + 1 {
         match parser.parse(buf) {
             Ok(Some(req)) => {
@@ -28,7 +32,11 @@ fn feed(parser: &mut RequestParser, buf: &mut BytesMut, out: &mut Vec<Vec<Bytes>
             }
             Ok(None) => return None,
             Err(e) => {
-                assert_eq!(parser.parse(buf).err(), Some(e.clone()), "the error is sticky");
+                assert_eq!(
+                    parser.parse(buf).err(),
+                    Some(e.clone()),
+                    "the error is sticky"
+                );
                 return Some(e);
             }
         }
