@@ -20,6 +20,8 @@ use crate::workload::{self, Ctx};
 const LEADER_WAIT: Duration = Duration::from_secs(30);
 /// Tries per key of the final reads (each up to the op timeout, over the nodes in turn).
 const FINAL_READ_ATTEMPTS: usize = 15;
+/// Consistency-check rounds tried after healing before giving up.
+const CONVERGENCE_ATTEMPTS: usize = 5;
 /// The line a node logs when its consistency check finds it diverged.
 const DIVERGENCE_LOG: &str = "data is inconsistent";
 
@@ -123,6 +125,11 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
         let keys = touched_keys(&recorder);
         workload::final_reads(&ctx, args.workload, &keys, FINAL_READ_ATTEMPTS).await;
     }
+    let converged = if stopped {
+        None
+    } else {
+        Some(convergence_check(&specs).await)
+    };
     let mut crashes = cluster.crashed();
     crashes.extend(
         nemesis_log
@@ -143,6 +150,7 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
     let mut checks = checker::check(args.workload, &ops, args.search_limit);
     checks.push(crash_check(&crashes));
     checks.push(divergence_check(&args.out, args.nodes));
+    checks.extend(converged);
     let (passed, failed) = Results::tally(&checks);
     let results = Results {
         seed,
@@ -186,6 +194,34 @@ fn crash_check(crashes: &[(u64, String)]) -> Check {
             format!("node {id} exited by itself: {what}")
         });
     }
+    c
+}
+
+/// After healing: every replica's keyspace digest at one log index agrees (`CAIRN CHECK` on
+/// the leader). A replica that has not applied that index in time gives no answer; the
+/// round is then tried again, a bounded number of times, before the verdict is unknown.
+async fn convergence_check(specs: &[cluster::NodeSpec]) -> Check {
+    let mut c = Check::new("replicas-converged");
+    let mut last = String::from("no leader");
+    for _ in 0..CONVERGENCE_ATTEMPTS {
+        if let Some(l) = cluster::wait_leader(specs, Duration::from_secs(10)).await {
+            if let Some(spec) = specs.iter().find(|s| s.id == l) {
+                match cluster::consistency_check(spec, Duration::from_secs(15)).await {
+                    Ok(text) if text.contains("MISMATCH") => {
+                        c.fail(text.replace('\n', "; "));
+                        return c;
+                    }
+                    Ok(text) if text.contains("result: consistent") => return c,
+                    Ok(text) => last = text.replace('\n', "; "),
+                    Err(e) => last = e,
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    c.unknown(format!(
+        "no complete round in {CONVERGENCE_ATTEMPTS} tries: {last}"
+    ));
     c
 }
 
