@@ -303,6 +303,83 @@ mod tests {
         assert!(matches!(check(&dup), KeyVerdict::Illegal { .. }));
     }
 
+    /// A random history that is linearizable by construction: 4 clients, each op takes
+    /// effect on a simulated register at a random instant inside its interval (unknown
+    /// writes at an instant that may lie after every completion, or never).
+    fn random_linearizable(seed: u64) -> Vec<Op> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        // (effect time, client, call, outcome): drawn per client, sequential per client.
+        let mut planned = Vec::new();
+        for client in 0..4u64 {
+            let mut t = rng.gen_range(0..20u64);
+            for _ in 0..8 {
+                let inv = t;
+                let ret = inv + rng.gen_range(1..60u64);
+                let effect = rng.gen_range(inv..=ret);
+                let call = match rng.gen_range(0..3) {
+                    0 => Call::Read,
+                    1 => Call::Write {
+                        value: rng.gen_range(0..3),
+                    },
+                    _ => Call::Cas {
+                        from: rng.gen_range(0..3),
+                        to: rng.gen_range(0..3),
+                    },
+                };
+                let info = call.is_write() && rng.gen_bool(0.1);
+                planned.push((effect, client, call, inv, ret, info));
+                t = ret + rng.gen_range(1..10u64);
+            }
+        }
+        planned.sort_by_key(|p| p.0);
+        let mut state: State = None;
+        let mut ops = Vec::new();
+        for (id, (_, client, call, inv, ret, info)) in planned.into_iter().enumerate() {
+            // An unknown write takes effect or not, by a coin.
+            let happens = !info || rng.gen_bool(0.5);
+            let (outcome, r) = match &call {
+                Call::Read => (Outcome::Ok, Some(Ret::Value(state))),
+                Call::Write { value } => {
+                    if happens {
+                        state = Some(*value);
+                    }
+                    (if info { Outcome::Info } else { Outcome::Ok }, None)
+                }
+                Call::Cas { from, to } if state == Some(*from) => {
+                    if happens {
+                        state = Some(*to);
+                    }
+                    (if info { Outcome::Info } else { Outcome::Ok }, None)
+                }
+                _ => (Outcome::Fail, None),
+            };
+            let mut o = op(id as u64, call, inv, ret, outcome, r);
+            o.client = client as usize;
+            ops.push(o);
+        }
+        ops
+    }
+
+    #[test]
+    fn random_linearizable_histories_pass_and_corrupted_ones_fail() {
+        let mut corrupted_failures = 0;
+        for seed in 0..300 {
+            let mut h = random_linearizable(seed);
+            assert_eq!(check(&h), KeyVerdict::Linearizable, "seed {seed}");
+            // A read of a value never written cannot be explained by any order.
+            if let Some(read) = h.iter_mut().find(|o| o.call == Call::Read) {
+                read.ret = Some(Ret::Value(Some(99)));
+                assert!(
+                    matches!(check(&h), KeyVerdict::Illegal { .. }),
+                    "seed {seed}"
+                );
+                corrupted_failures += 1;
+            }
+        }
+        assert!(corrupted_failures > 250);
+    }
+
     #[test]
     fn the_search_bound_answers_unknown() {
         // Many concurrent writes and a read no order explains: the search must give up at
