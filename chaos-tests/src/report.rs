@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::checker::{Availability, Check, Verdict};
 use crate::history::{Op, Outcome};
 use crate::nemesis::Window;
+use crate::workload::register::CAS_REFUSED;
 
 /// Points drawn in the latency plot at most: beyond it every k-th op is drawn, so the page
 /// stays light whatever the run's length.
@@ -170,6 +171,13 @@ pub fn write_html(path: &Path, r: &Results, ops: &[Op]) -> Result<()> {
     std::fs::write(path, h).with_context(|| format!("writing {}", path.display()))
 }
 
+/// A compare-and-set answered with a refusal: an answer, not an error.
+fn refused(o: &Op) -> bool {
+    o.error
+        .as_deref()
+        .is_some_and(|e| e.starts_with(CAS_REFUSED))
+}
+
 fn pct(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |f| format!("{:.1}%", f * 100.0))
 }
@@ -220,6 +228,7 @@ fn timeline_svg(ops: &[Op], windows: &[Window]) -> String {
         let ms = o.complete_us.saturating_sub(o.invoke_us) as f64 / 1000.0;
         let fill = match o.outcome {
             Outcome::Ok => "#1565c0",
+            Outcome::Fail if refused(o) => "#9e9e9e",
             Outcome::Fail => "#c62828",
             Outcome::Info => "#ef6c00",
         };
@@ -247,7 +256,7 @@ fn timeline_svg(ops: &[Op], windows: &[Window]) -> String {
     };
     let _ = write!(
         s,
-        "<text x=\"{left}\" y=\"{:.1}\">latency per op (blue ok, red fail, orange unknown{note})\
+        "<text x=\"{left}\" y=\"{:.1}\">latency per op (blue ok, grey refused CAS, red fail, orange unknown{note})\
          </text>",
         lat_h + 14.0
     );
@@ -257,7 +266,7 @@ fn timeline_svg(ops: &[Op], windows: &[Window]) -> String {
     let mut bad = vec![0usize; buckets];
     for o in &run {
         let b = ((o.complete_us / 1_000_000) as usize).min(buckets - 1);
-        if o.outcome == Outcome::Ok {
+        if o.outcome == Outcome::Ok || refused(o) {
             ok[b] += 1;
         } else {
             bad[b] += 1;
@@ -293,7 +302,7 @@ fn timeline_svg(ops: &[Op], windows: &[Window]) -> String {
     let _ = write!(
         s,
         "<text x=\"2\" y=\"{:.1}\">{peak:.0}/s</text><text x=\"{left}\" y=\"{:.1}\">\
-         throughput per second (blue ok, red not ok); time axis 0–{secs:.0} s</text></svg>",
+         throughput per second (blue answered, red not); time axis 0–{secs:.0} s</text></svg>",
         top + 10.0,
         top + thr_h + 16.0
     );
