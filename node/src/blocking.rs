@@ -24,6 +24,7 @@ use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
 use tokio::time::Instant;
 
+use crate::clients::Control;
 use crate::node::Node;
 use crate::router::{self, Outcome};
 
@@ -39,6 +40,7 @@ pub enum Ended {
 pub async fn run(
     node: &Node,
     client: u64,
+    control: &Control,
     db: u8,
     cmd: BlockingCommand,
     hangup: impl Future<Output = ()>,
@@ -46,6 +48,8 @@ pub async fn run(
     let deadline =
         (cmd.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cmd.timeout_ms));
     let mut changes = node.sm.changes();
+    // An UNBLOCK meant for an earlier command does not end this one.
+    control.take_unblock();
     let mut blocked = None;
     tokio::pin!(hangup);
     // The first look follows a read barrier, so that a timeout's empty reply is linearizable.
@@ -74,6 +78,18 @@ pub async fn run(
         };
         tokio::select! {
             () = &mut hangup => return Ended::Close,
+            () = control.signalled() => {
+                if control.is_killed() {
+                    return Ended::Close;
+                }
+                match control.take_unblock() {
+                    Some(true) => return Ended::Reply(Reply::error(
+                        "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+                    )),
+                    Some(false) => return Ended::Reply(timed_out(&cmd.op)),
+                    None => {}
+                }
+            }
             () = timeout => return Ended::Reply(timed_out(&cmd.op)),
             changed = changes.changed() => {
                 if changed.is_err() {

@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::table;
-use cairn_protocol::command::{ClientCommand, CommandCommand, ConfigCommand, ConnCommand, Hello};
+use cairn_protocol::command::{
+    ClientCommand, CommandCommand, ConfigCommand, ConnCommand, Hello, LatencyCommand,
+    SlowLogCommand,
+};
 use cairn_protocol::{Protocol, Reply};
 use cairn_raft::keyspace::DATABASES;
 
@@ -38,6 +41,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             s.protocol = Protocol::Resp2;
             s.readonly = false;
             s.authenticated = false;
+            s.monitor = None;
             s.user = cairn_protocol::acl::DEFAULT_USER.to_string();
             s.node.clients.update(s.id, |c| {
                 c.user = cairn_protocol::acl::DEFAULT_USER.to_string();
@@ -73,6 +77,25 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::PubSub(_) => Reply::error("ERR pub/sub commands are not allowed here"),
         ConnCommand::FunctionFlush => Reply::ok(),
         ConnCommand::Acl(_) => Reply::error("ERR ACL is not allowed here"),
+        ConnCommand::Monitor => Reply::error("ERR MONITOR is not allowed here"),
+        ConnCommand::Debug => Reply::error(
+            "ERR DEBUG is not supported by cairn: it inspects and changes the internals of a single Redis process, which a replicated cairn node does not have",
+        ),
+        ConnCommand::SlowLog(c) => match c {
+            SlowLogCommand::Get(count) => s.node.slowlog.get(count),
+            SlowLogCommand::Len => Reply::Integer(s.node.slowlog.len() as i64),
+            SlowLogCommand::Reset => {
+                s.node.slowlog.reset();
+                Reply::ok()
+            }
+        },
+        ConnCommand::Latency(c) => match c {
+            LatencyCommand::Latest => s.node.latency.latest(),
+            LatencyCommand::History(event) => s.node.latency.history(&event),
+            LatencyCommand::Reset(events) => s.node.latency.reset(&events),
+            LatencyCommand::Doctor => s.node.latency.doctor(),
+            LatencyCommand::Histogram(names) => s.node.metrics.latency_histogram(&names),
+        },
     }
 }
 
@@ -176,13 +199,50 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
             });
             Reply::ok()
         }
-        ClientCommand::List => {
+        ClientCommand::List(filter) => {
             let mut text = String::new();
             for c in s.node.clients.list() {
-                text.push_str(&c.line());
-                text.push('\n');
+                if c.matches(&filter, s.id) {
+                    text.push_str(&c.line());
+                    text.push('\n');
+                }
             }
             Reply::Verbatim(text)
+        }
+        ClientCommand::Kill { filter, old_form } => {
+            if let Some(user) = &filter.user {
+                let name = String::from_utf8_lossy(user);
+                if crate::acl::user(&s.node, &name).is_none() {
+                    let shown: String = name.chars().take(128).collect();
+                    return Reply::error(format!("ERR No such user '{shown}'"));
+                }
+            }
+            let killed = s.node.clients.kill(&filter, s.id);
+            match (old_form, killed) {
+                (true, 0) => Reply::error("ERR No such client"),
+                (true, _) => Reply::ok(),
+                (false, n) => Reply::Integer(n as i64),
+            }
+        }
+        ClientCommand::Unblock { id, error } => {
+            Reply::Integer(i64::from(s.node.clients.unblock(id, error)))
+        }
+        ClientCommand::Pause { timeout_ms, all } => {
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+            s.node.clients.pause(until, all);
+            Reply::ok()
+        }
+        ClientCommand::Unpause => {
+            s.node.clients.unpause();
+            Reply::ok()
+        }
+        ClientCommand::NoEvict(on) => {
+            s.node.clients.update(s.id, |c| c.no_evict = on);
+            Reply::ok()
+        }
+        ClientCommand::NoTouch(on) => {
+            s.node.clients.update(s.id, |c| c.no_touch = on);
+            Reply::ok()
         }
         ClientCommand::Info => match s.node.clients.get(s.id) {
             Some(c) => Reply::Verbatim(format!("{}\n", c.line())),
@@ -215,7 +275,11 @@ fn config(s: &mut Session, c: ConfigCommand) -> Reply {
                 })
                 .collect();
             match s.node.settings.set(&pairs) {
-                Ok(()) => Reply::ok(),
+                Ok(()) => {
+                    s.node.slowlog.configure(&s.node);
+                    s.node.latency.configure(&s.node);
+                    Reply::ok()
+                }
                 Err(e) => Reply::error(e),
             }
         }

@@ -7,6 +7,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use cairn_protocol::Reply;
+
 use crate::node::Node;
 use crate::stats::Stats;
 
@@ -106,6 +108,49 @@ impl Metrics {
         self.command_seconds
             .with_label_values(&[name])
             .observe(seconds);
+    }
+
+    /// LATENCY HISTOGRAM [command ...]: per command called (of `names`, or all), its calls
+    /// and the cumulative count of each latency bucket, by the bucket's bound in µs.
+    pub fn latency_histogram(&self, names: &[String]) -> Reply {
+        use prometheus::core::Collector;
+        let mut out = Vec::new();
+        for family in self.command_seconds.collect() {
+            for m in family.get_metric() {
+                let Some(name) = m.get_label().iter().find(|l| l.name() == "cmd") else {
+                    continue;
+                };
+                let name = name.value();
+                let h = m.get_histogram();
+                if h.get_sample_count() == 0
+                    || !(names.is_empty() || names.iter().any(|n| n == name))
+                {
+                    continue;
+                }
+                let buckets = h
+                    .get_bucket()
+                    .iter()
+                    .map(|b| {
+                        let micros = (b.upper_bound() * 1e6).round() as i64;
+                        (
+                            Reply::Integer(micros),
+                            Reply::Integer(b.cumulative_count() as i64),
+                        )
+                    })
+                    .collect();
+                out.push((
+                    Reply::bulk(name.to_string()),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk("calls"),
+                            Reply::Integer(h.get_sample_count() as i64),
+                        ),
+                        (Reply::bulk("histogram_usec"), Reply::Map(buckets)),
+                    ]),
+                ));
+            }
+        }
+        Reply::Map(out)
     }
 
     /// The text exposition, with state gauges refreshed from the node.

@@ -44,6 +44,9 @@ pub struct Node {
     pub request_ids: RequestIds,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<Hub>,
+    pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::LatencyMonitor,
+    pub monitors: crate::monitor::Monitors,
     pub started: Instant,
     pub run_id: String,
     /// Flips to true when the node begins to shut down.
@@ -197,6 +200,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         reads: ReadBarrier::new(),
         request_ids: RequestIds::new(),
         pubsub,
+        slowlog: crate::slowlog::SlowLog::new(),
+        latency: crate::latency::LatencyMonitor::default(),
+        monitors: crate::monitor::Monitors::new(),
         started: Instant::now(),
         run_id: random_hex(40),
         shutdown,
@@ -207,6 +213,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     if let Some(problem) = node.sm.audit_digests()? {
         node.integrity.set_problem(problem);
     }
+    node.slowlog.configure(&node);
+    node.latency.configure(&node);
     node.reads.start(node.clone());
     crate::checker::spawn(node.clone());
     crate::bootstrap::spawn(node.clone(), fresh);

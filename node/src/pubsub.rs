@@ -146,6 +146,11 @@ impl Subscriptions {
         }
     }
 
+    /// (channels, patterns), as CLIENT LIST shows them.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.channels.len(), self.patterns.len())
+    }
+
     /// Channels plus patterns: the count Redis reports in (un)subscribe replies.
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()

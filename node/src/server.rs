@@ -38,9 +38,9 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let Some(id) = node
-            .clients
-            .register(peer.to_string(), laddr, node.config.max_clients)
+        let Some((id, control)) =
+            node.clients
+                .register(peer.to_string(), laddr, node.config.max_clients)
         else {
             Stats::add(&node.stats.rejected_connections, 1);
             let msg = Reply::error("ERR max number of clients reached").to_bytes(Protocol::Resp2);
@@ -49,6 +49,6 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
             });
             continue;
         };
-        tokio::spawn(crate::session::run(node.clone(), stream, id));
+        tokio::spawn(crate::session::run(node.clone(), stream, id, control));
     }
 }

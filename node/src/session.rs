@@ -18,9 +18,11 @@ use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::broadcast;
 
 use crate::acl::Verdict;
 use crate::blocking::{self, Ended};
+use crate::clients::Control;
 use crate::node::Node;
 use crate::pubsub::Subscriptions;
 use crate::router::{self, Outcome};
@@ -56,7 +58,14 @@ pub struct Session {
     pub replies_off: bool,
     /// CLIENT REPLY SKIP: the next command gets no reply.
     pub skip_next: bool,
+    /// How CLIENT KILL and CLIENT UNBLOCK reach this connection.
+    pub control: Arc<Control>,
+    /// After MONITOR: the lines of every command the node runs.
+    pub monitor: Option<broadcast::Receiver<Bytes>>,
 }
+
+/// A command of a pending run: its metrics name, when it was parsed, its arguments.
+type Timing<'a> = (&'static str, Instant, &'a [Bytes]);
 
 /// What to do with one parsed request.
 enum Step {
@@ -75,6 +84,7 @@ enum Step {
     ConfigSet(Vec<(Bytes, Bytes)>),
     /// The connection's user was deleted: close without a reply, as Redis does.
     Hangup,
+    Monitor,
 }
 
 /// The connection's socket and unparsed input, which a blocked command watches to notice
@@ -100,10 +110,12 @@ impl ClientIo<'_> {
     }
 }
 
-pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
+pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64, control: Arc<Control>) {
     let mut session = Session {
         node: node.clone(),
         id,
+        control: control.clone(),
+        monitor: None,
         db: 0,
         protocol: Protocol::Resp2,
         readonly: false,
@@ -156,7 +168,7 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
             }
             output.clear();
         }
-        if !keep_going || protocol_error.is_some() || session.closing {
+        if !keep_going || protocol_error.is_some() || session.closing || control.is_killed() {
             break;
         }
         if more_buffered {
@@ -173,12 +185,37 @@ pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64) {
                     break;
                 }
             }
+            () = control.signalled() => {
+                if control.is_killed() {
+                    break;
+                }
+            }
+            line = next_line(&mut session.monitor) => {
+                let Ok(line) = line else {
+                    tracing::warn!(client = id, "closing a MONITOR client that fell behind");
+                    break;
+                };
+                Stats::add(&node.stats.net_output_bytes, line.len() as u64);
+                if stream.write_all(&line).await.is_err() {
+                    break;
+                }
+            }
         }
     }
     if let Some(mut subs) = session.subs.take() {
         subs.leave_all(&node.pubsub);
     }
     node.clients.remove(id);
+}
+
+/// The next MONITOR line for the connection; never, while it is not monitoring.
+async fn next_line(
+    monitor: &mut Option<broadcast::Receiver<Bytes>>,
+) -> Result<Bytes, broadcast::error::RecvError> {
+    match monitor {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next pub/sub message for the connection; never, while it has no subscriptions.
@@ -272,24 +309,36 @@ impl Session {
         out: &mut BytesMut,
         io: &mut ClientIo<'_>,
     ) -> bool {
-        let mut steps = requests.into_iter().peekable();
+        let mut steps = requests.iter();
         let mut pending_writes: Vec<WriteCommand> = Vec::new();
         let mut pending_reads: Vec<ReadCommand> = Vec::new();
-        // (command name, when it was parsed) of the commands in the pending runs.
-        let mut timings: Vec<(&'static str, Instant)> = Vec::new();
+        // (command name, when it was parsed, arguments) of the commands in the pending runs.
+        let mut timings: Vec<Timing<'_>> = Vec::new();
         loop {
             let next = steps.next();
             let started = Instant::now();
             let step = next.map(|args| {
-                let name = metric_name(&args);
-                (name, self.classify(&args))
+                let name = metric_name(args);
+                (name, self.classify(args), args.as_slice())
             });
+            // CLIENT PAUSE holds writes (or everything) until it ends.
+            if let Some((_, Ok(s), _)) = &step {
+                let write = matches!(
+                    s,
+                    Step::Write(_)
+                        | Step::Exec
+                        | Step::Block(_)
+                        | Step::Acl(_)
+                        | Step::ConfigSet(_)
+                );
+                self.node.clients.wait_unpaused(write).await;
+            }
             // While replies are suppressed every command runs alone, so its reply (and only
             // its reply) can be dropped.
             let quiet = self.replies_off || self.skip_next;
             // Flush runs that the next step does not continue.
-            let continues_writes = !quiet && matches!(step, Some((_, Ok(Step::Write(_)))));
-            let continues_reads = !quiet && matches!(step, Some((_, Ok(Step::Read(_)))));
+            let continues_writes = !quiet && matches!(step, Some((_, Ok(Step::Write(_)), _)));
+            let continues_reads = !quiet && matches!(step, Some((_, Ok(Step::Read(_)), _)));
             if !continues_writes && !pending_writes.is_empty() {
                 let cmds = std::mem::take(&mut pending_writes);
                 let ok = self.run_writes(cmds, out).await;
@@ -303,7 +352,7 @@ impl Session {
                 self.run_reads(cmds, out).await;
                 self.record(&mut timings);
             }
-            let Some((name, step)) = step else {
+            let Some((name, step, args)) = step else {
                 return true;
             };
             Stats::add(&self.node.stats.commands_processed, 1);
@@ -314,18 +363,17 @@ impl Session {
                     match mode {
                         ReplyMode::On => {
                             self.replies_off = false;
+                            self.skip_next = false;
                             Reply::ok().encode(self.protocol, out);
                         }
                         ReplyMode::Off => self.replies_off = true,
                         ReplyMode::Skip => self.skip_next = !self.replies_off,
                     }
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                     continue;
                 }
                 Ok(Step::Write(w)) if quiet => {
-                    timings.push((name, started));
+                    timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
                     self.record(&mut timings);
                     if !ok {
@@ -333,42 +381,51 @@ impl Session {
                     }
                 }
                 Ok(Step::Read(r)) if quiet => {
-                    timings.push((name, started));
+                    timings.push((name, started, args));
                     self.run_reads(vec![r], out).await;
                     self.record(&mut timings);
                 }
                 Ok(Step::Write(w)) => {
                     pending_writes.push(w);
-                    timings.push((name, started));
+                    timings.push((name, started, args));
                 }
                 Ok(Step::Read(r)) => {
                     pending_reads.push(r);
-                    timings.push((name, started));
+                    timings.push((name, started, args));
                 }
                 Ok(Step::Reply(r)) => {
                     r.encode(self.protocol, out);
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
                 Ok(Step::Exec) => {
                     let keep = self.exec(out).await;
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                     if !keep {
                         return false;
                     }
                 }
                 Ok(Step::Block(cmd)) => {
-                    let ended = blocking::run(&self.node, self.id, self.db, cmd, io.hangup()).await;
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    let ended = blocking::run(
+                        &self.node,
+                        self.id,
+                        &self.control,
+                        self.db,
+                        cmd,
+                        io.hangup(),
+                    )
+                    .await;
+                    self.finished(name, started, args);
                     match ended {
                         Ended::Reply(r) => r.encode(self.protocol, out),
                         Ended::Close => return false,
                     }
+                }
+                Ok(Step::Monitor) => {
+                    if self.monitor.is_none() {
+                        self.monitor = Some(self.node.monitors.subscribe());
+                    }
+                    Reply::ok().encode(self.protocol, out);
+                    self.finished(name, started, args);
                 }
                 Ok(Step::Hangup) => {
                     self.closing = true;
@@ -376,9 +433,7 @@ impl Session {
                 }
                 Ok(Step::Acl(cmd)) => {
                     let reply = crate::acl::command(&self.node, &self.user, cmd).await;
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                     match reply {
                         Some(r) => r.encode(self.protocol, out),
                         None => return false,
@@ -389,9 +444,7 @@ impl Session {
                         return false;
                     };
                     reply.encode(self.protocol, out);
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
                 Ok(Step::Watch(keys)) => {
                     let reply = match self.node.reads.wait(&self.node).await {
@@ -399,36 +452,33 @@ impl Session {
                         Err(e) => e,
                     };
                     reply.encode(self.protocol, out);
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
                 Ok(Step::PubSub(cmd)) => {
                     let replies =
                         crate::pubsub::handle(&self.node, &mut self.subs, self.id, cmd).await;
+                    let (sub, psub) = self.subs.as_ref().map_or((0, 0), |s| s.counts());
+                    self.node.clients.update(self.id, |c| {
+                        c.sub = sub;
+                        c.psub = psub;
+                    });
                     // (Un)subscribe confirmations are pushes: CLIENT REPLY does not silence
                     // them, as in Redis.
                     pushes_only = replies.iter().all(|r| matches!(r, Reply::Push(_)));
                     for r in replies {
                         r.encode(self.protocol, out);
                     }
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
-                Ok(Step::Admin(args)) => {
-                    crate::admin::handle(&self.node, &args)
+                Ok(Step::Admin(admin)) => {
+                    crate::admin::handle(&self.node, &admin)
                         .await
                         .encode(self.protocol, out);
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
                 Err(e) => {
                     e.encode(self.protocol, out);
-                    self.node
-                        .metrics
-                        .command(name, started.elapsed().as_secs_f64());
+                    self.finished(name, started, args);
                 }
             }
             if quiet && !pushes_only {
@@ -442,11 +492,23 @@ impl Session {
     }
 
     /// Records the latency of every command of a finished run.
-    fn record(&self, timings: &mut Vec<(&'static str, Instant)>) {
-        for (name, started) in timings.drain(..) {
-            self.node
-                .metrics
-                .command(name, started.elapsed().as_secs_f64());
+    fn record(&self, timings: &mut Vec<Timing<'_>>) {
+        for (name, started, args) in timings.drain(..) {
+            self.finished(name, started, args);
+        }
+    }
+
+    /// Accounts for a command that has been answered: metrics, SLOWLOG, LATENCY.
+    fn finished(&self, name: &'static str, started: Instant, args: &[Bytes]) {
+        let elapsed = started.elapsed();
+        self.node.metrics.command(name, elapsed.as_secs_f64());
+        crate::slowlog::record(&self.node, self.id, args, elapsed);
+        if self.node.latency.enabled() {
+            let fast = args
+                .first()
+                .and_then(|n| command::table::lookup_command(n))
+                .is_some_and(|spec| spec.flags.contains(&"fast"));
+            self.node.latency.record(fast, elapsed);
         }
     }
 
@@ -455,8 +517,9 @@ impl Session {
             .first()
             .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
             .unwrap_or_default();
+        let full = full_name(args);
         self.node.clients.update(self.id, |c| {
-            c.last_cmd = name.clone();
+            c.last_cmd = full;
             c.last_active = std::time::Instant::now();
         });
         if !self.authenticated && self.requires_auth(&name) {
@@ -486,6 +549,15 @@ impl Session {
                 ])));
             }
         }
+        if parsed.is_ok() && self.node.monitors.watched() {
+            let addr = self
+                .node
+                .clients
+                .get(self.id)
+                .map(|c| c.addr)
+                .unwrap_or_default();
+            self.node.monitors.feed(self.db, &addr, args);
+        }
         let cmd = match self.tx.route(parsed) {
             Action::Reply(r) => return Ok(Step::Reply(r)),
             Action::Exec => return Ok(Step::Exec),
@@ -506,6 +578,7 @@ impl Session {
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
             Command::Conn(ConnCommand::Client(ClientCommand::Reply(mode))) => Step::ReplyMode(mode),
             Command::Conn(ConnCommand::Acl(cmd)) => Step::Acl(cmd),
+            Command::Conn(ConnCommand::Monitor) => Step::Monitor,
             Command::Conn(ConnCommand::Config(ConfigCommand::Set(pairs))) => Step::ConfigSet(pairs),
             Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
         })

@@ -177,6 +177,9 @@ impl Settings {
             let fail = |why: &str| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
             };
+            if checked.iter().any(|(n, _)| *n == canonical) {
+                return Err(fail("duplicate parameter"));
+            }
             let value = match kind {
                 Kind::Immutable => return Err(fail("can't set immutable config")),
                 Kind::Int => value

@@ -45,7 +45,8 @@ COMMANDS = [
     "zmpop", "bzpopmin", "bzpopmax", "bzmpop",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
-    "role", "readonly", "readwrite", "auth", "memory", "function", "acl",
+    "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",
+    "slowlog", "latency",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub
@@ -53,11 +54,14 @@ COMMANDS = [
 ]
 SUBCOMMANDS = {
     "command": ["count", "docs", "info", "list"],
-    "client": ["getname", "id", "info", "list", "reply", "setinfo", "setname"],
+    "client": ["getname", "id", "info", "kill", "list", "no-evict", "no-touch", "pause", "reply",
+               "setinfo", "setname", "unblock", "unpause"],
     "config": ["get", "resetstat", "rewrite", "set"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
     "function": ["flush"],
+    "slowlog": ["get", "len", "reset"],
+    "latency": ["doctor", "histogram", "history", "latest", "reset"],
     "acl": ["cat", "deluser", "genpass", "getuser", "list", "load", "save", "setuser", "users",
             "whoami"],
     "object": ["encoding", "freq", "idletime", "refcount"],

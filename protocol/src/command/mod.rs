@@ -775,10 +775,54 @@ pub enum ClientCommand {
         attr: String,
         value: Bytes,
     },
-    List,
+    /// CLIENT LIST [TYPE type] [ID id ...]
+    List(ClientFilter),
     Info,
     /// CLIENT REPLY ON|OFF|SKIP: whether the server answers this connection's commands.
     Reply(ReplyMode),
+    /// CLIENT KILL addr:port (the old form, which may kill the caller; replies OK), or
+    /// CLIENT KILL with filters (replies the number killed).
+    Kill {
+        filter: ClientFilter,
+        old_form: bool,
+    },
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: `error` answers the blocked command with an error
+    /// instead of its timeout reply.
+    Unblock {
+        id: u64,
+        error: bool,
+    },
+    /// CLIENT PAUSE timeout [WRITE|ALL]
+    Pause {
+        timeout_ms: u64,
+        all: bool,
+    },
+    Unpause,
+    NoEvict(bool),
+    NoTouch(bool),
+}
+
+/// The connection kinds CLIENT LIST and CLIENT KILL filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    /// `master`, `replica`/`slave`: cairn has no replication clients, so none match.
+    Replication,
+    PubSub,
+}
+
+/// Which connections CLIENT LIST or CLIENT KILL select: all given conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientFilter {
+    pub ids: Option<Vec<u64>>,
+    pub kind: Option<ClientType>,
+    pub user: Option<Bytes>,
+    pub addr: Option<Bytes>,
+    pub laddr: Option<Bytes>,
+    /// Leave out the calling connection (CLIENT KILL's SKIPME, yes by default).
+    pub skip_me: bool,
+    /// Only connections older than this many seconds.
+    pub max_age_secs: Option<u64>,
 }
 
 /// ACL's subcommands.
@@ -893,6 +937,33 @@ pub enum ConnCommand {
     /// answers OK so tools that reset a server before use (Redis's test suite does) work.
     FunctionFlush,
     Acl(AclCommand),
+    /// MONITOR: stream every command the node runs to this connection.
+    Monitor,
+    /// DEBUG <anything>: refused with an explanation (it pokes at one Redis process's
+    /// internals, which cairn does not have).
+    Debug,
+    SlowLog(SlowLogCommand),
+    Latency(LatencyCommand),
+}
+
+/// SLOWLOG's subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlowLogCommand {
+    /// SLOWLOG GET [count]: `None` is Redis's default (10), -1 all.
+    Get(Option<i64>),
+    Len,
+    Reset,
+}
+
+/// LATENCY's subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LatencyCommand {
+    Latest,
+    History(Bytes),
+    Reset(Vec<Bytes>),
+    Doctor,
+    /// LATENCY HISTOGRAM [command ...], names lowercase.
+    Histogram(Vec<String>),
 }
 
 /// The pub/sub commands.

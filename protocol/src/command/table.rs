@@ -398,7 +398,7 @@ mod tests {
             client.subcommand(b"SETNAME").map(|s| s.name),
             Some("client|setname")
         );
-        assert_eq!(client.subcommand(b"kill"), None);
+        assert_eq!(client.subcommand(b"tracking"), None);
     }
 
     #[test]
@@ -466,7 +466,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 163);
+        assert_eq!(all().len(), 167);
     }
 
     #[test]

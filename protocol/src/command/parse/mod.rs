@@ -12,6 +12,7 @@
 
 mod bits;
 mod blocking;
+mod client;
 mod hashes;
 mod keys;
 mod lists;

@@ -5,8 +5,8 @@ use bytes::Bytes;
 
 use super::{int, is, pairs, text, Result};
 use crate::command::{
-    AclCommand, ClientCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand,
-    Hello,
+    AclCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand, Hello,
+    LatencyCommand, SlowLogCommand,
 };
 use crate::num::parse_i64;
 
@@ -33,6 +33,26 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         }
         ("function|flush", _) => return Err(CommandError::Syntax),
         (name, [_, _, rest @ ..]) if name.starts_with("acl|") => C::Acl(acl(name, rest)?),
+        ("monitor", [_]) => C::Monitor,
+        ("debug", _) => C::Debug,
+        ("slowlog|get", [_, _]) => C::SlowLog(SlowLogCommand::Get(None)),
+        ("slowlog|get", [_, _, count]) => {
+            let n = parse_i64(count).filter(|n| *n >= -1).ok_or_else(|| {
+                CommandError::Other("ERR count should be greater than or equal to -1".into())
+            })?;
+            C::SlowLog(SlowLogCommand::Get(Some(n)))
+        }
+        ("slowlog|len", [_, _]) => C::SlowLog(SlowLogCommand::Len),
+        ("slowlog|reset", [_, _]) => C::SlowLog(SlowLogCommand::Reset),
+        ("latency|latest", [_, _]) => C::Latency(LatencyCommand::Latest),
+        ("latency|history", [_, _, event]) => C::Latency(LatencyCommand::History(event.clone())),
+        ("latency|reset", [_, _, events @ ..]) => {
+            C::Latency(LatencyCommand::Reset(events.to_vec()))
+        }
+        ("latency|doctor", [_, _]) => C::Latency(LatencyCommand::Doctor),
+        ("latency|histogram", [_, _, names @ ..]) => C::Latency(LatencyCommand::Histogram(
+            names.iter().map(|n| text(n).to_ascii_lowercase()).collect(),
+        )),
         ("role", [_]) => C::Role,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
@@ -64,21 +84,9 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             command_list_filter(filter)?;
             C::Command(CommandCommand::List)
         }
-        ("client|id", [_, _]) => C::Client(ClientCommand::Id),
-        ("client|setname", [_, _, client_name]) => {
-            if !valid_client_name(client_name) {
-                return Err(bad_client_name());
-            }
-            C::Client(ClientCommand::SetName(client_name.clone()))
+        (name, [_, _, rest @ ..]) if name.starts_with("client|") => {
+            C::Client(super::client::parse(name, rest)?)
         }
-        ("client|getname", [_, _]) => C::Client(ClientCommand::GetName),
-        ("client|setinfo", [_, _, attr, value]) => C::Client(client_setinfo(attr, value)?),
-        ("client|list", [_, _, filter @ ..]) => {
-            client_list_filter(filter)?;
-            C::Client(ClientCommand::List)
-        }
-        ("client|info", [_, _]) => C::Client(ClientCommand::Info),
-        ("client|reply", [_, _, mode]) => C::Client(ClientCommand::Reply(reply_mode(mode)?)),
         ("config|get", [_, _, patterns @ ..]) => C::Config(ConfigCommand::Get(patterns.to_vec())),
         ("config|set", [_, _, rest @ ..]) => {
             C::Config(ConfigCommand::Set(pairs(rest).ok_or(CommandError::Syntax)?))
@@ -121,8 +129,8 @@ fn hello(args: &[Bytes]) -> Result<Hello> {
                 rest
             }
             [option, client_name, rest @ ..] if is(option, "setname") => {
-                if !valid_client_name(client_name) {
-                    return Err(bad_client_name());
+                if !super::client::valid_client_name(client_name) {
+                    return Err(super::client::bad_client_name());
                 }
                 hello.setname = Some(client_name.clone());
                 rest
@@ -149,68 +157,6 @@ fn select(index: &[u8]) -> Result<u32> {
         ))
     })?;
     u32::try_from(index).map_err(|_| CommandError::Other("ERR DB index is out of range".into()))
-}
-
-/// Redis's `validateClientAttr`: printable ASCII without spaces (so that CLIENT LIST stays
-/// splittable on spaces). An empty name is allowed: it clears the name.
-fn valid_client_attr(value: &[u8]) -> bool {
-    value.iter().all(|&b| (b'!'..=b'~').contains(&b))
-}
-
-fn valid_client_name(name: &[u8]) -> bool {
-    valid_client_attr(name)
-}
-
-fn bad_client_name() -> CommandError {
-    CommandError::Other(
-        "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-    )
-}
-
-/// CLIENT SETINFO LIB-NAME|LIB-VER value. The attribute is returned lowercase.
-fn client_setinfo(attr: &[u8], value: &Bytes) -> Result<ClientCommand> {
-    let name = ["lib-name", "lib-ver"]
-        .into_iter()
-        .find(|a| is(attr, a))
-        .ok_or_else(|| CommandError::Other(format!("ERR Unrecognized option '{}'", text(attr))))?;
-    if !valid_client_attr(value) {
-        return Err(CommandError::Other(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            text(attr)
-        )));
-    }
-    Ok(ClientCommand::SetInfo {
-        attr: name.to_string(),
-        value: value.clone(),
-    })
-}
-
-/// CLIENT LIST's optional filters (`TYPE type`, `ID id [id ...]`), validated as Redis does.
-/// cairn lists every client and has no filtered form, so a valid filter is refused rather than
-/// ignored.
-fn client_list_filter(filter: &[Bytes]) -> Result<()> {
-    match filter {
-        [] => Ok(()),
-        [option, kind] if is(option, "type") => {
-            let known = ["normal", "master", "replica", "slave", "pubsub"];
-            if known.iter().any(|k| is(kind, k)) {
-                Err(unsupported("CLIENT LIST TYPE"))
-            } else {
-                Err(CommandError::Other(format!(
-                    "ERR Unknown client type '{}'",
-                    text(kind)
-                )))
-            }
-        }
-        [option, ids @ ..] if is(option, "id") && !ids.is_empty() => {
-            if ids.iter().all(|id| int(id).is_ok()) {
-                Err(unsupported("CLIENT LIST ID"))
-            } else {
-                Err(CommandError::Other("ERR Invalid client ID".into()))
-            }
-        }
-        _ => Err(CommandError::Syntax),
-    }
 }
 
 /// COMMAND LIST's optional `FILTERBY MODULE|ACLCAT|PATTERN arg`, validated as Redis does, then
@@ -250,20 +196,6 @@ fn memory_usage(args: &[Bytes]) -> Result<Command> {
     Ok(Command::Read(crate::command::ReadCommand::MemoryUsage {
         key: key.clone(),
     }))
-}
-
-/// CLIENT REPLY's argument.
-fn reply_mode(mode: &Bytes) -> Result<crate::command::ReplyMode> {
-    use crate::command::ReplyMode;
-    if mode.eq_ignore_ascii_case(b"on") {
-        Ok(ReplyMode::On)
-    } else if mode.eq_ignore_ascii_case(b"off") {
-        Ok(ReplyMode::Off)
-    } else if mode.eq_ignore_ascii_case(b"skip") {
-        Ok(ReplyMode::Skip)
-    } else {
-        Err(CommandError::Syntax)
-    }
 }
 
 /// ACL's subcommands (`aclCommand`): the arguments after the subcommand's name.

@@ -541,6 +541,43 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ..BASE
         },
         CommandSpec {
+            name: "client|kill",
+            arity: -3,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous", "@connection"],
+            summary: "Terminates open connections.",
+            since: "2.4.0",
+            group: "connection",
+            complexity: Some("O(N) where N is the number of client connections"),
+            history: &[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option.")],
+            args: &[
+                Arg { name: "filter", kind: "oneof", args: &[
+                    Arg { name: "old-format", kind: "string", display: Some("ip:port"), deprecated_since: Some("2.8.12"), ..ARG },
+                    Arg { name: "new-format", kind: "oneof", flags: &["multiple"], args: &[
+                        Arg { name: "client-id", kind: "integer", token: Some("ID"), since: Some("2.8.12"), flags: &["optional"], ..ARG },
+                        Arg { name: "client-type", kind: "oneof", token: Some("TYPE"), since: Some("2.8.12"), flags: &["optional"], args: &[
+                            Arg { name: "normal", kind: "pure-token", token: Some("NORMAL"), ..ARG },
+                            Arg { name: "master", kind: "pure-token", token: Some("MASTER"), since: Some("3.2.0"), ..ARG },
+                            Arg { name: "slave", kind: "pure-token", token: Some("SLAVE"), ..ARG },
+                            Arg { name: "replica", kind: "pure-token", token: Some("REPLICA"), since: Some("5.0.0"), ..ARG },
+                            Arg { name: "pubsub", kind: "pure-token", token: Some("PUBSUB"), ..ARG },
+                        ], ..ARG },
+                        Arg { name: "username", kind: "string", token: Some("USER"), flags: &["optional"], ..ARG },
+                        Arg { name: "addr", kind: "string", display: Some("ip:port"), token: Some("ADDR"), flags: &["optional"], ..ARG },
+                        Arg { name: "laddr", kind: "string", display: Some("ip:port"), token: Some("LADDR"), since: Some("6.2.0"), flags: &["optional"], ..ARG },
+                        Arg { name: "skipme", kind: "oneof", token: Some("SKIPME"), flags: &["optional"], args: &[
+                            Arg { name: "yes", kind: "pure-token", token: Some("YES"), ..ARG },
+                            Arg { name: "no", kind: "pure-token", token: Some("NO"), ..ARG },
+                        ], ..ARG },
+                    ], ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
             name: "client|list",
             arity: -2,
             flags: &["admin", "noscript", "loading", "stale"],
@@ -562,6 +599,68 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
                     Arg { name: "pubsub", kind: "pure-token", token: Some("PUBSUB"), ..ARG },
                 ], ..ARG },
                 Arg { name: "client-id", kind: "integer", token: Some("ID"), since: Some("6.2.0"), flags: &["optional", "multiple"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|no-evict",
+            arity: 3,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous", "@connection"],
+            summary: "Sets the client eviction mode of the connection.",
+            since: "7.0.0",
+            group: "connection",
+            complexity: Some("O(1)"),
+            args: &[
+                Arg { name: "enabled", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: Some("ON"), ..ARG },
+                    Arg { name: "off", kind: "pure-token", token: Some("OFF"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|no-touch",
+            arity: 3,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+            since: "7.2.0",
+            group: "connection",
+            complexity: Some("O(1)"),
+            args: &[
+                Arg { name: "enabled", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: Some("ON"), ..ARG },
+                    Arg { name: "off", kind: "pure-token", token: Some("OFF"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|pause",
+            arity: -3,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous", "@connection"],
+            summary: "Suspends commands processing.",
+            since: "3.0.0",
+            group: "connection",
+            complexity: Some("O(1)"),
+            history: &[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+            args: &[
+                Arg { name: "timeout", kind: "integer", ..ARG },
+                Arg { name: "mode", kind: "oneof", since: Some("6.2.0"), flags: &["optional"], args: &[
+                    Arg { name: "write", kind: "pure-token", token: Some("WRITE"), ..ARG },
+                    Arg { name: "all", kind: "pure-token", token: Some("ALL"), ..ARG },
+                ], ..ARG },
             ],
             ..BASE
         },
@@ -623,6 +722,41 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             args: &[
                 Arg { name: "connection-name", kind: "string", ..ARG },
             ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|unblock",
+            arity: -3,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous", "@connection"],
+            summary: "Unblocks a client blocked by a blocking command from a different connection.",
+            since: "5.0.0",
+            group: "connection",
+            complexity: Some("O(log N) where N is the number of client connections"),
+            args: &[
+                Arg { name: "client-id", kind: "integer", ..ARG },
+                Arg { name: "unblock-type", kind: "oneof", flags: &["optional"], args: &[
+                    Arg { name: "timeout", kind: "pure-token", token: Some("TIMEOUT"), ..ARG },
+                    Arg { name: "error", kind: "pure-token", token: Some("ERROR"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|unpause",
+            arity: 2,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous", "@connection"],
+            summary: "Resumes processing commands from paused clients.",
+            since: "6.2.0",
+            group: "connection",
+            complexity: Some("O(N) Where N is the number of paused clients"),
             ..BASE
         },
         ],
@@ -838,6 +972,21 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         group: "server",
         complexity: Some("O(1)"),
         tips: &["request_policy:all_shards", "response_policy:agg_sum"],
+        ..BASE
+    },
+    CommandSpec {
+        name: "debug",
+        arity: -2,
+        flags: &["admin", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        summary: "A container for debugging commands.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        doc_flags: &["syscmd"],
         ..BASE
     },
     CommandSpec {
@@ -1677,6 +1826,106 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "latency",
+        arity: -2,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow"],
+        summary: "A container for latency diagnostics commands.",
+        since: "2.8.13",
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        subcommands: &[
+        CommandSpec {
+            name: "latency|doctor",
+            arity: 2,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns a human-readable latency analysis report.",
+            since: "2.8.13",
+            group: "server",
+            complexity: Some("O(1)"),
+            tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+            ..BASE
+        },
+        CommandSpec {
+            name: "latency|histogram",
+            arity: -2,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns the cumulative distribution of latencies of a subset or all commands.",
+            since: "7.0.0",
+            group: "server",
+            complexity: Some("O(N) where N is the number of commands with latency information being retrieved."),
+            tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+            args: &[
+                Arg { name: "command", kind: "string", flags: &["optional", "multiple"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "latency|history",
+            arity: 3,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns timestamp-latency samples for an event.",
+            since: "2.8.13",
+            group: "server",
+            complexity: Some("O(1)"),
+            tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+            args: &[
+                Arg { name: "event", kind: "string", ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "latency|latest",
+            arity: 2,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns the latest latency samples for all events.",
+            since: "2.8.13",
+            group: "server",
+            complexity: Some("O(1)"),
+            tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+            ..BASE
+        },
+        CommandSpec {
+            name: "latency|reset",
+            arity: -2,
+            flags: &["admin", "noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Resets the latency data for one or more events.",
+            since: "2.8.13",
+            group: "server",
+            complexity: Some("O(1)"),
+            tips: &["request_policy:all_nodes", "response_policy:agg_sum"],
+            args: &[
+                Arg { name: "event", kind: "string", flags: &["optional", "multiple"], ..ARG },
+            ],
+            ..BASE
+        },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "lindex",
         arity: 3,
         flags: &["readonly"],
@@ -2002,6 +2251,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
         ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "monitor",
+        arity: 1,
+        flags: &["admin", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        summary: "Listens for all requests received by the server in real-time.",
+        since: "1.0.0",
+        group: "server",
+        complexity: None,
         ..BASE
     },
     CommandSpec {
@@ -2952,6 +3215,71 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "member", kind: "string", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "slowlog",
+        arity: -2,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow"],
+        summary: "A container for slow log commands.",
+        since: "2.2.12",
+        group: "server",
+        complexity: Some("Depends on subcommand."),
+        subcommands: &[
+        CommandSpec {
+            name: "slowlog|get",
+            arity: -2,
+            flags: &["admin", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns the slow log's entries.",
+            since: "2.2.12",
+            group: "server",
+            complexity: Some("O(N) where N is the number of entries returned"),
+            history: &[("4.0.0", "Added client IP address, port and name to the reply.")],
+            tips: &["request_policy:all_nodes", "nondeterministic_output"],
+            args: &[
+                Arg { name: "count", kind: "integer", flags: &["optional"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "slowlog|len",
+            arity: 2,
+            flags: &["admin", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Returns the number of entries in the slow log.",
+            since: "2.2.12",
+            group: "server",
+            complexity: Some("O(1)"),
+            tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
+            ..BASE
+        },
+        CommandSpec {
+            name: "slowlog|reset",
+            arity: 2,
+            flags: &["admin", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Clears all entries from the slow log.",
+            since: "2.2.12",
+            group: "server",
+            complexity: Some("O(N) where N is the number of entries in the slowlog"),
+            tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+            ..BASE
+        },
         ],
         ..BASE
     },

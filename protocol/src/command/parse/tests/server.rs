@@ -1,5 +1,7 @@
 use super::*;
-use crate::command::{ClientCommand, CommandCommand, ConfigCommand, Hello};
+use crate::command::{
+    ClientCommand, ClientFilter, ClientType, CommandCommand, ConfigCommand, Hello,
+};
 
 #[test]
 fn ping_echo_quit_reset() {
@@ -161,7 +163,10 @@ fn client() {
     assert_eq!(conn("client id"), client(ClientCommand::Id));
     assert_eq!(conn("CLIENT GETNAME"), client(ClientCommand::GetName));
     assert_eq!(conn("client info"), client(ClientCommand::Info));
-    assert_eq!(conn("client list"), client(ClientCommand::List));
+    assert_eq!(
+        conn("client list"),
+        client(ClientCommand::List(ClientFilter::default()))
+    );
     assert_eq!(
         conn("client setname me"),
         client(ClientCommand::SetName(b("me")))
@@ -208,22 +213,63 @@ fn client() {
         "ERR LIB-NAME cannot contain spaces, newlines or special characters."
     );
     assert_eq!(err("client setinfo lib-name"), arity("client|setinfo"));
-    assert_eq!(
-        err("client kill x"),
-        "ERR unknown subcommand 'kill'. Try CLIENT HELP."
-    );
     assert_eq!(err("client list foo"), SYNTAX);
     assert_eq!(err("client list type"), SYNTAX);
     assert_eq!(err("client list type foo"), "ERR Unknown client type 'foo'");
     assert_eq!(err("client list id x"), "ERR Invalid client ID");
     assert_eq!(
-        err("client list type normal"),
-        "ERR CLIENT LIST TYPE is not supported"
+        conn("client list id 1 2"),
+        client(ClientCommand::List(ClientFilter {
+            ids: Some(vec![1, 2]),
+            ..ClientFilter::default()
+        }))
+    );
+    // CLIENT KILL: the old form, then filters checked in order as Redis does.
+    assert_eq!(
+        conn("client kill 1.2.3.4:5"),
+        client(ClientCommand::Kill {
+            filter: ClientFilter {
+                addr: Some(b("1.2.3.4:5")),
+                ..ClientFilter::default()
+            },
+            old_form: true
+        })
     );
     assert_eq!(
-        err("client list id 1 2"),
-        "ERR CLIENT LIST ID is not supported"
+        conn("client kill id 7 skipme no type pubsub"),
+        client(ClientCommand::Kill {
+            filter: ClientFilter {
+                ids: Some(vec![7]),
+                kind: Some(ClientType::PubSub),
+                skip_me: false,
+                ..ClientFilter::default()
+            },
+            old_form: false
+        })
     );
+    assert_eq!(err("client kill"), arity("client|kill"));
+    assert_eq!(err("client kill id 10 wrong_arg"), SYNTAX);
+    for id in ["str", "-1", "0"] {
+        assert_eq!(
+            err(&format!("client kill id {id}")),
+            "ERR client-id should be greater than 0"
+        );
+    }
+    assert_eq!(
+        err("client kill type wrong_type"),
+        "ERR Unknown client type 'wrong_type'"
+    );
+    assert_eq!(err("client kill skipme yes_or_no"), SYNTAX);
+    assert_eq!(
+        err("client unblock 1 maybe"),
+        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    );
+    assert_eq!(err("client pause -1"), "ERR timeout is negative");
+    assert_eq!(
+        err("client pause 10 read"),
+        "ERR CLIENT PAUSE mode must be WRITE or ALL"
+    );
+    assert_eq!(err("client no-evict maybe"), SYNTAX);
 }
 
 #[test]
