@@ -126,14 +126,16 @@ pub fn write_html(path: &Path, r: &Results, ops: &[Op]) -> Result<()> {
     );
     let _ = write!(
         h,
-        "<p>Operations: {} ({} ok, {} fail, {} unknown). Availability outside faults: {}; \
-         during faults: {}.</p>",
+        "<p>Operations: {} ({} ok, {} fail, {} unknown). Answered ops outside faults: {}, \
+         during faults: {}; by client time: {} and {}.</p>",
         r.ops.total,
         r.ops.ok,
         r.ops.fail,
         r.ops.info,
         pct(r.availability.outside_faults),
-        pct(r.availability.during_faults)
+        pct(r.availability.during_faults),
+        pct(r.availability.time_outside_faults),
+        pct(r.availability.time_during_faults)
     );
     h.push_str(&timeline_svg(ops, &r.windows));
     h.push_str("<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>count</th></tr>");

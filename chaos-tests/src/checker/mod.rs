@@ -136,10 +136,19 @@ pub struct Availability {
     pub ops_during_faults: usize,
     pub ok_during_faults: usize,
     pub during_faults: Option<f64>,
+    /// Op counts favour healthy clients: a client stuck on an unreachable node issues one
+    /// op per timeout while the others issue hundreds. These weigh each op by its duration
+    /// instead: the share of client time spent in ops that were answered.
+    #[serde(default)]
+    pub time_outside_faults: Option<f64>,
+    #[serde(default)]
+    pub time_during_faults: Option<f64>,
 }
 
 pub fn availability(ops: &[Op], windows: &[Window]) -> Availability {
     let mut a = Availability::default();
+    // (answered µs, all µs) outside and during faults.
+    let mut time = [(0u64, 0u64); 2];
     for o in ops.iter().filter(|o| !o.final_read) {
         let inside = windows
             .iter()
@@ -149,6 +158,10 @@ pub fn availability(ops: &[Op], windows: &[Window]) -> Availability {
             .as_deref()
             .is_some_and(|e| e.starts_with(CAS_REFUSED));
         let ok = usize::from(o.outcome == Outcome::Ok || refused);
+        let took = o.complete_us.saturating_sub(o.invoke_us);
+        let t = &mut time[usize::from(inside)];
+        t.1 += took;
+        t.0 += took * ok as u64;
         if inside {
             a.ops_during_faults += 1;
             a.ok_during_faults += ok;
@@ -160,6 +173,9 @@ pub fn availability(ops: &[Op], windows: &[Window]) -> Availability {
     let frac = |ok: usize, n: usize| (n > 0).then(|| ok as f64 / n as f64);
     a.outside_faults = frac(a.ok_outside_faults, a.ops_outside_faults);
     a.during_faults = frac(a.ok_during_faults, a.ops_during_faults);
+    let tfrac = |(ok, all): (u64, u64)| (all > 0).then(|| ok as f64 / all as f64);
+    a.time_outside_faults = tfrac(time[0]);
+    a.time_during_faults = tfrac(time[1]);
     a
 }
 
@@ -199,5 +215,6 @@ mod tests {
         assert_eq!((a.ops_outside_faults, a.ok_outside_faults), (3, 3));
         assert_eq!((a.ops_during_faults, a.ok_during_faults), (1, 0));
         assert_eq!(a.outside_faults, Some(1.0));
+        assert_eq!(a.time_during_faults, Some(0.0));
     }
 }
