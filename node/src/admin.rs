@@ -3,12 +3,15 @@
 //! - `CAIRN STATUS`: every member's view (role, term, log and applied index), asked over the
 //!   peer protocol, as text; `cairn status` prints it.
 //! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
+//! - `CAIRN MEMBERS`, `CAIRN MEMBER ADD id host:port@raftport`, `CAIRN MEMBER REMOVE id`:
+//!   membership (see `membership`).
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::Reply;
+use cairn_raft::membership::MemberChange;
 use cairn_raft::network::PeerService;
 
 use crate::node::Node;
@@ -25,11 +28,43 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
         "CHECK" if args.len() == 1 => crate::checker::run_round(node).await,
         "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
+        "MEMBERS" if args.len() == 1 => crate::membership::members(node),
+        "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
+        "MEMBER" => member(node, &args[1..]).await,
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CAIRN HELP.",
             String::from_utf8_lossy(args.first().map(|a| a.as_ref()).unwrap_or(b""))
         )),
     }
+}
+
+/// `CAIRN MEMBER ADD id host:port@raftport` / `CAIRN MEMBER REMOVE id`.
+async fn member(node: &Node, args: &[Bytes]) -> Reply {
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let id = |b: &Bytes| text(b).parse::<u64>().ok().filter(|id| *id > 0);
+    let change =
+        match args {
+            [op, node_id, addr] if op.eq_ignore_ascii_case(b"add") => {
+                let Some(n) = id(node_id) else {
+                    return Reply::error("ERR node id must be a positive integer");
+                };
+                match crate::config::parse_initial_cluster(&format!("{n}={}", text(addr))) {
+                    Ok(mut m) => match m.remove(&n) {
+                        Some(info) => MemberChange::Add { id: n, info },
+                        None => return Reply::error("ERR bad address"),
+                    },
+                    Err(e) => return Reply::error(format!("ERR {e:#}")),
+                }
+            }
+            [op, node_id] if op.eq_ignore_ascii_case(b"remove") => match id(node_id) {
+                Some(n) => MemberChange::Remove { id: n },
+                None => return Reply::error("ERR node id must be a positive integer"),
+            },
+            _ => return Reply::error(
+                "ERR usage: CAIRN MEMBER ADD <id> <host:port@raftport> | CAIRN MEMBER REMOVE <id>",
+            ),
+        };
+    crate::membership::change(node, change).await
 }
 
 async fn status(node: &Node) -> String {

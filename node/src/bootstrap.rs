@@ -19,6 +19,11 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
             return;
         }
     };
+    if let Some(via) = node.config.join.clone() {
+        // A joining node is added by the cluster's leader; it never starts a cluster.
+        crate::membership::spawn_join(node, via);
+        return;
+    }
     if !fresh || members.keys().next() != Some(&node.id) {
         return;
     }

@@ -60,6 +60,12 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_INITIAL_CLUSTER", default_value = "")]
     pub initial_cluster: String,
 
+    /// Join a running cluster through one of its members' peer address (`HOST:RAFTPORT`):
+    /// this node asks the leader to add it (as a learner that catches up, then a voter). Its
+    /// own addresses come from its entry in --initial-cluster. Never initializes a cluster.
+    #[arg(long, env = "CAIRN_JOIN")]
+    pub join: Option<String>,
+
     /// Address to listen on (RESP and peer ports).
     #[arg(long, env = "CAIRN_BIND", default_value = "127.0.0.1")]
     pub bind: String,

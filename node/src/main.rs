@@ -14,6 +14,7 @@ mod expiry;
 mod http;
 mod info;
 mod latency;
+mod membership;
 mod metrics;
 mod monitor;
 mod node;
@@ -53,6 +54,8 @@ enum Cmd {
     Serve(Box<ServeConfig>),
     /// Print the cluster as a node sees it: members, leader, terms, applied indexes.
     Status(status::StatusArgs),
+    /// List, add or remove cluster members through a running node.
+    Members(status::MembersArgs),
     /// Check a stopped node's data dir offline: every log entry's and snapshot record's
     /// crc32, and the keyspace against its digest. Exits non-zero on any fault.
     Verify {
@@ -85,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve(*cfg))
         }
         Cmd::Status(args) => runtime.block_on(status::run(args)),
+        Cmd::Members(args) => runtime.block_on(status::members(args)),
         Cmd::Verify { data_dir } => runtime.block_on(verify(data_dir)),
     }
 }

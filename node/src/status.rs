@@ -1,5 +1,5 @@
-//! `cairn status`: asks a running node (over RESP, `CAIRN STATUS`) for its view of the cluster
-//! and prints it.
+//! `cairn status` and `cairn members`: ask a running node over RESP (`CAIRN STATUS`,
+//! `CAIRN MEMBERS`, `CAIRN MEMBER ADD|REMOVE`) and print the answer.
 
 use std::time::Duration;
 
@@ -16,6 +16,61 @@ pub struct StatusArgs {
     host: String,
     #[arg(long, default_value_t = 6379)]
     port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    #[command(subcommand)]
+    action: MembersAction,
+    #[arg(long, global = true, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, global = true, default_value_t = 6379)]
+    port: u16,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum MembersAction {
+    /// Every member: id, addresses, voter or learner, leader.
+    List,
+    /// Add a node (started with this id and address) as a learner, then promote it.
+    Add {
+        id: u64,
+        /// `HOST:PORT@RAFTPORT`, as in --initial-cluster.
+        addr: String,
+    },
+    /// Remove a node (the leader too: it hands over by election).
+    Remove { id: u64 },
+}
+
+pub async fn members(args: MembersArgs) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let timeout = Duration::from_secs(130);
+    let command: Vec<String> = match &args.action {
+        MembersAction::List => vec!["CAIRN".into(), "MEMBERS".into()],
+        MembersAction::Add { id, addr } => {
+            vec![
+                "CAIRN".into(),
+                "MEMBER".into(),
+                "ADD".into(),
+                id.to_string(),
+                addr.clone(),
+            ]
+        }
+        MembersAction::Remove { id } => {
+            vec![
+                "CAIRN".into(),
+                "MEMBER".into(),
+                "REMOVE".into(),
+                id.to_string(),
+            ]
+        }
+    };
+    let parts: Vec<&str> = command.iter().map(String::as_str).collect();
+    let text = tokio::time::timeout(timeout, query(&addr, &parts))
+        .await
+        .with_context(|| format!("{addr}: no answer in {timeout:?}"))??;
+    println!("{}", text.trim_end());
+    Ok(())
 }
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {

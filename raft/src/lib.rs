@@ -15,6 +15,7 @@
 
 pub mod error;
 pub mod keyspace;
+pub mod membership;
 pub mod network;
 pub mod proposer;
 pub mod store;

@@ -140,10 +140,36 @@ impl Cluster {
         &self.nodes[(id - 1) as usize]
     }
 
+    /// Adds node `n + 1` to the harness (free ports, its own data dir) and to the spec the
+    /// nodes are started with, without starting it; its id.
+    pub fn add_node(&mut self) -> u64 {
+        let id = self.nodes.len() as u64 + 1;
+        let n = NodeProc {
+            id,
+            port: free_port(),
+            raft_port: free_port(),
+            http_port: free_port(),
+            data_dir: self.dir.path().join(format!("node{id}")),
+            log: self.dir.path().join(format!("node{id}.log")),
+            password: self.nodes.first().and_then(|n| n.password.clone()),
+            child: None,
+        };
+        self.spec
+            .push_str(&format!(",{id}=127.0.0.1:{}@{}", n.port, n.raft_port));
+        self.nodes.push(n);
+        id
+    }
+
     /// Starts node `id` (again) from its data dir.
     pub fn spawn(&mut self, id: u64) {
+        self.spawn_with(id, &[]);
+    }
+
+    /// Starts node `id` with `more` arguments after the cluster's own.
+    pub fn spawn_with(&mut self, id: u64, more: &[&str]) {
         let spec = self.spec.clone();
-        let extra = self.extra.clone();
+        let mut extra = self.extra.clone();
+        extra.extend(more.iter().map(|s| s.to_string()));
         let n = &mut self.nodes[(id - 1) as usize];
         assert!(n.child.is_none(), "node {id} already running");
         let log = File::options()

@@ -66,6 +66,7 @@ enum Rpc {
     ReadIndex,
     Status,
     Publish,
+    ChangeMembership,
 }
 
 impl PeerClients {
@@ -111,6 +112,7 @@ impl PeerClients {
                 Rpc::ReadIndex => client.read_index(request).await,
                 Rpc::Status => client.status(request).await,
                 Rpc::Publish => client.publish(request).await,
+                Rpc::ChangeMembership => client.change_membership(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -153,6 +155,17 @@ impl PeerClients {
 
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<PeerStatus, CallError> {
         self.call(addr, Rpc::Status, &(), timeout).await
+    }
+
+    /// Asks the node at `addr` (the leader) to change the membership.
+    pub async fn change_membership(
+        &self,
+        addr: &str,
+        change: &crate::membership::MemberChange,
+        timeout: Duration,
+    ) -> Result<crate::membership::ChangeOutcome, CallError> {
+        self.call(addr, Rpc::ChangeMembership, change, timeout)
+            .await
     }
 
     /// Asks the node at `addr` to deliver a pub/sub message to its subscribers; how many got it.

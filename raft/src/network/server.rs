@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response as TonicResponse, Status};
 
 use super::{open, seal};
+use crate::membership::MemberChange;
 use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
 use crate::proposer::Proposer;
@@ -137,6 +138,14 @@ impl Peer for PeerService {
 
     async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         reply(&Self::status(self.id, &self.raft, &self.sm))
+    }
+
+    async fn change_membership(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
+        let change: MemberChange = open(req.get_ref()).map_err(bad_request)?;
+        reply(&crate::membership::change(&self.raft, change).await)
     }
 
     async fn publish(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
