@@ -73,6 +73,19 @@ pub async fn members(args: MembersArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cairn check`: `CAIRN CHECK` through the node; fails when the replicas disagree.
+pub async fn check(args: StatusArgs) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let text = tokio::time::timeout(Duration::from_secs(30), query(&addr, &["CAIRN", "CHECK"]))
+        .await
+        .with_context(|| format!("{addr}: no answer in 30 s"))??;
+    print!("{text}");
+    if !text.contains("result: consistent") {
+        bail!("the replicas are not known to be consistent");
+    }
+    Ok(())
+}
+
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let text = tokio::time::timeout(Duration::from_secs(5), query(&addr, &["CAIRN", "STATUS"]))

@@ -95,6 +95,14 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
         "{report}"
     );
     assert!(report.contains("result: INCONSISTENT"), "{report}");
+    // `cairn check` prints the same and fails.
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "--port", &cluster.node(leader).port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("node {victim}: MISMATCH")), "{text}");
     let _: () = vc.set("still", "writable").unwrap();
     let metrics = common::http_get(node.http_port, "/metrics").unwrap().1;
     assert!(
