@@ -194,4 +194,12 @@ fn sorted_sets_through_a_follower() {
                 .to_string()
         )
     );
+    // ZUNION, ZINTER, ZDIFF and ZINTERCARD read across keys, through the same follower.
+    assert_eq!(
+        raw(
+            port,
+            b"ZADD za 1 a 2 b\r\nZADD zb 3 b 4 c\r\nZUNION 2 za zb WITHSCORES\r\nZINTER 2 za zb\r\nZDIFF 2 za zb\r\nZINTERCARD 2 za zb LIMIT 5\r\n"
+        ),
+        ":2\r\n:2\r\n*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\nb\r\n$1\r\n5\r\n*1\r\n$1\r\nb\r\n*1\r\n$1\r\na\r\n:1\r\n"
+    );
 }

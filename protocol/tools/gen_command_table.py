@@ -42,7 +42,7 @@ COMMANDS = [
     "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex",
     "zrank", "zrevrank", "zpopmin", "zpopmax", "zrangestore", "zremrangebyscore",
     "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
-    "zmpop", "bzpopmin", "bzpopmax", "bzmpop",
+    "zmpop", "bzpopmin", "bzpopmax", "bzmpop", "zunion", "zinter", "zdiff", "zintercard",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",

@@ -152,3 +152,62 @@ pub fn now_ms() -> u64 {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytes::Bytes;
+    use cairn_protocol::{ReadCommand, WriteCommand};
+
+    use super::*;
+
+    /// bincode writes an enum's variant index first (u32, little-endian).
+    fn tag<T: Serialize>(value: &T) -> u32 {
+        let bytes = bincode::serialize(value).unwrap();
+        u32::from_le_bytes(bytes[..4].try_into().unwrap())
+    }
+
+    /// The log holds bincode of these enums: a variant inserted in the middle renumbers the
+    /// ones after it, and old entries would decode as other commands. New variants go last.
+    #[test]
+    fn logged_variants_keep_their_numbers() {
+        let k = || Bytes::from_static(b"k");
+        assert_eq!(tag(&WriteCommand::Persist { key: k() }), 14);
+        assert_eq!(
+            tag(&WriteCommand::Rename {
+                key: k(),
+                new_key: k(),
+                nx: false
+            }),
+            15
+        );
+        assert_eq!(
+            tag(&WriteCommand::BitOp {
+                op: cairn_protocol::command::BitOp::Not,
+                destination: k(),
+                keys: vec![k()]
+            }),
+            42
+        );
+        assert_eq!(tag(&WriteCommand::Move { key: k(), db: 1 }), 44);
+        assert_eq!(
+            tag(&WriteCommand::ZMPop {
+                keys: vec![k()],
+                max: true,
+                count: None
+            }),
+            46
+        );
+        assert_eq!(tag(&ReadCommand::Type { key: k() }), 5);
+        assert_eq!(
+            tag(&ReadCommand::BitCount {
+                key: k(),
+                range: None
+            }),
+            37
+        );
+        assert_eq!(tag(&ReadCommand::RandomKey), 39);
+        assert_eq!(tag(&OpKind::Check), 2);
+        assert_eq!(tag(&OpKind::Acl(AclOp::DelUser { names: Vec::new() })), 5);
+    }
+}

@@ -168,18 +168,6 @@ pub enum WriteCommand {
     Persist {
         key: Bytes,
     },
-    /// COPY source destination [DB db] [REPLACE]: `db` as given (range-checked when applied).
-    Copy {
-        key: Bytes,
-        destination: Bytes,
-        db: Option<i32>,
-        replace: bool,
-    },
-    /// MOVE key db
-    Move {
-        key: Bytes,
-        db: i32,
-    },
     /// RENAME (nx = false) and RENAMENX (nx = true).
     Rename {
         key: Bytes,
@@ -344,6 +332,18 @@ pub enum WriteCommand {
         op: BitOp,
         destination: Bytes,
         keys: Vec<Bytes>,
+    },
+    /// COPY source destination [DB db] [REPLACE]: `db` as given (range-checked when applied).
+    Copy {
+        key: Bytes,
+        destination: Bytes,
+        db: Option<i32>,
+        replace: bool,
+    },
+    /// MOVE key db
+    Move {
+        key: Bytes,
+        db: i32,
     },
     /// Pops from the first non-empty list of `keys`: LMPOP (`count` given: reply
     /// `[key, [element ...]]`) and the non-blocking step of BLPOP/BRPOP (no count: reply
@@ -580,13 +580,6 @@ pub enum ReadCommand {
     Exists {
         keys: Vec<Bytes>,
     },
-    /// RANDOMKEY: a live key of the database, or nil.
-    RandomKey,
-    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key
-    Object {
-        what: ObjectQuery,
-        key: Bytes,
-    },
     Type {
         key: Bytes,
     },
@@ -745,6 +738,27 @@ pub enum ReadCommand {
         start: i64,
         end: Option<i64>,
         unit: BitUnit,
+    },
+    /// RANDOMKEY: a live key of the database, or nil.
+    RandomKey,
+    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key
+    Object {
+        what: ObjectQuery,
+        key: Bytes,
+    },
+    /// ZUNION, ZINTER, ZDIFF numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE how]
+    /// [WITHSCORES]: `weights` has one weight per key (ZDIFF takes none).
+    ZCombine {
+        op: SetOp,
+        keys: Vec<Bytes>,
+        weights: Vec<f64>,
+        aggregate: ZAggregate,
+        with_scores: bool,
+    },
+    /// ZINTERCARD numkeys key [key ...] [LIMIT limit]; limit 0 means none.
+    ZInterCard {
+        keys: Vec<Bytes>,
+        limit: u64,
     },
 }
 

@@ -20,6 +20,7 @@ mod strings;
 #[cfg(test)]
 mod testing;
 pub mod value;
+mod zalgebra;
 mod zset;
 
 pub use exec::{needs_whole_db, watch_digest};

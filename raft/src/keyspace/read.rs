@@ -8,7 +8,7 @@ use cairn_protocol::command::{CollectionKind, ObjectQuery, ReadCommand, TtlQuery
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{bits, hash, list, set, zset, Data, StoredValue, View, WRONGTYPE};
+use super::{bits, hash, list, set, zalgebra, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Bytes counted per key beyond its key and encoded value (data-tree key prefix, counters).
@@ -141,6 +141,9 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             kind: CollectionKind::ZSet,
             ..
         } => zset::read(cmd, live(key)?),
+        ReadCommand::ZCombine { .. } | ReadCommand::ZInterCard { .. } => {
+            zalgebra::read(cmd, &live)?
+        }
         ReadCommand::GetBit { key, offset } => bits::getbit(live(key)?, *offset),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key)?, *range),
         ReadCommand::BitPos {

@@ -13,10 +13,10 @@ use cairn_protocol::command::{
 use cairn_protocol::reply::format_double;
 use cairn_protocol::Reply;
 
-use super::{scan, Ctx, Data, StoredValue, WRONGTYPE};
+use super::{scan, zalgebra, Ctx, Data, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
-type Members = BTreeMap<Bytes, f64>;
+pub(super) type Members = BTreeMap<Bytes, f64>;
 
 /// A live sorted set and its expiry.
 type ZSet = (Members, Option<u64>);
@@ -43,7 +43,7 @@ fn by_score(a: &(Bytes, f64), b: &(Bytes, f64)) -> Ordering {
 }
 
 /// The members in score order.
-fn sorted(members: Members) -> Vec<(Bytes, f64)> {
+pub(super) fn sorted(members: Members) -> Vec<(Bytes, f64)> {
     let mut all: Vec<(Bytes, f64)> = members.into_iter().collect();
     all.sort_by(by_score);
     all
@@ -149,39 +149,13 @@ fn flat(items: Vec<(Bytes, f64)>) -> Vec<Reply> {
         .collect()
 }
 
-fn scored(items: Vec<(Bytes, f64)>) -> Reply {
+pub(super) fn scored(items: Vec<(Bytes, f64)>) -> Reply {
     Reply::Pairs(
         items
             .into_iter()
             .map(|(m, s)| (Reply::Bulk(m), Reply::Double(s)))
             .collect(),
     )
-}
-
-/// `weight × score`, 0 where that is NaN (`0 × inf`), as Redis does.
-fn weighted(score: f64, weight: f64) -> f64 {
-    let v = score * weight;
-    if v.is_nan() {
-        0.0
-    } else {
-        v
-    }
-}
-
-fn aggregate(how: ZAggregate, acc: f64, v: f64) -> f64 {
-    match how {
-        ZAggregate::Sum => {
-            let sum = acc + v;
-            // inf + -inf
-            if sum.is_nan() {
-                0.0
-            } else {
-                sum
-            }
-        }
-        ZAggregate::Min => acc.min(v),
-        ZAggregate::Max => acc.max(v),
-    }
 }
 
 impl Ctx<'_> {
@@ -388,47 +362,13 @@ impl Ctx<'_> {
         how: ZAggregate,
     ) -> Result<Reply> {
         let mut inputs = Vec::with_capacity(keys.len());
-        for (i, k) in keys.iter().enumerate() {
-            let weight = weights.get(i).copied().unwrap_or(1.0);
-            let members: Members = match self.live(k)?.map(|v| v.data) {
-                None => Members::new(),
-                Some(Data::ZSet(z)) => z,
-                Some(Data::Set(s)) => s.into_iter().map(|m| (m, 1.0)).collect(),
-                Some(_) => return Ok(Reply::error(WRONGTYPE)),
-            };
-            let members = if op == SetOp::Diff {
-                members
-            } else {
-                members
-                    .into_iter()
-                    .map(|(m, s)| (m, weighted(s, weight)))
-                    .collect()
-            };
-            inputs.push(members);
-        }
-        let mut inputs = inputs.into_iter();
-        let first = inputs.next().unwrap_or_default();
-        let result = inputs.fold(first, |acc, other| match op {
-            SetOp::Union => {
-                let mut acc = acc;
-                for (m, s) in other {
-                    let v = match acc.get(&m) {
-                        Some(a) => aggregate(how, *a, s),
-                        None => s,
-                    };
-                    acc.insert(m, v);
-                }
-                acc
+        for k in keys {
+            match zalgebra::input(self.live(k)?) {
+                Ok(members) => inputs.push(members),
+                Err(e) => return Ok(e),
             }
-            SetOp::Inter => acc
-                .into_iter()
-                .filter_map(|(m, a)| other.get(&m).map(|s| (m, aggregate(how, a, *s))))
-                .collect(),
-            SetOp::Diff => acc
-                .into_iter()
-                .filter(|(m, _)| !other.contains_key(m))
-                .collect(),
-        });
+        }
+        let result = zalgebra::combine(op, inputs, weights, how);
         let n = result.len() as i64;
         self.put_zset(dst, (result, None))?;
         Ok(Reply::Integer(n))

@@ -120,6 +120,28 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("zscan", [_, key, cursor, options @ ..]) => {
             Read(collection_scan(key, CollectionKind::ZSet, cursor, options)?)
         }
+        ("zunion" | "zinter" | "zdiff", [_, numkeys, rest @ ..]) => {
+            let op = match name {
+                "zunion" => SetOp::Union,
+                "zinter" => SetOp::Inter,
+                _ => SetOp::Diff,
+            };
+            let c = combination(name, op, numkeys, rest, Form::Reply)?;
+            Read(R::ZCombine {
+                op,
+                keys: c.keys,
+                weights: c.weights,
+                aggregate: c.aggregate,
+                with_scores: c.with_scores,
+            })
+        }
+        ("zintercard", [_, numkeys, rest @ ..]) => {
+            let c = combination(name, SetOp::Inter, numkeys, rest, Form::Card)?;
+            Read(R::ZInterCard {
+                keys: c.keys,
+                limit: c.limit,
+            })
+        }
         ("zunionstore" | "zinterstore" | "zdiffstore", [_, destination, numkeys, rest @ ..]) => {
             let op = match name {
                 "zunionstore" => SetOp::Union,
@@ -347,6 +369,44 @@ fn zstore(
     numkeys: &[u8],
     rest: &[Bytes],
 ) -> Result<WriteCommand> {
+    let c = combination(name, op, numkeys, rest, Form::Store)?;
+    Ok(WriteCommand::ZStore {
+        op,
+        destination: destination.clone(),
+        keys: c.keys,
+        weights: c.weights,
+        aggregate: c.aggregate,
+    })
+}
+
+/// Which command of the family is being parsed: the options each accepts differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE.
+    Store,
+    /// ZUNION, ZINTER, ZDIFF: WITHSCORES too.
+    Reply,
+    /// ZINTERCARD: LIMIT only.
+    Card,
+}
+
+struct Combination {
+    keys: Vec<Bytes>,
+    weights: Vec<f64>,
+    aggregate: ZAggregate,
+    with_scores: bool,
+    limit: u64,
+}
+
+/// `numkeys key [key ...]` and the options (`zunionInterDiffGenericCommand`), checked in
+/// Redis's order.
+fn combination(
+    name: &str,
+    op: SetOp,
+    numkeys: &[u8],
+    rest: &[Bytes],
+    form: Form,
+) -> Result<Combination> {
     let n = parse_i64(numkeys).ok_or(CommandError::NotInteger)?;
     if n < 1 {
         return Err(CommandError::Other(format!(
@@ -358,34 +418,45 @@ fn zstore(
         return Err(CommandError::Syntax);
     }
     let (keys, mut options) = rest.split_at(n);
-    let mut weights = vec![1.0; n];
-    let mut aggregate = ZAggregate::Sum;
+    let mut c = Combination {
+        keys: keys.to_vec(),
+        weights: vec![1.0; n],
+        aggregate: ZAggregate::Sum,
+        with_scores: false,
+        limit: 0,
+    };
+    let algebra = op != SetOp::Diff && form != Form::Card;
     while let Some((option, tail)) = options.split_first() {
-        if op != SetOp::Diff && is(option, "weights") && tail.len() >= n {
+        if algebra && is(option, "weights") && tail.len() >= n {
             let (values, tail) = tail.split_at(n);
-            for (w, v) in weights.iter_mut().zip(values) {
+            for (w, v) in c.weights.iter_mut().zip(values) {
                 *w = score(v)
                     .map_err(|_| CommandError::Other("ERR weight value is not a float".into()))?;
             }
             options = tail;
-        } else if op != SetOp::Diff && is(option, "aggregate") && !tail.is_empty() {
+        } else if algebra && is(option, "aggregate") && !tail.is_empty() {
             let (value, tail) = tail.split_at(1);
-            aggregate = match value.first() {
+            c.aggregate = match value.first() {
                 Some(v) if is(v, "sum") => ZAggregate::Sum,
                 Some(v) if is(v, "min") => ZAggregate::Min,
                 Some(v) if is(v, "max") => ZAggregate::Max,
                 _ => return Err(CommandError::Syntax),
             };
             options = tail;
+        } else if form == Form::Reply && is(option, "withscores") {
+            c.with_scores = true;
+            options = tail;
+        } else if form == Form::Card && is(option, "limit") && !tail.is_empty() {
+            let (value, tail) = tail.split_at(1);
+            c.limit = value
+                .first()
+                .and_then(|v| parse_i64(v))
+                .and_then(|l| u64::try_from(l).ok())
+                .ok_or_else(|| CommandError::Other("ERR LIMIT can't be negative".into()))?;
+            options = tail;
         } else {
             return Err(CommandError::Syntax);
         }
     }
-    Ok(WriteCommand::ZStore {
-        op,
-        destination: destination.clone(),
-        keys: keys.to_vec(),
-        weights,
-        aggregate,
-    })
+    Ok(c)
 }

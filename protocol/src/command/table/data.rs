@@ -3695,6 +3695,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "zdiff",
+        arity: -3,
+        flags: &["readonly", "movablekeys"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@read", "@sortedset", "@slow"],
+        summary: "Returns the difference between multiple sorted sets.",
+        since: "6.2.0",
+        group: "sorted_set",
+        complexity: Some("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::KeyNum { keynum_index: 0, first_key: 1, key_step: 1 } }],
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..ARG },
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+            Arg { name: "withscores", kind: "pure-token", token: Some("WITHSCORES"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "zdiffstore",
         arity: -4,
         flags: &["write", "denyoom", "movablekeys"],
@@ -3731,6 +3751,52 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "increment", kind: "integer", ..ARG },
             Arg { name: "member", kind: "string", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "zinter",
+        arity: -3,
+        flags: &["readonly", "movablekeys"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@read", "@sortedset", "@slow"],
+        summary: "Returns the intersect of multiple sorted sets.",
+        since: "6.2.0",
+        group: "sorted_set",
+        complexity: Some("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::KeyNum { keynum_index: 0, first_key: 1, key_step: 1 } }],
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..ARG },
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+            Arg { name: "weight", kind: "integer", token: Some("WEIGHTS"), flags: &["optional", "multiple"], ..ARG },
+            Arg { name: "aggregate", kind: "oneof", token: Some("AGGREGATE"), flags: &["optional"], args: &[
+                Arg { name: "sum", kind: "pure-token", token: Some("SUM"), ..ARG },
+                Arg { name: "min", kind: "pure-token", token: Some("MIN"), ..ARG },
+                Arg { name: "max", kind: "pure-token", token: Some("MAX"), ..ARG },
+            ], ..ARG },
+            Arg { name: "withscores", kind: "pure-token", token: Some("WITHSCORES"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "zintercard",
+        arity: -3,
+        flags: &["readonly", "movablekeys"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@read", "@sortedset", "@slow"],
+        summary: "Returns the number of members of the intersect of multiple sorted sets.",
+        since: "7.0.0",
+        group: "sorted_set",
+        complexity: Some("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::KeyNum { keynum_index: 0, first_key: 1, key_step: 1 } }],
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..ARG },
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+            Arg { name: "limit", kind: "integer", token: Some("LIMIT"), flags: &["optional"], ..ARG },
         ],
         ..BASE
     },
@@ -4218,6 +4284,32 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         args: &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "member", kind: "string", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "zunion",
+        arity: -3,
+        flags: &["readonly", "movablekeys"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@read", "@sortedset", "@slow"],
+        summary: "Returns the union of multiple sorted sets.",
+        since: "6.2.0",
+        group: "sorted_set",
+        complexity: Some("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::KeyNum { keynum_index: 0, first_key: 1, key_step: 1 } }],
+        args: &[
+            Arg { name: "numkeys", kind: "integer", ..ARG },
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), flags: &["multiple"], ..ARG },
+            Arg { name: "weight", kind: "integer", token: Some("WEIGHTS"), flags: &["optional", "multiple"], ..ARG },
+            Arg { name: "aggregate", kind: "oneof", token: Some("AGGREGATE"), flags: &["optional"], args: &[
+                Arg { name: "sum", kind: "pure-token", token: Some("SUM"), ..ARG },
+                Arg { name: "min", kind: "pure-token", token: Some("MIN"), ..ARG },
+                Arg { name: "max", kind: "pure-token", token: Some("MAX"), ..ARG },
+            ], ..ARG },
+            Arg { name: "withscores", kind: "pure-token", token: Some("WITHSCORES"), flags: &["optional"], ..ARG },
         ],
         ..BASE
     },
