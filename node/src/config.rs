@@ -60,6 +60,28 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_INITIAL_CLUSTER", default_value = "")]
     pub initial_cluster: String,
 
+    /// Also serve RESP over TLS on this port (needs --tls-cert-file and --tls-key-file).
+    #[arg(long, env = "CAIRN_TLS_PORT")]
+    pub tls_port: Option<u16>,
+
+    /// The server's certificate chain (PEM).
+    #[arg(long, env = "CAIRN_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "CAIRN_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) that client certificates must chain to.
+    #[arg(long, env = "CAIRN_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+
+    /// Client certificates, as Redis's tls-auth-clients: `yes` requires one (and
+    /// --tls-ca-cert-file), `optional` checks one if given, `no` does not ask.
+    #[arg(long, env = "CAIRN_TLS_AUTH_CLIENTS", default_value = "yes",
+          value_parser = ["yes", "no", "optional"])]
+    pub tls_auth_clients: String,
+
     /// Join a running cluster through one of its members' peer address (`HOST:RAFTPORT`):
     /// this node asks the leader to add it (as a learner that catches up, then a voter). Its
     /// own addresses come from its entry in --initial-cluster. Never initializes a cluster.

@@ -27,6 +27,7 @@ mod settings;
 mod slowlog;
 mod stats;
 mod status;
+mod tls;
 mod transaction;
 
 use std::io::IsTerminal;
@@ -122,6 +123,16 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    if let Some(port) = node.config.tls_port {
+        // Checked here so a bad certificate stops the node at once, with the reason.
+        tls::server_config(&node.config).context("TLS")?;
+        let node = node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tls::serve(node, port).await {
+                tracing::error!("{e:#}");
+            }
+        });
+    }
     let server = tokio::spawn(server::serve(node.clone()));
     if let Some(port) = node.config.http_port {
         let node = node.clone();

@@ -16,8 +16,7 @@ use cairn_protocol::command::{
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use crate::acl::Verdict;
@@ -90,7 +89,7 @@ enum Step {
 /// The connection's socket and unparsed input, which a blocked command watches to notice
 /// the client going away.
 pub struct ClientIo<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut (dyn AsyncRead + Unpin + Send),
     input: &'a mut BytesMut,
     stats: &'a Stats,
 }
@@ -110,7 +109,11 @@ impl ClientIo<'_> {
     }
 }
 
-pub async fn run(node: Arc<Node>, mut stream: TcpStream, id: u64, control: Arc<Control>) {
+/// Runs one client connection, plain TCP or TLS, until it closes.
+pub async fn run<S>(node: Arc<Node>, mut stream: S, id: u64, control: Arc<Control>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let mut session = Session {
         node: node.clone(),
         id,
@@ -231,7 +234,7 @@ async fn next_message(subs: &mut Option<Subscriptions>) -> Option<Reply> {
 async fn write_messages(
     session: &mut Session,
     first: Reply,
-    stream: &mut TcpStream,
+    stream: &mut (dyn AsyncWrite + Unpin + Send),
     output: &mut BytesMut,
 ) -> bool {
     let Some(subs) = session.subs.as_mut() else {
