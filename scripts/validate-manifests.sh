@@ -10,3 +10,15 @@ fi
 mapfile -t files < <(find "$root/deploy/k8s" -name '*.yaml' ! -name 'kustomization.yaml' ! -path '*/optional/*' | sort)
 kubernetes-validate --strict --quiet "${files[@]}"
 echo "manifests valid: ${#files[@]} files"
+# The rendered base and overlays too (patches can only be checked once applied), where
+# kubectl is at hand.
+if command -v kubectl >/dev/null; then
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+  for dir in "$root/deploy/k8s/base" "$root"/deploy/k8s/overlays/*/; do
+    name="$(basename "$dir")"
+    kubectl kustomize "$dir" > "$out/$name.yaml"
+    kubernetes-validate --strict --quiet "$out/$name.yaml"
+    echo "kustomize build valid: $name"
+  done
+fi

@@ -82,7 +82,8 @@ pub struct ServeConfig {
           value_parser = ["yes", "no", "optional"])]
     pub tls_auth_clients: String,
 
-    /// Join a running cluster through one of its members' peer address (`HOST:RAFTPORT`):
+    /// Join a running cluster through its members' peer addresses (`HOST:RAFTPORT`, several
+    /// separated by commas, tried in turn):
     /// this node asks the leader to add it (as a learner that catches up, then a voter). Its
     /// own addresses come from its entry in --initial-cluster. Never initializes a cluster.
     #[arg(long, env = "CAIRN_JOIN")]
@@ -197,10 +198,22 @@ impl ServeConfig {
             {
                 let port = self.port.unwrap_or(6379);
                 let raft_port = self.raft_port.unwrap_or(16379);
-                self.initial_cluster = (0..n)
-                    .map(|i| format!("{}={set}-{i}.{service}:{port}@{raft_port}", i + 1))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let member = |i: u64| format!("{}={set}-{i}.{service}:{port}@{raft_port}", i + 1);
+                let mut members: Vec<String> = (0..n).map(member).collect();
+                // A pod beyond the initial replicas was added by scaling up: it joins the
+                // running cluster through the initial members instead of bootstrapping.
+                if ordinal >= n {
+                    members.push(member(ordinal));
+                    if self.join.is_none() {
+                        self.join = Some(
+                            (0..n)
+                                .map(|i| format!("{set}-{i}.{service}:{raft_port}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                    }
+                }
+                self.initial_cluster = members.join(",");
             }
         }
         Ok(self)
@@ -323,6 +336,26 @@ mod tests {
             "cairn-2.cairn-headless.ns.svc.cluster.local:16379"
         );
         assert_eq!(c.ports()?, (6379, 16379));
+        assert_eq!(c.join, None);
+        // A pod added by scaling up joins through the initial members.
+        let p = P::try_parse_from([
+            "x",
+            "--data-dir",
+            "/d",
+            "--pod-name",
+            "cairn-4",
+            "--statefulset-replicas",
+            "3",
+            "--statefulset-service",
+            "svc",
+        ])?;
+        let c = p.c.resolve()?;
+        assert_eq!(c.id, 5);
+        assert_eq!(c.members()?[&5].raft_addr, "cairn-4.svc:16379");
+        assert_eq!(
+            c.join.as_deref(),
+            Some("cairn-0.svc:16379,cairn-1.svc:16379,cairn-2.svc:16379")
+        );
         Ok(())
     }
 }

@@ -70,7 +70,8 @@ async fn run(node: &Node, change: &MemberChange) -> Result<ChangeOutcome, CallEr
     }
 }
 
-/// `--join`: asks the cluster reached at `via` (a member's peer address) to add this node,
+/// `--join`: asks the cluster reached at `via` (members' peer addresses, comma-separated,
+/// tried in turn) to add this node,
 /// until it is a member. Runs in the background; a node that is already a member returns.
 pub fn spawn_join(node: Arc<Node>, via: String) {
     tokio::spawn(async move {
@@ -90,7 +91,9 @@ pub fn spawn_join(node: Arc<Node>, via: String) {
             if *shutdown.borrow() || is_voter(&node) {
                 return;
             }
-            match join_once(&node, &via, &change).await {
+            let members: Vec<&str> = via.split(',').map(str::trim).collect();
+            let through = members[(attempt as usize - 1) % members.len().max(1)];
+            match join_once(&node, through, &change).await {
                 Ok(ChangeOutcome::Done(text)) => {
                     tracing::info!(%via, "{text}");
                     return;
