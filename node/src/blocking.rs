@@ -14,6 +14,7 @@
 //! pushed and popped in one transaction is never seen by a waiter. Each pop is still one log
 //! entry, linearizable like any write.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use cairn_protocol::{ReadCommand, Reply, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::clients::Control;
@@ -50,54 +52,136 @@ pub async fn run(
     let mut changes = node.sm.changes();
     // An UNBLOCK meant for an earlier command does not end this one.
     control.take_unblock();
-    let mut blocked = None;
     tokio::pin!(hangup);
     // The first look follows a read barrier, so that a timeout's empty reply is linearizable.
     if let Err(e) = node.reads.wait(node).await {
         return Ended::Reply(e);
     }
-    let mut first = true;
-    loop {
-        // Seen before looking: a change while we look or pop wakes the next wait at once.
-        changes.borrow_and_update();
-        if worth_trying(node, db, &cmd, first) {
-            match pop(node, db, &cmd.op).await {
-                Some(reply) if !BlockingCommand::is_empty_reply(&reply) => {
-                    return Ended::Reply(reply)
-                }
-                Some(_) => {}
-                None => return Ended::Close,
-            }
+    // The first try, before joining the queue of this node's waiters.
+    let round = *changes.borrow_and_update();
+    if worth_trying(node, db, &cmd, true) {
+        match pop(node, db, &cmd.op).await {
+            Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
+            Some(_) => {}
+            None => return Ended::Close,
         }
-        blocked.get_or_insert_with(|| Blocked::new(node, client));
-        let timeout = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
+    }
+    let ticket = Ticket::new(&node.turnstile, round);
+    let _blocked = Blocked::new(node, client);
+    let timeout = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    loop {
+        // Wait for a change, then for the older waiters to have had their turn at it.
+        let round = tokio::select! {
+            () = &mut hangup => return Ended::Close,
+            () = control.signalled() => match interrupted(control, &cmd) {
+                Some(ended) => return ended,
+                None => continue,
+            },
+            () = &mut timeout => return Ended::Reply(timed_out(&cmd.op)),
+            changed = changes.changed() => match changed {
+                Ok(()) => *changes.borrow_and_update(),
+                Err(_) => return Ended::Close,
+            },
         };
         tokio::select! {
             () = &mut hangup => return Ended::Close,
-            () = control.signalled() => {
-                if control.is_killed() {
-                    return Ended::Close;
-                }
-                match control.take_unblock() {
-                    Some(true) => return Ended::Reply(Reply::error(
-                        "UNBLOCKED client unblocked via CLIENT UNBLOCK",
-                    )),
-                    Some(false) => return Ended::Reply(timed_out(&cmd.op)),
-                    None => {}
-                }
-            }
-            () = timeout => return Ended::Reply(timed_out(&cmd.op)),
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return Ended::Close;
-                }
-            }
+            () = &mut timeout => return Ended::Reply(timed_out(&cmd.op)),
+            () = node.turnstile.turn(ticket.0, round) => {}
         }
-        first = false;
+        let popped = if worth_trying(node, db, &cmd, false) {
+            pop(node, db, &cmd.op).await
+        } else {
+            Some(Reply::NilArray)
+        };
+        node.turnstile.done(ticket.0, round);
+        match popped {
+            Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
+            Some(_) => {}
+            None => return Ended::Close,
+        }
+    }
+}
+
+/// What a kill or CLIENT UNBLOCK makes of the command; `None`: neither (a stale signal).
+fn interrupted(control: &Control, cmd: &BlockingCommand) -> Option<Ended> {
+    if control.is_killed() {
+        return Some(Ended::Close);
+    }
+    match control.take_unblock()? {
+        true => Some(Ended::Reply(Reply::error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        ))),
+        false => Some(Ended::Reply(timed_out(&cmd.op))),
+    }
+}
+
+/// Serves a node's blocked clients first come, first served, as Redis does: after each
+/// change, waiters look (and pop) one at a time in the order they blocked. Across nodes
+/// there is no order: each node queues its own clients.
+#[derive(Default)]
+pub struct Turnstile {
+    /// Ticket → the last change round its waiter has finished.
+    waiters: std::sync::Mutex<BTreeMap<u64, u64>>,
+    next: std::sync::atomic::AtomicU64,
+    moved: Notify,
+}
+
+impl Turnstile {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, u64>> {
+        self.waiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Completes once every older waiter has finished round `round` (or left).
+    async fn turn(&self, ticket: u64, round: u64) {
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            let ready = self
+                .waiters()
+                .range(..ticket)
+                .all(|(_, done)| *done >= round);
+            if ready {
+                return;
+            }
+            moved.await;
+        }
+    }
+
+    fn done(&self, ticket: u64, round: u64) {
+        if let Some(done) = self.waiters().get_mut(&ticket) {
+            *done = (*done).max(round);
+        }
+        self.moved.notify_waiters();
+    }
+}
+
+/// A place in the node's [`Turnstile`], left when dropped.
+struct Ticket<'a>(u64, &'a Turnstile);
+
+impl<'a> Ticket<'a> {
+    /// Joins the queue, having looked at round `round` already.
+    fn new(turnstile: &'a Turnstile, round: u64) -> Self {
+        let ticket = turnstile
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        turnstile.waiters().insert(ticket, round);
+        Ticket(ticket, turnstile)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.1.waiters().remove(&self.0);
+        self.1.moved.notify_waiters();
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Node {
     pub slowlog: crate::slowlog::SlowLog,
     pub latency: crate::latency::LatencyMonitor,
     pub monitors: crate::monitor::Monitors,
+    /// Blocked clients' queue: served first come, first served.
+    pub turnstile: crate::blocking::Turnstile,
     pub started: Instant,
     pub run_id: String,
     /// Flips to true when the node begins to shut down.
@@ -203,6 +205,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         slowlog: crate::slowlog::SlowLog::new(),
         latency: crate::latency::LatencyMonitor::default(),
         monitors: crate::monitor::Monitors::new(),
+        turnstile: crate::blocking::Turnstile::default(),
         started: Instant::now(),
         run_id: random_hex(40),
         shutdown,
