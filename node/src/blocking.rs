@@ -9,8 +9,9 @@
 //! the connection to go away.
 //!
 //! Differences from Redis, which serves a pushed element to the longest-waiting client inside
-//! the push itself: here the woken clients race with each other and with plain pops for it,
-//! so the order of service among waiters is not first-come-first-served, and an element
+//! the push itself: here a node serves its own waiters first come, first served (they take
+//! turns after each change, see [`Turnstile`]), but waiters on different nodes and plain pops
+//! race for the element, the push is answered before a waiter is served, and an element
 //! pushed and popped in one transaction is never seen by a waiter. Each pop is still one log
 //! entry, linearizable like any write.
 
