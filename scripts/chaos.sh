@@ -5,6 +5,7 @@
 #
 #   scripts/chaos.sh --runs N [--duration 60] [--backend netns|process] [--bin PATH]
 #                    [--out DIR] [--seed S] [--nodes 3|5] [--harness PATH]
+#                    [--nemesis LIST]   # one fault mix for every run instead of cycling
 #   scripts/chaos.sh --smoke [--bin PATH]     # CI: each workload once, 20 s, kill+partition
 #
 # The backend defaults to netns where `ip netns add` works (root), else process; the process
@@ -22,6 +23,7 @@ seed="$(date +%s)"
 nodes=3
 smoke=0
 harness=""
+only_mix=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
@@ -32,8 +34,9 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --nodes) nodes="$2"; shift 2 ;;
+    --nemesis) only_mix="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -65,6 +68,7 @@ if [ "$backend" = netns ]; then
 else
   mixes=(kill pause restart kill,pause,restart)
 fi
+[ -z "$only_mix" ] || mixes=("$only_mix")
 if [ "$smoke" = 1 ]; then
   # Compare-and-set is left out of the smoke until the WATCH bug in docs/RELIABILITY.md is
   # fixed (it fails every CAS run); the campaign keeps it.
