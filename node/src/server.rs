@@ -7,8 +7,31 @@ use cairn_protocol::{Protocol, Reply};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+use crate::clients::Control;
 use crate::node::Node;
 use crate::stats::Stats;
+
+/// Registers an accepted connection (plain or TLS) as a client; `None` when `--max-clients`
+/// are connected already.
+pub fn admit(
+    node: &Node,
+    stream: &tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) -> Option<(u64, Arc<Control>)> {
+    let _ = stream.set_nodelay(true);
+    Stats::add(&node.stats.connections_received, 1);
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let admitted = node
+        .clients
+        .register(peer.to_string(), laddr, node.config.max_clients);
+    if admitted.is_none() {
+        Stats::add(&node.stats.rejected_connections, 1);
+    }
+    admitted
+}
 
 pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
     let (port, _) = node.config.ports()?;
@@ -32,17 +55,7 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        Stats::add(&node.stats.connections_received, 1);
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let Some((id, control)) =
-            node.clients
-                .register(peer.to_string(), laddr, node.config.max_clients)
-        else {
-            Stats::add(&node.stats.rejected_connections, 1);
+        let Some((id, control)) = admit(&node, &stream, peer) else {
             let msg = Reply::error("ERR max number of clients reached").to_bytes(Protocol::Resp2);
             tokio::spawn(async move {
                 let _ = stream.write_all(&msg).await;

@@ -15,7 +15,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServeConfig;
 use crate::node::Node;
-use crate::stats::Stats;
 
 /// How long a client may take to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,18 +90,8 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        Stats::add(&node.stats.connections_received, 1);
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let Some((id, control)) =
-            node.clients
-                .register(peer.to_string(), laddr, node.config.max_clients)
-        else {
+        let Some((id, control)) = crate::server::admit(&node, &stream, peer) else {
             // No room: close before the handshake (a TLS client cannot read a plain error).
-            Stats::add(&node.stats.rejected_connections, 1);
             continue;
         };
         let (node, acceptor) = (node.clone(), acceptor.clone());

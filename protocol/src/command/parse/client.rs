@@ -65,16 +65,17 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<ClientCommand> {
             ClientCommand::Pause { timeout_ms, all }
         }
         ("client|unpause", []) => ClientCommand::Unpause,
-        ("client|no-evict", [on]) => ClientCommand::NoEvict(on_off(on)?),
-        ("client|no-touch", [on]) => ClientCommand::NoTouch(on_off(on)?),
+        ("client|no-evict", [on]) => ClientCommand::NoEvict(switch(on, "on", "off")?),
+        ("client|no-touch", [on]) => ClientCommand::NoTouch(switch(on, "on", "off")?),
         _ => return Err(CommandError::Arity(name.into())),
     })
 }
 
-fn on_off(arg: &[u8]) -> Result<bool> {
-    if is(arg, "on") {
+/// `yes`/`no` style switches: `on` for true, `off` for false, else a syntax error.
+fn switch(arg: &[u8], on: &str, off: &str) -> Result<bool> {
+    if is(arg, on) {
         Ok(true)
-    } else if is(arg, "off") {
+    } else if is(arg, off) {
         Ok(false)
     } else {
         Err(CommandError::Syntax)
@@ -146,7 +147,7 @@ fn kill_filter(options: &[Bytes]) -> Result<ClientFilter> {
         } else if is(option, "user") {
             f.user = Some(value.clone());
         } else if is(option, "skipme") {
-            f.skip_me = on_off_yes_no(value)?;
+            f.skip_me = switch(value, "yes", "no")?;
         } else if is(option, "maxage") {
             let age = parse_i64(value).ok_or(CommandError::NotInteger)?;
             f.max_age_secs = Some(u64::try_from(age).unwrap_or(0));
@@ -156,16 +157,6 @@ fn kill_filter(options: &[Bytes]) -> Result<ClientFilter> {
         rest = tail;
     }
     Ok(f)
-}
-
-fn on_off_yes_no(arg: &[u8]) -> Result<bool> {
-    if is(arg, "yes") {
-        Ok(true)
-    } else if is(arg, "no") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
 }
 
 /// Redis's `validateClientAttr`: printable ASCII without spaces (so that CLIENT LIST stays
