@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+/// The client number of the final reads, beyond any workload client (at most 1000).
+pub const FINAL_READ_CLIENT: usize = 1_000_000;
+
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "kebab-case")]
@@ -70,7 +73,7 @@ pub enum Ret {
 pub struct Op {
     /// Unique in the history, in invocation order per client.
     pub id: u64,
-    /// The client that ran it; final reads use the client count as their client.
+    /// The client that ran it; final reads carry [`FINAL_READ_CLIENT`].
     pub client: usize,
     /// The node the client was connected to.
     pub node: u64,

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::cli::Workload;
 use crate::cluster::NodeSpec;
-use crate::history::{Call, Op, Outcome, Recorder, Ret};
+use crate::history::{Call, Op, Outcome, Recorder, Ret, FINAL_READ_CLIENT};
 
 /// Keys of registers and lists change every this many seconds, so each key's history stays
 /// short enough for the checkers (Jepsen's "independent keys").
@@ -250,7 +250,7 @@ pub async fn final_reads(ctx: &Ctx, workload: Workload, keys: &[String], attempt
         Workload::ListAppend => Call::ReadList,
         Workload::Set => Call::ReadSet,
     };
-    let client = ctx.specs.len().max(1) * 1_000;
+    let client = FINAL_READ_CLIENT;
     for key in keys {
         for attempt in 0..attempts {
             let spec = &ctx.specs[attempt % ctx.specs.len()];
