@@ -43,6 +43,7 @@ COMMANDS = [
     "zrank", "zrevrank", "zpopmin", "zpopmax", "zrangestore", "zremrangebyscore",
     "zremrangebyrank", "zremrangebylex", "zscan", "zunionstore", "zinterstore", "zdiffstore",
     "zmpop", "bzpopmin", "bzpopmax", "bzmpop", "zunion", "zinter", "zdiff", "zintercard",
+    "zrandmember",
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",

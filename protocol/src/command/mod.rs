@@ -760,6 +760,12 @@ pub enum ReadCommand {
         keys: Vec<Bytes>,
         limit: u64,
     },
+    /// ZRANDMEMBER key [count [WITHSCORES]]. A negative count allows repeats.
+    ZRandMember {
+        key: Bytes,
+        count: Option<i64>,
+        with_scores: bool,
+    },
 }
 
 /// What HGETALL, HKEYS and HVALS return of a hash.

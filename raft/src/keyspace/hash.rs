@@ -12,7 +12,7 @@ use cairn_protocol::long_double::LongDouble;
 use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
 
-use super::random::{self, SplitMix64, MAX_REPEATED_SAMPLE};
+use super::random::{self, Sample};
 use super::{scan, Ctx, Data, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
@@ -197,24 +197,13 @@ fn hrandfield(
     with_values: bool,
     now_ms: u64,
 ) -> Reply {
-    let mut rng = SplitMix64::for_read(key, now_ms);
     let entries: Vec<(Bytes, Bytes)> = map.into_iter().collect();
-    let Some(count) = count else {
-        return match entries.len() {
-            0 => Reply::Nil,
-            n => Reply::Bulk(entries[rng.below(n)].0.clone()),
-        };
-    };
-    let n = count.unsigned_abs();
-    if entries.is_empty() || n == 0 {
-        return Reply::Array(Vec::new());
-    }
-    let picks = if count >= 0 {
-        random::distinct(&mut rng, entries.len(), n)
-    } else if n > MAX_REPEATED_SAMPLE {
-        return Reply::error("ERR value is out of range");
-    } else {
-        random::repeated(&mut rng, entries.len(), n)
+    let picks = match random::sample(key, entries.len(), count, now_ms) {
+        Err(e) => return e,
+        Ok(Sample::One(i)) => {
+            return Reply::opt_bulk(i.and_then(|i| entries.get(i)).map(|e| e.0.clone()))
+        }
+        Ok(Sample::Many(picks)) => picks,
     };
     let chosen = picks.into_iter().filter_map(|i| entries.get(i));
     if with_values {

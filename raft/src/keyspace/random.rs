@@ -1,4 +1,5 @@
-//! Random choices for SPOP (a write: deterministic), SRANDMEMBER and HRANDFIELD (reads:
+//! Random choices for SPOP (a write: deterministic), SRANDMEMBER, HRANDFIELD and ZRANDMEMBER
+//! (reads:
 //! random on the serving node).
 //!
 //! SPOP is applied on every replica, so its choice must be the same everywhere: its generator
@@ -14,6 +15,38 @@ use super::scan_hash;
 /// The most elements a negative count (elements may repeat) may ask SRANDMEMBER or HRANDFIELD
 /// for. Redis has no such bound; cairn builds a reply in memory and refuses larger ones.
 pub(crate) const MAX_REPEATED_SAMPLE: u64 = 1 << 20;
+
+/// What HRANDFIELD and ZRANDMEMBER pick from `len` items for `count`: without a count one
+/// index (none if empty); a positive count that many distinct ones (at most all), a negative
+/// one that many with repeats. `Err` is Redis's error for a repeat count too large.
+pub(crate) fn sample(
+    key: &[u8],
+    len: usize,
+    count: Option<i64>,
+    now_ms: u64,
+) -> std::result::Result<Sample, cairn_protocol::Reply> {
+    let mut rng = SplitMix64::for_read(key, now_ms);
+    let Some(count) = count else {
+        return Ok(Sample::One((len > 0).then(|| rng.below(len))));
+    };
+    let n = count.unsigned_abs();
+    if len == 0 || n == 0 {
+        return Ok(Sample::Many(Vec::new()));
+    }
+    if count >= 0 {
+        Ok(Sample::Many(distinct(&mut rng, len, n)))
+    } else if n > MAX_REPEATED_SAMPLE {
+        Err(cairn_protocol::Reply::error("ERR value is out of range"))
+    } else {
+        Ok(Sample::Many(repeated(&mut rng, len, n)))
+    }
+}
+
+/// The indexes [`sample`] picked.
+pub(crate) enum Sample {
+    One(Option<usize>),
+    Many(Vec<usize>),
+}
 
 /// splitmix64: small, fast, and fully specified, so every replica computes the same stream.
 pub(crate) struct SplitMix64(u64);

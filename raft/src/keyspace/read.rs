@@ -140,7 +140,8 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             key,
             kind: CollectionKind::ZSet,
             ..
-        } => zset::read(cmd, live(key)?),
+        }
+        | ReadCommand::ZRandMember { key, .. } => zset::read(cmd, live(key)?, now_ms),
         ReadCommand::ZCombine { .. } | ReadCommand::ZInterCard { .. } => {
             zalgebra::read(cmd, &live)?
         }

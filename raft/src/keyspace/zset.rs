@@ -376,7 +376,7 @@ impl Ctx<'_> {
 }
 
 /// Answers a sorted set read on the live value of its key.
-pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
+pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -> Reply {
     let members = match zset_of(value) {
         Err(e) => return e,
         Ok(z) => z.map(|(m, _)| m),
@@ -394,6 +394,11 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
                 .collect(),
         ),
         ReadCommand::ZCard { .. } => Reply::Integer(members.len() as i64),
+        ReadCommand::ZRandMember {
+            key,
+            count,
+            with_scores,
+        } => zrandmember(key, members, *count, *with_scores, now_ms),
         ReadCommand::ZCount { by, .. } => {
             Reply::Integer(matching(sorted(members), by).len() as i64)
         }
@@ -443,6 +448,33 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
             *count,
         ),
         _ => Reply::error("ERR not a sorted set command"),
+    }
+}
+
+/// ZRANDMEMBER: random members (with repeats for a negative count), with their scores.
+fn zrandmember(
+    key: &[u8],
+    members: Members,
+    count: Option<i64>,
+    with_scores: bool,
+    now_ms: u64,
+) -> Reply {
+    let items: Vec<(Bytes, f64)> = members.into_iter().collect();
+    let picks = match super::random::sample(key, items.len(), count, now_ms) {
+        Err(e) => return e,
+        Ok(super::random::Sample::One(i)) => {
+            return Reply::opt_bulk(i.and_then(|i| items.get(i)).map(|m| m.0.clone()))
+        }
+        Ok(super::random::Sample::Many(picks)) => picks,
+    };
+    let chosen: Vec<(Bytes, f64)> = picks
+        .into_iter()
+        .filter_map(|i| items.get(i).cloned())
+        .collect();
+    if with_scores {
+        scored(chosen)
+    } else {
+        Reply::Array(chosen.into_iter().map(|(m, _)| Reply::Bulk(m)).collect())
     }
 }
 
@@ -784,6 +816,27 @@ mod tests {
                 wrongtype(),
             ]
         );
+    }
+
+    #[test]
+    fn zrandmember_shapes() {
+        let mut t = MemTxn::default();
+        exec(&mut t, "zadd z 1 a 2 b 3 c");
+        assert_eq!(exec(&mut t, "zrandmember missing"), Reply::Nil);
+        assert_eq!(exec(&mut t, "zrandmember missing 3"), arr(&[]));
+        assert_eq!(exec(&mut t, "zrandmember z 0"), arr(&[]));
+        // A count covering the set returns all of it, in order, with scores if asked.
+        assert_eq!(exec(&mut t, "zrandmember z 5"), arr(&["a", "b", "c"]));
+        assert_eq!(
+            exec(&mut t, "zrandmember z 3 withscores"),
+            pairs(&[("a", 1.0), ("b", 2.0), ("c", 3.0)])
+        );
+        let Reply::Array(repeated) = exec(&mut t, "zrandmember z -7") else {
+            panic!("not an array");
+        };
+        assert_eq!(repeated.len(), 7);
+        assert!(exec(&mut t, "zrandmember z 1 withvalues").is_error());
+        assert!(exec(&mut t, "zrandmember z -9223372036854775807 withscores").is_error());
     }
 
     #[test]

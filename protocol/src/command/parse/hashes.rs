@@ -78,16 +78,26 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
     })
 }
 
-/// HRANDFIELD key [count [WITHVALUES]]: the count is checked first, then the options, then
-/// (with WITHVALUES) that twice the count fits.
+/// HRANDFIELD key [count [WITHVALUES]].
 fn hrandfield(key: &Bytes, rest: &[Bytes]) -> Result<ReadCommand> {
-    let (count, with_values) = match rest {
+    let (count, with_values) = random_count_and(rest, "withvalues")?;
+    Ok(ReadCommand::HRandField {
+        key: key.clone(),
+        count,
+        with_values,
+    })
+}
+
+/// `[count [<option>]]` of HRANDFIELD (WITHVALUES) and ZRANDMEMBER (WITHSCORES): the count is
+/// checked first, then the option, then (with the option) that twice the count fits.
+pub(super) fn random_count_and(rest: &[Bytes], option: &str) -> Result<(Option<i64>, bool)> {
+    Ok(match rest {
         [] => (None, false),
         [count, options @ ..] => {
             let count = random_count(count)?;
-            let with_values = match options {
+            let with = match options {
                 [] => false,
-                [option] if is(option, "withvalues") => {
+                [o] if is(o, option) => {
                     if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
                         return Err(CommandError::Other("ERR value is out of range".into()));
                     }
@@ -95,12 +105,7 @@ fn hrandfield(key: &Bytes, rest: &[Bytes]) -> Result<ReadCommand> {
                 }
                 _ => return Err(CommandError::Syntax),
             };
-            (Some(count), with_values)
+            (Some(count), with)
         }
-    };
-    Ok(ReadCommand::HRandField {
-        key: key.clone(),
-        count,
-        with_values,
     })
 }

@@ -120,6 +120,14 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("zscan", [_, key, cursor, options @ ..]) => {
             Read(collection_scan(key, CollectionKind::ZSet, cursor, options)?)
         }
+        ("zrandmember", [_, key, rest @ ..]) => {
+            let (count, with_scores) = super::hashes::random_count_and(rest, "withscores")?;
+            Read(R::ZRandMember {
+                key: key.clone(),
+                count,
+                with_scores,
+            })
+        }
         ("zunion" | "zinter" | "zdiff", [_, numkeys, rest @ ..]) => {
             let op = match name {
                 "zunion" => SetOp::Union,

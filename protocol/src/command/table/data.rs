@@ -3928,6 +3928,29 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "zrandmember",
+        arity: -2,
+        flags: &["readonly"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@sortedset", "@slow"],
+        summary: "Returns one or more random members from a sorted set.",
+        since: "6.2.0",
+        group: "sorted_set",
+        complexity: Some("O(N) where N is the number of members returned"),
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "options", kind: "block", flags: &["optional"], args: &[
+                Arg { name: "count", kind: "integer", ..ARG },
+                Arg { name: "withscores", kind: "pure-token", token: Some("WITHSCORES"), flags: &["optional"], ..ARG },
+            ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "zrange",
         arity: -4,
         flags: &["readonly"],
