@@ -149,7 +149,11 @@ impl Transaction {
                 Ok(v) => v,
                 Err(e) => return Reply::error(format!("ERR storage: {e}")),
             };
-            match watch_digest(db, key, value, now) {
+            let stamp = match cairn_raft::keyspace::View::delete_stamp(&node.keyspace, db) {
+                Ok(s) => s,
+                Err(e) => return Reply::error(format!("ERR storage: {e}")),
+            };
+            match watch_digest(db, key, value, stamp, now) {
                 Ok(digest) => self.watched.push(Watched {
                     db,
                     key: key.clone(),

@@ -112,4 +112,52 @@ fn watch_aborts_exec_after_a_write_on_another_node() {
     let _: i64 = other.del("balance").unwrap();
     let aborted: Option<(String,)> = redis::pipe().atomic().set("x", 2).query(&mut mine).unwrap();
     assert!(aborted.is_none());
+
+    // Any write aborts, even one that puts back the value WATCH saw (X -> v -> X): the
+    // client read v after WATCH, so committing would overwrite the other client's X.
+    let _: () = other.set("balance", 3).unwrap();
+    redis::cmd("WATCH")
+        .arg("balance")
+        .query::<()>(&mut mine)
+        .unwrap();
+    let _: () = other.set("balance", 2).unwrap();
+    let seen: i64 = mine.get("balance").unwrap();
+    assert_eq!(seen, 2);
+    let _: () = other.set("balance", 3).unwrap();
+    let aborted: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("balance", 0)
+        .query(&mut mine)
+        .unwrap();
+    assert!(aborted.is_none(), "EXEC must abort after X -> v -> X");
+    let v: i64 = other.get("balance").unwrap();
+    assert_eq!(v, 3);
+
+    // The same for a key that is missing at WATCH, created and deleted again before EXEC.
+    redis::cmd("WATCH")
+        .arg("fresh")
+        .query::<()>(&mut mine)
+        .unwrap();
+    let _: () = other.set("fresh", "v").unwrap();
+    let _: i64 = other.del("fresh").unwrap();
+    let aborted: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("fresh", "mine")
+        .query(&mut mine)
+        .unwrap();
+    assert!(
+        aborted.is_none(),
+        "EXEC must abort after absent -> v -> absent"
+    );
+    // Untouched, a missing watched key lets EXEC through.
+    redis::cmd("WATCH")
+        .arg("fresh")
+        .query::<()>(&mut mine)
+        .unwrap();
+    let ok: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("fresh", "mine")
+        .query(&mut mine)
+        .unwrap();
+    assert_eq!(ok, Some(("OK".to_string(),)));
 }

@@ -10,17 +10,28 @@ use super::{entry_digest, read, Ctx, StoredValue, Txn, View};
 use crate::error::Result;
 use crate::types::{ExecItem, Watched};
 
-/// The digest WATCH records for a key: of its live value at `now_ms`, `None` when absent.
+/// What WATCH records of a key, and EXEC compares: any write since changes it. A stored
+/// value is digested with its write version (so writing the same value back still counts),
+/// marked when it has expired by `now_ms`; a missing key is digested with the database's
+/// latest delete, so a key created and deleted again in between counts as changed too.
 pub fn watch_digest(
     db: u8,
     key: &[u8],
     value: Option<StoredValue>,
+    delete_stamp: u64,
     now_ms: u64,
 ) -> Result<Option<u64>> {
-    value
-        .filter(|v| !v.is_expired(now_ms))
-        .map(|v| Ok(entry_digest(db, key, &v.encode()?)))
-        .transpose()
+    /// Flips the digest of a value that is stored but expired.
+    const EXPIRED: u64 = 0x9e37_79b9_7f4a_7c15;
+    Ok(Some(match value {
+        Some(v) if v.is_expired(now_ms) => entry_digest(db, key, &v.encode()?) ^ EXPIRED,
+        Some(v) => entry_digest(db, key, &v.encode()?),
+        None => {
+            let mut absent = b"absent".to_vec();
+            absent.extend_from_slice(&delete_stamp.to_le_bytes());
+            entry_digest(db, key, &absent)
+        }
+    }))
 }
 
 /// Whether a read needs more than single-key lookups, or randomness (it cannot run inside a
@@ -44,7 +55,8 @@ pub(super) fn apply(
 ) -> Result<Reply> {
     for w in watched {
         let current = txn.get(w.db, &w.key)?;
-        if watch_digest(w.db, &w.key, current, now)? != w.digest {
+        let stamp = txn.delete_stamp(w.db)?;
+        if watch_digest(w.db, &w.key, current, stamp, now)? != w.digest {
             return Ok(Reply::NilArray);
         }
     }
@@ -73,6 +85,10 @@ pub(super) fn apply(
 struct TxnView<'a, 'b>(RefCell<&'a mut (dyn Txn + 'b)>);
 
 impl View for TxnView<'_, '_> {
+    fn delete_stamp(&self, db: u8) -> Result<u64> {
+        self.0.borrow_mut().delete_stamp(db)
+    }
+
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
         self.0.borrow_mut().get(db, key)
     }

@@ -27,6 +27,7 @@ impl Ctx<'_> {
             Some(StoredValue {
                 data: Data::Hash(map),
                 expire_at_ms,
+                ..
             }) => Ok(Some((map, expire_at_ms))),
             Some(_) => Err(Reply::error(WRONGTYPE)),
         })
@@ -35,7 +36,14 @@ impl Ctx<'_> {
     /// Stores `map` at `key` with its expiry, or deletes the key if the map is empty.
     fn put_hash(&mut self, key: &[u8], (map, expire_at_ms): Hash) -> Result<()> {
         let data = Data::Hash(map);
-        self.put_or_delete(key, StoredValue { expire_at_ms, data })
+        self.put_or_delete(
+            key,
+            StoredValue {
+                expire_at_ms,
+                data,
+                version: 0,
+            },
+        )
     }
 
     pub(crate) fn hset(

@@ -21,6 +21,7 @@ impl Ctx<'_> {
             Some(StoredValue {
                 data: Data::List(list),
                 expire_at_ms,
+                ..
             }) => Ok(Some((list, expire_at_ms))),
             Some(_) => Err(Reply::error(WRONGTYPE)),
         })
@@ -29,7 +30,14 @@ impl Ctx<'_> {
     /// Stores `list` at `key` with its expiry, or deletes the key if the list is empty.
     fn put_list(&mut self, key: &[u8], (list, expire_at_ms): List) -> Result<()> {
         let data = Data::List(list);
-        self.put_or_delete(key, StoredValue { expire_at_ms, data })
+        self.put_or_delete(
+            key,
+            StoredValue {
+                expire_at_ms,
+                data,
+                version: 0,
+            },
+        )
     }
 
     /// LPUSH, RPUSH, LPUSHX, RPUSHX.

@@ -62,11 +62,15 @@ pub trait Txn {
     /// The ACL users as last changed through the log (empty: never changed, so Redis's
     /// default user alone).
     fn acl_users(&mut self) -> Result<Users>;
+    /// The log index of the latest delete (or flush) in `db`, 0 if none was recorded.
+    fn delete_stamp(&mut self, db: u8) -> Result<u64>;
     fn put_acl_users(&mut self, users: &Users) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
 pub trait View {
+    /// The log index of the latest delete in `db` (see `Txn::delete_stamp`).
+    fn delete_stamp(&self, db: u8) -> Result<u64>;
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>>;
     /// Up to about `count` keys in scan order starting at scan hash `cursor`, never stopping
     /// inside a group of keys with the same hash; and the cursor to continue from (0: done).
@@ -290,20 +294,30 @@ mod tests {
         pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>,
         pub(crate) BTreeMap<(u64, u64), (u64, Option<Reply>)>,
         pub(crate) Users,
+        /// The version stamped on values written now (the "entry index").
+        pub(crate) u64,
+        /// The stamp of the latest delete (any database).
+        pub(crate) u64,
     );
 
     impl Txn for MemTxn {
         fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
             Ok(self.0.get(&(db, key.to_vec())).cloned())
         }
-        fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()> {
+        fn put(&mut self, db: u8, key: &[u8], mut value: StoredValue) -> Result<()> {
+            value.version = self.3;
             self.0.insert((db, key.to_vec()), value);
             Ok(())
         }
         fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool> {
-            Ok(self.0.remove(&(db, key.to_vec())).is_some())
+            let existed = self.0.remove(&(db, key.to_vec())).is_some();
+            if existed {
+                self.4 = self.3;
+            }
+            Ok(existed)
         }
         fn clear(&mut self, db: u8) -> Result<()> {
+            self.4 = self.3;
             self.0.retain(|(d, _), _| *d != db);
             Ok(())
         }
@@ -327,6 +341,9 @@ mod tests {
         fn acl_users(&mut self) -> Result<Users> {
             Ok(self.2.clone())
         }
+        fn delete_stamp(&mut self, _db: u8) -> Result<u64> {
+            Ok(self.4)
+        }
         fn put_acl_users(&mut self, users: &Users) -> Result<()> {
             self.2 = users.clone();
             Ok(())
@@ -334,6 +351,7 @@ mod tests {
     }
 
     pub(crate) fn run(txn: &mut MemTxn, cmd: WriteCommand) -> Reply {
+        txn.3 += 1;
         let op = WriteOp {
             now_ms: 1_000,
             ops: vec![OpKind::Command { db: 0, cmd }],

@@ -24,6 +24,7 @@ fn members(value: Option<StoredValue>) -> std::result::Result<Option<Set>, Reply
         Some(StoredValue {
             data: Data::Set(set),
             expire_at_ms,
+            ..
         }) => Ok(Some((set, expire_at_ms))),
         Some(_) => Err(Reply::error(WRONGTYPE)),
     }
@@ -73,7 +74,14 @@ impl Ctx<'_> {
     /// Stores `set` at `key` with its expiry, or deletes the key if the set is empty.
     fn put_set(&mut self, key: &[u8], (set, expire_at_ms): Set) -> Result<()> {
         let data = Data::Set(set);
-        self.put_or_delete(key, StoredValue { expire_at_ms, data })
+        self.put_or_delete(
+            key,
+            StoredValue {
+                expire_at_ms,
+                data,
+                version: 0,
+            },
+        )
     }
 
     pub(crate) fn sadd(&mut self, key: &Bytes, new: &[Bytes]) -> Result<Reply> {

@@ -8,6 +8,9 @@ use super::{read, StoredValue, View};
 use crate::error::Result;
 
 impl View for MemTxn {
+    fn delete_stamp(&self, _db: u8) -> Result<u64> {
+        Ok(self.4)
+    }
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
         Ok(self.0.get(&(db, key.to_vec())).cloned())
     }

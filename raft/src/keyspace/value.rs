@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The encoding version written in front of every stored value.
-const VALUE_FORMAT: u8 = 1;
+/// The encoding written in front of every stored value: format 1 is the value alone; format 2
+/// (written since) is the write version (u64, little-endian) and then the value.
+const VALUE_FORMAT_V1: u8 = 1;
+const VALUE_FORMAT: u8 = 2;
 
 /// A Redis value with its expiry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +21,11 @@ pub struct StoredValue {
     /// Absolute expiry time, unix milliseconds.
     pub expire_at_ms: Option<u64>,
     pub data: Data,
+    /// The log index of the entry that last wrote the key (0 for values written before
+    /// versions were kept). WATCH records it, so any write between WATCH and EXEC aborts the
+    /// transaction, even one that puts back the same value. Set by the store on every put.
+    #[serde(skip)]
+    pub version: u64,
 }
 
 /// The Redis data types. New types are appended (the variant index is on disk).
@@ -65,6 +72,7 @@ impl StoredValue {
         StoredValue {
             expire_at_ms,
             data: Data::Str(bytes.into()),
+            version: 0,
         }
     }
 
@@ -76,17 +84,25 @@ impl StoredValue {
 
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut out = vec![VALUE_FORMAT];
+        out.extend_from_slice(&self.version.to_le_bytes());
         bincode::serialize_into(&mut out, self)
             .map_err(|e| Error::Storage(format!("encoding a value: {e}")))?;
         Ok(out)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<StoredValue> {
+        let undecodable = |e: bincode::Error| Error::Corrupt {
+            path: "keyspace".into(),
+            what: format!("undecodable value: {e}"),
+        };
         match bytes.split_first() {
-            Some((&VALUE_FORMAT, rest)) => bincode::deserialize(rest).map_err(|e| Error::Corrupt {
-                path: "keyspace".into(),
-                what: format!("undecodable value: {e}"),
-            }),
+            Some((&VALUE_FORMAT_V1, rest)) => bincode::deserialize(rest).map_err(undecodable),
+            Some((&VALUE_FORMAT, rest)) if rest.len() >= 8 => {
+                let (version, rest) = rest.split_at(8);
+                let mut value: StoredValue = bincode::deserialize(rest).map_err(undecodable)?;
+                value.version = u64::from_le_bytes(version.try_into().unwrap_or_default());
+                Ok(value)
+            }
             Some((v, _)) => Err(Error::Corrupt {
                 path: "keyspace".into(),
                 what: format!("unknown value format {v}"),
@@ -149,32 +165,71 @@ mod tests {
         let hash = StoredValue {
             expire_at_ms: None,
             data: Data::Hash(BTreeMap::from([(Bytes::from("f"), Bytes::from("v"))])),
+            version: 0,
         };
         assert_eq!(StoredValue::decode(&hash.encode()?)?, hash);
         let set = StoredValue {
             expire_at_ms: Some(7),
             data: Data::Set(BTreeSet::from([Bytes::from("a"), Bytes::from("b")])),
+            version: 0,
         };
         assert_eq!(StoredValue::decode(&set.encode()?)?, set);
         let list = StoredValue {
             expire_at_ms: None,
             data: Data::List(VecDeque::from([Bytes::from("b"), Bytes::from("a")])),
+            version: 0,
         };
         assert_eq!(StoredValue::decode(&list.encode()?)?, list);
         let zset = StoredValue {
             expire_at_ms: None,
             data: Data::ZSet(BTreeMap::from([(Bytes::from("m"), -1.5)])),
+            version: 0,
         };
         assert_eq!(StoredValue::decode(&zset.encode()?)?, zset);
-        // Sorted sets are variant 4, after lists.
-        assert_eq!(zset.encode()?[1..6], [0, 4, 0, 0, 0]);
+        // Sorted sets are variant 4, after lists (after the format byte and the version).
+        assert_eq!(zset.encode()?[9..14], [0, 4, 0, 0, 0]);
+        // Format 1 (no version) still decodes.
+        let mut v1 = vec![VALUE_FORMAT_V1];
+        v1.extend_from_slice(
+            &bincode::serialize(&zset).map_err(|e| Error::Storage(e.to_string()))?,
+        );
+        assert_eq!(StoredValue::decode(&v1)?, zset);
+        let versioned = StoredValue {
+            version: 77,
+            ..zset
+        };
+        assert_eq!(StoredValue::decode(&versioned.encode()?)?.version, 77);
         // Lists are variant 3, after strings, hashes and sets.
-        assert_eq!(list.encode()?[1..6], [0, 3, 0, 0, 0]);
+        assert_eq!(list.encode()?[9..14], [0, 3, 0, 0, 0]);
         // The variant index is on disk: strings stay variant 0.
         let s = StoredValue::string("x", None).encode()?;
         assert_eq!(
             s,
-            [VALUE_FORMAT, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, b'x']
+            [
+                VALUE_FORMAT,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0, // version
+                0, // no expiry
+                0,
+                0,
+                0,
+                0, // Data::Str
+                1,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0, // length
+                b'x'
+            ]
         );
         Ok(())
     }

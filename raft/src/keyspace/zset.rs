@@ -30,6 +30,7 @@ fn zset_of(value: Option<StoredValue>) -> std::result::Result<Option<ZSet>, Repl
         Some(StoredValue {
             data: Data::ZSet(z),
             expire_at_ms,
+            ..
         }) => Ok(Some((z, expire_at_ms))),
         Some(_) => Err(Reply::error(WRONGTYPE)),
     }
@@ -167,7 +168,14 @@ impl Ctx<'_> {
     /// Stores `members` at `key` with its expiry, or deletes the key if it is empty.
     fn put_zset(&mut self, key: &[u8], (members, expire_at_ms): ZSet) -> Result<()> {
         let data = Data::ZSet(members);
-        self.put_or_delete(key, StoredValue { expire_at_ms, data })
+        self.put_or_delete(
+            key,
+            StoredValue {
+                expire_at_ms,
+                data,
+                version: 0,
+            },
+        )
     }
 
     /// ZADD. With INCR the reply is the new score, or nil when a condition stopped it.

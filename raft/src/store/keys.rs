@@ -12,6 +12,7 @@
 //!   made by one apply batch at that log time (bincode `Vec<(RequestId, Option<Reply>)>`),
 //!   named by its first id; oldest first (see `store::replies`).
 //! - `a` → the ACL users (bincode `cairn_protocol::acl::Users`), once any was set.
+//! - `k` db → the log index of the latest delete in db (u64, LE), for WATCH on missing keys.
 
 use crate::keyspace::scan_hash;
 
@@ -23,8 +24,10 @@ pub const DIGEST: u8 = b'g';
 pub const META: u8 = b'm';
 pub const REPLY: u8 = b'r';
 pub const ACL: u8 = b'a';
+/// `k` db → the log index of the latest delete in db (u64, LE); see `delete_stamp_key`.
+pub const DELETE_STAMP: u8 = b'k';
 /// The prefixes of the keys a snapshot carries: data, at-most-once records, ACL users.
-pub const IN_SNAPSHOT: [u8; 3] = [DATA, REPLY, ACL];
+pub const IN_SNAPSHOT: [u8; 4] = [DATA, REPLY, ACL, DELETE_STAMP];
 
 /// Length of the `d` db hash prefix in front of a user key.
 pub const DATA_PREFIX_LEN: usize = 10;
@@ -61,6 +64,19 @@ pub fn expiry_key(db: u8, at_ms: u64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&at_ms.to_be_bytes());
     k.extend_from_slice(key);
     k
+}
+
+/// Where the index of the latest delete in `db` is kept: WATCH on a missing key compares it,
+/// so a key created and deleted again between WATCH and EXEC aborts the transaction.
+pub fn delete_stamp_key(db: u8) -> [u8; 2] {
+    [DELETE_STAMP, db]
+}
+
+/// A stored delete stamp (absent: no delete since the data dir began).
+pub fn decode_stamp(v: Option<&[u8]>) -> u64 {
+    v.and_then(|v| v.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
 }
 
 /// The deadline and user key from an expiry-index key.

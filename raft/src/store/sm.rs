@@ -400,6 +400,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Blank => Vec::new(),
                 EntryPayload::Normal(op) => {
                     acl_changed |= op.ops.iter().any(OpKind::changes_acl);
+                    txn.set_stamp(entry.log_id.index);
                     let mut out = keyspace::apply(&mut txn, op).map_err(|e| {
                         StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
                     })?;

@@ -36,6 +36,8 @@ pub struct SledTxn<'a> {
     deltas: [[i64; 2]; DBS],
     /// Change of each database's digest (wrapping) since the batch began or was cleared.
     digest_deltas: [u64; DBS],
+    /// The version stamped on values written now: the index of the entry being applied.
+    stamp: u64,
 }
 
 /// The ACL users stored under `a` (none stored: empty).
@@ -64,6 +66,7 @@ impl<'a> SledTxn<'a> {
             cleared: [false; DBS],
             deltas: [[0; 2]; DBS],
             digest_deltas: [0; DBS],
+            stamp: 0,
         }
     }
 
@@ -96,6 +99,18 @@ impl<'a> SledTxn<'a> {
     }
 
     /// Builds the atomic batch and applies it.
+    fn stamp_delete(&mut self, db: u8) {
+        self.writes.insert(
+            keys::delete_stamp_key(db).to_vec(),
+            Some(self.stamp.to_le_bytes().to_vec()),
+        );
+    }
+
+    /// Values written from now on carry `index` (the entry being applied) as their version.
+    pub fn set_stamp(&mut self, index: u64) {
+        self.stamp = index;
+    }
+
     pub fn commit(mut self) -> Result<()> {
         for (time, group) in std::mem::take(&mut self.groups) {
             let Some((first, _)) = group.first() else {
@@ -185,7 +200,8 @@ impl Txn for SledTxn<'_> {
         Ok(value)
     }
 
-    fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()> {
+    fn put(&mut self, db: u8, key: &[u8], mut value: StoredValue) -> Result<()> {
+        value.version = self.stamp;
         let i = Self::db_index(db)?;
         let old = self.get(db, key)?;
         let old_at = old.as_ref().and_then(|o| o.expire_at_ms);
@@ -225,6 +241,7 @@ impl Txn for SledTxn<'_> {
         let d = entry_digest(db, key, &old.encode()?);
         self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
         self.writes.insert(keys::data_key(db, key), None);
+        self.stamp_delete(db);
         self.bump(i, Counter::Keys, -1);
         Ok(true)
     }
@@ -238,7 +255,16 @@ impl Txn for SledTxn<'_> {
         self.cleared[i] = true;
         self.deltas[i] = [0; 2];
         self.digest_deltas[i] = 0;
+        self.stamp_delete(db);
         Ok(())
+    }
+
+    fn delete_stamp(&mut self, db: u8) -> Result<u64> {
+        let key = keys::delete_stamp_key(db);
+        Ok(match self.writes.get(&key[..]) {
+            Some(staged) => keys::decode_stamp(staged.as_deref()),
+            None => keys::decode_stamp(self.tree.get(key).map_err(sled_err)?.as_deref()),
+        })
     }
 
     fn digest(&mut self) -> Result<u64> {

@@ -57,6 +57,14 @@ impl Keyspace {
 }
 
 impl View for Keyspace {
+    fn delete_stamp(&self, db: u8) -> Result<u64> {
+        let v = self
+            .tree
+            .get(keys::delete_stamp_key(db))
+            .map_err(sled_err)?;
+        Ok(keys::decode_stamp(v.as_deref()))
+    }
+
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
         self.tree
             .get(keys::data_key(db, key))
