@@ -54,21 +54,13 @@ pub async fn run(
     // An UNBLOCK meant for an earlier command does not end this one.
     control.take_unblock();
     tokio::pin!(hangup);
+    // Join the node's queue on arrival (not yet done with the current round), so clients
+    // are served in the order their commands came, the first try included.
+    let ticket = Ticket::new(&node.turnstile, changes.borrow().saturating_sub(1));
     // The first look follows a read barrier, so that a timeout's empty reply is linearizable.
     if let Err(e) = node.reads.wait(node).await {
         return Ended::Reply(e);
     }
-    // The first try, before joining the queue of this node's waiters.
-    let round = *changes.borrow_and_update();
-    if worth_trying(node, db, &cmd, true) {
-        match pop(node, db, &cmd.op).await {
-            Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
-            Some(_) => {}
-            None => return Ended::Close,
-        }
-    }
-    let ticket = Ticket::new(&node.turnstile, round);
-    let _blocked = Blocked::new(node, client);
     let timeout = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,
@@ -76,9 +68,31 @@ pub async fn run(
         }
     };
     tokio::pin!(timeout);
+    let mut blocked = None;
+    let mut round = *changes.borrow_and_update();
     loop {
-        // Wait for a change, then for the older waiters to have had their turn at it.
-        let round = tokio::select! {
+        let first = blocked.is_none();
+        // Wait for the older waiters to have had their turn at this round (the first try
+        // does not time out: a command whose key has data pops, whatever its timeout).
+        tokio::select! {
+            () = &mut hangup => return Ended::Close,
+            () = &mut timeout, if !first => return Ended::Reply(timed_out(&cmd.op)),
+            () = node.turnstile.turn(ticket.0, round) => {}
+        }
+        let popped = if worth_trying(node, db, &cmd, first) {
+            pop(node, db, &cmd.op).await
+        } else {
+            Some(Reply::NilArray)
+        };
+        node.turnstile.done(ticket.0, round);
+        match popped {
+            Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
+            Some(_) => {}
+            None => return Ended::Close,
+        }
+        blocked.get_or_insert_with(|| Blocked::new(node, client));
+        // Wait for a change.
+        round = tokio::select! {
             () = &mut hangup => return Ended::Close,
             () = control.signalled() => match interrupted(control, &cmd) {
                 Some(ended) => return ended,
@@ -90,22 +104,6 @@ pub async fn run(
                 Err(_) => return Ended::Close,
             },
         };
-        tokio::select! {
-            () = &mut hangup => return Ended::Close,
-            () = &mut timeout => return Ended::Reply(timed_out(&cmd.op)),
-            () = node.turnstile.turn(ticket.0, round) => {}
-        }
-        let popped = if worth_trying(node, db, &cmd, false) {
-            pop(node, db, &cmd.op).await
-        } else {
-            Some(Reply::NilArray)
-        };
-        node.turnstile.done(ticket.0, round);
-        match popped {
-            Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
-            Some(_) => {}
-            None => return Ended::Close,
-        }
     }
 }
 

@@ -149,7 +149,7 @@ impl Transaction {
                 Ok(v) => v,
                 Err(e) => return Reply::error(format!("ERR storage: {e}")),
             };
-            let stamp = match cairn_raft::keyspace::View::delete_stamp(&node.keyspace, db) {
+            let stamp = match cairn_raft::keyspace::View::delete_stamp(&node.keyspace, db, key) {
                 Ok(s) => s,
                 Err(e) => return Reply::error(format!("ERR storage: {e}")),
             };

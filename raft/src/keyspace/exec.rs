@@ -55,7 +55,7 @@ pub(super) fn apply(
 ) -> Result<Reply> {
     for w in watched {
         let current = txn.get(w.db, &w.key)?;
-        let stamp = txn.delete_stamp(w.db)?;
+        let stamp = txn.delete_stamp(w.db, &w.key)?;
         if watch_digest(w.db, &w.key, current, stamp, now)? != w.digest {
             return Ok(Reply::NilArray);
         }
@@ -85,8 +85,8 @@ pub(super) fn apply(
 struct TxnView<'a, 'b>(RefCell<&'a mut (dyn Txn + 'b)>);
 
 impl View for TxnView<'_, '_> {
-    fn delete_stamp(&self, db: u8) -> Result<u64> {
-        self.0.borrow_mut().delete_stamp(db)
+    fn delete_stamp(&self, db: u8, key: &[u8]) -> Result<u64> {
+        self.0.borrow_mut().delete_stamp(db, key)
     }
 
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {

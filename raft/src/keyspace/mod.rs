@@ -62,15 +62,16 @@ pub trait Txn {
     /// The ACL users as last changed through the log (empty: never changed, so Redis's
     /// default user alone).
     fn acl_users(&mut self) -> Result<Users>;
-    /// The log index of the latest delete (or flush) in `db`, 0 if none was recorded.
-    fn delete_stamp(&mut self, db: u8) -> Result<u64>;
+    /// The log index of the latest delete (or flush) of a key like `key` in `db` (keys share
+    /// buckets), 0 if none was recorded.
+    fn delete_stamp(&mut self, db: u8, key: &[u8]) -> Result<u64>;
     fn put_acl_users(&mut self, users: &Users) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
 pub trait View {
-    /// The log index of the latest delete in `db` (see `Txn::delete_stamp`).
-    fn delete_stamp(&self, db: u8) -> Result<u64>;
+    /// The log index of the latest delete of a key like `key` in `db` (see `Txn::delete_stamp`).
+    fn delete_stamp(&self, db: u8, key: &[u8]) -> Result<u64>;
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>>;
     /// Up to about `count` keys in scan order starting at scan hash `cursor`, never stopping
     /// inside a group of keys with the same hash; and the cursor to continue from (0: done).
@@ -317,7 +318,9 @@ mod tests {
             Ok(existed)
         }
         fn clear(&mut self, db: u8) -> Result<()> {
-            self.4 = self.3;
+            if self.0.keys().any(|(d, _)| *d == db) {
+                self.4 = self.3;
+            }
             self.0.retain(|(d, _), _| *d != db);
             Ok(())
         }
@@ -341,7 +344,7 @@ mod tests {
         fn acl_users(&mut self) -> Result<Users> {
             Ok(self.2.clone())
         }
-        fn delete_stamp(&mut self, _db: u8) -> Result<u64> {
+        fn delete_stamp(&mut self, _db: u8, _key: &[u8]) -> Result<u64> {
             Ok(self.4)
         }
         fn put_acl_users(&mut self, users: &Users) -> Result<()> {

@@ -8,7 +8,7 @@ use super::{read, StoredValue, View};
 use crate::error::Result;
 
 impl View for MemTxn {
-    fn delete_stamp(&self, _db: u8) -> Result<u64> {
+    fn delete_stamp(&self, _db: u8, _key: &[u8]) -> Result<u64> {
         Ok(self.4)
     }
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {

@@ -12,7 +12,8 @@
 //!   made by one apply batch at that log time (bincode `Vec<(RequestId, Option<Reply>)>`),
 //!   named by its first id; oldest first (see `store::replies`).
 //! - `a` → the ACL users (bincode `cairn_protocol::acl::Users`), once any was set.
-//! - `k` db → the log index of the latest delete in db (u64, LE), for WATCH on missing keys.
+//! - `k` db bucket(2, BE) → the log index of the latest delete of a key in that bucket (u64,
+//!   LE), for WATCH on missing keys.
 
 use crate::keyspace::scan_hash;
 
@@ -24,7 +25,7 @@ pub const DIGEST: u8 = b'g';
 pub const META: u8 = b'm';
 pub const REPLY: u8 = b'r';
 pub const ACL: u8 = b'a';
-/// `k` db → the log index of the latest delete in db (u64, LE); see `delete_stamp_key`.
+/// `k` db bucket(2) → the log index of the latest delete of a key in that bucket (u64, LE).
 pub const DELETE_STAMP: u8 = b'k';
 /// The prefixes of the keys a snapshot carries: data, at-most-once records, ACL users.
 pub const IN_SNAPSHOT: [u8; 4] = [DATA, REPLY, ACL, DELETE_STAMP];
@@ -66,10 +67,14 @@ pub fn expiry_key(db: u8, at_ms: u64, key: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Where the index of the latest delete in `db` is kept: WATCH on a missing key compares it,
-/// so a key created and deleted again between WATCH and EXEC aborts the transaction.
-pub fn delete_stamp_key(db: u8) -> [u8; 2] {
-    [DELETE_STAMP, db]
+/// Where the index of the latest delete of a key like `key` is kept: WATCH on a missing key
+/// compares it, so a key created and deleted again between WATCH and EXEC aborts the
+/// transaction. Keys share 4,096 buckets per database (the top 12 bits of their scan hash):
+/// a delete of another key of the bucket aborts too, which is safe, and rare.
+pub fn delete_stamp_key(db: u8, key: &[u8]) -> [u8; 4] {
+    let bucket = (scan_hash(key) >> 52) as u16;
+    let [hi, lo] = bucket.to_be_bytes();
+    [DELETE_STAMP, db, hi, lo]
 }
 
 /// A stored delete stamp (absent: no delete since the data dir began).

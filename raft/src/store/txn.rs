@@ -99,9 +99,9 @@ impl<'a> SledTxn<'a> {
     }
 
     /// Builds the atomic batch and applies it.
-    fn stamp_delete(&mut self, db: u8) {
+    fn stamp_delete(&mut self, db: u8, key: &[u8]) {
         self.writes.insert(
-            keys::delete_stamp_key(db).to_vec(),
+            keys::delete_stamp_key(db, key).to_vec(),
             Some(self.stamp.to_le_bytes().to_vec()),
         );
     }
@@ -241,13 +241,33 @@ impl Txn for SledTxn<'_> {
         let d = entry_digest(db, key, &old.encode()?);
         self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
         self.writes.insert(keys::data_key(db, key), None);
-        self.stamp_delete(db);
+        self.stamp_delete(db, key);
         self.bump(i, Counter::Keys, -1);
         Ok(true)
     }
 
     fn clear(&mut self, db: u8) -> Result<()> {
         let i = Self::db_index(db)?;
+        // Every key deleted now stamps its bucket, as a DEL would: stored keys (unless the db
+        // was cleared earlier in this batch) and keys written earlier in this batch.
+        let mut deleted: Vec<Vec<u8>> = self
+            .writes
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .filter_map(|(k, _)| keys::split_data_key(k).filter(|_| k.get(1) == Some(&db)))
+            .map(|(_, key)| key.to_vec())
+            .collect();
+        if !self.cleared[i] {
+            for item in self.tree.scan_prefix([keys::DATA, db]) {
+                let (k, _) = item.map_err(sled_err)?;
+                if let Some((_, key)) = keys::split_data_key(&k) {
+                    deleted.push(key.to_vec());
+                }
+            }
+        }
+        for key in deleted {
+            self.stamp_delete(db, &key);
+        }
         let data = [keys::DATA, db];
         let expiry = [keys::EXPIRY, db];
         self.writes
@@ -255,12 +275,11 @@ impl Txn for SledTxn<'_> {
         self.cleared[i] = true;
         self.deltas[i] = [0; 2];
         self.digest_deltas[i] = 0;
-        self.stamp_delete(db);
         Ok(())
     }
 
-    fn delete_stamp(&mut self, db: u8) -> Result<u64> {
-        let key = keys::delete_stamp_key(db);
+    fn delete_stamp(&mut self, db: u8, key: &[u8]) -> Result<u64> {
+        let key = keys::delete_stamp_key(db, key);
         Ok(match self.writes.get(&key[..]) {
             Some(staged) => keys::decode_stamp(staged.as_deref()),
             None => keys::decode_stamp(self.tree.get(key).map_err(sled_err)?.as_deref()),

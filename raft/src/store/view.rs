@@ -57,10 +57,10 @@ impl Keyspace {
 }
 
 impl View for Keyspace {
-    fn delete_stamp(&self, db: u8) -> Result<u64> {
+    fn delete_stamp(&self, db: u8, key: &[u8]) -> Result<u64> {
         let v = self
             .tree
-            .get(keys::delete_stamp_key(db))
+            .get(keys::delete_stamp_key(db, key))
             .map_err(sled_err)?;
         Ok(keys::decode_stamp(v.as_deref()))
     }
