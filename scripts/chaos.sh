@@ -70,9 +70,7 @@ else
 fi
 [ -z "$only_mix" ] || mixes=("$only_mix")
 if [ "$smoke" = 1 ]; then
-  # Compare-and-set is left out of the smoke until the WATCH bug in docs/RELIABILITY.md is
-  # fixed (it fails every CAS run); the campaign keeps it.
-  workloads=(register-nocas counter list-append set)
+  workloads=(register counter list-append set)
   if [ "$backend" = netns ]; then mixes=(kill,partition); else mixes=(kill); fi
   runs=4
   duration=20

@@ -84,6 +84,8 @@ enum Step {
     /// The connection's user was deleted: close without a reply, as Redis does.
     Hangup,
     Monitor,
+    /// A connection or server command (SELECT, HELLO, CLIENT, CONFIG GET, INFO...).
+    Conn(ConnCommand),
 }
 
 /// The connection's socket and unparsed input, which a blocked command watches to notice
@@ -396,6 +398,10 @@ impl Session {
                     pending_reads.push(r);
                     timings.push((name, started, args));
                 }
+                Ok(Step::Conn(c)) => {
+                    crate::conn::handle(self, c).encode(self.protocol, out);
+                    self.finished(name, started, args);
+                }
                 Ok(Step::Reply(r)) => {
                     r.encode(self.protocol, out);
                     self.finished(name, started, args);
@@ -583,7 +589,9 @@ impl Session {
             Command::Conn(ConnCommand::Acl(cmd)) => Step::Acl(cmd),
             Command::Conn(ConnCommand::Monitor) => Step::Monitor,
             Command::Conn(ConnCommand::Config(ConfigCommand::Set(pairs))) => Step::ConfigSet(pairs),
-            Command::Conn(c) => Step::Reply(crate::conn::handle(self, c)),
+            // Run in order, after the pending runs: SELECT or HELLO must not change the
+            // database or protocol of the commands before them.
+            Command::Conn(c) => Step::Conn(c),
         })
     }
 
