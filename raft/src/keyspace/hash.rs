@@ -36,14 +36,7 @@ impl Ctx<'_> {
     /// Stores `map` at `key` with its expiry, or deletes the key if the map is empty.
     fn put_hash(&mut self, key: &[u8], (map, expire_at_ms): Hash) -> Result<()> {
         let data = Data::Hash(map);
-        self.put_or_delete(
-            key,
-            StoredValue {
-                expire_at_ms,
-                data,
-                version: 0,
-            },
-        )
+        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
     }
 
     pub(crate) fn hset(

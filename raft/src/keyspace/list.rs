@@ -30,14 +30,7 @@ impl Ctx<'_> {
     /// Stores `list` at `key` with its expiry, or deletes the key if the list is empty.
     fn put_list(&mut self, key: &[u8], (list, expire_at_ms): List) -> Result<()> {
         let data = Data::List(list);
-        self.put_or_delete(
-            key,
-            StoredValue {
-                expire_at_ms,
-                data,
-                version: 0,
-            },
-        )
+        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
     }
 
     /// LPUSH, RPUSH, LPUSHX, RPUSHX.

@@ -74,14 +74,7 @@ impl Ctx<'_> {
     /// Stores `set` at `key` with its expiry, or deletes the key if the set is empty.
     fn put_set(&mut self, key: &[u8], (set, expire_at_ms): Set) -> Result<()> {
         let data = Data::Set(set);
-        self.put_or_delete(
-            key,
-            StoredValue {
-                expire_at_ms,
-                data,
-                version: 0,
-            },
-        )
+        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
     }
 
     pub(crate) fn sadd(&mut self, key: &Bytes, new: &[Bytes]) -> Result<Reply> {

@@ -68,6 +68,15 @@ impl Data {
 }
 
 impl StoredValue {
+    /// A value to store; the store stamps its version when it writes it.
+    pub fn new(data: Data, expire_at_ms: Option<u64>) -> StoredValue {
+        StoredValue {
+            expire_at_ms,
+            data,
+            version: 0,
+        }
+    }
+
     pub fn string(bytes: impl Into<Bytes>, expire_at_ms: Option<u64>) -> StoredValue {
         StoredValue {
             expire_at_ms,

@@ -168,14 +168,7 @@ impl Ctx<'_> {
     /// Stores `members` at `key` with its expiry, or deletes the key if it is empty.
     fn put_zset(&mut self, key: &[u8], (members, expire_at_ms): ZSet) -> Result<()> {
         let data = Data::ZSet(members);
-        self.put_or_delete(
-            key,
-            StoredValue {
-                expire_at_ms,
-                data,
-                version: 0,
-            },
-        )
+        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
     }
 
     /// ZADD. With INCR the reply is the new score, or nil when a condition stopped it.
