@@ -64,9 +64,9 @@ fi
 
 workloads=(register counter list-append set register-nocas)
 if [ "$backend" = netns ]; then
-  mixes=(kill pause partition restart partition,loss kill,pause,partition,restart,loss)
+  mixes=(kill pause partition restart partition,loss member kill,pause,partition,restart,loss,member)
 else
-  mixes=(kill pause restart kill,pause,restart)
+  mixes=(kill pause restart member kill,pause,restart,member)
 fi
 [ -z "$only_mix" ] || mixes=("$only_mix")
 if [ "$smoke" = 1 ]; then

@@ -48,6 +48,8 @@ pub enum Fault {
     Restart,
     /// Drop a random share of the packets between nodes (netns backend only).
     Loss,
+    /// Remove a node from the membership (the leader half the time), add it back later.
+    Member,
 }
 
 impl Fault {

@@ -40,11 +40,25 @@ pub enum Shape {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
-    Kill { target: Target },
-    Pause { target: Target },
-    Restart { target: Target },
-    Partition { shape: Shape },
-    Loss { percent: u32 },
+    Kill {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+    },
+    Restart {
+        target: Target,
+    },
+    Partition {
+        shape: Shape,
+    },
+    Loss {
+        percent: u32,
+    },
+    /// Remove a node from the membership, add it back when the fault ends.
+    Member {
+        target: Target,
+    },
 }
 
 /// One fault: starts `start` after the run begins and lasts `hold`.
@@ -131,6 +145,9 @@ fn draw_action(rng: &mut StdRng, fault: Fault, nodes: usize) -> Action {
         Fault::Loss => Action::Loss {
             percent: rng.gen_range(20..=50),
         },
+        Fault::Member => Action::Member {
+            target: draw_target(rng, nodes),
+        },
     }
 }
 
@@ -192,6 +209,9 @@ pub async fn play(
         )
         .await;
         cluster.heal_all()?;
+        if let Some(note) = rejoin(cluster, &step.action, leader).await {
+            log.push(format!("{:>8.3}s {note}", start.elapsed().as_secs_f64()));
+        }
         let ended = Instant::now();
         log.push(format!(
             "{:>8.3}s heal",
@@ -218,6 +238,7 @@ fn kind_name(a: &Action) -> &'static str {
         Action::Restart { .. } => "restart",
         Action::Partition { .. } => "partition",
         Action::Loss { .. } => "loss",
+        Action::Member { .. } => "member",
     }
 }
 
@@ -270,6 +291,44 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
             }
             format!("drop {percent}% of packets between nodes (leader was {leader})")
         }
+        Action::Member { target } => {
+            let id = resolve(target, leader);
+            let args = ["MEMBER", "REMOVE", &id.to_string()].map(String::from);
+            match admin_elsewhere(cluster, id, &args).await {
+                Ok(done) => format!("remove node {id} (leader was {leader}): {done}"),
+                Err(e) => format!("remove node {id} (leader was {leader}) refused: {e}"),
+            }
+        }
+    })
+}
+
+/// How long a membership change may take (adding waits for the node to catch up).
+const MEMBER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sends `CAIRN args` to some node other than `not`, trying each in turn.
+async fn admin_elsewhere(cluster: &Cluster, not: u64, args: &[String]) -> Result<String, String> {
+    let mut last = Err("no other node".to_string());
+    for spec in cluster.specs().iter().filter(|s| s.id != not) {
+        last = cluster::admin(spec, args, MEMBER_TIMEOUT).await;
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
+}
+
+/// Ends a membership fault: adds the removed node back (it kept running and its data).
+async fn rejoin(cluster: &Cluster, action: &Action, leader: u64) -> Option<String> {
+    let Action::Member { target } = action else {
+        return None;
+    };
+    let id = resolve(target, leader);
+    let spec = cluster.specs().into_iter().find(|s| s.id == id)?;
+    let addr = format!("{}:{}@{}", spec.host, spec.port, spec.raft_port);
+    let args = ["MEMBER", "ADD", &id.to_string(), &addr].map(String::from);
+    Some(match admin_elsewhere(cluster, id, &args).await {
+        Ok(done) => format!("re-add node {id}: {done}"),
+        Err(e) => format!("re-add node {id} FAILED: {e}"),
     })
 }
 

@@ -208,6 +208,25 @@ pub async fn consistency_check(spec: &NodeSpec, timeout: Duration) -> Result<Str
         .unwrap_or_else(|_| Err("timed out".into()))
 }
 
+/// `CAIRN <args>` on one node (membership changes): the node's answer, or the error.
+pub async fn admin(spec: &NodeSpec, args: &[String], timeout: Duration) -> Result<String, String> {
+    let client = redis::Client::open(spec.url()).map_err(|e| e.to_string())?;
+    let query = async {
+        let mut con = client
+            .get_multiplexed_tokio_connection()
+            .await
+            .map_err(|e| e.to_string())?;
+        redis::cmd("CAIRN")
+            .arg(args)
+            .query_async::<String>(&mut con)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(timeout, query)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+}
+
 /// Polls [`current_leader`] every 100 ms until there is one or `timeout` passes.
 pub async fn wait_leader(specs: &[NodeSpec], timeout: Duration) -> Option<u64> {
     let deadline = Instant::now() + timeout;
