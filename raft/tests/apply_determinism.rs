@@ -1,5 +1,6 @@
 //! Goal: applying the same operations to two fresh state machines gives identical state
-//! (DESIGN.md invariant 1), including TTLs, counters, deletes and FLUSHDB.
+//! (DESIGN.md invariant 1), including TTLs, counters, deletes and FLUSHDB, multi-key pops,
+//! transactions that commit or abort on a watched key, and ACL changes.
 //! Method: a seeded random stream of write ops, applied in uneven batches to two stores;
 //! the full dumps of both keyspaces must be equal, and equal to a third store that received
 //! everything in one snapshot.
@@ -30,7 +31,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..38) {
+    let cmd = match rng.gen_range(0..40) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -234,6 +235,16 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             key,
             db: [0, 3, -1][rng.gen_range(0..3)],
         },
+        38 => WriteCommand::LMPop {
+            keys: vec![key, other(rng)],
+            end: end(rng),
+            count: [None, Some(1), Some(3)][rng.gen_range(0..3)],
+        },
+        39 => WriteCommand::ZMPop {
+            keys: vec![key, other(rng)],
+            max: rng.gen(),
+            count: [None, Some(2)][rng.gen_range(0..2)],
+        },
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),
@@ -243,6 +254,17 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
     let db = if rng.gen_bool(0.8) { 0 } else { 3 };
     if rng.gen_bool(0.02) {
         return OpKind::Check;
+    }
+    if rng.gen_bool(0.01) {
+        let name = format!("u{}", rng.gen_range(0..3));
+        return OpKind::Acl(if rng.gen_bool(0.7) {
+            cairn_raft::AclOp::SetUser {
+                name,
+                rules: vec![Bytes::from_static(b"on"), Bytes::from_static(b"+get")],
+            }
+        } else {
+            cairn_raft::AclOp::DelUser { names: vec![name] }
+        });
     }
     if rng.gen_bool(0.05) {
         // A transaction: two writes and a read, sometimes watching a key as absent.
@@ -257,11 +279,10 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             }),
         ];
         let watched = if rng.gen_bool(0.5) {
-            vec![cairn_raft::Watched {
-                db,
-                key: Bytes::from(format!("k{}", rng.gen_range(0..40))),
-                digest: None,
-            }]
+            // Watched as missing with no delete seen: commits while that still holds.
+            let key = Bytes::from(format!("k{}", rng.gen_range(0..40)));
+            let digest = cairn_raft::keyspace::watch_digest(db, &key, None, 0, 0).unwrap();
+            vec![cairn_raft::Watched { db, key, digest }]
         } else {
             Vec::new()
         };
