@@ -26,9 +26,25 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
     }
 }
 
+/// A port no one listens on, for a node to bind a moment later. Taken below Linux's ephemeral
+/// range (32768-60999): a port the kernel handed out as "free" there can be given to an
+/// outgoing connection (a client, a peer channel) before the node binds it, which made
+/// nodes fail with "address in use". Each test process walks its own sequence from an
+/// offset derived from its pid, so parallel test binaries rarely try the same port.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOW + (base + n) % SPAN).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN);
 }
 
 pub struct NodeProc {
