@@ -191,24 +191,11 @@ pub async fn current_leader(specs: &[NodeSpec]) -> Option<u64> {
 /// `CAIRN CHECK` on one node: a consistency-check round (every replica's keyspace digest at
 /// one log index), as the text the node answers, or the error.
 pub async fn consistency_check(spec: &NodeSpec, timeout: Duration) -> Result<String, String> {
-    let client = redis::Client::open(spec.url()).map_err(|e| e.to_string())?;
-    let query = async {
-        let mut con = client
-            .get_multiplexed_tokio_connection()
-            .await
-            .map_err(|e| e.to_string())?;
-        redis::cmd("CAIRN")
-            .arg("CHECK")
-            .query_async::<String>(&mut con)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    tokio::time::timeout(timeout, query)
-        .await
-        .unwrap_or_else(|_| Err("timed out".into()))
+    admin(spec, &["CHECK".to_string()], timeout).await
 }
 
-/// `CAIRN <args>` on one node (membership changes): the node's answer, or the error.
+/// `CAIRN <args>` on one node (a check round, membership changes): the node's answer, or the
+/// error.
 pub async fn admin(spec: &NodeSpec, args: &[String], timeout: Duration) -> Result<String, String> {
     let client = redis::Client::open(spec.url()).map_err(|e| e.to_string())?;
     let query = async {
