@@ -160,27 +160,7 @@ impl Net {
 
     /// Drops traffic between every pair in `cuts` (node numbers, 1-based), both ways.
     pub fn partition(&self, cuts: &[(usize, usize)]) -> Result<()> {
-        for &(a, b) in cuts {
-            for (me, other) in [(a, b), (b, a)] {
-                let src = self.node_addr(other);
-                run(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        self.namespace(me),
-                        "iptables",
-                        "-A",
-                        "INPUT",
-                        "-s",
-                        &src,
-                        "-j",
-                        "DROP",
-                    ],
-                )?;
-            }
-        }
-        Ok(())
+        self.drop_between(cuts, &[])
     }
 
     /// Removes every partition and loss rule (the INPUT chains hold nothing else of ours).
@@ -196,30 +176,31 @@ impl Net {
     /// that matters to Raft's retries). Removed by [`Net::heal`].
     pub fn lossy(&self, cuts: &[(usize, usize)], percent: u32) -> Result<()> {
         let p = format!("{:.2}", f64::from(percent.min(100)) / 100.0);
+        self.drop_between(
+            cuts,
+            &["-m", "statistic", "--mode", "random", "--probability", &p],
+        )
+    }
+
+    /// Adds an INPUT rule `-s <other> <matching> -j DROP` in each node's namespace for every
+    /// pair in `cuts`, both ways.
+    fn drop_between(&self, cuts: &[(usize, usize)], matching: &[&str]) -> Result<()> {
         for &(a, b) in cuts {
             for (me, other) in [(a, b), (b, a)] {
                 let src = self.node_addr(other);
-                run(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        self.namespace(me),
-                        "iptables",
-                        "-A",
-                        "INPUT",
-                        "-s",
-                        &src,
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        &p,
-                        "-j",
-                        "DROP",
-                    ],
-                )?;
+                let mut args = vec![
+                    "netns",
+                    "exec",
+                    self.namespace(me),
+                    "iptables",
+                    "-A",
+                    "INPUT",
+                    "-s",
+                    &src,
+                ];
+                args.extend_from_slice(matching);
+                args.extend_from_slice(&["-j", "DROP"]);
+                run("ip", &args)?;
             }
         }
         Ok(())
