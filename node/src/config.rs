@@ -120,6 +120,17 @@ pub struct ServeConfig {
     )]
     pub requirepass: Secret,
 
+    /// Dataset size limit (Redis's maxmemory, with its units: `100mb`, `1gb`); 0: none. The
+    /// size is cairn's deterministic measure (keys, values, per-key overhead), INFO memory's
+    /// used_memory. Give every node the same value; CONFIG SET replaces it on all of them.
+    #[arg(long, env = "CAIRN_MAXMEMORY", default_value = "0", value_parser = crate::settings::parse_memory_arg)]
+    pub maxmemory: u64,
+
+    /// What happens over maxmemory (Redis's maxmemory-policy): noeviction refuses writes;
+    /// allkeys-lru|lfu|random and volatile-lru|lfu|random|ttl evict (decided by the leader).
+    #[arg(long, env = "CAIRN_MAXMEMORY_POLICY", default_value = "noeviction", value_parser = crate::settings::POLICIES.to_vec())]
+    pub maxmemory_policy: String,
+
     /// HTTP port for /healthz, /readyz and /metrics (off when not given).
     #[arg(long, env = "CAIRN_HTTP_PORT")]
     pub http_port: Option<u16>,

@@ -258,7 +258,7 @@ fn config(s: &mut Session, c: ConfigCommand) -> Reply {
             Reply::Map(
                 s.node
                     .settings
-                    .matching(&pats)
+                    .matching(&pats, &s.node.sm.replicated_settings())
                     .into_iter()
                     .map(|(n, v)| (Reply::text(n), Reply::text(v)))
                     .collect(),

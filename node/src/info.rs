@@ -104,18 +104,44 @@ fn clients(node: &Node, out: &mut String) {
 
 fn memory(node: &Node, out: &mut String) {
     out.push_str("# Memory\r\n");
+    // used_memory is the dataset measure maxmemory applies to, the same on every replica
+    // (keys, encoded values, per-key overhead); the process's own memory is used_memory_rss.
+    let used = node.keyspace.used_bytes();
+    node.stats.note_used_memory(used);
+    let peak = Stats::get(&node.stats.used_memory_peak);
     let rss = rss_bytes();
+    let limits = crate::eviction::Limits::of(node);
+    line(out, "used_memory", used);
+    line(out, "used_memory_human", human(used));
     line(out, "used_memory_rss", rss);
-    line(
-        out,
-        "maxmemory",
-        node.settings.get("maxmemory").unwrap_or_default(),
-    );
+    line(out, "used_memory_rss_human", human(rss));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", human(peak));
+    line(out, "used_memory_dataset", used);
+    line(out, "maxmemory", limits.maxmemory);
+    line(out, "maxmemory_human", human(limits.maxmemory));
     line(
         out,
         "maxmemory_policy",
-        node.settings.get("maxmemory-policy").unwrap_or_default(),
+        node.setting("maxmemory-policy").unwrap_or_default(),
     );
+}
+
+/// Redis's `bytesToHuman`: `512B`, `1.50K`, `3.00M`, `1.25G`.
+fn human(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = n as f64;
+    if f < K {
+        format!("{n}B")
+    } else if f < K * K {
+        format!("{:.2}K", f / K)
+    } else if f < K * K * K {
+        format!("{:.2}M", f / (K * K))
+    } else if f < K * K * K * K {
+        format!("{:.2}G", f / (K * K * K))
+    } else {
+        format!("{:.2}T", f / (K * K * K * K))
+    }
 }
 
 fn persistence(node: &Node, out: &mut String) {
@@ -142,7 +168,11 @@ fn stats(node: &Node, out: &mut String) {
     for (name, counter) in node.stats.named() {
         line(out, name, Stats::get(counter));
     }
-    line(out, "evicted_keys", 0);
+    line(
+        out,
+        "instantaneous_ops_per_sec",
+        node.stats.instantaneous_ops(),
+    );
 }
 
 fn replication(node: &Node, out: &mut String) {

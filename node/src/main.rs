@@ -1,6 +1,7 @@
 //! The `cairn` binary: `cairn serve` runs a node; `cairn status` asks a running node about
 //! its cluster.
 
+mod access;
 mod acl;
 mod admin;
 mod blocking;
@@ -10,10 +11,12 @@ mod clients;
 mod cluster;
 mod config;
 mod conn;
+mod eviction;
 mod expiry;
 mod http;
 mod info;
 mod latency;
+mod lookups;
 mod membership;
 mod metrics;
 mod monitor;

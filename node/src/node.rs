@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, MESSAGE_BYTES_MAX};
+use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, Sinks, MESSAGE_BYTES_MAX};
 use cairn_raft::pb::peer_server::PeerServer;
 use cairn_raft::proposer::Proposer;
 use cairn_raft::store::{Keyspace, StateMachine, Store};
@@ -35,9 +35,11 @@ pub struct Node {
     pub integrity: Integrity,
     pub peers: PeerClients,
     pub config: ServeConfig,
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub clients: Clients,
     pub stats: Stats,
+    /// Key accesses served here (and, on the leader, reported by followers): LRU and LFU.
+    pub access: Arc<crate::access::Access>,
     pub metrics: Metrics,
     pub reads: ReadBarrier,
     /// Ids for this process's client writes, so a retried write is applied once.
@@ -71,6 +73,12 @@ impl Node {
         let id = m.current_leader?;
         let info = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, info))
+    }
+
+    /// A setting's value: the replicated one (CONFIG SET of maxmemory and the eviction
+    /// settings goes through the log) if it was ever set, else this node's own.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        crate::settings::effective(&self.sm, &self.settings, name)
     }
 
     /// The consistency checks this replica applied (index, digest).
@@ -161,12 +169,20 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     let proposer = Proposer::start(raft.clone());
     let pubsub = Arc::new(Hub::default());
     let sink = pubsub.clone();
+    let access = Arc::new(crate::access::Access::default());
+    let settings = Arc::new(Settings::new(&cfg));
+    let (touched, local, sm) = (access.clone(), settings.clone(), store.sm.clone());
     let service = PeerServer::new(PeerService::new(
         cfg.id,
         raft.clone(),
         proposer.clone(),
         store.sm.clone(),
-        Arc::new(move |channel, message| sink.deliver(channel, message)),
+        Sinks {
+            publish: Arc::new(move |channel, message| sink.deliver(channel, message)),
+            touch: Arc::new(move |report| {
+                touched.reported(report, crate::eviction::lfu(&sm, &local));
+            }),
+        },
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
@@ -195,9 +211,10 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         sm: store.sm.clone(),
         integrity: Integrity::default(),
         peers: peers.clone(),
-        settings: Settings::new(&cfg),
+        settings,
         clients: Clients::default(),
         stats: Stats::default(),
+        access,
         metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
         request_ids: RequestIds::new(),
@@ -222,6 +239,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     crate::checker::spawn(node.clone());
     crate::bootstrap::spawn(node.clone(), fresh);
     crate::expiry::spawn(node.clone());
+    crate::eviction::spawn(node.clone());
+    crate::access::spawn_reporter(node.clone());
+    crate::stats::spawn_sampler(node.clone());
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
 }

@@ -16,15 +16,18 @@ use cairn_protocol::command::{
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
+use cairn_raft::OpKind;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use crate::acl::Verdict;
 use crate::blocking::{self, Ended};
 use crate::clients::Control;
+use crate::lookups::{self, Recorder};
 use crate::node::Node;
 use crate::pubsub::Subscriptions;
 use crate::router::{self, Outcome};
+use crate::settings::Settings;
 use crate::stats::Stats;
 use crate::transaction::{Action, Transaction};
 
@@ -316,12 +319,26 @@ impl Session {
     ) -> bool {
         let mut steps = requests.iter();
         let mut pending_writes: Vec<WriteCommand> = Vec::new();
-        let mut pending_reads: Vec<ReadCommand> = Vec::new();
+        let mut pending_reads: Vec<(ReadCommand, Vec<Bytes>)> = Vec::new();
         // (command name, when it was parsed, arguments) of the commands in the pending runs.
         let mut timings: Vec<Timing<'_>> = Vec::new();
         loop {
             let next = steps.next();
             let started = Instant::now();
+            if next.is_some_and(|args| crate::eviction::may_refuse(&self.node, args)) {
+                // Over maxmemory as this node sees it: the writes before this one (a DEL may
+                // make room) and, on a follower, the leader's latest state count first.
+                let ok = self
+                    .flush_runs(&mut pending_writes, &mut pending_reads, &mut timings, out)
+                    .await;
+                if !ok {
+                    return false;
+                }
+                if !crate::info::is_leader(&self.node) {
+                    // On failure the check below runs on what this node has.
+                    let _ = self.node.reads.wait(&self.node).await;
+                }
+            }
             let step = next.map(|args| {
                 let name = metric_name(args);
                 (name, self.classify(args), args.as_slice())
@@ -378,6 +395,7 @@ impl Session {
                     continue;
                 }
                 Ok(Step::Write(w)) if quiet => {
+                    Recorder::new(&self.node, now_ms()).write(self.db, &lookups::keys_of(args));
                     timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
                     self.record(&mut timings);
@@ -387,15 +405,16 @@ impl Session {
                 }
                 Ok(Step::Read(r)) if quiet => {
                     timings.push((name, started, args));
-                    self.run_reads(vec![r], out).await;
+                    self.run_reads(vec![(r, lookups::keys_of(args))], out).await;
                     self.record(&mut timings);
                 }
                 Ok(Step::Write(w)) => {
+                    Recorder::new(&self.node, now_ms()).write(self.db, &lookups::keys_of(args));
                     pending_writes.push(w);
                     timings.push((name, started, args));
                 }
                 Ok(Step::Read(r)) => {
-                    pending_reads.push(r);
+                    pending_reads.push((r, lookups::keys_of(args)));
                     timings.push((name, started, args));
                 }
                 Ok(Step::Conn(c)) => {
@@ -500,6 +519,29 @@ impl Session {
         }
     }
 
+    /// Runs the pending runs of writes and reads now; false when the connection must close.
+    async fn flush_runs(
+        &mut self,
+        writes: &mut Vec<WriteCommand>,
+        reads: &mut Vec<(ReadCommand, Vec<Bytes>)>,
+        timings: &mut Vec<Timing<'_>>,
+        out: &mut BytesMut,
+    ) -> bool {
+        // A run holds writes only or reads only, so the order between them is kept.
+        if !writes.is_empty() {
+            let ok = self.run_writes(std::mem::take(writes), out).await;
+            self.record(timings);
+            if !ok {
+                return false;
+            }
+        }
+        if !reads.is_empty() {
+            self.run_reads(std::mem::take(reads), out).await;
+            self.record(timings);
+        }
+        true
+    }
+
     /// Records the latency of every command of a finished run.
     fn record(&self, timings: &mut Vec<Timing<'_>>) {
         for (name, started, args) in timings.drain(..) {
@@ -541,6 +583,12 @@ impl Session {
                 // Refused like a bad command: inside MULTI it also aborts the EXEC.
                 Verdict::Denied(reply) => parsed = Err(reply),
                 Verdict::Gone => return Ok(Step::Hangup),
+            }
+        }
+        if parsed.is_ok() {
+            // Refused like a bad command: inside MULTI it also aborts the EXEC, as in Redis.
+            if let Some(oom) = crate::eviction::refusal(&self.node, args) {
+                parsed = Err(oom);
             }
         }
         if let (Ok(cmd), true) = (&parsed, self.in_resp2_pubsub_context()) {
@@ -620,18 +668,48 @@ impl Session {
             && crate::acl::auth_required(&self.node)
     }
 
-    /// CONFIG SET, with a new requirepass replicated as the default user's password first;
-    /// `None` when that change's outcome is unknown.
+    /// CONFIG SET, with a new requirepass replicated as the default user's password first and
+    /// the maxmemory settings replicated through the log (see `settings::is_replicated`);
+    /// `None` when such a change's outcome is unknown.
     async fn config_set(&mut self, pairs: Vec<(Bytes, Bytes)>) -> Option<Reply> {
         let pass = pairs
             .iter()
             .rev()
             .find(|(n, _)| n.eq_ignore_ascii_case(b"requirepass"))
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        let text: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
+        // Nothing is replicated unless every pair is valid.
+        let checked = match Settings::validate(&text) {
+            Ok(c) => c,
+            Err(e) => return Some(Reply::error(e)),
+        };
         if let Some(pass) = pass {
             let reply = crate::acl::set_requirepass(&self.node, &pass).await?;
             if reply.is_error() {
                 return Some(reply);
+            }
+        }
+        let replicated: Vec<(String, String)> = checked
+            .into_iter()
+            .filter(|(n, _)| crate::settings::is_replicated(n))
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        if !replicated.is_empty() {
+            match router::write_ops(&self.node, vec![OpKind::Config(replicated)])
+                .await
+                .pop()
+            {
+                Some(Outcome::Reply(r)) if r.is_error() => return Some(r),
+                Some(Outcome::Reply(_)) => {}
+                _ => return None,
             }
         }
         let cmd = ConnCommand::Config(ConfigCommand::Set(pairs));
@@ -666,7 +744,7 @@ impl Session {
         true
     }
 
-    async fn run_reads(&mut self, cmds: Vec<ReadCommand>, out: &mut BytesMut) {
+    async fn run_reads(&mut self, cmds: Vec<(ReadCommand, Vec<Bytes>)>, out: &mut BytesMut) {
         if let Some(refusal) = self.node.integrity.read_refusal() {
             for _ in &cmds {
                 refusal.encode(self.protocol, out);
@@ -682,12 +760,17 @@ impl Session {
             }
         }
         let now = now_ms();
-        for cmd in cmds {
-            let reply =
+        let recorder = Recorder::new(&self.node, now);
+        for (cmd, keys) in cmds {
+            let mut reply =
                 keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {
                     tracing::error!(error = %e, "read failed");
                     Reply::error(format!("ERR storage: {e}"))
                 });
+            if let ReadCommand::Object { what, key } = &cmd {
+                reply = recorder.object(self.db, *what, key, reply);
+            }
+            recorder.read(self.db, &cmd, &keys, &reply);
             reply.encode(self.protocol, out);
         }
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use cairn_protocol::glob::glob_match;
+use cairn_raft::store::StateMachine;
 
 use crate::config::ServeConfig;
 
@@ -20,6 +21,18 @@ enum Kind {
     Text,
     Immutable,
 }
+
+/// Redis's maxmemory policies.
+pub const POLICIES: &[&str] = &[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
 
 /// Redis's settings that clients and test suites commonly read or set.
 const SETTINGS: &[(&str, Kind, &str)] = &[
@@ -62,20 +75,7 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("lua-time-limit", Kind::Int, "5000"),
     ("maxclients", Kind::Immutable, "10000"),
     ("maxmemory", Kind::Memory, "0"),
-    (
-        "maxmemory-policy",
-        Kind::Enum(&[
-            "noeviction",
-            "allkeys-lru",
-            "allkeys-lfu",
-            "allkeys-random",
-            "volatile-lru",
-            "volatile-lfu",
-            "volatile-random",
-            "volatile-ttl",
-        ]),
-        "noeviction",
-    ),
+    ("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     ("maxmemory-samples", Kind::Int, "5"),
     ("notify-keyspace-events", Kind::Text, ""),
     ("port", Kind::Immutable, "6379"),
@@ -96,6 +96,32 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("zset-max-ziplist-entries", Kind::Int, "128"),
     ("zset-max-ziplist-value", Kind::Int, "64"),
 ];
+
+/// Settings replicated through the log (`OpKind::Config`): every node must agree on them,
+/// because the leader (whichever node that is) evicts by them and every node refuses
+/// writes with OOM by them.
+const REPLICATED: &[&str] = &[
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
+];
+
+pub fn is_replicated(name: &str) -> bool {
+    REPLICATED.contains(&name)
+}
+
+/// A setting's value in force: the replicated one if it was ever set through the log, else
+/// this node's own (its default or flag).
+pub fn effective(sm: &StateMachine, local: &Settings, name: &str) -> Option<String> {
+    if is_replicated(name) {
+        if let Some(v) = sm.replicated_settings().get(name) {
+            return Some(v.clone());
+        }
+    }
+    local.get(name)
+}
 
 pub struct Settings {
     values: RwLock<BTreeMap<&'static str, String>>,
@@ -131,6 +157,11 @@ fn parse_memory(s: &str) -> Option<u64> {
     None
 }
 
+/// `--maxmemory`: a memory value with Redis's units.
+pub fn parse_memory_arg(s: &str) -> Result<u64, String> {
+    parse_memory(s).ok_or_else(|| format!("{s:?} is not a memory value (e.g. 100mb, 1gb)"))
+}
+
 impl Settings {
     pub fn new(cfg: &ServeConfig) -> Self {
         let mut values: BTreeMap<&'static str, String> = SETTINGS
@@ -144,6 +175,8 @@ impl Settings {
         values.insert("maxclients", cfg.max_clients.to_string());
         values.insert("proto-max-bulk-len", cfg.max_bulk_len.to_string());
         values.insert("requirepass", cfg.requirepass.0.clone());
+        values.insert("maxmemory", cfg.maxmemory.to_string());
+        values.insert("maxmemory-policy", cfg.maxmemory_policy.clone());
         Settings {
             values: RwLock::new(values),
         }
@@ -153,20 +186,45 @@ impl Settings {
         self.values.read().ok()?.get(name).cloned()
     }
 
-    /// CONFIG GET: every (name, value) whose name matches one of the patterns.
-    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+    /// CONFIG GET: every (name, value) whose name matches one of the patterns, replicated
+    /// values (`replicated`) in place of this node's.
+    pub fn matching(
+        &self,
+        patterns: &[&[u8]],
+        replicated: &cairn_raft::types::ReplicatedSettings,
+    ) -> Vec<(String, String)> {
         let Ok(values) = self.values.read() else {
             return Vec::new();
         };
         values
             .iter()
             .filter(|(n, _)| patterns.iter().any(|p| glob_match(p, n.as_bytes(), true)))
-            .map(|(n, v)| ((*n).to_string(), v.clone()))
+            .map(|(n, v)| {
+                let v = match replicated.get(*n) {
+                    Some(r) if is_replicated(n) => r,
+                    _ => v,
+                };
+                ((*n).to_string(), v.clone())
+            })
             .collect()
     }
 
     /// CONFIG SET of several pairs, all or nothing. `Err` is the error reply text.
     pub fn set(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let checked = Self::validate(pairs)?;
+        let mut values = self
+            .values
+            .write()
+            .map_err(|_| "ERR settings unavailable".to_string())?;
+        for (n, v) in checked {
+            values.insert(n, v);
+        }
+        Ok(())
+    }
+
+    /// Checks CONFIG SET pairs as Redis does: the (canonical name, normalized value) pairs,
+    /// or the error reply text.
+    pub fn validate(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>, String> {
         let mut checked = Vec::new();
         for (name, value) in pairs {
             let Some((canonical, kind)) = kind_of(name) else {
@@ -210,14 +268,7 @@ impl Settings {
             };
             checked.push((canonical, value));
         }
-        let mut values = self
-            .values
-            .write()
-            .map_err(|_| "ERR settings unavailable".to_string())?;
-        for (n, v) in checked {
-            values.insert(n, v);
-        }
-        Ok(())
+        Ok(checked)
     }
 }
 

@@ -63,7 +63,17 @@ pub enum OpKind {
     /// ACL SETUSER / DELUSER: users are replicated state, so every node enforces the same
     /// ones. Rules carry password hashes only (the node hashes `>password` first).
     Acl(AclOp),
+    /// CONFIG SET of replicated settings (maxmemory and the eviction policy's): the pairs
+    /// are merged into the settings every replica keeps, so whichever node leads (and so
+    /// decides evictions) and every node refusing writes with OOM use the same values.
+    Config(Vec<(String, String)>),
+    /// Eviction, decided by the leader under its maxmemory policy: delete each key that
+    /// exists. Replies how many were deleted.
+    Evict { db: u8, keys: Vec<Bytes> },
 }
+
+/// Settings replicated through the log: name → value, as CONFIG SET validated them.
+pub type ReplicatedSettings = std::collections::BTreeMap<String, String>;
 
 /// A change to the ACL users.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +91,15 @@ impl OpKind {
         match self {
             OpKind::Acl(_) => true,
             OpKind::Once { op, .. } => op.changes_acl(),
+            _ => false,
+        }
+    }
+
+    /// Whether applying this op may change the replicated settings.
+    pub fn changes_settings(&self) -> bool {
+        match self {
+            OpKind::Config(_) => true,
+            OpKind::Once { op, .. } => op.changes_settings(),
             _ => false,
         }
     }
@@ -209,5 +228,13 @@ mod tests {
         assert_eq!(tag(&ReadCommand::RandomKey), 39);
         assert_eq!(tag(&OpKind::Check), 2);
         assert_eq!(tag(&OpKind::Acl(AclOp::DelUser { names: Vec::new() })), 5);
+        assert_eq!(tag(&OpKind::Config(Vec::new())), 6);
+        assert_eq!(
+            tag(&OpKind::Evict {
+                db: 0,
+                keys: Vec::new()
+            }),
+            7
+        );
     }
 }

@@ -65,8 +65,9 @@ pub fn check(user: &User, args: &[Bytes]) -> Result<(), Denied> {
     Ok(())
 }
 
-/// The table entry of a request: the subcommand's for a container.
-fn spec_of(args: &[Bytes]) -> Option<&'static CommandSpec> {
+/// The table entry of a request: the subcommand's for a container. Besides ACL checks, its
+/// flags decide which writes maxmemory refuses (`denyoom`).
+pub fn spec_of(args: &[Bytes]) -> Option<&'static CommandSpec> {
     let spec = table::lookup_command(args.first()?)?;
     if spec.subcommands.is_empty() {
         return Some(spec);
@@ -144,6 +145,17 @@ fn keys<'a>(ks: &KeySpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
         .step_by(step as usize)
         .filter_map(|i| args.get(usize::try_from(i).ok()?).map(|a| a.as_ref()))
         .collect()
+}
+
+/// Every key a request names, as its table's key specs find them (none for an unknown
+/// command): the keys a read looks up, for access tracking and keyspace hits.
+pub fn request_keys(args: &[Bytes]) -> Vec<&[u8]> {
+    spec_of(args).map_or_else(Vec::new, |spec| {
+        spec.key_specs
+            .iter()
+            .flat_map(|ks| keys(ks, args))
+            .collect()
+    })
 }
 
 /// The channels a pub/sub request names, with whether each is a pattern.

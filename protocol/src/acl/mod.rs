@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub use check::{check, Denied};
+pub use check::{check, request_keys, spec_of, Denied};
 
 /// The categories Redis 7 knows, in its order (ACL CAT).
 pub const CATEGORIES: &[&str] = &[

@@ -25,14 +25,14 @@ mod zset;
 
 pub use exec::{needs_whole_db, watch_digest};
 pub use read::read;
-pub use value::{entry_digest, scan_hash, Data, StoredValue};
+pub use value::{entry_bytes, entry_digest, scan_hash, Data, StoredValue, KEY_OVERHEAD_BYTES};
 
 use bytes::Bytes;
 use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
 use crate::error::Result;
-use crate::types::{OpKind, RequestId, WriteOp};
+use crate::types::{OpKind, ReplicatedSettings, RequestId, WriteOp};
 
 /// The number of logical databases, as in Redis.
 pub const DATABASES: u8 = 16;
@@ -66,6 +66,9 @@ pub trait Txn {
     /// buckets), 0 if none was recorded.
     fn delete_stamp(&mut self, db: u8, key: &[u8]) -> Result<u64>;
     fn put_acl_users(&mut self, users: &Users) -> Result<()>;
+    /// The settings changed through the log (CONFIG SET of replicated names).
+    fn settings(&mut self) -> Result<ReplicatedSettings>;
+    fn put_settings(&mut self, settings: &ReplicatedSettings) -> Result<()>;
 }
 
 /// Read-only access to the committed keyspace.
@@ -121,6 +124,23 @@ fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
         OpKind::Exec { db, items, watched } => exec::apply(txn, *db, items, watched, now),
         OpKind::Once { id, op } => once::apply(txn, id, op, now),
         OpKind::Acl(op) => acl::apply(txn, op),
+        OpKind::Config(pairs) => {
+            let mut settings = txn.settings()?;
+            for (name, value) in pairs {
+                settings.insert(name.clone(), value.clone());
+            }
+            txn.put_settings(&settings)?;
+            Ok(Reply::ok())
+        }
+        OpKind::Evict { db, keys } => {
+            let mut removed = 0;
+            for key in keys {
+                if txn.delete(*db, key)? {
+                    removed += 1;
+                }
+            }
+            Ok(Reply::Integer(removed))
+        }
     }
 }
 
@@ -299,6 +319,7 @@ mod tests {
         pub(crate) u64,
         /// The stamp of the latest delete (any database).
         pub(crate) u64,
+        pub(crate) ReplicatedSettings,
     );
 
     impl Txn for MemTxn {
@@ -349,6 +370,13 @@ mod tests {
         }
         fn put_acl_users(&mut self, users: &Users) -> Result<()> {
             self.2 = users.clone();
+            Ok(())
+        }
+        fn settings(&mut self) -> Result<ReplicatedSettings> {
+            Ok(self.5.clone())
+        }
+        fn put_settings(&mut self, settings: &ReplicatedSettings) -> Result<()> {
+            self.5 = settings.clone();
             Ok(())
         }
     }

@@ -11,9 +11,6 @@ use cairn_protocol::Reply;
 use super::{bits, hash, list, set, zalgebra, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
-/// Bytes counted per key beyond its key and encoded value (data-tree key prefix, counters).
-const KEY_OVERHEAD_BYTES: usize = 48;
-
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
 pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<Reply> {
     let live = |key: &[u8]| -> Result<Option<StoredValue>> {
@@ -96,11 +93,13 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             ])
         }
         ReadCommand::DbSize => Reply::Integer(i64::try_from(view.len(db)?).unwrap_or(i64::MAX)),
-        // The stored record (value and expiry), the key, and a fixed per-key overhead for the
-        // index entries: an estimate, as Redis's is.
+        // The key's share of `used_memory`: the stored record (value and expiry), the key,
+        // and a fixed per-key overhead for the index entries, an estimate as Redis's is.
         ReadCommand::MemoryUsage { key } => match live(key)? {
             None => Reply::Nil,
-            Some(v) => Reply::Integer((v.encode()?.len() + key.len() + KEY_OVERHEAD_BYTES) as i64),
+            Some(v) => Reply::Integer(
+                i64::try_from(super::entry_bytes(key, &v.encode()?)).unwrap_or(i64::MAX),
+            ),
         },
         ReadCommand::Ttl { key, query } => ttl(live(key)?, *query, now_ms),
         ReadCommand::HGet { key, .. }

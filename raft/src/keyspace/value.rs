@@ -136,6 +136,19 @@ pub fn scan_hash(key: &[u8]) -> u64 {
     h
 }
 
+/// Bytes counted per key beyond its key and encoded value: the data-tree key prefix, the
+/// expiry-index entry and the counters' share, rounded up.
+pub const KEY_OVERHEAD_BYTES: u64 = 48;
+
+/// One key's share of the dataset size (`used_memory`, MEMORY USAGE): its bytes, its encoded
+/// value's bytes and [`KEY_OVERHEAD_BYTES`]. A function of the replicated data only, so every
+/// replica computes the same size, and maxmemory means the same on every node.
+pub fn entry_bytes(key: &[u8], encoded: &[u8]) -> u64 {
+    (key.len() as u64)
+        .saturating_add(encoded.len() as u64)
+        .saturating_add(KEY_OVERHEAD_BYTES)
+}
+
 /// One key's contribution to the keyspace digest: a 64-bit hash of (db, key, encoded value).
 /// The digest of a keyspace is the wrapping sum of its keys' contributions, so it is
 /// independent of order and maintained in O(1) per write (add the new, subtract the old).

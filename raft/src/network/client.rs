@@ -67,6 +67,7 @@ enum Rpc {
     Status,
     Publish,
     ChangeMembership,
+    Touch,
 }
 
 impl PeerClients {
@@ -113,6 +114,7 @@ impl PeerClients {
                 Rpc::Status => client.status(request).await,
                 Rpc::Publish => client.publish(request).await,
                 Rpc::ChangeMembership => client.change_membership(request).await,
+                Rpc::Touch => client.touch(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -180,6 +182,17 @@ impl PeerClients {
             .call(addr, Rpc::Publish, &(channel, message), timeout)
             .await?;
         Ok(usize::try_from(delivered).unwrap_or(usize::MAX))
+    }
+
+    /// Reports key accesses this node served to the leader at `addr` (at most
+    /// [`super::server::TOUCH_BATCH_MAX`]).
+    pub async fn touch(
+        &self,
+        addr: &str,
+        touched: &[super::server::Touched],
+        timeout: Duration,
+    ) -> Result<(), CallError> {
+        self.call(addr, Rpc::Touch, &touched, timeout).await
     }
 }
 

@@ -10,7 +10,8 @@ mod server;
 
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
-    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexResult, FORWARD_BATCH_MAX,
+    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexResult, Sinks, TouchSink,
+    Touched, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
 };
 
 use serde::de::DeserializeOwned;

@@ -38,28 +38,39 @@ pub const FORWARD_BATCH_MAX: usize = 1024;
 /// The node owns subscriptions; this crate only carries messages between nodes.
 pub type PublishSink = std::sync::Arc<dyn Fn(&Bytes, &Bytes) -> usize + Send + Sync>;
 
+/// The most key accesses one Touch call may carry: a follower's report of one period.
+pub const TOUCH_BATCH_MAX: usize = 8192;
+
+/// One reported access summary: (db, scan hash of the key, accesses in the period).
+pub type Touched = (u8, u64, u32);
+
+/// Takes the key accesses another node reports: the node owns access tracking; this crate
+/// only carries the reports.
+pub type TouchSink = std::sync::Arc<dyn Fn(Vec<Touched>) + Send + Sync>;
+
+/// What the node gives the peer service besides raft: where pub/sub messages and access
+/// reports from other nodes go.
+pub struct Sinks {
+    pub publish: PublishSink,
+    pub touch: TouchSink,
+}
+
 pub struct PeerService {
     raft: Raft,
     proposer: Proposer,
     sm: StateMachine,
     id: NodeId,
-    publish: PublishSink,
+    sinks: Sinks,
 }
 
 impl PeerService {
-    pub fn new(
-        id: NodeId,
-        raft: Raft,
-        proposer: Proposer,
-        sm: StateMachine,
-        publish: PublishSink,
-    ) -> Self {
+    pub fn new(id: NodeId, raft: Raft, proposer: Proposer, sm: StateMachine, sinks: Sinks) -> Self {
         PeerService {
             raft,
             proposer,
             sm,
             id,
-            publish,
+            sinks,
         }
     }
 
@@ -150,6 +161,18 @@ impl Peer for PeerService {
 
     async fn publish(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         let (channel, message): (Bytes, Bytes) = open(req.get_ref()).map_err(bad_request)?;
-        reply(&((self.publish)(&channel, &message) as u64))
+        reply(&((self.sinks.publish)(&channel, &message) as u64))
+    }
+
+    async fn touch(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let touched: Vec<Touched> = open(req.get_ref()).map_err(bad_request)?;
+        if touched.len() > TOUCH_BATCH_MAX {
+            return Err(Status::invalid_argument(format!(
+                "{} accesses in one report, at most {TOUCH_BATCH_MAX}",
+                touched.len()
+            )));
+        }
+        (self.sinks.touch)(touched);
+        reply(&())
     }
 }

@@ -6,12 +6,15 @@
 //! - `x` db expire_at_ms(8, BE) key → empty: the expiry index, oldest deadline first.
 //! - `c` db → number of keys in db (u64, BE).
 //! - `e` db → number of keys with a TTL in db (u64, BE).
+//! - `u` db → bytes of db's keys and values with their per-key overhead (u64, BE): the
+//!   deterministic used memory (`keyspace::entry_bytes`).
 //! - `g` db → digest of db: wrapping sum of `entry_digest` of its keys (u64, BE).
 //! - `m` name → metadata (bincode): last applied log id, membership, current snapshot.
 //! - `r` log time(8, BE) origin(8, BE) seq(8, BE) → a group of at-most-once reply records
 //!   made by one apply batch at that log time (bincode `Vec<(RequestId, Option<Reply>)>`),
 //!   named by its first id; oldest first (see `store::replies`).
 //! - `a` → the ACL users (bincode `cairn_protocol::acl::Users`), once any was set.
+//! - `o` → the replicated settings (bincode `types::ReplicatedSettings`), once any was set.
 //! - `k` db bucket(2, BE) → the log index of the latest delete of a key in that bucket (u64,
 //!   LE), for WATCH on missing keys.
 
@@ -22,13 +25,17 @@ pub const EXPIRY: u8 = b'x';
 pub const COUNT: u8 = b'c';
 pub const EXPIRES_COUNT: u8 = b'e';
 pub const DIGEST: u8 = b'g';
+pub const BYTES: u8 = b'u';
 pub const META: u8 = b'm';
 pub const REPLY: u8 = b'r';
 pub const ACL: u8 = b'a';
+/// `o` → the settings changed through the log (CONFIG SET of replicated names).
+pub const SETTINGS: u8 = b'o';
 /// `k` db bucket(2) → the log index of the latest delete of a key in that bucket (u64, LE).
 pub const DELETE_STAMP: u8 = b'k';
-/// The prefixes of the keys a snapshot carries: data, at-most-once records, ACL users.
-pub const IN_SNAPSHOT: [u8; 4] = [DATA, REPLY, ACL, DELETE_STAMP];
+/// The prefixes of the keys a snapshot carries: data, at-most-once records, ACL users, delete
+/// stamps, replicated settings.
+pub const IN_SNAPSHOT: [u8; 5] = [DATA, REPLY, ACL, DELETE_STAMP, SETTINGS];
 
 /// Length of the `d` db hash prefix in front of a user key.
 pub const DATA_PREFIX_LEN: usize = 10;
@@ -100,14 +107,22 @@ pub enum Counter {
     Keys = 0,
     /// Keys with a TTL (INFO keyspace `expires=`).
     Expires = 1,
+    /// The dataset bytes of the database (INFO memory `used_memory`, maxmemory).
+    Bytes = 2,
     /// The database's digest (wrapping sum, not a count).
-    Digest = 2,
+    Digest = 3,
+}
+
+impl Counter {
+    /// The counters that count (everything but the digest), in their index order.
+    pub const COUNTS: [Counter; 3] = [Counter::Keys, Counter::Expires, Counter::Bytes];
 }
 
 pub fn counter_key(counter: Counter, db: u8) -> [u8; 2] {
     match counter {
         Counter::Keys => [COUNT, db],
         Counter::Expires => [EXPIRES_COUNT, db],
+        Counter::Bytes => [BYTES, db],
         Counter::Digest => [DIGEST, db],
     }
 }
@@ -145,7 +160,8 @@ pub fn reply_group_time(full: &[u8]) -> Option<u64> {
 }
 
 /// Whether a state-machine key belongs in a snapshot: the data, the at-most-once records and
-/// the ACL users (the expiry index and the counters are rebuilt from the data when loading).
+/// the ACL users (the expiry index and the counters, used bytes included, are rebuilt from the
+/// data when loading).
 pub fn in_snapshot(full: &[u8]) -> bool {
     full.first().is_some_and(|p| IN_SNAPSHOT.contains(p))
 }

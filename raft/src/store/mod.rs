@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use log::LogStore;
 pub use sm::StateMachine;
-pub use view::Keyspace;
+pub use view::{Keyspace, Sampled};
 
 use crate::error::{Error, Result};
 use txn::sled_err;

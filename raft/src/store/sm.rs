@@ -6,6 +6,7 @@
 //! recording the file being installed first and finishing the load at the next start.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,13 +20,13 @@ use cairn_protocol::Reply;
 use super::keys::{self, Counter};
 use super::replies::ReplyTable;
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
-use super::txn::{decode_acl_users, sled_err, SledTxn};
+use super::txn::{decode_acl_users, decode_settings, sled_err, SledTxn};
 use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
 use crate::types::{
-    Entry, LogId, OpKind, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership,
-    TypeConfig,
+    Entry, LogId, OpKind, ReplicatedSettings, Response, Snapshot, SnapshotMeta, StorageError,
+    StoredMembership, TypeConfig,
 };
 
 const INCOMING: &str = "incoming.snap.tmp";
@@ -39,6 +40,9 @@ pub fn check_reply(index: u64, digest: u64) -> Reply {
         Reply::text(format!("{digest:016x}")),
     ])
 }
+
+/// Digest mismatches (db, stored, computed) and each database's used bytes.
+type DigestsAndBytes = (Vec<(u8, u64, u64)>, [u64; keyspace::DATABASES as usize]);
 
 /// What the store remembers of its current snapshot.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -60,6 +64,10 @@ pub struct StateMachine {
     /// The ACL users as applied, mirrored from the tree: every command is checked against
     /// them, so they are read from memory.
     acl: Arc<std::sync::RwLock<Arc<Users>>>,
+    /// The replicated settings as applied, mirrored from the tree (read per write command).
+    settings: Arc<std::sync::RwLock<Arc<ReplicatedSettings>>>,
+    /// The dataset size (sum of the `u` counters) as last committed, for the read side.
+    used_bytes: Arc<AtomicU64>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -101,10 +109,14 @@ impl StateMachine {
             replies: Arc::default(),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             acl: Arc::default(),
+            used_bytes: Arc::default(),
+            settings: Arc::default(),
         };
         sm.finish_interrupted_install()?;
         *sm.reply_table() = ReplyTable::load(&sm.tree)?;
         sm.reload_acl()?;
+        sm.reload_used_bytes()?;
+        sm.reload_settings()?;
         Ok(sm)
     }
 
@@ -139,6 +151,36 @@ impl StateMachine {
         Ok(())
     }
 
+    /// The settings changed through the log, as last applied (empty: none changed).
+    pub fn replicated_settings(&self) -> Arc<ReplicatedSettings> {
+        self.settings
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |s| s.clone())
+    }
+
+    fn reload_settings(&self) -> Result<()> {
+        let stored = self.tree.get([keys::SETTINGS]).map_err(sled_err)?;
+        let settings = Arc::new(decode_settings(stored.as_deref())?);
+        match self.settings.write() {
+            Ok(mut g) => *g = settings,
+            Err(p) => *p.into_inner() = settings,
+        }
+        Ok(())
+    }
+
+    /// Sums the committed `u` counters into the read side's mirror.
+    fn reload_used_bytes(&self) -> Result<()> {
+        let total = (0..keyspace::DATABASES).try_fold(0u64, |acc, db| {
+            Ok::<_, Error>(acc.saturating_add(super::txn::stored_counter(
+                &self.tree,
+                Counter::Bytes,
+                db,
+            )?))
+        })?;
+        self.used_bytes.store(total, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
@@ -146,6 +188,7 @@ impl StateMachine {
     pub fn keyspace(&self) -> Keyspace {
         Keyspace {
             tree: self.tree.clone(),
+            used_bytes: self.used_bytes.clone(),
         }
     }
 
@@ -164,7 +207,14 @@ impl StateMachine {
     /// Recomputes every database's digest from the data and compares it with the running
     /// digest kept by `apply`: the databases that differ, as (db, stored, computed).
     pub fn digest_mismatches(&self) -> Result<Vec<(u8, u64, u64)>> {
+        Ok(self.recount()?.0)
+    }
+
+    /// Recomputes every database's digest and used bytes from the data: the digests that
+    /// differ from the stored ones, as (db, stored, computed), and the used bytes per db.
+    fn recount(&self) -> Result<DigestsAndBytes> {
         let mut computed = [0u64; keyspace::DATABASES as usize];
+        let mut bytes = [0u64; keyspace::DATABASES as usize];
         for item in self.tree.scan_prefix([keys::DATA]) {
             let (k, v) = item.map_err(sled_err)?;
             let Some((_, key)) = keys::split_data_key(&k) else {
@@ -174,6 +224,9 @@ impl StateMachine {
             if let Some(d) = computed.get_mut(usize::from(db)) {
                 *d = d.wrapping_add(keyspace::entry_digest(db, key, &v));
             }
+            if let Some(b) = bytes.get_mut(usize::from(db)) {
+                *b = b.saturating_add(keyspace::entry_bytes(key, &v));
+            }
         }
         let mut bad = Vec::new();
         for (db, d) in (0..keyspace::DATABASES).zip(computed) {
@@ -182,15 +235,24 @@ impl StateMachine {
                 bad.push((db, stored, d));
             }
         }
-        Ok(bad)
+        Ok((bad, bytes))
     }
 
     /// [`Self::digest_mismatches`], then the recomputed digests replace the stored ones, so the
     /// next consistency check compares what is really on disk with the other replicas. A
     /// difference means the data changed behind the log's back (disk corruption, an offline
     /// edit). Returns a description of the mismatch, if any.
+    ///
+    /// The used-bytes counters are rewritten from the data too: they are derived, and a data
+    /// dir written before they existed has none.
     pub fn audit_digests(&self) -> Result<Option<String>> {
-        let bad = self.digest_mismatches()?;
+        let (bad, bytes) = self.recount()?;
+        let mut batch = sled::Batch::default();
+        for (db, b) in (0..keyspace::DATABASES).zip(bytes) {
+            batch.insert(&keys::counter_key(Counter::Bytes, db), &b.to_be_bytes());
+        }
+        self.tree.apply_batch(batch).map_err(sled_err)?;
+        self.reload_used_bytes()?;
         if bad.is_empty() {
             return Ok(None);
         }
@@ -274,7 +336,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     tree.apply_batch(batch).map_err(sled_err)?;
 
     let mut reader = SnapReader::open(path)?;
-    let mut counts = [[0u64; 3]; keyspace::DATABASES as usize];
+    let mut counts = [[0u64; 4]; keyspace::DATABASES as usize];
     while let Some(record) = reader.next_record()? {
         match record {
             SnapRecord::Meta {
@@ -290,7 +352,8 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
                 let mut batch = sled::Batch::default();
                 for (k, v) in entries {
                     if k.first() != Some(&keys::DATA) && keys::in_snapshot(&k) {
-                        // An at-most-once record or the ACL users: kept as they are.
+                        // An at-most-once record, the ACL users, a delete stamp or the
+                        // replicated settings: kept as they are.
                         batch.insert(k, v);
                         continue;
                     }
@@ -309,6 +372,7 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
                         });
                     };
                     c[Counter::Keys as usize] += 1;
+                    c[Counter::Bytes as usize] += keyspace::entry_bytes(key, &v);
                     let d = &mut c[Counter::Digest as usize];
                     *d = d.wrapping_add(keyspace::entry_digest(db, key, &v));
                     if let Some(at) = value.expire_at_ms {
@@ -324,7 +388,12 @@ fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     }
     let mut batch = sled::Batch::default();
     for (db, c) in (0..keyspace::DATABASES).zip(counts) {
-        for counter in [Counter::Keys, Counter::Expires, Counter::Digest] {
+        for counter in [
+            Counter::Keys,
+            Counter::Expires,
+            Counter::Bytes,
+            Counter::Digest,
+        ] {
             batch.insert(
                 &keys::counter_key(counter, db),
                 &c[counter as usize].to_be_bytes(),
@@ -395,11 +464,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut last = None;
         let mut checks: Option<Vec<(u64, u64)>> = None;
         let mut acl_changed = false;
+        let mut settings_changed = false;
         for entry in entries {
             let reply = match &entry.payload {
                 EntryPayload::Blank => Vec::new(),
                 EntryPayload::Normal(op) => {
                     acl_changed |= op.ops.iter().any(OpKind::changes_acl);
+                    settings_changed |= op.ops.iter().any(OpKind::changes_settings);
                     txn.set_stamp(entry.log_id.index);
                     let mut out = keyspace::apply(&mut txn, op).map_err(|e| {
                         StorageError::from(StorageIOError::apply(entry.log_id, AnyError::error(e)))
@@ -439,8 +510,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             txn.put_meta(keys::META_CHECKS, encode(list).map_err(sm_write_err)?);
         }
         txn.commit().map_err(sm_write_err)?;
+        self.reload_used_bytes().map_err(sm_read_err)?;
         if acl_changed {
             self.reload_acl().map_err(sm_read_err)?;
+        }
+        if settings_changed {
+            self.reload_settings().map_err(sm_read_err)?;
         }
         self.changed();
         tracing::debug!(
@@ -503,6 +578,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .map_err(snap_err)?
         .map_err(snap_err)?;
         self.reload_acl().map_err(snap_err)?;
+        self.reload_settings().map_err(snap_err)?;
+        self.reload_used_bytes().map_err(snap_err)?;
         self.changed();
         Ok(())
     }

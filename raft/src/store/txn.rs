@@ -11,8 +11,8 @@ use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
 use crate::error::{Error, Result};
-use crate::keyspace::{entry_digest, StoredValue, Txn, DATABASES};
-use crate::types::RequestId;
+use crate::keyspace::{entry_bytes, entry_digest, StoredValue, Txn, DATABASES};
+use crate::types::{ReplicatedSettings, RequestId};
 
 use super::keys::{self, Counter};
 use super::replies::{Group, ReplyTable};
@@ -33,7 +33,7 @@ pub struct SledTxn<'a> {
     /// Databases cleared in this batch: their stored keys are all deleted at commit.
     cleared: [bool; DBS],
     /// Change of each database's counters since the batch began (or since it was cleared).
-    deltas: [[i64; 2]; DBS],
+    deltas: [[i64; 3]; DBS],
     /// Change of each database's digest (wrapping) since the batch began or was cleared.
     digest_deltas: [u64; DBS],
     /// The version stamped on values written now: the index of the entry being applied.
@@ -51,6 +51,17 @@ pub(super) fn decode_acl_users(stored: Option<&[u8]>) -> Result<Users> {
     }
 }
 
+/// The replicated settings stored under `o` (none stored: empty).
+pub(super) fn decode_settings(stored: Option<&[u8]>) -> Result<ReplicatedSettings> {
+    match stored {
+        None => Ok(ReplicatedSettings::new()),
+        Some(v) => bincode::deserialize(v).map_err(|e| Error::Corrupt {
+            path: "state machine".into(),
+            what: format!("replicated settings: {e}"),
+        }),
+    }
+}
+
 pub(super) fn sled_err(e: sled::Error) -> Error {
     Error::Storage(e.to_string())
 }
@@ -64,7 +75,7 @@ impl<'a> SledTxn<'a> {
             writes: BTreeMap::new(),
             reads: HashMap::new(),
             cleared: [false; DBS],
-            deltas: [[0; 2]; DBS],
+            deltas: [[0; 3]; DBS],
             digest_deltas: [0; DBS],
             stamp: 0,
         }
@@ -131,7 +142,7 @@ impl<'a> SledTxn<'a> {
                     }
                 }
             }
-            for counter in [Counter::Keys, Counter::Expires] {
+            for counter in Counter::COUNTS {
                 let delta = self.deltas[i][counter as usize];
                 if !self.cleared[i] && delta == 0 {
                     continue;
@@ -161,6 +172,11 @@ impl<'a> SledTxn<'a> {
         }
         self.tree.apply_batch(batch).map_err(sled_err)
     }
+}
+
+/// A key's bytes as a counter change (sizes are far below `i64::MAX`).
+fn bytes_delta(key: &[u8], encoded: &[u8]) -> i64 {
+    i64::try_from(entry_bytes(key, encoded)).unwrap_or(i64::MAX)
 }
 
 /// A database's counter as last committed.
@@ -208,8 +224,10 @@ impl Txn for SledTxn<'_> {
         match &old {
             None => self.bump(i, Counter::Keys, 1),
             Some(o) => {
-                let d = entry_digest(db, key, &o.encode()?);
+                let old_encoded = o.encode()?;
+                let d = entry_digest(db, key, &old_encoded);
                 self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
+                self.bump(i, Counter::Bytes, -bytes_delta(key, &old_encoded));
             }
         }
         if old_at != value.expire_at_ms {
@@ -225,6 +243,7 @@ impl Txn for SledTxn<'_> {
         }
         let encoded = value.encode()?;
         self.digest_deltas[i] = self.digest_deltas[i].wrapping_add(entry_digest(db, key, &encoded));
+        self.bump(i, Counter::Bytes, bytes_delta(key, &encoded));
         self.writes.insert(keys::data_key(db, key), Some(encoded));
         Ok(())
     }
@@ -238,8 +257,10 @@ impl Txn for SledTxn<'_> {
             self.writes.insert(keys::expiry_key(db, at, key), None);
             self.bump(i, Counter::Expires, -1);
         }
-        let d = entry_digest(db, key, &old.encode()?);
+        let old_encoded = old.encode()?;
+        let d = entry_digest(db, key, &old_encoded);
         self.digest_deltas[i] = self.digest_deltas[i].wrapping_sub(d);
+        self.bump(i, Counter::Bytes, -bytes_delta(key, &old_encoded));
         self.writes.insert(keys::data_key(db, key), None);
         self.stamp_delete(db, key);
         self.bump(i, Counter::Keys, -1);
@@ -273,7 +294,7 @@ impl Txn for SledTxn<'_> {
         self.writes
             .retain(|k, _| !(k.starts_with(&data) || k.starts_with(&expiry)));
         self.cleared[i] = true;
-        self.deltas[i] = [0; 2];
+        self.deltas[i] = [0; 3];
         self.digest_deltas[i] = 0;
         Ok(())
     }
@@ -326,6 +347,24 @@ impl Txn for SledTxn<'_> {
     fn put_acl_users(&mut self, users: &Users) -> Result<()> {
         let value = bincode::serialize(users).map_err(|e| Error::Storage(e.to_string()))?;
         self.writes.insert(vec![keys::ACL], Some(value));
+        Ok(())
+    }
+
+    fn settings(&mut self) -> Result<ReplicatedSettings> {
+        let stored = match self.writes.get(&[keys::SETTINGS][..]) {
+            Some(staged) => staged.clone(),
+            None => self
+                .tree
+                .get([keys::SETTINGS])
+                .map_err(sled_err)?
+                .map(|v| v.to_vec()),
+        };
+        decode_settings(stored.as_deref())
+    }
+
+    fn put_settings(&mut self, settings: &ReplicatedSettings) -> Result<()> {
+        let value = bincode::serialize(settings).map_err(|e| Error::Storage(e.to_string()))?;
+        self.writes.insert(vec![keys::SETTINGS], Some(value));
         Ok(())
     }
 }

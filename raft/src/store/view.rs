@@ -2,6 +2,9 @@
 //! node serves reads from, concurrently with `apply` (sled reads are lock-free; a batch
 //! becomes visible atomically).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::keys::{self, Counter};
@@ -9,9 +12,19 @@ use super::txn::{sled_err, stored_counter};
 use crate::error::Result;
 use crate::keyspace::{StoredValue, View, DATABASES};
 
+/// A key the eviction sampler looked at.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub key: Bytes,
+    /// The key's scan hash: access tracking identifies keys by (db, hash).
+    pub hash: u64,
+    pub expire_at_ms: Option<u64>,
+}
+
 #[derive(Clone)]
 pub struct Keyspace {
     pub(super) tree: sled::Tree,
+    pub(super) used_bytes: Arc<AtomicU64>,
 }
 
 impl Keyspace {
@@ -30,6 +43,76 @@ impl Keyspace {
             out.push(Bytes::copy_from_slice(key));
         }
         Ok(out)
+    }
+
+    /// The dataset size as of the last applied batch: every key's bytes, its value's encoded
+    /// bytes and a fixed per-key overhead (`keyspace::entry_bytes`), summed over databases.
+    /// Every replica computes it from the same log, so it is the same on all of them.
+    pub fn used_bytes(&self) -> u64 {
+        self.used_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Eviction candidates: up to `limit` keys of `db` in scan order from scan position
+    /// `from`, wrapping around once, looking at `scan_max` entries at most; with `volatile`
+    /// only keys with a TTL. Keys sort by a hash of the key, so a random `from` gives a
+    /// random run of keys, as Redis's `dictGetSomeKeys` takes a run of buckets from a random
+    /// one. Returns (key, scan hash, expiry).
+    pub fn sample(
+        &self,
+        db: u8,
+        from: u64,
+        volatile: bool,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Vec<Sampled>> {
+        let start = keys::data_position(db, from);
+        let end = [keys::DATA, db.saturating_add(1)].to_vec();
+        let head = keys::data_position(db, 0);
+        let wrapped = self
+            .tree
+            .range(start.clone()..end)
+            .chain(self.tree.range(head..start));
+        let mut out = Vec::new();
+        for item in wrapped.take(scan_max) {
+            let (k, v) = item.map_err(sled_err)?;
+            let Some((hash, key, value)) = Self::decode_entry(&k, &v)? else {
+                continue;
+            };
+            if volatile && value.expire_at_ms.is_none() {
+                continue;
+            }
+            out.push(Sampled {
+                key,
+                hash,
+                expire_at_ms: value.expire_at_ms,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `limit` keys of `db` with the soonest deadlines, soonest first, from the expiry
+    /// index: volatile-ttl's candidates, exact where Redis samples.
+    pub fn soonest_expiring(&self, db: u8, limit: usize) -> Result<Vec<Sampled>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([keys::EXPIRY, db]).take(limit) {
+            let (k, _) = item.map_err(sled_err)?;
+            if let Some((at, key)) = keys::split_expiry_key(&k) {
+                out.push(Sampled {
+                    key: Bytes::copy_from_slice(key),
+                    hash: crate::keyspace::scan_hash(key),
+                    expire_at_ms: Some(at),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the key exists and is not expired at `now_ms` (a keyspace hit).
+    pub fn get_live(&self, db: u8, key: &[u8], now_ms: u64) -> Result<bool> {
+        Ok(View::get(self, db, key)?.is_some_and(|v| !v.is_expired(now_ms)))
     }
 
     /// (db, keys, keys with a TTL) of every non-empty database, for INFO keyspace.

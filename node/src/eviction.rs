@@ -1,0 +1,314 @@
+//! maxmemory: refusing writes under `noeviction`, and eviction, decided by the leader only.
+//!
+//! The measure is the replicated dataset size (`Keyspace::used_bytes`), the same on every
+//! replica, and the settings are replicated through the log, so every node refuses the same
+//! writes. With an evicting policy the leader's evictor wakes after every applied batch; while
+//! the dataset is over maxmemory it picks victims as Redis does (samples of
+//! `maxmemory-samples` keys per database into a pool of the [`POOL_SIZE`] best candidates,
+//! ranked by idle time, LFU counter or nothing for the random policies; volatile-ttl takes the
+//! soonest deadlines from the expiry index, exactly) and proposes their deletion as one
+//! `Evict` entry per database, so replicas delete the same keys (DESIGN.md invariant 6).
+//! Writes are admitted meanwhile: the dataset may pass maxmemory by what is written during
+//! one eviction round, where Redis evicts before each command.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_protocol::Reply;
+use cairn_raft::keyspace::DATABASES;
+use cairn_raft::store::{Sampled, StateMachine};
+use cairn_raft::types::now_ms;
+use cairn_raft::OpKind;
+
+use crate::access::Lfu;
+use crate::node::Node;
+use crate::settings::Settings;
+use crate::stats::Stats;
+
+/// Redis's eviction pool size (`EVPOOL_SIZE`).
+const POOL_SIZE: usize = 16;
+/// Keys evicted per round, at most (one entry per database each round). Each pick samples
+/// afresh, as Redis does per evicted key, so a round costs picks × samples lookups.
+const ROUND_KEYS_MAX: usize = 64;
+/// Rounds per wake-up, at most, so a slow round cannot hold the task for ever.
+const ROUNDS_MAX: usize = 64;
+/// Entries looked at per sample, at most, when only keys with a TTL qualify.
+const VOLATILE_SCAN_MAX: usize = 256;
+/// Wakes the evictor even when nothing is applied (a CONFIG SET lowering maxmemory).
+const IDLE_WAKE: Duration = Duration::from_millis(100);
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    fn parse(s: &str) -> Policy {
+        match s {
+            "allkeys-lru" => Policy::AllKeysLru,
+            "allkeys-lfu" => Policy::AllKeysLfu,
+            "allkeys-random" => Policy::AllKeysRandom,
+            "volatile-lru" => Policy::VolatileLru,
+            "volatile-lfu" => Policy::VolatileLfu,
+            "volatile-random" => Policy::VolatileRandom,
+            "volatile-ttl" => Policy::VolatileTtl,
+            _ => Policy::NoEviction,
+        }
+    }
+
+    /// Only keys with a TTL may be evicted.
+    pub fn volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    pub fn lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+}
+
+/// The memory settings in force on this node (replicated values first).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// 0: no limit.
+    pub maxmemory: u64,
+    pub policy: Policy,
+    pub samples: usize,
+    pub lfu: Lfu,
+}
+
+/// A numeric setting in force (negative: 0).
+fn number(sm: &StateMachine, local: &Settings, name: &str, default: u64) -> u64 {
+    crate::settings::effective(sm, local, name)
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(default, |v| u64::try_from(v).unwrap_or(0))
+}
+
+/// The LFU settings in force (`lfu-log-factor`, `lfu-decay-time`).
+pub fn lfu(sm: &StateMachine, local: &Settings) -> Lfu {
+    Lfu {
+        log_factor: number(sm, local, "lfu-log-factor", 10),
+        decay_minutes: number(sm, local, "lfu-decay-time", 1),
+    }
+}
+
+impl Limits {
+    pub fn of(node: &Node) -> Limits {
+        let num = |name: &str, default: u64| number(&node.sm, &node.settings, name, default);
+        Limits {
+            maxmemory: num("maxmemory", 0),
+            policy: Policy::parse(&node.setting("maxmemory-policy").unwrap_or_default()),
+            samples: usize::try_from(num("maxmemory-samples", 5).clamp(1, 64)).unwrap_or(5),
+            lfu: lfu(&node.sm, &node.settings),
+        }
+    }
+
+    fn over(&self, used: u64) -> bool {
+        self.maxmemory > 0 && used > self.maxmemory
+    }
+}
+
+/// Whether maxmemory may refuse this request as this node sees the dataset: it may grow
+/// the dataset (`denyoom` in the command table), the dataset is over maxmemory, and the
+/// policy may leave nothing to evict (noeviction, or a volatile one). A follower then
+/// catches up with the leader before [`refusal`] decides.
+pub fn may_refuse(node: &Node, args: &[Bytes]) -> bool {
+    let Some(spec) = cairn_protocol::acl::spec_of(args) else {
+        return false;
+    };
+    if !spec.has_flag("denyoom") {
+        return false;
+    }
+    let limits = Limits::of(node);
+    limits.over(node.keyspace.used_bytes())
+        && (limits.policy == Policy::NoEviction || limits.policy.volatile())
+}
+
+/// The OOM error for a request that may grow the dataset while it is over maxmemory and
+/// nothing can be evicted: the policy is noeviction, or a volatile one and no key has a
+/// TTL. Decided from replicated state on the client's node.
+pub fn refusal(node: &Node, args: &[Bytes]) -> Option<Reply> {
+    if !may_refuse(node, args) {
+        return None;
+    }
+    let stuck = Limits::of(node).policy == Policy::NoEviction
+        || node
+            .keyspace
+            .db_sizes()
+            .map_or(true, |s| s.iter().all(|(_, _, expires)| *expires == 0));
+    stuck.then(|| Reply::error(OOM))
+}
+
+/// The leader's evictor (followers never evict).
+pub fn spawn(node: Arc<Node>) {
+    tokio::spawn(async move {
+        let mut shutdown = node.shutdown.clone();
+        let mut changes = node.sm.changes();
+        let mut pool = Vec::new();
+        loop {
+            tokio::select! {
+                _ = changes.changed() => {}
+                () = tokio::time::sleep(IDLE_WAKE) => {}
+                _ = shutdown.changed() => return,
+            }
+            node.stats.note_used_memory(node.keyspace.used_bytes());
+            if node.raft.metrics().borrow().current_leader != Some(node.id) {
+                pool.clear();
+                continue;
+            }
+            if let Err(e) = evict(&node, &mut pool).await {
+                tracing::debug!(error = %e, "eviction");
+            }
+        }
+    });
+}
+
+/// A candidate in the pool: higher `score` goes first.
+#[derive(Debug, Clone)]
+struct Candidate {
+    score: u64,
+    db: u8,
+    key: Bytes,
+    hash: u64,
+}
+
+async fn evict(node: &Node, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
+    for _ in 0..ROUNDS_MAX {
+        let limits = Limits::of(node);
+        let used = node.keyspace.used_bytes();
+        if limits.policy == Policy::NoEviction || !limits.over(used) {
+            return Ok(());
+        }
+        let sizes = node.keyspace.db_sizes()?;
+        let keys: u64 = sizes.iter().map(|(_, k, _)| k).sum();
+        // Enough victims of average size to get back under the limit.
+        let average = used / keys.max(1);
+        let wanted = usize::try_from((used - limits.maxmemory).div_ceil(average.max(1)))
+            .unwrap_or(ROUND_KEYS_MAX)
+            .clamp(1, ROUND_KEYS_MAX);
+        let victims = choose(node, &limits, &sizes, pool, wanted)?;
+        if victims.is_empty() {
+            return Ok(());
+        }
+        let mut by_db: Vec<(u8, Vec<Bytes>)> = Vec::new();
+        for c in &victims {
+            node.access.forget(c.db, c.hash);
+            match by_db.iter_mut().find(|(db, _)| *db == c.db) {
+                Some((_, keys)) => keys.push(c.key.clone()),
+                None => by_db.push((c.db, vec![c.key.clone()])),
+            }
+        }
+        let ops = by_db
+            .into_iter()
+            .map(|(db, keys)| OpKind::Evict { db, keys })
+            .collect();
+        for r in node.proposer.propose(ops).await {
+            if let Reply::Integer(removed) = r? {
+                Stats::add(&node.stats.evicted_keys, removed.max(0) as u64);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Picks up to `wanted` distinct victims under `limits.policy`.
+fn choose(
+    node: &Node,
+    limits: &Limits,
+    sizes: &[(u8, u64, u64)],
+    pool: &mut Vec<Candidate>,
+    wanted: usize,
+) -> anyhow::Result<Vec<Candidate>> {
+    let volatile = limits.policy.volatile();
+    let dbs: Vec<u8> = sizes
+        .iter()
+        .filter(|(_, keys, expires)| if volatile { *expires > 0 } else { *keys > 0 })
+        .map(|(db, _, _)| *db)
+        .filter(|db| *db < DATABASES)
+        .collect();
+    if limits.policy == Policy::VolatileTtl {
+        // The soonest deadlines of every database, soonest first.
+        let mut all = Vec::new();
+        for db in &dbs {
+            for s in node.keyspace.soonest_expiring(*db, wanted)? {
+                let at = s.expire_at_ms.unwrap_or(u64::MAX);
+                all.push(candidate(*db, s, u64::MAX - at));
+            }
+        }
+        all.sort_by_key(|c| std::cmp::Reverse(c.score));
+        all.truncate(wanted);
+        return Ok(all);
+    }
+    let now = now_ms();
+    let mut victims: Vec<Candidate> = Vec::new();
+    // Each pick refills the pool with fresh samples, as Redis's evictionPoolPopulate does.
+    for _ in 0..wanted {
+        for db in &dbs {
+            // Victims of this round are still stored: look past them for fresh samples.
+            let taken = victims.iter().filter(|c| c.db == *db).count();
+            let limit = limits.samples + taken;
+            let from = rand::random::<u64>();
+            let sampled =
+                node.keyspace
+                    .sample(*db, from, volatile, limit, VOLATILE_SCAN_MAX.max(limit))?;
+            let fresh = sampled
+                .into_iter()
+                .filter(|s| !victims.iter().any(|c| c.db == *db && c.key == s.key))
+                .take(limits.samples);
+            for s in fresh {
+                if !pool.iter().any(|c| c.db == *db && c.key == s.key) {
+                    pool.push(candidate(*db, s, 0));
+                }
+            }
+        }
+        // Accesses since a candidate entered the pool count.
+        for c in pool.iter_mut() {
+            c.score = score(node, limits, c.db, c.hash, now);
+        }
+        pool.sort_by_key(|c| std::cmp::Reverse(c.score));
+        pool.truncate(POOL_SIZE);
+        if pool.is_empty() {
+            break;
+        }
+        victims.push(pool.remove(0));
+    }
+    Ok(victims)
+}
+
+fn candidate(db: u8, s: Sampled, score: u64) -> Candidate {
+    Candidate {
+        score,
+        db,
+        key: s.key,
+        hash: s.hash,
+    }
+}
+
+/// How strongly a key should go: its idle time (LRU), 255 minus its LFU counter (LFU), or a
+/// random number (random policies).
+fn score(node: &Node, limits: &Limits, db: u8, hash: u64, now: u64) -> u64 {
+    match limits.policy {
+        Policy::AllKeysLru | Policy::VolatileLru => {
+            node.access.observe(db, hash, now, limits.lfu).0
+        }
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            u64::from(u8::MAX - node.access.observe(db, hash, now, limits.lfu).1)
+        }
+        _ => rand::random(),
+    }
+}

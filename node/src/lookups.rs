@@ -1,0 +1,108 @@
+//! What the commands a node serves tell its cache front end: keyspace hits and misses (INFO
+//! stats), key accesses for LRU and LFU (see `access`), and OBJECT IDLETIME / FREQ from them.
+
+use bytes::Bytes;
+use cairn_protocol::command::{ObjectQuery, ReadCommand};
+use cairn_protocol::Reply;
+use cairn_raft::keyspace::scan_hash;
+
+use crate::access::Lfu;
+use crate::eviction::{self, Policy};
+use crate::node::Node;
+
+/// How one node records a run of commands: read once per run, not per command.
+pub struct Recorder<'a> {
+    node: &'a Node,
+    lfu: Lfu,
+    policy: Policy,
+    /// This node follows: its accesses are also reported to the leader.
+    report: bool,
+    now_ms: u64,
+}
+
+/// The keys a request names (by the command table's key specs).
+pub fn keys_of(args: &[Bytes]) -> Vec<Bytes> {
+    cairn_protocol::acl::request_keys(args)
+        .into_iter()
+        .map(Bytes::copy_from_slice)
+        .collect()
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(node: &'a Node, now_ms: u64) -> Self {
+        let limits = eviction::Limits::of(node);
+        Recorder {
+            node,
+            lfu: limits.lfu,
+            policy: limits.policy,
+            report: !crate::info::is_leader(node),
+            now_ms,
+        }
+    }
+
+    /// After a read: each key it looked up counts as a hit or a miss, and a hit is an access,
+    /// except for the commands Redis runs without touching the key (OBJECT, TYPE, TTL, ...).
+    pub fn read(&self, db: u8, cmd: &ReadCommand, keys: &[Bytes], reply: &Reply) {
+        let touches = !matches!(
+            cmd,
+            ReadCommand::Object { .. } | ReadCommand::Type { .. } | ReadCommand::Ttl { .. }
+        );
+        for key in keys {
+            let hit = match cmd {
+                // GET's reply says it: nil is a miss (saves a second lookup on the hot path).
+                ReadCommand::Get { .. } => !matches!(reply, Reply::Nil),
+                _ => self
+                    .node
+                    .keyspace
+                    .get_live(db, key, self.now_ms)
+                    .is_ok_and(|live| live),
+            };
+            self.node.stats.lookup(hit);
+            if hit && touches {
+                self.touch(db, key);
+            }
+        }
+    }
+
+    /// A write names keys: each is accessed (Redis's lookupKeyWrite and new keys alike).
+    pub fn write(&self, db: u8, keys: &[Bytes]) {
+        for key in keys {
+            self.touch(db, key);
+        }
+    }
+
+    fn touch(&self, db: u8, key: &[u8]) {
+        self.node
+            .access
+            .touch(db, scan_hash(key), 1, self.now_ms, self.lfu, self.report);
+    }
+
+    /// OBJECT IDLETIME and OBJECT FREQ of an existing key from this node's access facts,
+    /// with Redis's errors when the policy does not track that measure (nil for a missing
+    /// key). `stored` is the keyspace's answer, returned for every other query.
+    pub fn object(&self, db: u8, what: ObjectQuery, key: &[u8], stored: Reply) -> Reply {
+        if !matches!(what, ObjectQuery::IdleTime | ObjectQuery::Freq) {
+            return stored;
+        }
+        match self.node.keyspace.get_live(db, key, self.now_ms) {
+            Ok(true) => {}
+            Ok(false) => return Reply::Nil,
+            Err(e) => return Reply::error(format!("ERR storage: {e}")),
+        }
+        let hash = scan_hash(key);
+        match what {
+            ObjectQuery::IdleTime if self.policy.lfu() => Reply::error(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ),
+            ObjectQuery::IdleTime => {
+                let (idle, _) = self.node.access.observe(db, hash, self.now_ms, self.lfu);
+                Reply::Integer(i64::try_from(idle / 1000).unwrap_or(i64::MAX))
+            }
+            ObjectQuery::Freq if self.policy.lfu() => {
+                let (_, freq) = self.node.access.observe(db, hash, self.now_ms, self.lfu);
+                Reply::Integer(i64::from(freq))
+            }
+            _ => stored,
+        }
+    }
+}
