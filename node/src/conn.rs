@@ -42,12 +42,15 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             s.readonly = false;
             s.authenticated = false;
             s.monitor = None;
+            s.no_touch = false;
             s.user = cairn_protocol::acl::DEFAULT_USER.to_string();
             s.node.clients.update(s.id, |c| {
                 c.user = cairn_protocol::acl::DEFAULT_USER.to_string();
                 c.db = 0;
                 c.name.clear();
                 c.resp = 2;
+                c.no_evict = false;
+                c.no_touch = false;
             });
             Reply::Simple("RESET".into())
         }
@@ -242,6 +245,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
         }
         ClientCommand::NoTouch(on) => {
             s.node.clients.update(s.id, |c| c.no_touch = on);
+            s.no_touch = on;
             Reply::ok()
         }
         ClientCommand::Info => match s.node.clients.get(s.id) {

@@ -17,6 +17,8 @@ pub struct Recorder<'a> {
     policy: Policy,
     /// This node follows: its accesses are also reported to the leader.
     report: bool,
+    /// Reads count as accesses (not under CLIENT NO-TOUCH).
+    reads_touch: bool,
     now_ms: u64,
 }
 
@@ -29,24 +31,27 @@ pub fn keys_of(args: &[Bytes]) -> Vec<Bytes> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(node: &'a Node, now_ms: u64) -> Self {
+    pub fn new(node: &'a Node, now_ms: u64, reads_touch: bool) -> Self {
         let limits = eviction::Limits::of(node);
         Recorder {
             node,
             lfu: limits.lfu,
             policy: limits.policy,
             report: !crate::info::is_leader(node),
+            reads_touch,
             now_ms,
         }
     }
 
     /// After a read: each key it looked up counts as a hit or a miss, and a hit is an access,
-    /// except for the commands Redis runs without touching the key (OBJECT, TYPE, TTL, ...).
+    /// except for the commands Redis runs without touching the key (OBJECT, TYPE, TTL, ...)
+    /// and for a client in CLIENT NO-TOUCH mode.
     pub fn read(&self, db: u8, cmd: &ReadCommand, keys: &[Bytes], reply: &Reply) {
-        let touches = !matches!(
-            cmd,
-            ReadCommand::Object { .. } | ReadCommand::Type { .. } | ReadCommand::Ttl { .. }
-        );
+        let touches = self.reads_touch
+            && !matches!(
+                cmd,
+                ReadCommand::Object { .. } | ReadCommand::Type { .. } | ReadCommand::Ttl { .. }
+            );
         for key in keys {
             let hit = match cmd {
                 // GET's reply says it: nil is a miss (saves a second lookup on the hot path).

@@ -64,6 +64,8 @@ pub struct Session {
     pub control: Arc<Control>,
     /// After MONITOR: the lines of every command the node runs.
     pub monitor: Option<broadcast::Receiver<Bytes>>,
+    /// CLIENT NO-TOUCH: this connection's reads leave LRU/LFU facts alone.
+    pub no_touch: bool,
 }
 
 /// A command of a pending run: its metrics name, when it was parsed, its arguments.
@@ -134,6 +136,7 @@ where
         subs: None,
         replies_off: false,
         skip_next: false,
+        no_touch: false,
     };
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
@@ -395,7 +398,8 @@ impl Session {
                     continue;
                 }
                 Ok(Step::Write(w)) if quiet => {
-                    Recorder::new(&self.node, now_ms()).write(self.db, &lookups::keys_of(args));
+                    Recorder::new(&self.node, now_ms(), true)
+                        .write(self.db, &lookups::keys_of(args));
                     timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
                     self.record(&mut timings);
@@ -409,7 +413,8 @@ impl Session {
                     self.record(&mut timings);
                 }
                 Ok(Step::Write(w)) => {
-                    Recorder::new(&self.node, now_ms()).write(self.db, &lookups::keys_of(args));
+                    Recorder::new(&self.node, now_ms(), true)
+                        .write(self.db, &lookups::keys_of(args));
                     pending_writes.push(w);
                     timings.push((name, started, args));
                 }
@@ -760,7 +765,7 @@ impl Session {
             }
         }
         let now = now_ms();
-        let recorder = Recorder::new(&self.node, now);
+        let recorder = Recorder::new(&self.node, now, !self.no_touch);
         for (cmd, keys) in cmds {
             let mut reply =
                 keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {

@@ -576,7 +576,8 @@ pub enum ReadCommand {
         start: i64,
         end: i64,
     },
-    /// EXISTS, and TOUCH (cairn keeps no access times, so touching is counting).
+    /// EXISTS, and TOUCH: one read that counts keys; both count as accesses for LRU/LFU (in
+    /// Redis EXISTS does not touch).
     Exists {
         keys: Vec<Bytes>,
     },

@@ -197,8 +197,10 @@ fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
 
 /// OBJECT's answers. cairn stores whole values, not Redis's encodings, so ENCODING names
 /// the encoding Redis 7.2 would choose at its default thresholds (clients and tests use it to
-/// reason about sizes); there is no sharing (REFCOUNT 1) and no access tracking yet
-/// (IDLETIME 0; FREQ answers Redis's error for a non-LFU policy, which is what cairn runs).
+/// reason about sizes); there is no sharing (REFCOUNT 1). Access facts are not replicated
+/// state: the node answers IDLETIME and FREQ from its own tracking (node `lookups`); these
+/// answers (IDLETIME 0, FREQ's error for a non-LFU policy) are for OBJECT inside MULTI/EXEC,
+/// which is applied from the log.
 fn object(what: ObjectQuery, data: &Data) -> Reply {
     match what {
         ObjectQuery::Encoding => Reply::bulk(encoding(data)),

@@ -1,0 +1,118 @@
+//! Goal: the cache statistics move as Redis's do, and accesses served by a follower reach the
+//! leader, which decides evictions.
+//! Method: commands through a follower of a real 3-node cluster, then INFO stats / keyspace /
+//! memory on that node; CONFIG RESETSTAT; OBJECT FREQ on the leader for a key read only
+//! through a follower.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{cmd, wait_for, Cluster};
+use redis::Commands;
+
+fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
+        .trim()
+        .to_string()
+}
+
+fn info_num(c: &mut redis::Connection, section: &str, name: &str) -> u64 {
+    info_field(c, section, name).parse().unwrap()
+}
+
+#[test]
+fn hits_misses_keyspace_ops_and_resetstat() {
+    let cluster = Cluster::start(3, &[]);
+    let mut c = cluster.node(cluster.follower()).conn();
+    let _: () = c.set("a", "1").unwrap();
+    let _: () = c.set_ex("b", "2", 1000).unwrap();
+    let _: Option<String> = c.get("a").unwrap();
+    let _: Option<String> = c.get("missing").unwrap();
+    let _: Vec<Option<String>> = c.mget(&["a", "missing"]).unwrap();
+    let _: u64 = c.exists("b").unwrap();
+    // OBJECT and TYPE look keys up too (they count), but do not touch them.
+    let _: String = cmd("TYPE", &["a"]).query(&mut c).unwrap();
+    assert_eq!(info_num(&mut c, "stats", "keyspace_hits"), 4);
+    assert_eq!(info_num(&mut c, "stats", "keyspace_misses"), 2);
+    assert!(info_num(&mut c, "stats", "total_commands_processed") >= 9);
+    assert_eq!(
+        info_field(&mut c, "keyspace", "db0"),
+        "keys=2,expires=1,avg_ttl=0"
+    );
+    // The dataset measure: two keys, each its bytes, its encoded value and the overhead.
+    let used = info_num(&mut c, "memory", "used_memory");
+    let usage: u64 = cmd("MEMORY", &["USAGE", "a"]).query(&mut c).unwrap();
+    let usage_b: u64 = cmd("MEMORY", &["USAGE", "b"]).query(&mut c).unwrap();
+    assert_eq!(used, usage + usage_b);
+    assert!(info_num(&mut c, "memory", "used_memory_rss") > used);
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory_policy"),
+        "noeviction"
+    );
+
+    // instantaneous_ops_per_sec follows a burst of commands.
+    let mut pipe = redis::pipe();
+    for _ in 0..500 {
+        pipe.cmd("PING").ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    wait_for(Duration::from_secs(3), "instantaneous_ops_per_sec", || {
+        (info_num(&mut c, "stats", "instantaneous_ops_per_sec") > 0).then_some(())
+    });
+
+    let _: () = cmd("CONFIG", &["RESETSTAT"]).query(&mut c).unwrap();
+    assert_eq!(info_num(&mut c, "stats", "keyspace_hits"), 0);
+    assert_eq!(info_num(&mut c, "stats", "keyspace_misses"), 0);
+    assert_eq!(info_num(&mut c, "stats", "evicted_keys"), 0);
+    // Only the INFO commands since the reset.
+    assert!(info_num(&mut c, "stats", "total_commands_processed") <= 4);
+    // RESETSTAT does not touch the data.
+    assert_eq!(
+        info_field(&mut c, "keyspace", "db0"),
+        "keys=2,expires=1,avg_ttl=0"
+    );
+}
+
+#[test]
+fn a_followers_reads_raise_the_leaders_lfu_counter() {
+    let cluster = Cluster::start(3, &[]);
+    let follower = cluster.follower();
+    let mut f = cluster.node(follower).conn();
+    // An LFU policy without a limit: accesses are tracked, nothing is evicted.
+    let _: () = cmd("CONFIG", &["SET", "maxmemory-policy", "allkeys-lfu"])
+        .query(&mut f)
+        .unwrap();
+    let _: () = f.set("x", "1").unwrap();
+    let _: () = f.set("y", "1").unwrap();
+    for _ in 0..100 {
+        let _: String = f.get("x").unwrap();
+    }
+    let mut l = cluster.node(cluster.leader()).conn();
+    wait_for(Duration::from_secs(5), "the follower's report", || {
+        let x: u64 = cmd("OBJECT", &["FREQ", "x"]).query(&mut l).ok()?;
+        let y: u64 = cmd("OBJECT", &["FREQ", "y"]).query(&mut l).ok()?;
+        (x > y + 2).then_some(())
+    });
+    // CLIENT NO-TOUCH: the connection's reads leave the counter alone.
+    let _: () = cmd("CLIENT", &["NO-TOUCH", "ON"]).query(&mut l).unwrap();
+    let before: u64 = cmd("OBJECT", &["FREQ", "y"]).query(&mut l).unwrap();
+    for _ in 0..50 {
+        let _: String = l.get("y").unwrap();
+    }
+    let after: u64 = cmd("OBJECT", &["FREQ", "y"]).query(&mut l).unwrap();
+    assert_eq!(before, after);
+    // The setting is replicated: every node answers OBJECT FREQ.
+    for n in &cluster.nodes {
+        let mut c = n.conn();
+        let policy: Vec<String> = cmd("CONFIG", &["GET", "maxmemory-policy"])
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(policy, ["maxmemory-policy", "allkeys-lfu"]);
+        let _: u64 = cmd("OBJECT", &["FREQ", "x"]).query(&mut c).unwrap();
+    }
+}
