@@ -11,12 +11,13 @@
 //! Writes are admitted meanwhile: the dataset may pass maxmemory by what is written during
 //! one eviction round, where Redis evicts before each command.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::Reply;
-use cairn_raft::keyspace::DATABASES;
+use cairn_raft::keyspace::{scan_hash, DATABASES};
 use cairn_raft::store::{Sampled, StateMachine};
 use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
@@ -29,12 +30,14 @@ use crate::stats::Stats;
 /// Redis's eviction pool size (`EVPOOL_SIZE`).
 const POOL_SIZE: usize = 16;
 /// Keys evicted per round, at most (one entry per database each round). Each pick samples
-/// afresh, as Redis does per evicted key, so a round costs picks × samples lookups.
-const ROUND_KEYS_MAX: usize = 64;
+/// afresh, as Redis does per evicted key, so a round costs picks × samples lookups; rounds
+/// are large so that eviction keeps up with pipelined writes (one commit per round).
+const ROUND_KEYS_MAX: usize = 512;
 /// Rounds per wake-up, at most, so a slow round cannot hold the task for ever.
 const ROUNDS_MAX: usize = 64;
-/// Entries looked at per sample, at most, when only keys with a TTL qualify.
-const VOLATILE_SCAN_MAX: usize = 256;
+/// Entries looked at per sample, at most (keys without a TTL under a volatile policy, and
+/// keys already chosen or in the pool, are passed over).
+const SCAN_MAX: usize = 256;
 /// Wakes the evictor even when nothing is applied (a CONFIG SET lowering maxmemory).
 const IDLE_WAKE: Duration = Duration::from_millis(100);
 
@@ -256,24 +259,22 @@ fn choose(
     }
     let now = now_ms();
     let mut victims: Vec<Candidate> = Vec::new();
+    // (db, key hash) of the victims so far.
+    let mut chosen: HashSet<(u8, u64)> = HashSet::new();
     // Each pick refills the pool with fresh samples, as Redis's evictionPoolPopulate does.
     for _ in 0..wanted {
         for db in &dbs {
-            // Victims of this round are still stored: look past them for fresh samples.
-            let taken = victims.iter().filter(|c| c.db == *db).count();
-            let limit = limits.samples + taken;
+            // Victims of this round are still stored: sample past them.
+            let fresh = |key: &[u8]| {
+                !chosen.contains(&(*db, scan_hash(key)))
+                    && !pool.iter().any(|c| c.db == *db && c.key == key)
+            };
             let from = rand::random::<u64>();
             let sampled =
                 node.keyspace
-                    .sample(*db, from, volatile, limit, VOLATILE_SCAN_MAX.max(limit))?;
-            let fresh = sampled
-                .into_iter()
-                .filter(|s| !victims.iter().any(|c| c.db == *db && c.key == s.key))
-                .take(limits.samples);
-            for s in fresh {
-                if !pool.iter().any(|c| c.db == *db && c.key == s.key) {
-                    pool.push(candidate(*db, s, 0));
-                }
+                    .sample(*db, from, volatile, limits.samples, SCAN_MAX, &fresh)?;
+            for s in sampled {
+                pool.push(candidate(*db, s, 0));
             }
         }
         // Accesses since a candidate entered the pool count.
@@ -285,7 +286,9 @@ fn choose(
         if pool.is_empty() {
             break;
         }
-        victims.push(pool.remove(0));
+        let victim = pool.remove(0);
+        chosen.insert((victim.db, victim.hash));
+        victims.push(victim);
     }
     Ok(victims)
 }

@@ -70,7 +70,7 @@ impl Metrics {
         let process = GaugeVec::new(
             Opts::new(
                 "cairn_process",
-                "Process figures: resident_bytes, data_dir_bytes, uptime_seconds.",
+                "Process figures: resident_bytes, data_dir_bytes, uptime_seconds, and the dataset's used_memory_bytes (INFO used_memory) and maxmemory_bytes.",
             ),
             &["field"],
         )?;
@@ -214,6 +214,12 @@ impl Metrics {
         self.process
             .with_label_values(&["uptime_seconds"])
             .set(node.started.elapsed().as_secs_f64());
+        self.process
+            .with_label_values(&["used_memory_bytes"])
+            .set(node.keyspace.used_bytes() as f64);
+        self.process
+            .with_label_values(&["maxmemory_bytes"])
+            .set(crate::eviction::Limits::of(node).maxmemory as f64);
         for (field, counter) in node.stats.named() {
             self.counters
                 .with_label_values(&[field])

@@ -116,3 +116,20 @@ fn a_followers_reads_raise_the_leaders_lfu_counter() {
         let _: u64 = cmd("OBJECT", &["FREQ", "x"]).query(&mut c).unwrap();
     }
 }
+
+#[test]
+fn maxmemory_flags_set_each_nodes_starting_values() {
+    let cluster = Cluster::start(
+        3,
+        &["--maxmemory", "1mb", "--maxmemory-policy", "volatile-ttl"],
+    );
+    for n in &cluster.nodes {
+        let mut c = n.conn();
+        assert_eq!(info_num(&mut c, "memory", "maxmemory"), 1 << 20);
+        assert_eq!(info_field(&mut c, "memory", "maxmemory_human"), "1.00M");
+        assert_eq!(
+            info_field(&mut c, "memory", "maxmemory_policy"),
+            "volatile-ttl"
+        );
+    }
+}

@@ -52,11 +52,11 @@ impl Keyspace {
         self.used_bytes.load(Ordering::Relaxed)
     }
 
-    /// Eviction candidates: up to `limit` keys of `db` in scan order from scan position
-    /// `from`, wrapping around once, looking at `scan_max` entries at most; with `volatile`
-    /// only keys with a TTL. Keys sort by a hash of the key, so a random `from` gives a
-    /// random run of keys, as Redis's `dictGetSomeKeys` takes a run of buckets from a random
-    /// one. Returns (key, scan hash, expiry).
+    /// Eviction candidates: up to `limit` keys of `db` that `wanted` accepts, in scan order
+    /// from scan position `from`, wrapping around once, looking at `scan_max` entries at
+    /// most; with `volatile` only keys with a TTL. Keys sort by a hash of the key, so a
+    /// random `from` gives a random run of keys, as Redis's `dictGetSomeKeys` takes a run of
+    /// buckets from a random one. Returns (key, scan hash, expiry).
     pub fn sample(
         &self,
         db: u8,
@@ -64,6 +64,7 @@ impl Keyspace {
         volatile: bool,
         limit: usize,
         scan_max: usize,
+        wanted: &dyn Fn(&[u8]) -> bool,
     ) -> Result<Vec<Sampled>> {
         let start = keys::data_position(db, from);
         let end = [keys::DATA, db.saturating_add(1)].to_vec();
@@ -75,16 +76,20 @@ impl Keyspace {
         let mut out = Vec::new();
         for item in wrapped.take(scan_max) {
             let (k, v) = item.map_err(sled_err)?;
-            let Some((hash, key, value)) = Self::decode_entry(&k, &v)? else {
+            let Some((hash, key)) = keys::split_data_key(&k) else {
                 continue;
             };
-            if volatile && value.expire_at_ms.is_none() {
+            if !wanted(key) {
+                continue;
+            }
+            let expire_at_ms = StoredValue::decode(&v)?.expire_at_ms;
+            if volatile && expire_at_ms.is_none() {
                 continue;
             }
             out.push(Sampled {
-                key,
+                key: Bytes::copy_from_slice(key),
                 hash,
-                expire_at_ms: value.expire_at_ms,
+                expire_at_ms,
             });
             if out.len() >= limit {
                 break;
