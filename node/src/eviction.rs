@@ -18,8 +18,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use cairn_protocol::Reply;
 use cairn_raft::keyspace::{scan_hash, DATABASES};
-use cairn_raft::store::{Sampled, StateMachine};
+use cairn_raft::store::Sampled;
 use cairn_raft::types::now_ms;
+use cairn_raft::types::ReplicatedSettings;
 use cairn_raft::OpKind;
 
 use crate::access::Lfu;
@@ -96,28 +97,31 @@ pub struct Limits {
 }
 
 /// A numeric setting in force (negative: 0).
-fn number(sm: &StateMachine, local: &Settings, name: &str, default: u64) -> u64 {
-    crate::settings::effective(sm, local, name)
+fn number(replicated: &ReplicatedSettings, local: &Settings, name: &str, default: u64) -> u64 {
+    crate::settings::effective(replicated, local, name)
         .and_then(|v| v.parse::<i64>().ok())
         .map_or(default, |v| u64::try_from(v).unwrap_or(0))
 }
 
 /// The LFU settings in force (`lfu-log-factor`, `lfu-decay-time`).
-pub fn lfu(sm: &StateMachine, local: &Settings) -> Lfu {
+pub fn lfu(replicated: &ReplicatedSettings, local: &Settings) -> Lfu {
     Lfu {
-        log_factor: number(sm, local, "lfu-log-factor", 10),
-        decay_minutes: number(sm, local, "lfu-decay-time", 1),
+        log_factor: number(replicated, local, "lfu-log-factor", 10),
+        decay_minutes: number(replicated, local, "lfu-decay-time", 1),
     }
 }
 
 impl Limits {
     pub fn of(node: &Node) -> Limits {
-        let num = |name: &str, default: u64| number(&node.sm, &node.settings, name, default);
+        let replicated = node.sm.replicated_settings();
+        let local = &node.settings;
+        let num = |name: &str, default: u64| number(&replicated, local, name, default);
+        let policy = crate::settings::effective(&replicated, local, "maxmemory-policy");
         Limits {
             maxmemory: num("maxmemory", 0),
-            policy: Policy::parse(&node.setting("maxmemory-policy").unwrap_or_default()),
+            policy: Policy::parse(&policy.unwrap_or_default()),
             samples: usize::try_from(num("maxmemory-samples", 5).clamp(1, 64)).unwrap_or(5),
-            lfu: lfu(&node.sm, &node.settings),
+            lfu: lfu(&replicated, local),
         }
     }
 

@@ -78,7 +78,7 @@ impl Node {
     /// A setting's value: the replicated one (CONFIG SET of maxmemory and the eviction
     /// settings goes through the log) if it was ever set, else this node's own.
     pub fn setting(&self, name: &str) -> Option<String> {
-        crate::settings::effective(&self.sm, &self.settings, name)
+        crate::settings::effective(&self.sm.replicated_settings(), &self.settings, name)
     }
 
     /// The consistency checks this replica applied (index, digest).
@@ -180,7 +180,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         Sinks {
             publish: Arc::new(move |channel, message| sink.deliver(channel, message)),
             touch: Arc::new(move |report| {
-                touched.reported(report, crate::eviction::lfu(&sm, &local));
+                let lfu = crate::eviction::lfu(&sm.replicated_settings(), &local);
+                touched.reported(report, lfu);
             }),
         },
     ))

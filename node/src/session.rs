@@ -325,6 +325,9 @@ impl Session {
         let mut pending_reads: Vec<(ReadCommand, Vec<Bytes>)> = Vec::new();
         // (command name, when it was parsed, arguments) of the commands in the pending runs.
         let mut timings: Vec<Timing<'_>> = Vec::new();
+        // Writes are accesses of the keys they name (settings read once per parsed batch).
+        let node = self.node.clone();
+        let writes = Recorder::new(&node, now_ms(), true);
         loop {
             let next = steps.next();
             let started = Instant::now();
@@ -338,8 +341,10 @@ impl Session {
                     return false;
                 }
                 if !crate::info::is_leader(&self.node) {
-                    // On failure the check below runs on what this node has.
-                    let _ = self.node.reads.wait(&self.node).await;
+                    if let Err(e) = self.node.reads.wait(&self.node).await {
+                        // The check below then decides on what this node has applied.
+                        tracing::debug!(error = ?e, "no read index before the maxmemory check");
+                    }
                 }
             }
             let step = next.map(|args| {
@@ -398,8 +403,7 @@ impl Session {
                     continue;
                 }
                 Ok(Step::Write(w)) if quiet => {
-                    Recorder::new(&self.node, now_ms(), true)
-                        .write(self.db, &lookups::keys_of(args));
+                    writes.write(self.db, &lookups::keys_of(args));
                     timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
                     self.record(&mut timings);
@@ -413,8 +417,7 @@ impl Session {
                     self.record(&mut timings);
                 }
                 Ok(Step::Write(w)) => {
-                    Recorder::new(&self.node, now_ms(), true)
-                        .write(self.db, &lookups::keys_of(args));
+                    writes.write(self.db, &lookups::keys_of(args));
                     pending_writes.push(w);
                     timings.push((name, started, args));
                 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use cairn_protocol::glob::glob_match;
-use cairn_raft::store::StateMachine;
+use cairn_raft::types::ReplicatedSettings;
 
 use crate::config::ServeConfig;
 
@@ -114,13 +114,11 @@ pub fn is_replicated(name: &str) -> bool {
 
 /// A setting's value in force: the replicated one if it was ever set through the log, else
 /// this node's own (its default or flag).
-pub fn effective(sm: &StateMachine, local: &Settings, name: &str) -> Option<String> {
-    if is_replicated(name) {
-        if let Some(v) = sm.replicated_settings().get(name) {
-            return Some(v.clone());
-        }
+pub fn effective(replicated: &ReplicatedSettings, local: &Settings, name: &str) -> Option<String> {
+    match replicated.get(name) {
+        Some(v) if is_replicated(name) => Some(v.clone()),
+        _ => local.get(name),
     }
-    local.get(name)
 }
 
 pub struct Settings {
@@ -191,7 +189,7 @@ impl Settings {
     pub fn matching(
         &self,
         patterns: &[&[u8]],
-        replicated: &cairn_raft::types::ReplicatedSettings,
+        replicated: &ReplicatedSettings,
     ) -> Vec<(String, String)> {
         let Ok(values) = self.values.read() else {
             return Vec::new();

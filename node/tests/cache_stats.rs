@@ -133,3 +133,38 @@ fn maxmemory_flags_set_each_nodes_starting_values() {
         );
     }
 }
+
+#[test]
+fn invalid_memory_settings_are_refused_and_not_replicated() {
+    let cluster = Cluster::start(3, &[]);
+    let mut c = cluster.node(cluster.follower()).conn();
+    for args in [
+        ["maxmemory", "lots"],
+        ["maxmemory", "-1"],
+        ["maxmemory-policy", "allkeys-mru"],
+        ["maxmemory-samples", "five"],
+    ] {
+        let r: redis::RedisResult<()> = cmd("CONFIG", &["SET", args[0], args[1]]).query(&mut c);
+        assert!(r.is_err(), "{args:?} accepted");
+    }
+    // All or nothing: a valid pair beside an invalid one is not applied either.
+    let r: redis::RedisResult<()> = cmd(
+        "CONFIG",
+        &["SET", "maxmemory", "1mb", "maxmemory-policy", "nonsense"],
+    )
+    .query(&mut c);
+    assert!(r.is_err());
+    // A valid change through the log, then every node still shows it and only it.
+    let _: () = cmd("CONFIG", &["SET", "maxmemory", "2mb"])
+        .query(&mut c)
+        .unwrap();
+    for n in &cluster.nodes {
+        let mut c = n.conn();
+        let got: Vec<String> = cmd("CONFIG", &["GET", "maxmemory"]).query(&mut c).unwrap();
+        assert_eq!(got, ["maxmemory", "2097152"]);
+        let policy: Vec<String> = cmd("CONFIG", &["GET", "maxmemory-policy"])
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(policy, ["maxmemory-policy", "noeviction"]);
+    }
+}
