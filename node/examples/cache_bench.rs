@@ -134,6 +134,21 @@ fn prefill(a: &Args, value: &str) {
     });
 }
 
+/// `call`'s result, retried as a client library would while the server answers TRYAGAIN
+/// (a cairn follower whose apply waits for a snapshot) or CLUSTERDOWN (an election), for
+/// up to 30 s.
+fn retrying<T>(mut call: impl FnMut() -> redis::RedisResult<T>) -> T {
+    for _ in 0..3000 {
+        match call() {
+            Err(e) if matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN")) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r.unwrap(),
+        }
+    }
+    call().unwrap()
+}
+
 /// Runs `ops` operations over the connections; returns (GETs, hits).
 fn run(a: &Args, zipf: &Zipf, value: &str, ops: u64, phase: u64) -> (u64, u64) {
     let per = ops / a.clients;
@@ -150,15 +165,13 @@ fn run(a: &Args, zipf: &Zipf, value: &str, ops: u64, phase: u64) -> (u64, u64) {
                         let k = key(zipf.sample(&mut rng), a.keys);
                         if rng.gen_range(0..100) < a.get_percent {
                             let v: Option<Vec<u8>> =
-                                redis::cmd("GET").arg(&k).query(&mut conn).unwrap();
+                                retrying(|| redis::cmd("GET").arg(&k).query(&mut conn));
                             gets += 1;
                             hits += u64::from(v.is_some());
                         } else {
-                            let _: () = redis::cmd("SET")
-                                .arg(&k)
-                                .arg(value)
-                                .query(&mut conn)
-                                .unwrap();
+                            retrying(|| {
+                                redis::cmd("SET").arg(&k).arg(value).query::<()>(&mut conn)
+                            });
                         }
                     }
                     (gets, hits)

@@ -9,21 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cmd, wait_for, Cluster};
+use common::{cmd, info_field, info_num, wait_for, Cluster};
 use redis::Commands;
-
-fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
-        .trim()
-        .to_string()
-}
-
-fn info_num(c: &mut redis::Connection, section: &str, name: &str) -> u64 {
-    info_field(c, section, name).parse().unwrap()
-}
 
 #[test]
 fn hits_misses_keyspace_ops_and_resetstat() {

@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{cmd, err_text, wait_for, Cluster};
+use common::{cmd, err_text, info_field, info_num, wait_for, Cluster};
 use redis::Commands;
 
 /// Room for about 115 of the test's keys (a 100-byte value, a short key, 48 bytes overhead).
@@ -21,19 +21,6 @@ const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 fn value() -> String {
     "v".repeat(100)
-}
-
-fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
-        .trim()
-        .to_string()
-}
-
-fn info_num(c: &mut redis::Connection, section: &str, name: &str) -> u64 {
-    info_field(c, section, name).parse().unwrap()
 }
 
 /// Sets maxmemory and the policy through a follower, and waits until every node sees them.

@@ -361,6 +361,21 @@ pub fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
     }
 }
 
+/// The value of `name` in `INFO section`; panics if the section has no such field.
+pub fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
+        .trim()
+        .to_string()
+}
+
+/// A numeric INFO field (see [`info_field`]).
+pub fn info_num(c: &mut redis::Connection, section: &str, name: &str) -> u64 {
+    info_field(c, section, name).parse().unwrap()
+}
+
 /// A command with string arguments.
 pub fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
     let mut c = redis::cmd(name);
