@@ -194,7 +194,7 @@ struct Candidate {
     hash: u64,
 }
 
-async fn evict(node: &Node, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
+async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
     for _ in 0..ROUNDS_MAX {
         let limits = Limits::of(node);
         let used = node.keyspace.used_bytes();
@@ -208,7 +208,16 @@ async fn evict(node: &Node, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
         let wanted = usize::try_from((used - limits.maxmemory).div_ceil(average.max(1)))
             .unwrap_or(ROUND_KEYS_MAX)
             .clamp(1, ROUND_KEYS_MAX);
-        let victims = choose(node, &limits, &sizes, pool, wanted)?;
+        // Sampling reads the store for a while (up to 512 picks): off the async workers, so
+        // heartbeats and clients are not held up behind it.
+        let (n, mut p) = (node.clone(), std::mem::take(pool));
+        let (victims, p) = tokio::task::spawn_blocking(move || {
+            let victims = choose(&n, &limits, &sizes, &mut p, wanted);
+            (victims, p)
+        })
+        .await?;
+        *pool = p;
+        let victims = victims?;
         if victims.is_empty() {
             return Ok(());
         }
