@@ -101,6 +101,9 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
 
+    #[command(flatten)]
+    pub backup: crate::backup::schedule::BackupConfig,
+
     /// Seconds between consistency checks proposed by the leader (0: only `CAIRN CHECK`).
     #[arg(long, env = "CAIRN_CHECK_INTERVAL_SECS", default_value_t = 60)]
     pub check_interval_secs: u64,

@@ -3,6 +3,7 @@
 
 mod acl;
 mod admin;
+mod backup;
 mod blocking;
 mod bootstrap;
 mod checker;
@@ -60,6 +61,8 @@ enum Cmd {
     Check(status::StatusArgs),
     /// List, add or remove cluster members through a running node.
     Members(status::MembersArgs),
+    /// Backups to object storage: create, list, verify, restore.
+    Backup(backup::cli::BackupArgs),
     /// Check a stopped node's data dir offline: every log entry's and snapshot record's
     /// crc32, and the keyspace against its digest. Exits non-zero on any fault.
     Verify {
@@ -95,6 +98,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Members(args) => runtime.block_on(status::members(args)),
         Cmd::Check(args) => runtime.block_on(status::check(args)),
         Cmd::Verify { data_dir } => runtime.block_on(verify(data_dir)),
+        Cmd::Backup(args) => {
+            init_logs("warn", LogFormat::Human);
+            runtime.block_on(backup::cli::run(args))
+        }
     }
 }
 

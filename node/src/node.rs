@@ -51,6 +51,8 @@ pub struct Node {
     pub turnstile: crate::blocking::Turnstile,
     pub started: Instant,
     pub run_id: String,
+    /// Backups this node took (see `backup::schedule`).
+    pub backup: crate::backup::schedule::BackupStatus,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     pub data_dir_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
@@ -208,6 +210,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         turnstile: crate::blocking::Turnstile::default(),
         started: Instant::now(),
         run_id: random_hex(40),
+        backup: Default::default(),
         shutdown,
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
@@ -222,6 +225,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     crate::checker::spawn(node.clone());
     crate::bootstrap::spawn(node.clone(), fresh);
     crate::expiry::spawn(node.clone());
+    crate::backup::schedule::spawn(node.clone());
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
 }

@@ -74,7 +74,7 @@ fn snap_err(e: impl std::fmt::Display) -> StorageError {
     StorageIOError::write_snapshot(None, AnyError::error(e)).into()
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+pub(super) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     bincode::serialize(v).map_err(|e| Error::Storage(e.to_string()))
 }
 
@@ -227,6 +227,20 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Loads a restored snapshot file (already in the snapshot dir, named `file`) as the
+    /// state and the current snapshot. Only for a data dir being built by a restore.
+    pub(super) fn load_restored(&self, file: &str, meta: &SnapshotMeta) -> Result<()> {
+        load_snapshot(&self.tree, &self.snap_dir.join(file))?;
+        StateMachine::set_current(&self.tree, &self.snap_dir, meta, file)?;
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+
+    /// Where snapshot files live.
+    pub(super) fn snap_dir(&self) -> &Path {
+        &self.snap_dir
+    }
+
     /// The current snapshot file, for offline verification.
     pub fn current_snapshot_file(&self) -> Result<Option<PathBuf>> {
         Ok(
@@ -236,7 +250,7 @@ impl StateMachine {
     }
 
     /// Records `file` as the current snapshot and deletes older snapshot files.
-    fn set_current(
+    pub(super) fn set_current(
         tree: &sled::Tree,
         snap_dir: &Path,
         meta: &SnapshotMeta,
@@ -261,7 +275,7 @@ impl StateMachine {
 
 /// Replaces the whole keyspace with a verified snapshot file's content. The file is checked
 /// completely before anything is deleted.
-fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
+pub(super) fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     super::snapshot::verify_file(path)?;
     let mut batch = sled::Batch::default();
     for item in tree.iter() {
