@@ -19,6 +19,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The backup tests run a real S3-compatible server that checks request signatures.
+command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] ||
+  cargo install --locked s3s-fs@0.14.1 --features binary
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/validate-manifests.sh

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use super::dest::Destination;
 use super::manifest::{backup_id, part_name, rfc3339, Manifest, FORMAT, MANIFEST};
 use super::seal::{self, Key};
-use super::{PARTS_IN_FLIGHT, PART_BYTES};
+use super::PARTS_IN_FLIGHT;
 
 /// zstd's default level: about 3x on typical values at several hundred MB/s per core.
 const ZSTD_LEVEL: i32 = 3;
@@ -71,6 +71,8 @@ pub struct Options {
     pub cluster: String,
     pub node: u64,
     pub key: Option<Key>,
+    /// Compressed bytes per part.
+    pub part_bytes: usize,
 }
 
 /// Bytes of the snapshot read so far, out of `total`: for progress bars and INFO.
@@ -96,7 +98,8 @@ pub async fn create(
 
     let (tx, mut rx) = mpsc::channel::<(usize, Bytes)>(2);
     let sink = PartSink {
-        buf: Vec::with_capacity(PART_BYTES + (PART_BYTES >> 3)),
+        buf: Vec::with_capacity(opts.part_bytes),
+        part_bytes: opts.part_bytes,
         next: 0,
         tx,
         key: opts.key.clone(),
@@ -243,6 +246,7 @@ fn compress(mut file: File, sink: PartSink, progress: &Progress) -> anyhow::Resu
 /// Collects compressed bytes and hands them on, sealed, one part at a time.
 struct PartSink {
     buf: Vec<u8>,
+    part_bytes: usize,
     next: usize,
     tx: mpsc::Sender<(usize, Bytes)>,
     key: Option<Key>,
@@ -254,7 +258,7 @@ impl PartSink {
         if self.buf.is_empty() && self.next > 0 {
             return Ok(());
         }
-        let plain = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_BYTES));
+        let plain = std::mem::replace(&mut self.buf, Vec::with_capacity(self.part_bytes));
         let stored = match &self.key {
             Some(key) => seal::seal(key, &self.id, self.next, &plain)
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
@@ -271,7 +275,7 @@ impl PartSink {
 impl Write for PartSink {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.buf.extend_from_slice(data);
-        if self.buf.len() >= PART_BYTES {
+        if self.buf.len() >= self.part_bytes {
             self.emit()?;
         }
         Ok(data.len())

@@ -22,6 +22,9 @@ pub struct Destination {
     store: Arc<dyn ObjectStore>,
     prefix: ObjPath,
     url: String,
+    /// The directory, for a local destination: emptied backup dirs are removed too (a
+    /// directory is not an object, and would otherwise linger in listings).
+    local: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Destination {
@@ -50,6 +53,7 @@ impl Destination {
         };
         let prefix =
             ObjPath::from_url_path(parsed.path()).with_context(|| format!("bad path in {url}"))?;
+        let mut local = None;
         let (store, prefix): (Arc<dyn ObjectStore>, ObjPath) = match parsed.scheme() {
             "file" => {
                 let dir = parsed
@@ -59,6 +63,7 @@ impl Destination {
                     .with_context(|| format!("creating {}", dir.display()))?;
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
                     .with_context(|| format!("opening {}", dir.display()))?;
+                local = Some(dir);
                 (Arc::new(fs), ObjPath::default())
             }
             "s3" | "s3a" => {
@@ -88,6 +93,7 @@ impl Destination {
             store,
             prefix,
             url: url.trim_end_matches('/').to_string(),
+            local,
         })
     }
 
@@ -136,7 +142,11 @@ impl Destination {
         for id in ids {
             match self.manifest(&id).await {
                 Ok(m) => out.push(Listed::Complete(Box::new(m))),
-                Err(e) if is_not_found(&e) => out.push(Listed::Incomplete(id)),
+                Err(e) if is_not_found(&e) => {
+                    if !self.objects(&id).await?.is_empty() {
+                        out.push(Listed::Incomplete(id));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -163,21 +173,27 @@ impl Destination {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e).with_context(|| format!("deleting {manifest}")),
         }
-        let dir = self.prefix.child(backup);
-        let objects: Vec<ObjPath> = self
-            .store
-            .list(Some(&dir))
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .with_context(|| format!("listing {}/{backup}", self.url))?;
-        for path in objects {
+        for path in self.objects(backup).await? {
             match self.store.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e).with_context(|| format!("deleting {path}")),
             }
         }
+        if let Some(root) = &self.local {
+            let _ = std::fs::remove_dir(root.join(self.prefix.as_ref()).join(backup));
+        }
         Ok(())
+    }
+
+    /// The objects stored under a backup's id.
+    async fn objects(&self, backup: &str) -> anyhow::Result<Vec<ObjPath>> {
+        let dir = self.prefix.child(backup);
+        self.store
+            .list(Some(&dir))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .with_context(|| format!("listing {}/{backup}", self.url))
     }
 
     /// Deletes the named parts of a backup that failed midway (best effort: the backup has

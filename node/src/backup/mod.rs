@@ -26,7 +26,7 @@ pub mod restore;
 pub mod schedule;
 pub mod seal;
 
-/// Compressed (and encrypted) bytes per part. Small enough that a few parts in flight
+/// Compressed (and encrypted) bytes per part, by default. Small enough that a few parts in flight
 /// bound memory, large enough that per-request overhead does not matter.
 pub const PART_BYTES: usize = 8 << 20;
 /// Parts uploaded or downloaded at once.

@@ -48,6 +48,12 @@ pub struct BackupConfig {
     #[arg(long, env = "CAIRN_BACKUP_KEY_FILE")]
     pub backup_key_file: Option<PathBuf>,
 
+    /// Compressed bytes per uploaded part (at least 64 KiB): smaller parts suit stores that
+    /// limit request sizes; each part in flight is held in memory.
+    #[arg(long, env = "CAIRN_BACKUP_PART_SIZE", default_value_t = super::PART_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(65536..=(1 << 30)))]
+    pub backup_part_size: u64,
+
     /// A name for this cluster, recorded in backup manifests.
     #[arg(long, env = "CAIRN_CLUSTER_NAME", default_value = "cairn")]
     pub cluster_name: String,
@@ -174,6 +180,7 @@ async fn take_locked(node: &Node, url: &str) -> anyhow::Result<Manifest> {
         cluster: node.config.backup.cluster_name.clone(),
         node: node.id,
         key,
+        part_bytes: node.config.backup.backup_part_size as usize,
     };
     create::create(&dest, source, &opts, node.backup.progress.clone()).await
 }
@@ -253,8 +260,11 @@ pub async fn prune(dest: &Destination, keep: usize) -> anyhow::Result<Vec<String
     Ok(doomed)
 }
 
-/// How often the scheduler looks whether a backup is due.
-const TICK: Duration = Duration::from_secs(5);
+/// How often the scheduler looks whether a backup is due: a quarter of the interval, at
+/// least every 5 s and at most every 200 ms.
+fn tick(interval: Duration) -> Duration {
+    (interval / 4).clamp(Duration::from_millis(200), Duration::from_secs(5))
+}
 
 /// Starts the scheduler when `--backup-to` is set.
 pub fn spawn(node: Arc<Node>) {
@@ -263,13 +273,13 @@ pub fn spawn(node: Arc<Node>) {
     };
     tokio::spawn(async move {
         let mut shutdown = node.shutdown.clone();
-        let mut next_look = Instant::now();
+        let every = tick(node.config.backup.backup_interval);
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
+                _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
-            if *shutdown.borrow() || Instant::now() < next_look || !my_turn(&node) {
+            if *shutdown.borrow() || !my_turn(&node) {
                 continue;
             }
             match due(&node, &url).await {
@@ -284,8 +294,6 @@ pub fn spawn(node: Arc<Node>) {
                     tracing::warn!(error = %format!("{e:#}"), to = %url, "cannot read the backup destination")
                 }
             }
-            // Look again after a tick, but not in a tight loop against a failing store.
-            next_look = Instant::now() + TICK.max(node.config.backup.backup_interval / 20);
         }
     });
 }
