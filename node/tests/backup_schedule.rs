@@ -71,17 +71,12 @@ fn scheduled_backups_to_a_directory_keep_exactly_n() {
     assert!(dirs <= 3, "{dirs} backup dirs left:\n{complete}");
 
     let verified = cairn_ok(&["backup", "verify", &format!("{url}/latest")], &[]);
-    let entries: u64 = verified
-        .split(", ")
-        .find_map(|part| {
-            part.strip_suffix(" entries at log index").or_else(|| {
-                part.split(" entries at log index")
-                    .next()
-                    .filter(|p| p.len() < part.len())
-            })
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no entry count in {verified}"));
+    let words: Vec<&str> = verified.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "entries")
+        .expect("an entry count");
+    let entries: u64 = words[at - 1].parse().unwrap();
     assert!(
         entries >= 100,
         "{entries} entries in the backup of 100 keys"
