@@ -127,6 +127,25 @@ pub fn info(node: &Node, out: &mut String) {
     );
 }
 
+/// The `cairn_backup` metric's fields.
+pub fn metrics(node: &Node) -> [(&'static str, i64); 7] {
+    let b = &node.backup;
+    let last = b.last();
+    let count = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    [
+        ("in_progress", i64::from(b.in_progress.load(Ordering::Relaxed))),
+        ("ok_total", count(&b.ok)),
+        ("failed_total", count(&b.failed)),
+        (
+            "last_success_timestamp_seconds",
+            last.as_ref().map_or(0, |m| (m.created_at_ms / 1000) as i64),
+        ),
+        ("last_index", last.as_ref().map_or(0, |m| m.index as i64)),
+        ("last_bytes", last.as_ref().map_or(0, |m| m.stored_bytes as i64)),
+        ("last_duration_ms", last.as_ref().map_or(0, |m| m.duration_ms as i64)),
+    ]
+}
+
 /// A URL without any user:password part, for display.
 fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
