@@ -28,6 +28,8 @@ cairn="$root/target/release/cairn"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
+  status=$?
+  [ "$status" = 0 ] || tail -n 20 "$work/node.log" "$work/load.log" >&2 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -35,6 +37,9 @@ cleanup() {
 trap cleanup EXIT
 
 port=18479
+# The node uploads with its own environment: give it the S3 server's credentials.
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 \
+  AWS_ENDPOINT="http://127.0.0.1:$((port + 2))" AWS_ALLOW_HTTP=true
 "$cairn" serve --id 1 --data-dir "$work/node" --initial-cluster "1=127.0.0.1:$port@$((port + 1))" \
   --check-interval-secs 0 --log-level warn >"$work/node.log" 2>&1 &
 pids+=($!)
@@ -42,15 +47,13 @@ mkdir -p "$work/s3/bench"
 "$s3s" --host 127.0.0.1 --port $((port + 2)) --access-key bench --secret-key bench-secret \
   "$work/s3" >/dev/null 2>&1 &
 pids+=($!)
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 \
-  AWS_ENDPOINT="http://127.0.0.1:$((port + 2))" AWS_ALLOW_HTTP=true
 for _ in $(seq 1 100); do
-  redis-cli -p $port set ready 1 >/dev/null 2>&1 && break
+  [ "$(redis-cli -p $port set ready 1 2>/dev/null)" = OK ] && break
   sleep 0.1
 done
 
 keys=$((mib * 64)) # 16 KiB each
-python3 - "$keys" <<'PY' | redis-cli -p $port --pipe >/dev/null
+python3 - "$keys" <<'PY' | redis-cli -p $port --pipe >"$work/load.log"
 import os, sys
 n = int(sys.argv[1])
 text = (b"the quick brown fox jumps over the lazy dog " * 200)[:8192]
@@ -86,7 +89,7 @@ stored=$(field stored_bytes <"$work/created")
 kill "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
 start=$(now)
-tar -C "$work/node" -cf - . | zstd -3 -T1 -q -o "$work/ref.tar.zst"
+tar -C "$work/node" -cf - . | zstd -1 -T1 -q -o "$work/ref.tar.zst"
 t_tar=$(python3 -c "print($(now) - $start)")
 mkdir "$work/untar"
 start=$(now)
@@ -103,5 +106,5 @@ for dest in "file://$work/dir" "s3://bench/backups"; do
   echo "| backup create → $name | $(mbps "$snap_bytes" "${t["create $dest"]}") |"
   echo "| backup restore ← $name | $(mbps "$snap_bytes" "${t["restore $dest"]}") |"
 done
-echo "| reference: tar \| zstd -3 of the data dir ($dir_bytes bytes) | $(mbps "$dir_bytes" "$t_tar") |"
+echo "| reference: tar \| zstd -1 of the data dir ($dir_bytes bytes) | $(mbps "$dir_bytes" "$t_tar") |"
 echo "| reference: zstd -d \| tar -x | $(mbps "$dir_bytes" "$t_untar") |"

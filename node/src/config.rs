@@ -123,6 +123,18 @@ pub struct ServeConfig {
     )]
     pub requirepass: Secret,
 
+    /// A secret every member shares: peer RPCs (append, vote, forward, membership) without
+    /// it are refused, so a stranger on the network cannot join the cluster's consensus.
+    /// Empty: peers are not authenticated.
+    #[arg(
+        long,
+        env = "CAIRN_CLUSTER_SECRET",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub cluster_secret: Secret,
+
     /// HTTP port for /healthz, /readyz and /metrics (off when not given).
     #[arg(long, env = "CAIRN_HTTP_PORT")]
     pub http_port: Option<u16>,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, MESSAGE_BYTES_MAX};
+use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, PeerToken, MESSAGE_BYTES_MAX};
 use cairn_raft::pb::peer_server::PeerServer;
 use cairn_raft::proposer::Proposer;
 use cairn_raft::store::{Keyspace, StateMachine, Store};
@@ -142,7 +142,10 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     })?;
     let fresh = store.is_fresh()?;
     let keyspace = store.sm.keyspace();
-    let network = PeerNetwork::default();
+    let token = PeerToken::from_secret(&cfg.cluster_secret.0);
+    let network = PeerNetwork {
+        clients: PeerClients::with_token(token.clone()),
+    };
     let peers = network.clients.clone();
     let raft = Raft::new(
         cfg.id,
@@ -172,6 +175,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    // Checked before a request is decoded: without the secret, nothing reaches raft.
+    let service =
+        tonic::service::interceptor::InterceptedService::new(service, move |r| token.check(r));
     let mut stop = shutdown.clone();
     tokio::spawn(async move {
         let incoming = tokio_stream_from(listener);

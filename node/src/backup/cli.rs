@@ -38,14 +38,16 @@ enum Action {
         host: String,
         #[arg(long, default_value_t = 6379)]
         port: u16,
-        /// The node's password (requirepass), if it has one.
+        /// The node's password (requirepass), if it has one; else REDISCLI_AUTH, else
+        /// CAIRN_REQUIREPASS (set in the pods of deploy/k8s).
         #[arg(long, env = "REDISCLI_AUTH", hide_env_values = true)]
         password: Option<String>,
     },
     /// List the backups at a URL, oldest first (incomplete ones are marked).
     List { url: String },
     /// Download a backup (URL/ID, ID may be `latest`), check every checksum and the
-    /// manifest, and restore it into a temporary directory to check the keyspace.
+    /// manifest, and restore it into a temporary directory (under TMPDIR) to check the
+    /// keyspace.
     Verify {
         backup: String,
         #[command(flatten)]
@@ -90,7 +92,8 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
             let key = Key::load(key.key_file.as_deref())?;
             let progress = Arc::new(Progress::default());
             let bar = Bar::start(&format!("verifying {}", m.id), progress.clone());
-            let lines = restore::verify(&dest, &m, key.as_ref(), progress).await;
+            let scratch = std::env::temp_dir();
+            let lines = restore::verify(&dest, &m, key.as_ref(), &scratch, progress).await;
             bar.finish();
             for line in lines? {
                 println!("{line}");
@@ -182,7 +185,9 @@ async fn list(url: &str) -> anyhow::Result<()> {
 async fn create(addr: &str, to: Option<String>, password: Option<String>) -> anyhow::Result<()> {
     let mut command = vec!["CAIRN".to_string(), "BACKUP".to_string()];
     command.extend(to);
-    let auth = password.filter(|p| !p.is_empty());
+    let auth = password
+        .or_else(|| std::env::var("CAIRN_REQUIREPASS").ok())
+        .filter(|p| !p.is_empty());
     // Poll the node's progress on a second connection while the first one waits.
     let progress = Arc::new(Progress::default());
     let bar = Bar::start("backup", progress.clone());

@@ -174,15 +174,19 @@ impl<R: Read> Read for Tee<R> {
 }
 
 /// Downloads and checks a backup completely, then restores it into a temporary directory
-/// and checks the keyspace there against its digest (`cairn verify`'s offline check).
-/// Returns lines describing what was checked.
+/// under `scratch_in` and checks the keyspace there against its digest (`cairn verify`'s
+/// offline check). Returns lines describing what was checked.
 pub async fn verify(
     dest: &Destination,
     m: &Manifest,
     key: Option<&Key>,
+    scratch_in: &Path,
     progress: Arc<Progress>,
 ) -> anyhow::Result<Vec<String>> {
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let scratch = tempfile::Builder::new()
+        .prefix("backup-verify-")
+        .tempdir_in(scratch_in)
+        .with_context(|| format!("creating a scratch directory in {}", scratch_in.display()))?;
     let members = BTreeMap::from([(
         1,
         NodeInfo {

@@ -133,7 +133,10 @@ pub fn metrics(node: &Node) -> [(&'static str, i64); 7] {
     let last = b.last();
     let count = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     [
-        ("in_progress", i64::from(b.in_progress.load(Ordering::Relaxed))),
+        (
+            "in_progress",
+            i64::from(b.in_progress.load(Ordering::Relaxed)),
+        ),
         ("ok_total", count(&b.ok)),
         ("failed_total", count(&b.failed)),
         (
@@ -141,8 +144,14 @@ pub fn metrics(node: &Node) -> [(&'static str, i64); 7] {
             last.as_ref().map_or(0, |m| (m.created_at_ms / 1000) as i64),
         ),
         ("last_index", last.as_ref().map_or(0, |m| m.index as i64)),
-        ("last_bytes", last.as_ref().map_or(0, |m| m.stored_bytes as i64)),
-        ("last_duration_ms", last.as_ref().map_or(0, |m| m.duration_ms as i64)),
+        (
+            "last_bytes",
+            last.as_ref().map_or(0, |m| m.stored_bytes as i64),
+        ),
+        (
+            "last_duration_ms",
+            last.as_ref().map_or(0, |m| m.duration_ms as i64),
+        ),
     ]
 }
 
@@ -290,6 +299,7 @@ pub fn spawn(node: Arc<Node>) {
     let Some(url) = node.config.backup.backup_to.clone() else {
         return;
     };
+    remove_stale_scratch(&node.config.data_dir);
     tokio::spawn(async move {
         let mut shutdown = node.shutdown.clone();
         let every = tick(node.config.backup.backup_interval);
@@ -317,6 +327,23 @@ pub fn spawn(node: Arc<Node>) {
     });
 }
 
+/// Removes trial-restore directories a crash left in the data dir.
+fn remove_stale_scratch(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with("backup-verify-")
+        {
+            if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                tracing::warn!(path = %e.path().display(), error = %err, "could not remove");
+            }
+        }
+    }
+}
+
 fn my_turn(node: &Node) -> bool {
     match node.config.backup.backup_node {
         Some(id) => id == node.id,
@@ -335,9 +362,18 @@ async fn scheduled(node: &Node, url: &str) -> anyhow::Result<()> {
     let m = take(node, Some(url)).await?;
     let dest = Destination::open(url)?;
     let key = Key::load(node.config.backup.backup_key_file.as_deref())?;
-    super::restore::verify(&dest, &m, key.as_ref(), Arc::new(Progress::default()))
-        .await
-        .with_context(|| format!("verifying backup {}", m.id))?;
+    // The trial restore is as large as the keyspace: on the data volume, not in /tmp (which
+    // a read-only root filesystem does not have).
+    let scratch = &node.config.data_dir;
+    super::restore::verify(
+        &dest,
+        &m,
+        key.as_ref(),
+        scratch,
+        Arc::new(Progress::default()),
+    )
+    .await
+    .with_context(|| format!("verifying backup {}", m.id))?;
     let removed = prune(&dest, node.config.backup.backup_keep).await?;
     if !removed.is_empty() {
         tracing::info!(removed = ?removed, "backup retention");

@@ -230,7 +230,7 @@ impl StateMachine {
     /// Loads a restored snapshot file (already in the snapshot dir, named `file`) as the
     /// state and the current snapshot. Only for a data dir being built by a restore.
     pub(super) fn load_restored(&self, file: &str, meta: &SnapshotMeta) -> Result<()> {
-        load_snapshot(&self.tree, &self.snap_dir.join(file))?;
+        replace_with_snapshot(&self.tree, &self.snap_dir.join(file))?;
         StateMachine::set_current(&self.tree, &self.snap_dir, meta, file)?;
         self.db.flush().map_err(sled_err)?;
         Ok(())
@@ -277,6 +277,12 @@ impl StateMachine {
 /// completely before anything is deleted.
 pub(super) fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     super::snapshot::verify_file(path)?;
+    replace_with_snapshot(tree, path)
+}
+
+/// [`load_snapshot`] without the first full pass: for a file just written from a stream
+/// whose every record was checked, into an empty tree. Records are checked again as read.
+fn replace_with_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     let mut batch = sled::Batch::default();
     for item in tree.iter() {
         let (k, _) = item.map_err(sled_err)?;
