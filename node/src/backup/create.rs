@@ -25,8 +25,8 @@ use super::manifest::{backup_id, part_name, rfc3339, Manifest, FORMAT, MANIFEST}
 use super::seal::{self, Key};
 use super::PARTS_IN_FLIGHT;
 
-/// zstd level 1: on cairn snapshots it compresses 2.5 times faster than the default level 3
-/// for a ratio 2% worse (measured, docs/BENCHMARKS.md), and compression is what bounds the
+/// zstd level 1: on a snapshot-like sample it compressed 2.5 times faster than the default
+/// level 3, to the same size (docs/BENCHMARKS.md), and compression is what bounds a
 /// backup's speed.
 const ZSTD_LEVEL: i32 = 1;
 const READ_CHUNK: usize = 1 << 20;
