@@ -288,6 +288,9 @@ pub async fn prune(dest: &Destination, keep: usize) -> anyhow::Result<Vec<String
     Ok(doomed)
 }
 
+/// How long a failed scheduled backup waits before the next try (less for short intervals).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
 /// How often the scheduler looks whether a backup is due: a quarter of the interval, at
 /// least every 5 s and at most every 200 ms.
 fn tick(interval: Duration) -> Duration {
@@ -303,24 +306,46 @@ pub fn spawn(node: Arc<Node>) {
     tokio::spawn(async move {
         let mut shutdown = node.shutdown.clone();
         let every = tick(node.config.backup.backup_interval);
+        let interval = node.config.backup.backup_interval.as_millis() as u64;
+        // When the newest complete backup was made, as last read from the destination.
+        // Read again when this node's turn begins (another node may have taken backups
+        // meanwhile) and before each backup, so the store is listed about once an
+        // interval, not on every tick.
+        let mut newest: Option<Option<u64>> = None;
+        // After a failure, wait before trying again: each try builds a snapshot.
+        let mut not_before = Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
-            if *shutdown.borrow() || !my_turn(&node) {
+            if *shutdown.borrow() {
+                return;
+            }
+            if !my_turn(&node) {
+                newest = None;
                 continue;
             }
-            match due(&node, &url).await {
-                Ok(false) => {}
-                Ok(true) => {
-                    if let Err(e) = scheduled(&node, &url).await {
+            let is_due = |at: Option<u64>| {
+                at.is_none_or(|ms| super::unix_ms().saturating_sub(ms) >= interval)
+            };
+            if newest.is_some_and(|at| !is_due(at)) || Instant::now() < not_before {
+                continue;
+            }
+            match newest_backup(&url).await {
+                Ok(at) if !is_due(at) => newest = Some(at),
+                Ok(_) => match scheduled(&node, &url).await {
+                    Ok(()) => newest = Some(Some(super::unix_ms())),
+                    Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), "scheduled backup");
                         node.backup.set_error(Some(format!("{e:#}")));
+                        newest = None;
+                        not_before = Instant::now() + RETRY_AFTER_FAILURE.min(every * 12);
                     }
-                }
+                },
                 Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), to = %url, "cannot read the backup destination")
+                    tracing::warn!(error = %format!("{e:#}"), to = %url, "cannot read the backup destination");
+                    newest = None;
                 }
             }
         }
@@ -351,11 +376,10 @@ fn my_turn(node: &Node) -> bool {
     }
 }
 
-async fn due(node: &Node, url: &str) -> anyhow::Result<bool> {
+/// When the newest complete backup at `url` was made (unix ms), if there is one.
+async fn newest_backup(url: &str) -> anyhow::Result<Option<u64>> {
     let dest = Destination::open(url)?;
-    let newest = dest.complete().await?.pop();
-    let interval = node.config.backup.backup_interval.as_millis() as u64;
-    Ok(newest.is_none_or(|m| super::unix_ms().saturating_sub(m.created_at_ms) >= interval))
+    Ok(dest.complete().await?.pop().map(|m| m.created_at_ms))
 }
 
 async fn scheduled(node: &Node, url: &str) -> anyhow::Result<()> {
