@@ -126,26 +126,36 @@ fn backup_to_s3_restores_into_a_fresh_cluster() {
     assert!(check.contains("result: consistent"), "{check}");
 }
 
+/// A one-node cluster with 20k keys and one backup of them (in 64 KiB parts) at `prefix`.
+fn one_node_backed_up(s3: &S3Server, prefix: &str) -> (Cluster, String) {
+    let mut a = Cluster::unstarted(1, &["--backup-part-size", "65536"]);
+    a.env = s3.env();
+    a.launch();
+    fill(a.node(1), 20_000);
+    let url = s3.url(prefix);
+    let port = a.node(1).port.to_string();
+    cairn_ok(&["backup", "create", "--port", &port, "--to", &url], &[]);
+    (a, url)
+}
+
+/// Restores `backup` as node 1 of a one-node cluster into `dir`.
+fn restore_one(
+    backup: &str,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> std::process::Output {
+    let dir = dir.to_str().unwrap();
+    let args = ["backup", "restore", backup, "--data-dir", dir, "--id", "1"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend(["--initial-cluster", "1=127.0.0.1:1@2"]);
+    cairn(&args, env)
+}
+
 #[test]
 fn damaged_parts_are_detected_and_refused() {
     let s3 = S3Server::start();
     let env = s3.env();
-    let mut a = Cluster::unstarted(1, &["--backup-part-size", "65536"]);
-    a.env = env.clone();
-    a.launch();
-    fill(a.node(1), 20_000);
-    let url = s3.url("damaged");
-    cairn_ok(
-        &[
-            "backup",
-            "create",
-            "--port",
-            &a.node(1).port.to_string(),
-            "--to",
-            &url,
-        ],
-        &[],
-    );
+    let (_cluster, url) = one_node_backed_up(&s3, "damaged");
     let listing = cairn_ok(&["backup", "list", &url], &env);
     let id = listing.split_whitespace().next().unwrap().to_string();
     assert!(listing.contains("parts="), "{listing}");
@@ -168,20 +178,7 @@ fn damaged_parts_are_detected_and_refused() {
 
     let target = tempfile::tempdir().unwrap();
     let dir = target.path().join("node1");
-    let out = cairn(
-        &[
-            "backup",
-            "restore",
-            &backup,
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--id",
-            "1",
-            "--initial-cluster",
-            "1=127.0.0.1:1@2",
-        ],
-        &env,
-    );
+    let out = restore_one(&backup, &dir, &env);
     assert!(!out.status.success());
     assert!(
         !dir.join("sled").exists(),
@@ -193,13 +190,8 @@ fn damaged_parts_are_detected_and_refused() {
 fn an_upload_killed_midway_never_looks_complete() {
     let s3 = S3Server::start();
     let env = s3.env();
-    let mut a = Cluster::unstarted(1, &["--backup-part-size", "65536"]);
-    a.env = env.clone();
-    a.launch();
-    fill(a.node(1), 20_000);
-    let url = s3.url("killed");
+    let (mut a, url) = one_node_backed_up(&s3, "killed");
     let port = a.node(1).port.to_string();
-    cairn_ok(&["backup", "create", "--port", &port, "--to", &url], &[]);
 
     // Freeze the object store, start a second backup, let a few parts through, then kill
     // the node that is uploading.
@@ -242,19 +234,10 @@ fn an_upload_killed_midway_never_looks_complete() {
     assert_eq!(complete, 1, "only the first backup is complete:\n{listing}");
     // `latest` is the complete one and restores.
     let target = tempfile::tempdir().unwrap();
-    let dir = target.path().join("n1");
-    cairn_ok(
-        &[
-            "backup",
-            "restore",
-            &format!("{url}/latest"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--id",
-            "1",
-            "--initial-cluster",
-            "1=127.0.0.1:1@2",
-        ],
-        &env,
+    let out = restore_one(&format!("{url}/latest"), &target.path().join("n1"), &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
