@@ -29,3 +29,7 @@ scripts/validate-manifests.sh
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
 cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
 scripts/chaos.sh --smoke # chaos smoke (~90 s): each workload 20 s under kill (+partition with netns)
+# The docker backend once, on the image the Compose test built (where Docker runs).
+if docker image inspect cairn:test >/dev/null 2>&1; then
+  scripts/chaos.sh --runs 1 --duration 20 --backend docker --image cairn:test --nemesis kill,partition
+fi
