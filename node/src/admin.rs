@@ -5,6 +5,8 @@
 //! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
 //! - `CAIRN MEMBERS`, `CAIRN MEMBER ADD id host:port@raftport`, `CAIRN MEMBER REMOVE id`:
 //!   membership (see `membership`).
+//! - `CAIRN REPAIR [id]`: rebuilds this node (a replica whose data diverged) from the
+//!   leader's snapshot (see `repair`).
 //! - `CAIRN BACKUP [url]`: a backup now from this node (see `backup`), to `url` or to
 //!   `--backup-to`; replies with the manifest's main fields once it is stored.
 
@@ -34,6 +36,17 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
         "MEMBER" => member(node, &args[1..]).await,
         "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
+        "REPAIR" if args.len() <= 2 => {
+            let id = args
+                .get(1)
+                .map(|a| String::from_utf8_lossy(a).parse::<u64>());
+            match id {
+                Some(Err(_)) => Reply::error("ERR node id must be a positive integer"),
+                Some(Ok(id)) => crate::repair::repair(node, Some(id)).await,
+                None => crate::repair::repair(node, None).await,
+            }
+        }
+        "REPAIR" => Reply::error("ERR wrong number of arguments for 'cairn|repair' command"),
         "BACKUP" => Reply::error("ERR wrong number of arguments for 'cairn|backup' command"),
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CAIRN HELP.",

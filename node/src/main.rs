@@ -21,6 +21,7 @@ mod monitor;
 mod node;
 mod pubsub;
 mod read_barrier;
+mod repair;
 mod router;
 mod server;
 mod session;
@@ -151,8 +152,16 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
+    let mut exit = node.exit.subscribe();
+    let mut exit_code = None;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        code = async { exit.wait_for(Option::is_some).await.map(|c| *c) } => {
+            exit_code = code.ok().flatten();
+            tracing::info!(code = ?exit_code, "stopping as asked");
+            // Let the asking client's reply go out first.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         r = server => {
             match r {
@@ -165,6 +174,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     if let Err(e) = node.raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown");
+    }
+    if let Some(code) = exit_code {
+        std::process::exit(code);
     }
     Ok(())
 }

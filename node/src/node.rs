@@ -55,12 +55,19 @@ pub struct Node {
     pub backup: crate::backup::schedule::BackupStatus,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
+    /// Set when the node must stop by itself, with the exit code (`CAIRN REPAIR`).
+    pub exit: watch::Sender<Option<i32>>,
     pub data_dir_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
 impl Node {
     /// How long a client request waits for a leader before `-CLUSTERDOWN`: long enough to
     /// ride out an election, short enough not to hang.
+    /// Asks the process to exit with `code` (see `repair`); main waits for it.
+    pub fn request_exit(&self, code: i32) {
+        self.exit.send_replace(Some(code));
+    }
+
     pub fn leader_wait(&self) -> Duration {
         Duration::from_millis(self.config.election_timeout_max_ms * 3 + 500)
     }
@@ -131,8 +138,11 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
 /// Opens the data dir, starts raft and the peer server, and bootstraps the cluster if this
 /// node is the one to do it. Returns the node; the caller starts the RESP server.
 pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Node>> {
-    let cfg = cfg.resolve()?;
+    let mut cfg = cfg.resolve()?;
     cfg.validate()?;
+    if let Some(via) = crate::repair::take_marker(&cfg.data_dir)? {
+        cfg.join = Some(via);
+    }
     let (_, raft_port) = cfg.ports()?;
     let store = Store::open(&cfg.data_dir, cfg.cache_mb * 1024 * 1024).with_context(|| {
         format!(
@@ -218,6 +228,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         run_id: random_hex(40),
         backup: Default::default(),
         shutdown,
+        exit: watch::Sender::new(None),
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
     });
