@@ -3,13 +3,14 @@
 # then a summary (runs, failed runs, failed checks, availability). Exits non-zero if any run
 # failed a check.
 #
-#   scripts/chaos.sh --runs N [--duration 60] [--backend netns|process] [--bin PATH]
-#                    [--out DIR] [--seed S] [--nodes 3|5] [--harness PATH]
+#   scripts/chaos.sh --runs N [--duration 60] [--backend netns|process|docker] [--bin PATH]
+#                    [--image IMG] [--out DIR] [--seed S] [--nodes 3|5] [--harness PATH]
 #                    [--nemesis LIST]   # one fault mix for every run instead of cycling
 #   scripts/chaos.sh --smoke [--bin PATH]     # CI: each workload once, 20 s, kill+partition
 #
 # The backend defaults to netns where `ip netns add` works (root), else process; the process
-# backend has no network, so its mixes leave partition and loss out.
+# backend has no network, so its mixes leave partition and loss out. The docker backend runs
+# the image given by --image (default cairn:dev, from scripts/build-image.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -24,19 +25,21 @@ nodes=3
 smoke=0
 harness=""
 only_mix=""
+image="cairn:dev"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --duration) duration="${2%s}"; shift 2 ;;
     --backend) backend="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
+    --image) image="$2"; shift 2 ;;
     --harness) harness="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --nodes) nodes="$2"; shift 2 ;;
     --nemesis) only_mix="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -63,7 +66,7 @@ if [ -z "$backend" ]; then
 fi
 
 workloads=(register counter list-append set register-nocas)
-if [ "$backend" = netns ]; then
+if [ "$backend" = netns ] || [ "$backend" = docker ]; then
   mixes=(kill pause partition restart partition,loss member kill,pause,partition,restart,loss,member)
 else
   mixes=(kill pause restart member kill,pause,restart,member)
@@ -92,7 +95,8 @@ for ((i = 0; i < runs; i++)); do
   dir="$out/run-$(printf %03d "$i")-$w-${m//,/+}"
   set +e
   "$harness" run --nodes "$nodes" --duration "${duration}s" --nemesis "$m" --workload "$wl" \
-    --seed "$s" --backend "$backend" --bin "$bin" --out "$dir" "${extra[@]}" >"$dir.log" 2>&1
+    --seed "$s" --backend "$backend" --bin "$bin" --image "$image" --out "$dir" "${extra[@]}" \
+    >"$dir.log" 2>&1
   rc=$?
   set -e
   verdict="$(tail -n 1 "$dir.log")"

@@ -19,9 +19,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The backup tests run a real S3-compatible server that checks request signatures.
+command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] ||
+  cargo install --locked s3s-fs@0.14.1 --features binary
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/validate-manifests.sh
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
 cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
 scripts/chaos.sh --smoke # chaos smoke (~90 s): each workload 20 s under kill (+partition with netns)
+# The docker backend once, on the image the Compose test built (where Docker runs).
+if docker image inspect cairn:test >/dev/null 2>&1; then
+  scripts/chaos.sh --runs 1 --duration 20 --backend docker --image cairn:test --nemesis kill,partition
+fi

@@ -66,6 +66,9 @@ pub enum Backend {
     Process,
     /// One network namespace per node on a bridge: every fault, partitions included.
     Netns,
+    /// One container per node (the image from scripts/build-image.sh) on a Docker network:
+    /// every fault, partitions included.
+    Docker,
 }
 
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -98,9 +101,13 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Backend::Process)]
     pub backend: Backend,
 
-    /// The cairn binary to run.
+    /// The cairn binary to run (process and netns backends).
     #[arg(long, env = "CAIRN_BIN", default_value = "target/debug/cairn")]
     pub bin: PathBuf,
+
+    /// The cairn image to run (docker backend).
+    #[arg(long, default_value = "cairn:dev")]
+    pub image: String,
 
     /// Output directory: history, results, report, node logs and data.
     #[arg(long, default_value = "chaos-out")]

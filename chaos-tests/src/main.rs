@@ -49,11 +49,22 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(exit_code(failed))
         }
         Cmd::Cleanup => {
-            let n = cluster::netns::cleanup_stale()?;
+            let mut n = cluster::netns::cleanup_stale()?;
+            if docker_daemon_up() {
+                n += cluster::docker::cleanup_stale()?;
+            }
             println!("removed {n} stale objects");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Whether a Docker daemon answers (the docker backend's leftovers can only be there then).
+fn docker_daemon_up() -> bool {
+    std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn exit_code(failed: usize) -> ExitCode {

@@ -44,6 +44,9 @@ pub fn validate(args: &RunArgs) -> Result<()> {
     if args.backend == Backend::Netns && !netns::available() {
         bail!("the netns backend needs root and `ip netns add` to work here");
     }
+    if args.backend == Backend::Docker {
+        crate::cluster::docker::available(&args.image)?;
+    }
     Ok(())
 }
 
@@ -55,7 +58,7 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
     println!("cairn-chaos: seed {seed}");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut cluster = Cluster::start(args.backend, args.nodes, &args.bin, &args.out)?;
+    let mut cluster = Cluster::start(args.backend, args.nodes, &args.bin, &args.image, &args.out)?;
     let specs = cluster.specs();
     if cluster::wait_leader(&specs, LEADER_WAIT).await.is_none() {
         bail!(

@@ -5,6 +5,10 @@
 //! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
 //! - `CAIRN MEMBERS`, `CAIRN MEMBER ADD id host:port@raftport`, `CAIRN MEMBER REMOVE id`:
 //!   membership (see `membership`).
+//! - `CAIRN REPAIR [id]`: rebuilds this node (a replica whose data diverged) from the
+//!   leader's snapshot (see `repair`).
+//! - `CAIRN BACKUP [url]`: a backup now from this node (see `backup`), to `url` or to
+//!   `--backup-to`; replies with the manifest's main fields once it is stored.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -31,6 +35,19 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "MEMBERS" if args.len() == 1 => crate::membership::members(node),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
         "MEMBER" => member(node, &args[1..]).await,
+        "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
+        "REPAIR" if args.len() <= 2 => {
+            let id = args
+                .get(1)
+                .map(|a| String::from_utf8_lossy(a).parse::<u64>());
+            match id {
+                Some(Err(_)) => Reply::error("ERR node id must be a positive integer"),
+                Some(Ok(id)) => crate::repair::repair(node, Some(id)).await,
+                None => crate::repair::repair(node, None).await,
+            }
+        }
+        "REPAIR" => Reply::error("ERR wrong number of arguments for 'cairn|repair' command"),
+        "BACKUP" => Reply::error("ERR wrong number of arguments for 'cairn|backup' command"),
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CAIRN HELP.",
             String::from_utf8_lossy(args.first().map(|a| a.as_ref()).unwrap_or(b""))
@@ -65,6 +82,28 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
             ),
         };
     crate::membership::change(node, change).await
+}
+
+async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
+    let url = url.map(|u| String::from_utf8_lossy(u).into_owned());
+    match crate::backup::schedule::take(node, url.as_deref()).await {
+        Ok(m) => {
+            let mut out = String::new();
+            let _ = writeln!(out, "id: {}", m.id);
+            let _ = writeln!(out, "index: {}", m.index);
+            let _ = writeln!(out, "term: {}", m.term);
+            let _ = writeln!(out, "snapshot_bytes: {}", m.snapshot_bytes);
+            let _ = writeln!(out, "stored_bytes: {}", m.stored_bytes);
+            let _ = writeln!(out, "parts: {}", m.parts.len());
+            let _ = writeln!(out, "encrypted: {}", m.encryption.is_some());
+            let _ = writeln!(out, "duration_ms: {}", m.duration_ms);
+            Reply::Verbatim(out)
+        }
+        Err(e) => Reply::error(format!(
+            "ERR backup failed: {}",
+            format!("{e:#}").replace(['\r', '\n'], " ")
+        )),
+    }
 }
 
 async fn status(node: &Node) -> String {

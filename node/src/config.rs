@@ -101,6 +101,9 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_RAFT_PORT")]
     pub raft_port: Option<u16>,
 
+    #[command(flatten)]
+    pub backup: crate::backup::schedule::BackupConfig,
+
     /// Seconds between consistency checks proposed by the leader (0: only `CAIRN CHECK`).
     #[arg(long, env = "CAIRN_CHECK_INTERVAL_SECS", default_value_t = 60)]
     pub check_interval_secs: u64,
@@ -130,6 +133,18 @@ pub struct ServeConfig {
     /// allkeys-lru|lfu|random and volatile-lru|lfu|random|ttl evict (decided by the leader).
     #[arg(long, env = "CAIRN_MAXMEMORY_POLICY", default_value = "noeviction", value_parser = crate::settings::POLICIES.to_vec())]
     pub maxmemory_policy: String,
+
+    /// A secret every member shares: peer RPCs (append, vote, forward, membership) without
+    /// it are refused, so a stranger on the network cannot join the cluster's consensus.
+    /// Empty: peers are not authenticated.
+    #[arg(
+        long,
+        env = "CAIRN_CLUSTER_SECRET",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub cluster_secret: Secret,
 
     /// HTTP port for /healthz, /readyz and /metrics (off when not given).
     #[arg(long, env = "CAIRN_HTTP_PORT")]

@@ -4,6 +4,7 @@
 mod access;
 mod acl;
 mod admin;
+mod backup;
 mod blocking;
 mod bootstrap;
 mod checker;
@@ -23,6 +24,7 @@ mod monitor;
 mod node;
 mod pubsub;
 mod read_barrier;
+mod repair;
 mod router;
 mod server;
 mod session;
@@ -63,6 +65,8 @@ enum Cmd {
     Check(status::StatusArgs),
     /// List, add or remove cluster members through a running node.
     Members(status::MembersArgs),
+    /// Backups to object storage: create, list, verify, restore.
+    Backup(backup::cli::BackupArgs),
     /// Check a stopped node's data dir offline: every log entry's and snapshot record's
     /// crc32, and the keyspace against its digest. Exits non-zero on any fault.
     Verify {
@@ -98,6 +102,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Members(args) => runtime.block_on(status::members(args)),
         Cmd::Check(args) => runtime.block_on(status::check(args)),
         Cmd::Verify { data_dir } => runtime.block_on(verify(data_dir)),
+        Cmd::Backup(args) => {
+            init_logs("warn", LogFormat::Human);
+            runtime.block_on(backup::cli::run(args))
+        }
     }
 }
 
@@ -147,8 +155,16 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
+    let mut exit = node.exit.subscribe();
+    let mut exit_code = None;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        code = async { exit.wait_for(Option::is_some).await.map(|c| *c) } => {
+            exit_code = code.ok().flatten();
+            tracing::info!(code = ?exit_code, "stopping as asked");
+            // Let the asking client's reply go out first.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         r = server => {
             match r {
@@ -161,6 +177,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     if let Err(e) = node.raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown");
+    }
+    if let Some(code) = exit_code {
+        std::process::exit(code);
     }
     Ok(())
 }

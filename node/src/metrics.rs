@@ -22,6 +22,7 @@ pub struct Metrics {
     clients: IntGauge,
     process: GaugeVec,
     counters: IntGaugeVec,
+    backup: IntGaugeVec,
 }
 
 /// Latency buckets from 50 µs to 5 s.
@@ -81,6 +82,15 @@ impl Metrics {
             ),
             &["field"],
         )?;
+        let backup = IntGaugeVec::new(
+            Opts::new(
+                "cairn_backup",
+                "Backups this node took: in_progress, ok_total, failed_total, \
+                 last_success_timestamp_seconds, last_index, last_bytes, last_duration_ms.",
+            ),
+            &["field"],
+        )?;
+        registry.register(Box::new(backup.clone()))?;
         registry.register(Box::new(commands.clone()))?;
         registry.register(Box::new(command_seconds.clone()))?;
         registry.register(Box::new(raft.clone()))?;
@@ -98,6 +108,7 @@ impl Metrics {
             keys,
             clients,
             process,
+            backup,
             counters,
         })
     }
@@ -220,6 +231,9 @@ impl Metrics {
         self.process
             .with_label_values(&["maxmemory_bytes"])
             .set(crate::eviction::Limits::of(node).maxmemory as f64);
+        for (field, value) in crate::backup::schedule::metrics(node) {
+            self.backup.with_label_values(&[field]).set(value);
+        }
         for (field, counter) in node.stats.named() {
             self.counters
                 .with_label_values(&[field])

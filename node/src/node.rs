@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use cairn_raft::network::{PeerClients, PeerNetwork, PeerService, Sinks, MESSAGE_BYTES_MAX};
+use cairn_raft::network::{
+    PeerClients, PeerNetwork, PeerService, PeerToken, Sinks, MESSAGE_BYTES_MAX,
+};
 use cairn_raft::pb::peer_server::PeerServer;
 use cairn_raft::proposer::Proposer;
 use cairn_raft::store::{Keyspace, StateMachine, Store};
@@ -53,14 +55,23 @@ pub struct Node {
     pub turnstile: crate::blocking::Turnstile,
     pub started: Instant,
     pub run_id: String,
+    /// Backups this node took (see `backup::schedule`).
+    pub backup: crate::backup::schedule::BackupStatus,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
+    /// Set when the node must stop by itself, with the exit code (`CAIRN REPAIR`).
+    pub exit: watch::Sender<Option<i32>>,
     pub data_dir_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
 impl Node {
     /// How long a client request waits for a leader before `-CLUSTERDOWN`: long enough to
     /// ride out an election, short enough not to hang.
+    /// Asks the process to exit with `code` (see `repair`); main waits for it.
+    pub fn request_exit(&self, code: i32) {
+        self.exit.send_replace(Some(code));
+    }
+
     pub fn leader_wait(&self) -> Duration {
         Duration::from_millis(self.config.election_timeout_max_ms * 3 + 500)
     }
@@ -137,8 +148,11 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
 /// Opens the data dir, starts raft and the peer server, and bootstraps the cluster if this
 /// node is the one to do it. Returns the node; the caller starts the RESP server.
 pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Node>> {
-    let cfg = cfg.resolve()?;
+    let mut cfg = cfg.resolve()?;
     cfg.validate()?;
+    if let Some(via) = crate::repair::take_marker(&cfg.data_dir)? {
+        cfg.join = Some(via);
+    }
     let (_, raft_port) = cfg.ports()?;
     let store = Store::open(&cfg.data_dir, cfg.cache_mb * 1024 * 1024).with_context(|| {
         format!(
@@ -148,7 +162,10 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     })?;
     let fresh = store.is_fresh()?;
     let keyspace = store.sm.keyspace();
-    let network = PeerNetwork::default();
+    let token = PeerToken::from_secret(&cfg.cluster_secret.0);
+    let network = PeerNetwork {
+        clients: PeerClients::with_token(token.clone()),
+    };
     let peers = network.clients.clone();
     let raft = Raft::new(
         cfg.id,
@@ -187,6 +204,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    // Checked before a request is decoded: without the secret, nothing reaches raft.
+    let service =
+        tonic::service::interceptor::InterceptedService::new(service, move |r| token.check(r));
     let mut stop = shutdown.clone();
     tokio::spawn(async move {
         let incoming = tokio_stream_from(listener);
@@ -226,7 +246,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         turnstile: crate::blocking::Turnstile::default(),
         started: Instant::now(),
         run_id: random_hex(40),
+        backup: Default::default(),
         shutdown,
+        exit: watch::Sender::new(None),
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
     });
@@ -243,6 +265,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     crate::eviction::spawn(node.clone());
     crate::access::spawn_reporter(node.clone());
     crate::stats::spawn_sampler(node.clone());
+    crate::backup::schedule::spawn(node.clone());
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
 }

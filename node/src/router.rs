@@ -144,26 +144,27 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
     // Indexes of ops still to do, in order.
     let mut todo: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
     while !todo.is_empty() {
-        let results = match attempt(node, &mut ops, &todo, leader_deadline.min(give_up)).await {
-            Attempt::Done(results) => results,
-            Attempt::NoLeader if !maybe_applied => {
-                for i in todo {
-                    outcomes[i] = Some(Outcome::Reply(cluster_down()));
-                }
-                break;
-            }
-            Attempt::Unknown if !todo.iter().all(|i| ops[*i].retryable()) => break,
-            Attempt::NoLeader | Attempt::Unknown => {
-                maybe_applied = true;
-                if Instant::now() >= give_up {
+        let results =
+            match attempt(node, &mut ops, &todo, leader_deadline.min(give_up), give_up).await {
+                Attempt::Done(results) => results,
+                Attempt::NoLeader if !maybe_applied => {
+                    for i in todo {
+                        outcomes[i] = Some(Outcome::Reply(cluster_down()));
+                    }
                     break;
                 }
-                // A fresh wait for the next leader, and a moment for it to be known.
-                leader_deadline = Instant::now() + node.leader_wait();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
+                Attempt::Unknown if !todo.iter().all(|i| ops[*i].retryable()) => break,
+                Attempt::NoLeader | Attempt::Unknown => {
+                    maybe_applied = true;
+                    if Instant::now() >= give_up {
+                        break;
+                    }
+                    // A fresh wait for the next leader, and a moment for it to be known.
+                    leader_deadline = Instant::now() + node.leader_wait();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            };
         let mut retry = Vec::new();
         for (i, r) in todo.iter().zip(results) {
             match r {
@@ -213,8 +214,15 @@ enum Attempt {
 }
 
 /// One try of `ops[todo]` at the current leader: proposed here when this node leads,
-/// forwarded (with request ids) otherwise.
-async fn attempt(node: &Node, ops: &mut [InFlight], todo: &[usize], deadline: Instant) -> Attempt {
+/// forwarded (with request ids) otherwise. `deadline` bounds the wait for a leader,
+/// `give_up` the whole write.
+async fn attempt(
+    node: &Node,
+    ops: &mut [InFlight],
+    todo: &[usize],
+    deadline: Instant,
+    give_up: Instant,
+) -> Attempt {
     loop {
         let Some((leader, info)) = node.wait_leader(deadline).await else {
             return Attempt::NoLeader;
@@ -223,13 +231,18 @@ async fn attempt(node: &Node, ops: &mut [InFlight], todo: &[usize], deadline: In
             let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].logged()).collect();
             let proposal = node.proposer.propose(batch);
             // Ops that may be sent again need not wait for a leader that stepped down.
-            // The others wait: openraft answers them when applied, or ForwardToLeader when
-            // truncated. A leader cut off from its quorum cannot commit: give up after a
-            // bound, with an unknown outcome (the entry may still commit if it heals).
+            // The others wait: openraft answers them when applied (also after this node
+            // stepped down), or ForwardToLeader when truncated, so under churn they are
+            // answered late rather than never. Only a node cut off from the quorum for the
+            // whole write's bound gives up, with an unknown outcome (the entry may still
+            // commit if it heals), and the client's connection is closed.
             let result = if todo.iter().all(|i| ops[*i].retryable()) {
                 until_leader_changes(node, leader, proposal).await
             } else {
-                tokio::time::timeout(ATTEMPT_TIMEOUT, proposal).await.ok()
+                let wait = give_up.saturating_duration_since(Instant::now());
+                tokio::time::timeout(wait.max(ATTEMPT_TIMEOUT), proposal)
+                    .await
+                    .ok()
             };
             return result.map_or(Attempt::Unknown, Attempt::Done);
         }

@@ -97,17 +97,39 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
 
 /// Sends one command and returns its bulk or simple string reply.
 pub async fn query(addr: &str, args: &[&str]) -> anyhow::Result<String> {
+    query_as(addr, None, args).await
+}
+
+/// [`query`], after `AUTH password` when one is given.
+pub async fn query_as(addr: &str, password: Option<&str>, args: &[&str]) -> anyhow::Result<String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
+    let mut buf = BytesMut::new();
+    if let Some(p) = password {
+        send(&mut stream, &["AUTH", p]).await?;
+        reply(&mut stream, &mut buf, addr).await?;
+    }
+    send(&mut stream, args).await?;
+    reply(&mut stream, &mut buf, addr).await
+}
+
+async fn send(stream: &mut tokio::net::TcpStream, args: &[&str]) -> anyhow::Result<()> {
     let mut req = format!("*{}\r\n", args.len());
     for a in args {
         req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
     stream.write_all(req.as_bytes()).await?;
-    let mut buf = BytesMut::new();
+    Ok(())
+}
+
+async fn reply(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut BytesMut,
+    addr: &str,
+) -> anyhow::Result<String> {
     loop {
-        if let Some((frame, _, _)) = decode_bytes_mut(&mut buf).context("bad reply")? {
+        if let Some((frame, _, _)) = decode_bytes_mut(buf).context("bad reply")? {
             return match frame {
                 BytesFrame::BulkString(b) | BytesFrame::SimpleString(b) => {
                     Ok(String::from_utf8_lossy(&b).to_string())
@@ -116,7 +138,7 @@ pub async fn query(addr: &str, args: &[&str]) -> anyhow::Result<String> {
                 other => bail!("{addr}: unexpected reply {other:?}"),
             };
         }
-        if stream.read_buf(&mut buf).await? == 0 {
+        if stream.read_buf(buf).await? == 0 {
             bail!("{addr}: connection closed");
         }
     }

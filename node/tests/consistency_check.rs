@@ -109,4 +109,44 @@ fn check_finds_a_replica_edited_behind_the_logs_back() {
         metrics.contains("cairn_raft{field=\"consistent\"} 0"),
         "{metrics}"
     );
+
+    // CAIRN REPAIR on the diverged replica: it leaves the cluster, exits to be restarted,
+    // comes back empty, rejoins from the leader's snapshot, and is consistent again.
+    let wrong = redis::cmd("CAIRN")
+        .arg("REPAIR")
+        .arg(leader)
+        .query::<String>(&mut vc)
+        .unwrap_err();
+    assert!(wrong.to_string().contains("send it to node"), "{wrong}");
+    let answer: String = redis::cmd("CAIRN").arg("REPAIR").query(&mut vc).unwrap();
+    assert!(answer.starts_with("OK rebuilding"), "{answer}");
+    let status = cluster.wait_exit(victim, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(75), "exit code asks for a restart");
+    cluster.spawn(victim); // what the supervisor does
+    wait_for(
+        Duration::from_secs(60),
+        "the rebuilt node to be a voter again",
+        || {
+            let list: String = redis::cmd("CAIRN").arg("MEMBERS").query(&mut c).ok()?;
+            list.lines()
+                .any(|l| l.starts_with(&format!("id={victim} ")) && l.contains(" voter"))
+                .then_some(())
+        },
+    );
+    let report = wait_for(Duration::from_secs(30), "a consistent check", || {
+        let r = redis::cmd("CAIRN")
+            .arg("CHECK")
+            .query::<String>(&mut c)
+            .ok()?;
+        r.contains("result: consistent").then_some(r)
+    });
+    assert_eq!(report.matches(": ok").count(), 3, "{report}");
+    assert_eq!(
+        common::local_get(cluster.node(victim), "k7").as_deref(),
+        Some("value 7")
+    );
+    assert_eq!(
+        common::local_get(cluster.node(victim), "still").as_deref(),
+        Some("writable")
+    );
 }

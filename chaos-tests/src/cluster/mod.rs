@@ -1,7 +1,9 @@
-//! A cluster of `cairn` processes under the harness's control, on one of two backends:
-//! loopback processes, or one network namespace per node ([`netns`]). Dropping a
-//! [`Cluster`] kills every node it started and removes every namespace, link and rule.
+//! A cluster of `cairn` nodes under the harness's control, on one of three backends:
+//! loopback processes, one network namespace per node ([`netns`]), or one container per node
+//! ([`docker`]). Dropping a [`Cluster`] kills every node it started and removes every
+//! namespace, link, container, volume and rule.
 
+pub mod docker;
 pub mod netns;
 pub mod process;
 
@@ -18,10 +20,43 @@ pub use process::{NodeProc, NodeSpec};
 /// nemesis.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(700);
 
+/// The network the nodes are on, when it is a real one (partitions and loss need it).
+#[derive(Debug)]
+pub enum Network {
+    Netns(netns::Net),
+    Docker(docker::DockerNet),
+}
+
+impl Network {
+    /// Drops traffic between every pair in `cuts` (node numbers, 1-based), both ways.
+    pub fn partition(&self, cuts: &[(usize, usize)]) -> Result<()> {
+        match self {
+            Network::Netns(n) => n.partition(cuts),
+            Network::Docker(d) => d.partition(cuts),
+        }
+    }
+
+    /// Drops a random `percent` of the packets between every pair in `cuts`, both ways.
+    pub fn lossy(&self, cuts: &[(usize, usize)], percent: u32) -> Result<()> {
+        match self {
+            Network::Netns(n) => n.lossy(cuts, percent),
+            Network::Docker(d) => d.lossy(cuts, percent),
+        }
+    }
+
+    /// Removes every partition and loss rule.
+    pub fn heal(&self) -> Result<()> {
+        match self {
+            Network::Netns(n) => n.heal(),
+            Network::Docker(d) => d.heal(),
+        }
+    }
+}
+
 pub struct Cluster {
-    /// Declared before `net` so nodes are killed before their namespaces go away.
+    /// Declared before `net` so nodes are killed before their network goes away.
     pub nodes: Vec<NodeProc>,
-    net: Option<netns::Net>,
+    net: Option<Network>,
     bin: PathBuf,
     initial_cluster: String,
 }
@@ -36,14 +71,23 @@ fn free_port() -> Result<u16> {
 impl Cluster {
     /// Prepares the network (netns backend) and starts `n` nodes writing their logs and data
     /// under `out`. Does not wait for a leader.
-    pub fn start(backend: Backend, n: usize, bin: &Path, out: &Path) -> Result<Cluster> {
-        if !bin.is_file() {
+    pub fn start(
+        backend: Backend,
+        n: usize,
+        bin: &Path,
+        image: &str,
+        out: &Path,
+    ) -> Result<Cluster> {
+        let bin = if backend == Backend::Docker {
+            bin.to_path_buf() // unused: the image holds the binary
+        } else if bin.is_file() {
+            std::fs::canonicalize(bin).context("resolving the cairn binary's path")?
+        } else {
             bail!(
                 "no cairn binary at {} (build it with `cargo build -p cairn-node`, or pass --bin)",
                 bin.display()
             );
-        }
-        let bin = std::fs::canonicalize(bin).context("resolving the cairn binary's path")?;
+        };
         let net = match backend {
             Backend::Process => None,
             Backend::Netns => {
@@ -51,21 +95,42 @@ impl Cluster {
                 if removed > 0 {
                     eprintln!("cairn-chaos: removed {removed} stale objects of earlier runs");
                 }
-                Some(netns::Net::create(n).context("building the test network")?)
+                Some(Network::Netns(
+                    netns::Net::create(n).context("building the test network")?,
+                ))
+            }
+            Backend::Docker => {
+                let removed = docker::cleanup_stale()?;
+                if removed > 0 {
+                    eprintln!("cairn-chaos: removed {removed} stale objects of earlier runs");
+                }
+                Some(Network::Docker(
+                    docker::DockerNet::create(n, image).context("building the Docker network")?,
+                ))
             }
         };
         let data = out.join("data");
         std::fs::create_dir_all(&data).context("creating the data directory")?;
         let mut specs = Vec::new();
         for i in 1..=n {
-            let (host, port, raft_port, ns) = match &net {
-                None => ("127.0.0.1".to_string(), free_port()?, free_port()?, None),
-                Some(net) => (
+            let (host, port, raft_port, ns, container) = match &net {
+                None => (
+                    "127.0.0.1".to_string(),
+                    free_port()?,
+                    free_port()?,
+                    None,
+                    None,
+                ),
+                Some(Network::Netns(net)) => (
                     net.node_addr(i),
                     6379,
                     16379,
                     Some(net.namespace(i).to_string()),
+                    None,
                 ),
+                Some(Network::Docker(d)) => {
+                    (d.node_addr(i), 6379, 16379, None, Some(d.container(i)))
+                }
             };
             specs.push(NodeSpec {
                 id: i as u64,
@@ -75,6 +140,7 @@ impl Cluster {
                 data_dir: data.join(format!("n{i}")),
                 log: out.join(format!("node{i}.log")),
                 netns: ns,
+                container,
             });
         }
         let initial_cluster = specs
@@ -98,7 +164,7 @@ impl Cluster {
         self.nodes.iter().map(|n| n.spec.clone()).collect()
     }
 
-    pub fn net(&self) -> Option<&netns::Net> {
+    pub fn net(&self) -> Option<&Network> {
         self.net.as_ref()
     }
 

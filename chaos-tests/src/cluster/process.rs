@@ -1,6 +1,6 @@
-//! One `cairn serve` process: started (optionally inside a network namespace through
+//! One `cairn serve` node: a process started (optionally inside a network namespace through
 //! `ip netns exec`, which execs in place so the child's pid is cairn's own), signalled by its
-//! own pid only, and reaped.
+//! own pid only, and reaped; or, on the docker backend, a container driven through `docker`.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -22,6 +22,8 @@ pub struct NodeSpec {
     pub log: PathBuf,
     /// The namespace to run in (netns backend).
     pub netns: Option<String>,
+    /// The container to run as (docker backend).
+    pub container: Option<super::docker::ContainerSpec>,
 }
 
 impl NodeSpec {
@@ -35,6 +37,8 @@ impl NodeSpec {
 pub struct NodeProc {
     pub spec: NodeSpec,
     child: Option<Child>,
+    /// Docker backend: whether the harness started the container and has not stopped it.
+    container_up: bool,
     paused: bool,
 }
 
@@ -43,12 +47,13 @@ impl NodeProc {
         NodeProc {
             spec,
             child: None,
+            container_up: false,
             paused: false,
         }
     }
 
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.child.is_some() || self.container_up
     }
 
     pub fn is_paused(&self) -> bool {
@@ -57,8 +62,14 @@ impl NodeProc {
 
     /// Starts the node from its data dir (again), appending to its log.
     pub fn start(&mut self, bin: &std::path::Path, initial_cluster: &str) -> Result<()> {
-        if self.child.is_some() {
+        if self.is_running() {
             bail!("node {} is already running", self.spec.id);
+        }
+        if let Some(c) = &self.spec.container {
+            c.start(&self.spec.host, self.spec.id, initial_cluster)?;
+            self.container_up = true;
+            self.paused = false;
+            return Ok(());
         }
         let log = File::options()
             .create(true)
@@ -98,6 +109,17 @@ impl NodeProc {
 
     /// SIGKILL: no chance to flush or hand over leadership.
     pub fn kill(&mut self) -> Result<()> {
+        if let Some(c) = &self.spec.container {
+            if self.container_up {
+                if self.paused {
+                    c.resume()?; // a frozen container cannot take SIGKILL
+                }
+                c.kill()?;
+                self.container_up = false;
+            }
+            self.paused = false;
+            return Ok(());
+        }
         if let Some(mut c) = self.child.take() {
             // Killing an exited child fails harmlessly; reaping is what matters.
             if let Err(e) = c.kill() {
@@ -113,6 +135,17 @@ impl NodeProc {
 
     /// SIGTERM, then waits up to `grace` for a clean exit before SIGKILL.
     pub async fn terminate(&mut self, grace: Duration) -> Result<()> {
+        if let Some(c) = &self.spec.container {
+            if self.container_up {
+                if self.paused {
+                    c.resume()?;
+                }
+                c.stop(grace.as_secs().max(1))?;
+                self.container_up = false;
+                self.paused = false;
+            }
+            return Ok(());
+        }
         if self.child.is_none() {
             return Ok(());
         }
@@ -135,16 +168,22 @@ impl NodeProc {
     }
 
     pub fn pause(&mut self) -> Result<()> {
-        if self.child.is_some() && !self.paused {
-            self.signal("STOP")?;
+        if self.is_running() && !self.paused {
+            match &self.spec.container {
+                Some(c) => c.pause()?,
+                None => self.signal("STOP")?,
+            }
             self.paused = true;
         }
         Ok(())
     }
 
     pub fn resume(&mut self) -> Result<()> {
-        if self.child.is_some() && self.paused {
-            self.signal("CONT")?;
+        if self.is_running() && self.paused {
+            match &self.spec.container {
+                Some(c) => c.resume()?,
+                None => self.signal("CONT")?,
+            }
             self.paused = false;
         }
         Ok(())
@@ -153,6 +192,14 @@ impl NodeProc {
     /// The exit status if the process died by itself (a crash the harness did not cause);
     /// the node then counts as stopped, so healing starts it again.
     pub fn exited_unexpectedly(&mut self) -> Option<std::process::ExitStatus> {
+        if let Some(c) = &self.spec.container {
+            if !self.container_up || c.running().unwrap_or(true) {
+                return None;
+            }
+            self.container_up = false;
+            self.paused = false;
+            return c.exit_status();
+        }
         let c = self.child.as_mut()?;
         let status = c.try_wait().ok().flatten()?;
         self.child = None;
@@ -180,6 +227,17 @@ impl Drop for NodeProc {
     fn drop(&mut self) {
         if let Err(e) = self.kill() {
             eprintln!("cairn-chaos: stopping node {}: {e:#}", self.spec.id);
+        }
+        // A container's output stays with Docker until it is removed: keep it in the log.
+        if let Some(c) = &self.spec.container {
+            match c.logs() {
+                Ok(text) => {
+                    if let Err(e) = std::fs::write(&self.spec.log, text) {
+                        eprintln!("cairn-chaos: writing {}: {e}", self.spec.log.display());
+                    }
+                }
+                Err(e) => eprintln!("cairn-chaos: docker logs of node {}: {e:#}", self.spec.id),
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //! or signals by pid); every wait is a condition polled with a deadline.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backup;
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -108,6 +110,8 @@ pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     pub spec: String,
     pub extra: Vec<String>,
+    /// Environment variables the nodes are started with.
+    pub env: Vec<(String, String)>,
     // Kept last so the directory outlives the processes using it.
     pub dir: tempfile::TempDir,
 }
@@ -115,6 +119,21 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` nodes and waits until they agree on a leader.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        let mut c = Cluster::unstarted(n, extra);
+        c.launch();
+        c
+    }
+
+    /// Starts every node and waits until they agree on a leader.
+    pub fn launch(&mut self) {
+        for i in 1..=self.nodes.len() as u64 {
+            self.spawn(i);
+        }
+        self.wait_leader(Duration::from_secs(20));
+    }
+
+    /// `n` nodes with ports and data dirs, none started yet (e.g. to restore data dirs first).
+    pub fn unstarted(n: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let password = extra
             .iter()
@@ -139,17 +158,13 @@ impl Cluster {
             .map(|n| format!("{}=127.0.0.1:{}@{}", n.id, n.port, n.raft_port))
             .collect::<Vec<_>>()
             .join(",");
-        let mut c = Cluster {
+        Cluster {
             nodes,
             spec,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             dir,
-        };
-        for i in 1..=n as u64 {
-            c.spawn(i);
         }
-        c.wait_leader(Duration::from_secs(20));
-        c
     }
 
     pub fn node(&self, id: u64) -> &NodeProc {
@@ -202,6 +217,7 @@ impl Cluster {
             .args(["--log-level", "info,openraft=warn"])
             .args(["--http-port", &n.http_port.to_string()])
             .args(&extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

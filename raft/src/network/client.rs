@@ -55,6 +55,7 @@ fn cut_to_budget(entries: &mut Vec<Entry>) -> Option<LogId> {
 #[derive(Clone, Default)]
 pub struct PeerClients {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    token: super::PeerToken,
 }
 
 #[derive(Clone, Copy)]
@@ -71,6 +72,14 @@ enum Rpc {
 }
 
 impl PeerClients {
+    /// Clients that present `token` on every call.
+    pub fn with_token(token: super::PeerToken) -> PeerClients {
+        PeerClients {
+            channels: Arc::default(),
+            token,
+        }
+    }
+
     fn channel(&self, addr: &str) -> Result<Channel> {
         let mut map = self
             .channels
@@ -104,6 +113,7 @@ impl PeerClients {
             .max_encoding_message_size(MESSAGE_BYTES_MAX);
         let mut request = tonic::Request::new(seal(req).map_err(CallError::Other)?);
         request.set_timeout(timeout);
+        self.token.attach(&mut request);
         let fut = async {
             match rpc {
                 Rpc::AppendEntries => client.append_entries(request).await,

@@ -5,8 +5,11 @@
 //! too. The client side keeps one lazily connected channel per peer address (resolved by name
 //! at connect time and again on reconnect) and puts a deadline on every call.
 
+mod auth;
 mod client;
 mod server;
+
+pub use auth::PeerToken;
 
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{

@@ -95,6 +95,13 @@ impl LogStore {
         Ok(())
     }
 
+    /// Writes the vote and flushes it: for a data dir being built by a restore.
+    pub(super) fn write_vote_now(&self, vote: &Vote) -> Result<()> {
+        self.write_meta(VOTE, vote)?;
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+
     fn last_entry_id(&self) -> Result<Option<LogId>> {
         match self.log.last().map_err(sled_err)? {
             None => Ok(None),

@@ -7,6 +7,7 @@
 mod keys;
 mod log;
 mod replies;
+mod restore;
 mod sm;
 pub mod snapshot;
 mod txn;
@@ -15,6 +16,7 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use log::LogStore;
+pub use restore::Restored;
 pub use sm::StateMachine;
 pub use view::{Keyspace, Sampled};
 

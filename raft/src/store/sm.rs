@@ -82,7 +82,7 @@ fn snap_err(e: impl std::fmt::Display) -> StorageError {
     StorageIOError::write_snapshot(None, AnyError::error(e)).into()
 }
 
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+pub(super) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     bincode::serialize(v).map_err(|e| Error::Storage(e.to_string()))
 }
 
@@ -289,6 +289,20 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Loads a restored snapshot file (already in the snapshot dir, named `file`) as the
+    /// state and the current snapshot. Only for a data dir being built by a restore.
+    pub(super) fn load_restored(&self, file: &str, meta: &SnapshotMeta) -> Result<()> {
+        replace_with_snapshot(&self.tree, &self.snap_dir.join(file))?;
+        StateMachine::set_current(&self.tree, &self.snap_dir, meta, file)?;
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+
+    /// Where snapshot files live.
+    pub(super) fn snap_dir(&self) -> &Path {
+        &self.snap_dir
+    }
+
     /// The current snapshot file, for offline verification.
     pub fn current_snapshot_file(&self) -> Result<Option<PathBuf>> {
         Ok(
@@ -298,7 +312,7 @@ impl StateMachine {
     }
 
     /// Records `file` as the current snapshot and deletes older snapshot files.
-    fn set_current(
+    pub(super) fn set_current(
         tree: &sled::Tree,
         snap_dir: &Path,
         meta: &SnapshotMeta,
@@ -323,8 +337,14 @@ impl StateMachine {
 
 /// Replaces the whole keyspace with a verified snapshot file's content. The file is checked
 /// completely before anything is deleted.
-fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
+pub(super) fn load_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     super::snapshot::verify_file(path)?;
+    replace_with_snapshot(tree, path)
+}
+
+/// [`load_snapshot`] without the first full pass: for a file just written from a stream
+/// whose every record was checked, into an empty tree. Records are checked again as read.
+fn replace_with_snapshot(tree: &sled::Tree, path: &Path) -> Result<()> {
     let mut batch = sled::Batch::default();
     for item in tree.iter() {
         let (k, _) = item.map_err(sled_err)?;

@@ -117,9 +117,10 @@ impl SnapWriter {
     }
 }
 
-/// Reads a snapshot file, checking every record.
-pub struct SnapReader {
-    input: BufReader<File>,
+/// Reads a snapshot file (or any stream in the same format, such as a backup being
+/// restored), checking every record.
+pub struct SnapReader<R: Read = BufReader<File>> {
+    input: R,
     path: String,
     records: u64,
     entries: u64,
@@ -128,9 +129,19 @@ pub struct SnapReader {
 
 impl SnapReader {
     pub fn open(path: &Path) -> Result<Self> {
+        SnapReader::new(
+            BufReader::new(File::open(path)?),
+            path.display().to_string(),
+        )
+    }
+}
+
+impl<R: Read> SnapReader<R> {
+    /// Reads from `input`; `name` says where it comes from in errors.
+    pub fn new(input: R, name: String) -> Result<Self> {
         let mut r = SnapReader {
-            path: path.display().to_string(),
-            input: BufReader::new(File::open(path)?),
+            path: name,
+            input,
             records: 0,
             entries: 0,
             done: false,
@@ -203,6 +214,11 @@ impl SnapReader {
             SnapRecord::Meta { .. } => {}
         }
         Ok(Some(record))
+    }
+
+    /// Data entries read so far (all of them once `next_record` returned `None`).
+    pub fn entries(&self) -> u64 {
+        self.entries
     }
 }
 

@@ -1,0 +1,273 @@
+//! `cairn backup create|list|verify|restore`.
+//!
+//! `create` asks a running node (`CAIRN BACKUP`): the node streams its own snapshot with its
+//! own credentials and key. `list`, `verify` and `restore` work on the object store directly
+//! with the caller's credentials, so a cluster that is gone can still be restored.
+//! Progress bars (bytes and rate) on a terminal; plain log lines otherwise.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::create::Progress;
+use super::dest::{Destination, Listed};
+use super::manifest::Manifest;
+use super::restore::{self, Target};
+use super::seal::Key;
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Take a backup now through a running node (it uploads with its own credentials).
+    Create {
+        /// Destination URL; default: the node's --backup-to.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 6379)]
+        port: u16,
+        /// The node's password (requirepass), if it has one; else REDISCLI_AUTH, else
+        /// CAIRN_REQUIREPASS (set in the pods of deploy/k8s).
+        #[arg(long, env = "REDISCLI_AUTH", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List the backups at a URL, oldest first (incomplete ones are marked).
+    List { url: String },
+    /// Download a backup (URL/ID, ID may be `latest`), check every checksum and the
+    /// manifest, and restore it into a temporary directory (under TMPDIR) to check the
+    /// keyspace.
+    Verify {
+        backup: String,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Build a node's data dir from a backup (URL/ID, ID may be `latest`). Run it for each
+    /// node of the new cluster (or for one, and start the others empty: they catch up from
+    /// it), then start the nodes with the same --initial-cluster.
+    Restore {
+        backup: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// This node's id in the new cluster.
+        #[arg(long)]
+        id: u64,
+        /// The new cluster: `1=HOST:PORT@RAFTPORT,2=...`.
+        #[arg(long)]
+        initial_cluster: String,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+}
+
+#[derive(Debug, Args)]
+struct KeyArg {
+    /// The backup key of an encrypted backup (else CAIRN_BACKUP_KEY).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
+    match args.action {
+        Action::Create {
+            to,
+            host,
+            port,
+            password,
+        } => create(&format!("{host}:{port}"), to, password).await,
+        Action::List { url } => list(&url).await,
+        Action::Verify { backup, key } => {
+            let (dest, m) = locate(&backup).await?;
+            let key = Key::load(key.key_file.as_deref())?;
+            let progress = Arc::new(Progress::default());
+            let bar = Bar::start(&format!("verifying {}", m.id), progress.clone());
+            let scratch = std::env::temp_dir();
+            let lines = restore::verify(&dest, &m, key.as_ref(), &scratch, progress).await;
+            bar.finish();
+            for line in lines? {
+                println!("{line}");
+            }
+            println!("{}: ok", m.id);
+            Ok(())
+        }
+        Action::Restore {
+            backup,
+            data_dir,
+            id,
+            initial_cluster,
+            key,
+        } => {
+            let members = crate::config::parse_initial_cluster(&initial_cluster)?;
+            let (dest, m) = locate(&backup).await?;
+            let key = Key::load(key.key_file.as_deref())?;
+            let progress = Arc::new(Progress::default());
+            let bar = Bar::start(&format!("restoring {}", m.id), progress.clone());
+            let target = Target {
+                dir: data_dir.clone(),
+                members,
+                me: id,
+            };
+            let r = restore::restore(&dest, &m, key.as_ref(), target, progress).await;
+            bar.finish();
+            let r = r?;
+            println!(
+                "restored backup {} (log index {}, {} entries) into {} as node {id}",
+                m.id,
+                r.last_applied.map_or(0, |l| l.index),
+                r.entries,
+                data_dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `URL/ID` → the destination and the backup's manifest (`latest`: the newest complete).
+async fn locate(spec: &str) -> anyhow::Result<(Destination, Manifest)> {
+    let trimmed = spec.trim_end_matches('/');
+    let Some((url, id)) = trimmed.rsplit_once('/') else {
+        bail!("give a backup as URL/ID, e.g. file:///backups/20261202T101500000Z-42");
+    };
+    let dest = Destination::open(url)?;
+    let m = if id == "latest" {
+        dest.complete()
+            .await?
+            .pop()
+            .with_context(|| format!("no complete backup at {url}"))?
+    } else {
+        dest.manifest(id)
+            .await
+            .with_context(|| format!("no complete backup {id} at {url}"))?
+    };
+    Ok((dest, m))
+}
+
+async fn list(url: &str) -> anyhow::Result<()> {
+    let dest = Destination::open(url)?;
+    let listed = dest.list().await?;
+    if listed.is_empty() {
+        println!("no backups at {url}");
+    }
+    for l in listed {
+        match l {
+            Listed::Complete(m) => println!(
+                "{}  created={}  index={}  term={}  stored={}  snapshot={}  parts={}{}",
+                m.id,
+                m.created_at,
+                m.index,
+                m.term,
+                m.stored_bytes,
+                m.snapshot_bytes,
+                m.parts.len(),
+                if m.encryption.is_some() {
+                    "  encrypted"
+                } else {
+                    ""
+                }
+            ),
+            Listed::Incomplete(id) => println!("{id}  INCOMPLETE (no manifest)"),
+        }
+    }
+    Ok(())
+}
+
+async fn create(addr: &str, to: Option<String>, password: Option<String>) -> anyhow::Result<()> {
+    let mut command = vec!["CAIRN".to_string(), "BACKUP".to_string()];
+    command.extend(to);
+    let auth = password
+        .or_else(|| std::env::var("CAIRN_REQUIREPASS").ok())
+        .filter(|p| !p.is_empty());
+    // Poll the node's progress on a second connection while the first one waits.
+    let progress = Arc::new(Progress::default());
+    let bar = Bar::start("backup", progress.clone());
+    let poller = {
+        let (addr, auth, progress) = (addr.to_string(), auth.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Ok(info) =
+                    crate::status::query_as(&addr, auth.as_deref(), &["INFO", "backup"]).await
+                else {
+                    continue;
+                };
+                for line in info.lines() {
+                    let mut kv = line.trim().splitn(2, ':');
+                    let (k, v) = (kv.next().unwrap_or(""), kv.next().unwrap_or(""));
+                    let n = v.parse::<u64>().unwrap_or(0);
+                    match k {
+                        "backup_current_bytes" => progress.done.store(n, Ordering::Relaxed),
+                        "backup_current_total" => progress.total.store(n, Ordering::Relaxed),
+                        _ => {}
+                    }
+                }
+            }
+        })
+    };
+    let parts: Vec<&str> = command.iter().map(String::as_str).collect();
+    let reply = crate::status::query_as(addr, auth.as_deref(), &parts).await;
+    poller.abort();
+    bar.finish();
+    println!("{}", reply?.trim_end());
+    Ok(())
+}
+
+/// A progress bar on a terminal, or a log line every few seconds otherwise.
+struct Bar {
+    task: tokio::task::JoinHandle<()>,
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    fn start(what: &str, progress: Arc<Progress>) -> Bar {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = terminal.then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_message(what.to_string());
+            b
+        });
+        let (shown, what) = (bar.clone(), what.to_string());
+        let task = tokio::spawn(async move {
+            let every = if shown.is_some() { 100 } else { 5000 };
+            loop {
+                tokio::time::sleep(Duration::from_millis(every)).await;
+                let (done, total) = (
+                    progress.done.load(Ordering::Relaxed),
+                    progress.total.load(Ordering::Relaxed),
+                );
+                match &shown {
+                    Some(b) => {
+                        b.set_length(total);
+                        b.set_position(done);
+                    }
+                    None => eprintln!("{what}: {done}/{total} bytes"),
+                }
+            }
+        });
+        Bar { task, bar }
+    }
+
+    fn finish(self) {
+        self.task.abort();
+        if let Some(b) = self.bar {
+            b.finish();
+        }
+    }
+}
