@@ -97,14 +97,7 @@ impl Access {
     pub fn touch(&self, db: u8, hash: u64, hits: u32, now_ms: u64, lfu: Lfu, report: bool) {
         {
             let mut shard = self.shard(hash);
-            if shard.len() >= SHARD_KEYS_MAX && !shard.contains_key(&(db, hash)) {
-                forget_older_half(&mut shard);
-            }
-            let e = shard.entry((db, hash)).or_insert(Entry {
-                last_ms: now_ms,
-                counter: LFU_INIT_VAL,
-                decayed_min: now_ms / 60_000,
-            });
+            let e = tracked(&mut shard, db, hash, now_ms);
             let mut counter = lfu.decayed(e, now_ms);
             for _ in 0..hits.min(u32::from(u8::MAX)) {
                 counter = lfu.incremented(counter);
@@ -136,14 +129,7 @@ impl Access {
     /// access (OBJECT and the evictor's sampling do not touch keys, as in Redis).
     pub fn observe(&self, db: u8, hash: u64, now_ms: u64, lfu: Lfu) -> (u64, u8) {
         let mut shard = self.shard(hash);
-        if shard.len() >= SHARD_KEYS_MAX && !shard.contains_key(&(db, hash)) {
-            forget_older_half(&mut shard);
-        }
-        let e = shard.entry((db, hash)).or_insert(Entry {
-            last_ms: now_ms,
-            counter: LFU_INIT_VAL,
-            decayed_min: now_ms / 60_000,
-        });
+        let e = tracked(&mut shard, db, hash, now_ms);
         (now_ms.saturating_sub(e.last_ms), lfu.decayed(e, now_ms))
     }
 
@@ -174,6 +160,19 @@ impl Access {
 }
 
 /// Drops the least recently used half of a full shard: O(n) once per n/2 new keys.
+/// The key's entry, made as a new key's (idle 0, Redis's initial counter) if untracked; a
+/// full shard first forgets its older half.
+fn tracked(shard: &mut HashMap<(u8, u64), Entry>, db: u8, hash: u64, now_ms: u64) -> &mut Entry {
+    if shard.len() >= SHARD_KEYS_MAX && !shard.contains_key(&(db, hash)) {
+        forget_older_half(shard);
+    }
+    shard.entry((db, hash)).or_insert(Entry {
+        last_ms: now_ms,
+        counter: LFU_INIT_VAL,
+        decayed_min: now_ms / 60_000,
+    })
+}
+
 fn forget_older_half(shard: &mut HashMap<(u8, u64), Entry>) {
     let mut times: Vec<u64> = shard.values().map(|e| e.last_ms).collect();
     let mid = times.len() / 2;

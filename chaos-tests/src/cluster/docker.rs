@@ -11,38 +11,14 @@
 //! `cairn-chaos.owner=<pid>`, rule comments), so parallel runs never collide and
 //! [`cleanup_stale`] removes what a killed run left.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 
 use anyhow::{bail, Context, Result};
 
-const PREFIX: &str = "cairn-chaos-";
+use super::sh::{owner_alive, remove_owned_rules, run, run_quiet, PREFIX};
 const LABEL: &str = "cairn-chaos.owner";
 const CHAIN: &str = "DOCKER-USER";
-
-/// Runs a command, failing with its stderr (own process group: Ctrl-C reaches the harness
-/// only, which then cleans up in order).
-fn run(cmd: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .process_group(0)
-        .output()
-        .with_context(|| format!("running {cmd}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn run_quiet(cmd: &str, args: &[&str]) {
-    if let Err(e) = run(cmd, args) {
-        eprintln!("cairn-chaos cleanup: {e:#}");
-    }
-}
 
 /// True if the Docker daemon answers and `image` exists.
 pub fn available(image: &str) -> Result<()> {
@@ -153,7 +129,7 @@ impl DockerNet {
 
     /// Removes every partition and loss rule of this run.
     pub fn heal(&self) -> Result<()> {
-        remove_rules(|owner| owner == self.pid)
+        remove_owned_rules(CHAIN, |owner| owner == self.pid).map(|_| ())
     }
 }
 
@@ -182,29 +158,6 @@ fn exists(container: &str) -> bool {
         &["container", "inspect", "--format", "{{.Id}}", container],
     )
     .is_ok()
-}
-
-/// Deletes the DOCKER-USER rules whose comment names an owner for which `mine` holds.
-fn remove_rules(mine: impl Fn(u32) -> bool) -> Result<()> {
-    let rules = match run("iptables", &["-S", CHAIN]) {
-        Ok(r) => r,
-        Err(_) => return Ok(()), // no DOCKER-USER chain: nothing of ours can be there
-    };
-    for line in rules.lines() {
-        let Some(pos) = line.find(&format!("--comment {PREFIX}")) else {
-            continue;
-        };
-        let tail = &line[pos + "--comment ".len() + PREFIX.len()..];
-        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
-        if digits.parse::<u32>().is_ok_and(&mine) {
-            if let Some(spec) = line.strip_prefix("-A ") {
-                let mut args = vec!["-D"];
-                args.extend(spec.split_whitespace());
-                run("iptables", &args)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 impl ContainerSpec {
@@ -346,12 +299,6 @@ fn free_subnet() -> Result<u8> {
     bail!("no free 10.78.K.0/24 subnet for the test network")
 }
 
-fn owner_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim().starts_with("cairn-chaos"))
-        .unwrap_or(false)
-}
-
 /// Removes containers, volumes, networks and rules whose owning cairn-chaos process is gone.
 /// Returns how many objects it removed.
 pub fn cleanup_stale() -> Result<usize> {
@@ -405,6 +352,6 @@ pub fn cleanup_stale() -> Result<usize> {
             }
         }
     }
-    remove_rules(|owner| !owner_alive(owner))?;
+    removed += remove_owned_rules(CHAIN, |owner| !owner_alive(owner))?;
     Ok(removed)
 }

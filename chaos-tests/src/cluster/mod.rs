@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod netns;
 pub mod process;
+mod sh;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -10,12 +10,9 @@
 //! root FORWARD rule's comment), so parallel runs never collide and [`cleanup_stale`] can
 //! remove what a killed run left without touching anything else.
 
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use anyhow::{bail, Result};
 
-use anyhow::{bail, Context, Result};
-
-const NS_PREFIX: &str = "cairn-chaos-";
+use super::sh::{owner_alive, remove_owned_rules, run, run_quiet, PREFIX as NS_PREFIX};
 const LINK_PREFIX: &str = "cch";
 
 /// The namespaces, links and rules of one run; dropping it removes them all.
@@ -31,31 +28,6 @@ pub struct Net {
     bridge: Option<String>,
     /// Root-namespace iptables rules added, as their `-A` argument lists.
     root_rules: Vec<Vec<String>>,
-}
-
-/// Runs a command, failing with its stderr. It gets a process group of its own, so a
-/// Ctrl-C at the terminal reaches only the harness, which then cleans up in order.
-fn run(cmd: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .process_group(0)
-        .output()
-        .with_context(|| format!("running {cmd}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Runs a command during cleanup: failures are reported, never stop the cleanup.
-fn run_quiet(cmd: &str, args: &[&str]) {
-    if let Err(e) = run(cmd, args) {
-        eprintln!("cairn-chaos cleanup: {e:#}");
-    }
 }
 
 /// True if `ip netns add` works here (root, a kernel with namespaces).
@@ -252,13 +224,6 @@ fn free_subnet() -> Result<u8> {
     bail!("no free 10.77.K.0/24 subnet for the test network")
 }
 
-/// True if a cairn-chaos process with this pid is alive.
-fn owner_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim().starts_with("cairn-chaos"))
-        .unwrap_or(false)
-}
-
 /// Removes namespaces, links and root rules whose owning cairn-chaos process is gone.
 /// Returns how many objects it removed.
 pub fn cleanup_stale() -> Result<usize> {
@@ -291,21 +256,6 @@ pub fn cleanup_stale() -> Result<usize> {
             removed += 1;
         }
     }
-    let rules = run("iptables", &["-S", "FORWARD"])?;
-    for line in rules.lines() {
-        let Some(pos) = line.find(&format!("--comment {NS_PREFIX}")) else {
-            continue;
-        };
-        let tail = &line[pos + "--comment ".len() + NS_PREFIX.len()..];
-        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
-        if digits.parse::<u32>().is_ok_and(|p| !owner_alive(p)) {
-            if let Some(spec) = line.strip_prefix("-A ") {
-                let mut args = vec!["-D"];
-                args.extend(spec.split_whitespace());
-                run_quiet("iptables", &args);
-                removed += 1;
-            }
-        }
-    }
+    removed += remove_owned_rules("FORWARD", |p| !owner_alive(p))?;
     Ok(removed)
 }
