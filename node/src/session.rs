@@ -147,6 +147,11 @@ where
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::new();
     loop {
+        // A CLIENT KILL that raced with incoming data: the connection ends before running
+        // anything more (the select below may pick the read over the kill signal).
+        if control.is_killed() {
+            break;
+        }
         let mut requests = Vec::new();
         let mut protocol_error = None;
         while requests.len() < PIPELINE_MAX {
