@@ -14,9 +14,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
-use super::sh::{owner_alive, remove_owned_rules, run, run_quiet, PREFIX};
+use super::sh::{free_octet, owner_alive, remove_owned_rules, run, run_quiet, PREFIX};
 const LABEL: &str = "cairn-chaos.owner";
 const CHAIN: &str = "DOCKER-USER";
 
@@ -289,14 +289,7 @@ fn free_subnet() -> Result<u8> {
             used.push_str(&s);
         }
     }
-    let start = (std::process::id() % 250) as u8;
-    for k in 0..250u8 {
-        let k = (start + k) % 250;
-        if !used.contains(&format!("10.78.{k}.")) {
-            return Ok(k);
-        }
-    }
-    bail!("no free 10.78.K.0/24 subnet for the test network")
+    free_octet("10.78", &used)
 }
 
 /// Removes containers, volumes, networks and rules whose owning cairn-chaos process is gone.

@@ -10,9 +10,9 @@
 //! root FORWARD rule's comment), so parallel runs never collide and [`cleanup_stale`] can
 //! remove what a killed run left without touching anything else.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use super::sh::{owner_alive, remove_owned_rules, run, run_quiet, PREFIX as NS_PREFIX};
+use super::sh::{free_octet, owner_alive, remove_owned_rules, run, run_quiet, PREFIX as NS_PREFIX};
 const LINK_PREFIX: &str = "cch";
 
 /// The namespaces, links and rules of one run; dropping it removes them all.
@@ -214,14 +214,7 @@ fn kill_namespace_pids(ns: &str) {
 /// A third octet K such that no interface here has an address in 10.77.K.0/24.
 fn free_subnet() -> Result<u8> {
     let addrs = run("ip", &["-o", "-4", "addr", "show"])?;
-    let start = (std::process::id() % 250) as u8;
-    for k in 0..250u8 {
-        let k = (start + k) % 250;
-        if !addrs.contains(&format!("10.77.{k}.")) {
-            return Ok(k);
-        }
-    }
-    bail!("no free 10.77.K.0/24 subnet for the test network")
+    free_octet("10.77", &addrs)
 }
 
 /// Removes namespaces, links and root rules whose owning cairn-chaos process is gone.

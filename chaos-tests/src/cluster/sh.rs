@@ -34,6 +34,19 @@ pub fn run_quiet(cmd: &str, args: &[&str]) {
     }
 }
 
+/// A third octet K such that `used` (text listing addresses and subnets in use) mentions no
+/// `<prefix>.K.` address; the search starts from the pid so parallel runs spread out.
+pub fn free_octet(prefix: &str, used: &str) -> Result<u8> {
+    let start = (std::process::id() % 250) as u8;
+    for k in 0..250u8 {
+        let k = (start + k) % 250;
+        if !used.contains(&format!("{prefix}.{k}.")) {
+            return Ok(k);
+        }
+    }
+    bail!("no free {prefix}.K.0/24 subnet for the test network")
+}
+
 /// True if a cairn-chaos process with this pid is alive.
 pub fn owner_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
