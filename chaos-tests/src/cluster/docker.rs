@@ -16,7 +16,7 @@ use std::process::{Command, ExitStatus};
 
 use anyhow::{Context, Result};
 
-use super::sh::{free_octet, owner_alive, remove_owned_rules, run, run_quiet, PREFIX};
+use super::sh::{free_octet, loss_match, owner_alive, remove_owned_rules, run, run_quiet, PREFIX};
 const LABEL: &str = "cairn-chaos.owner";
 const CHAIN: &str = "DOCKER-USER";
 
@@ -106,11 +106,9 @@ impl DockerNet {
 
     /// Drops a random `percent` of the packets between every pair in `cuts`, both ways.
     pub fn lossy(&self, cuts: &[(usize, usize)], percent: u32) -> Result<()> {
-        let p = format!("{:.2}", f64::from(percent.min(100)) / 100.0);
-        self.drop_between(
-            cuts,
-            &["-m", "statistic", "--mode", "random", "--probability", &p],
-        )
+        let matching = loss_match(percent);
+        let matching: Vec<&str> = matching.iter().map(String::as_str).collect();
+        self.drop_between(cuts, &matching)
     }
 
     fn drop_between(&self, cuts: &[(usize, usize)], matching: &[&str]) -> Result<()> {

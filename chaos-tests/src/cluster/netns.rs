@@ -12,7 +12,9 @@
 
 use anyhow::Result;
 
-use super::sh::{free_octet, owner_alive, remove_owned_rules, run, run_quiet, PREFIX as NS_PREFIX};
+use super::sh::{
+    free_octet, loss_match, owner_alive, remove_owned_rules, run, run_quiet, PREFIX as NS_PREFIX,
+};
 const LINK_PREFIX: &str = "cch";
 
 /// The namespaces, links and rules of one run; dropping it removes them all.
@@ -147,11 +149,9 @@ impl Net {
     /// (iptables' statistic match: this kernel has no netem, and a lossy link is the fault
     /// that matters to Raft's retries). Removed by [`Net::heal`].
     pub fn lossy(&self, cuts: &[(usize, usize)], percent: u32) -> Result<()> {
-        let p = format!("{:.2}", f64::from(percent.min(100)) / 100.0);
-        self.drop_between(
-            cuts,
-            &["-m", "statistic", "--mode", "random", "--probability", &p],
-        )
+        let matching = loss_match(percent);
+        let matching: Vec<&str> = matching.iter().map(String::as_str).collect();
+        self.drop_between(cuts, &matching)
     }
 
     /// Adds an INPUT rule `-s <other> <matching> -j DROP` in each node's namespace for every

@@ -47,6 +47,16 @@ pub fn free_octet(prefix: &str, used: &str) -> Result<u8> {
     bail!("no free {prefix}.K.0/24 subnet for the test network")
 }
 
+/// The iptables match that selects a random `percent` of packets (the statistic module:
+/// these kernels have no netem), for a lossy link's DROP rules.
+pub fn loss_match(percent: u32) -> Vec<String> {
+    let p = format!("{:.2}", f64::from(percent.min(100)) / 100.0);
+    ["-m", "statistic", "--mode", "random", "--probability", &p]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// True if a cairn-chaos process with this pid is alive.
 pub fn owner_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
