@@ -146,6 +146,21 @@ pub struct ServeConfig {
     )]
     pub cluster_secret: Secret,
 
+    /// Peer mTLS: this node's certificate chain (PEM), presented to peers in both directions.
+    /// It must name the host of this node's peer address (DNS name or IP subjectAltName).
+    /// With --peer-tls-key-file and --peer-tls-ca-cert-file, peer RPCs run over TLS and a
+    /// caller without a certificate from that CA is refused.
+    #[arg(long, env = "CAIRN_PEER_TLS_CERT_FILE")]
+    pub peer_tls_cert_file: Option<PathBuf>,
+
+    /// Peer mTLS: the private key of --peer-tls-cert-file (PEM).
+    #[arg(long, env = "CAIRN_PEER_TLS_KEY_FILE")]
+    pub peer_tls_key_file: Option<PathBuf>,
+
+    /// Peer mTLS: the CA (PEM) that signs every member's peer certificate.
+    #[arg(long, env = "CAIRN_PEER_TLS_CA_CERT_FILE")]
+    pub peer_tls_ca_cert_file: Option<PathBuf>,
+
     /// HTTP port for /healthz, /readyz and /metrics (off when not given).
     #[arg(long, env = "CAIRN_HTTP_PORT")]
     pub http_port: Option<u16>,
@@ -256,6 +271,28 @@ impl ServeConfig {
             bail!("--election-timeout-max-ms must exceed --election-timeout-min-ms");
         }
         Ok(())
+    }
+
+    /// The peer mTLS material, when configured; all three files or none.
+    pub fn peer_tls(&self) -> anyhow::Result<Option<cairn_raft::network::PeerTls>> {
+        let read =
+            |f: &PathBuf| std::fs::read(f).with_context(|| format!("reading {}", f.display()));
+        match (
+            &self.peer_tls_cert_file,
+            &self.peer_tls_key_file,
+            &self.peer_tls_ca_cert_file,
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), Some(ca)) => Ok(Some(cairn_raft::network::PeerTls::from_pem(
+                &read(cert)?,
+                &read(key)?,
+                &read(ca)?,
+            ))),
+            _ => bail!(
+                "peer TLS needs all of --peer-tls-cert-file, --peer-tls-key-file and \
+                 --peer-tls-ca-cert-file"
+            ),
+        }
     }
 
     pub fn members(&self) -> anyhow::Result<BTreeMap<NodeId, NodeInfo>> {

@@ -163,8 +163,9 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     let fresh = store.is_fresh()?;
     let keyspace = store.sm.keyspace();
     let token = PeerToken::from_secret(&cfg.cluster_secret.0);
+    let peer_tls = cfg.peer_tls()?;
     let network = PeerNetwork {
-        clients: PeerClients::with_token(token.clone()),
+        clients: PeerClients::new(token.clone(), peer_tls.clone()),
     };
     let peers = network.clients.clone();
     let raft = Raft::new(
@@ -207,10 +208,17 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     // Checked before a request is decoded: without the secret, nothing reaches raft.
     let service =
         tonic::service::interceptor::InterceptedService::new(service, move |r| token.check(r));
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &peer_tls {
+        // Fails here, at start, on a certificate or key that does not parse or match.
+        server = server
+            .tls_config(tls.server())
+            .context("peer TLS (--peer-tls-cert-file, --peer-tls-key-file)")?;
+    }
     let mut stop = shutdown.clone();
     tokio::spawn(async move {
         let incoming = tokio_stream_from(listener);
-        let result = tonic::transport::Server::builder()
+        let result = server
             .concurrency_limit_per_connection(256)
             .tcp_nodelay(true)
             .add_service(service)

@@ -4,9 +4,9 @@
 //! `x-cairn-peer-token` metadata, and a node refuses (`UNAUTHENTICATED`) any call without the
 //! right one, before decoding it: a stranger who can reach the peer port cannot append
 //! entries, vote, forward writes or change membership. The token is a SHA-256 of the secret,
-//! so the secret itself never crosses the network; the peer port is plaintext, though, so
-//! someone who can watch that network can replay the token (keep the peer port on a private
-//! network, as for etcd without peer TLS).
+//! so the secret itself never crosses the network. Without peer TLS ([`super::PeerTls`]) the
+//! port is plaintext, so someone who can watch that network could replay the token: use both,
+//! or keep the peer port on a private network (as for etcd without peer TLS).
 
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataValue;

@@ -56,6 +56,7 @@ fn cut_to_budget(entries: &mut Vec<Entry>) -> Option<LogId> {
 pub struct PeerClients {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     token: super::PeerToken,
+    tls: Option<super::PeerTls>,
 }
 
 #[derive(Clone, Copy)]
@@ -72,11 +73,12 @@ enum Rpc {
 }
 
 impl PeerClients {
-    /// Clients that present `token` on every call.
-    pub fn with_token(token: super::PeerToken) -> PeerClients {
+    /// Clients that present `token` on every call and, with `tls`, connect over mutual TLS.
+    pub fn new(token: super::PeerToken, tls: Option<super::PeerTls>) -> PeerClients {
         PeerClients {
             channels: Arc::default(),
             token,
+            tls,
         }
     }
 
@@ -88,8 +90,15 @@ impl PeerClients {
         if let Some(c) = map.get(addr) {
             return Ok(c.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| Error::BadMessage(format!("peer address {addr:?}: {e}")))?
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| Error::BadMessage(format!("peer address {addr:?}: {e}")))?;
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint
+                .tls_config(tls.client())
+                .map_err(|e| Error::BadMessage(format!("peer TLS for {addr}: {e}")))?;
+        }
+        let endpoint = endpoint
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(5))

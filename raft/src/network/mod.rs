@@ -3,13 +3,16 @@
 //! Every message is an [`Envelope`](crate::pb::Envelope): bincode of the openraft or cairn value
 //! plus its crc32, checked on receipt. Snapshot chunks therefore carry a checksum on the wire
 //! too. The client side keeps one lazily connected channel per peer address (resolved by name
-//! at connect time and again on reconnect) and puts a deadline on every call.
+//! at connect time and again on reconnect) and puts a deadline on every call. Peers are
+//! authenticated by a shared secret ([`PeerToken`]), by mutual TLS ([`PeerTls`]), or both.
 
 mod auth;
 mod client;
 mod server;
+mod tls;
 
 pub use auth::PeerToken;
+pub use tls::PeerTls;
 
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
