@@ -14,6 +14,7 @@ mod config;
 mod conn;
 mod eviction;
 mod expiry;
+mod handoff;
 mod http;
 mod info;
 mod latency;
@@ -175,9 +176,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    if let Err(e) = node.raft.shutdown().await {
-        tracing::warn!(error = %e, "raft shutdown");
-    }
+    handoff::stop_raft(&node).await;
     if let Some(code) = exit_code {
         std::process::exit(code);
     }

@@ -1,5 +1,5 @@
 //! Goal: SIGTERM stops a node cleanly: it exits 0 within a Kubernetes-sized grace period,
-//! a leader's stop is ridden out by clients writing through a follower (the write waits for
+//! a stopping leader hands off to a successor that stands for election, a leader's stop is ridden out by clients writing through a follower (the write waits for
 //! the next leader instead of failing), nothing acknowledged is lost, and the node rejoins
 //! from its data dir.
 //! Method: a writer increments a counter through a follower while the leader gets SIGTERM;
@@ -28,14 +28,17 @@ fn sigterm_on_the_leader_exits_zero_and_loses_nothing() {
             let mut c = client.get_connection().unwrap();
             c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             let (mut acked, mut failed) = (0u64, 0u64);
+            let mut longest = Duration::ZERO;
             let deadline = Instant::now() + Duration::from_secs(60);
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let sent = Instant::now();
                 match redis::cmd("INCR").arg("counter").query::<i64>(&mut c) {
                     Ok(_) => acked += 1,
                     Err(_) => failed += 1,
                 }
+                longest = longest.max(sent.elapsed());
             }
-            (acked, failed)
+            (acked, failed, longest)
         })
     };
     wait_for(Duration::from_secs(10), "some writes", || {
@@ -59,7 +62,22 @@ fn sigterm_on_the_leader_exits_zero_and_loses_nothing() {
     });
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let (acked, failed) = writer.join().unwrap();
+    let (acked, failed, longest) = writer.join().unwrap();
+    // The pause clients see; a figure to read, not a timing assertion.
+    eprintln!("longest INCR across the leader's stop: {longest:?}");
+    // The stopping leader handed off: it named a successor, which stood for election.
+    let said = cluster.node(leader).log_text();
+    let successor: u64 = said
+        .lines()
+        .find(|l| l.contains("successor told to stand"))
+        .and_then(|l| l.split("successor=").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no hand-off in the leader's log:\n{said}"));
+    assert!(cluster
+        .node(successor)
+        .log_text()
+        .contains("leader hand-off: standing for election"));
     assert_eq!(
         failed, 0,
         "a write through the follower failed instead of waiting"

@@ -6,7 +6,8 @@
 //! round and one flush; at rest a write waits for nobody. The queue keeps arrival order, so a
 //! client's pipelined writes stay in order.
 
-use openraft::error::{ClientWriteError, Fatal, RaftError};
+use openraft::error::{ClientWriteError, Fatal, ForwardToLeader, RaftError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -37,19 +38,39 @@ struct Pending {
 #[derive(Clone)]
 pub struct Proposer {
     tx: mpsc::Sender<Pending>,
+    /// Set when this leader is stepping down: no new entries (see [`Proposer::close`]).
+    closed: Arc<AtomicBool>,
+}
+
+/// What a closed proposer answers: not the leader, leader unknown, as a deposed leader
+/// would; the caller (a follower forwarding, or the router) waits for the next leader.
+fn not_leader() -> ProposeResult {
+    Err(RaftError::APIError(ClientWriteError::ForwardToLeader(
+        ForwardToLeader::empty(),
+    )))
 }
 
 impl Proposer {
     /// Starts the proposing task for `raft`.
     pub fn start(raft: Raft) -> Proposer {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
-        tokio::spawn(run(raft, rx));
-        Proposer { tx }
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run(raft, rx, closed.clone()));
+        Proposer { tx, closed }
+    }
+
+    /// Stops proposing: queued and new writes are answered "not the leader" so that a
+    /// stepping-down leader's log stops growing and its successor can catch up with it.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
     }
 
     /// Proposes `ops` (in this order, with nothing in between from this caller) and waits
     /// for their replies.
     pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {
+        if self.closed.load(Ordering::SeqCst) {
+            return ops.iter().map(|_| not_leader()).collect();
+        }
         let mut waiting = Vec::with_capacity(ops.len());
         for op in ops {
             let (reply, rx) = oneshot::channel();
@@ -83,7 +104,7 @@ fn byte_cut(batch: &[Pending]) -> usize {
         .map_or(batch.len(), |over| over.max(1))
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>, closed: Arc<AtomicBool>) {
     let mut batch = Vec::with_capacity(BATCH_OPS_MAX);
     // Ops cut from the last entry by its byte bound: they lead the next one.
     let mut carry: Vec<Pending> = Vec::new();
@@ -108,6 +129,12 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
                     break;
                 }
             }
+        }
+        if closed.load(Ordering::SeqCst) {
+            for p in batch.drain(..).chain(carry.drain(..)) {
+                let _ = p.reply.send(not_leader());
+            }
+            continue;
         }
         carry = batch.split_off(byte_cut(&batch));
         // Never stamp a later entry earlier than an earlier one, even if the clock steps back.

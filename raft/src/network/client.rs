@@ -70,6 +70,7 @@ enum Rpc {
     Publish,
     ChangeMembership,
     Touch,
+    TimeoutNow,
 }
 
 impl PeerClients {
@@ -134,6 +135,7 @@ impl PeerClients {
                 Rpc::Publish => client.publish(request).await,
                 Rpc::ChangeMembership => client.change_membership(request).await,
                 Rpc::Touch => client.touch(request).await,
+                Rpc::TimeoutNow => client.timeout_now(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -212,6 +214,17 @@ impl PeerClients {
         timeout: Duration,
     ) -> Result<(), CallError> {
         self.call(addr, Rpc::Touch, &touched, timeout).await
+    }
+
+    /// Tells the follower at `addr` that this leader has stopped and it should stand for
+    /// election (see [`super::server::TimeoutNow`]).
+    pub async fn timeout_now(
+        &self,
+        addr: &str,
+        request: &super::server::TimeoutNow,
+        timeout: Duration,
+    ) -> Result<(), CallError> {
+        self.call(addr, Rpc::TimeoutNow, request, timeout).await
     }
 }
 

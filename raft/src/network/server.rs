@@ -48,6 +48,30 @@ pub type Touched = (u8, u64, u32);
 /// only carries the reports.
 pub type TouchSink = std::sync::Arc<dyn Fn(Vec<Touched>) + Send + Sync>;
 
+/// A stopping leader's hand-off to its successor. openraft 0.9 has no leadership transfer,
+/// and voters refuse any candidate until the old leader's lease (`election_timeout_max`)
+/// has run out since its last heartbeat; an ordinary election then waits a further random
+/// election timeout. The leader stops (no more heartbeats), then sends this to its most
+/// caught-up follower, which stands for election as soon as the lease has run out, ahead
+/// of everyone else's timer. A hand-off from an old term, or one that arrives after a newer
+/// leader is known, is ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimeoutNow {
+    /// The stopping leader.
+    pub leader: NodeId,
+    /// Its term.
+    pub term: u64,
+    /// How long to wait before standing: the leader lease plus a margin.
+    pub after_ms: u64,
+}
+
+/// Election rounds a successor stands in, and the wait for a result after each.
+const TIMEOUT_NOW_ROUNDS: usize = 3;
+const TIMEOUT_NOW_ROUND_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// The longest wait a hand-off may ask for.
+const TIMEOUT_NOW_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the node gives the peer service besides raft: where pub/sub messages and access
 /// reports from other nodes go.
 pub struct Sinks {
@@ -173,6 +197,44 @@ impl Peer for PeerService {
             )));
         }
         (self.sinks.touch)(touched);
+        reply(&())
+    }
+
+    async fn timeout_now(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let handoff: TimeoutNow = open(req.get_ref()).map_err(bad_request)?;
+        let wait = std::time::Duration::from_millis(handoff.after_ms).min(TIMEOUT_NOW_WAIT_MAX);
+        let raft = self.raft.clone();
+        tracing::info!(
+            from = handoff.leader,
+            term = handoff.term,
+            ?wait,
+            "leader hand-off: standing for election once its lease runs out"
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let m = raft.metrics().borrow().clone();
+            // Someone else already took over, or this is a hand-off from an older term.
+            let stale = m.current_term != handoff.term
+                || m.current_leader.is_some_and(|l| l != handoff.leader);
+            if stale {
+                tracing::info!(term = m.current_term, leader = ?m.current_leader,
+                    "leader hand-off: not standing, the cluster has moved on");
+                return;
+            }
+            // A voter that handled the old leader's last heartbeat late still holds its lease
+            // and refuses the first round; stand again, a few times, until someone leads.
+            for _ in 0..TIMEOUT_NOW_ROUNDS {
+                if let Err(e) = raft.trigger().elect().await {
+                    tracing::warn!(error = %e, "leader hand-off: could not stand for election");
+                    return;
+                }
+                tokio::time::sleep(TIMEOUT_NOW_ROUND_WAIT).await;
+                let leader = raft.metrics().borrow().current_leader;
+                if leader.is_some_and(|l| l != handoff.leader) {
+                    return;
+                }
+            }
+        });
         reply(&())
     }
 }
