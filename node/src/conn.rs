@@ -59,6 +59,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Config(c) => config(s, c),
         ConnCommand::Info(sections) => Reply::Verbatim(info::render(&s.node, &sections)),
         ConnCommand::Role => info::role(&s.node),
+        ConnCommand::Time => time_reply(),
         ConnCommand::ReadOnly => {
             s.readonly = true;
             Reply::ok()
@@ -293,4 +294,15 @@ fn config(s: &mut Session, c: ConfigCommand) -> Reply {
         }
         ConfigCommand::Rewrite => Reply::error("ERR The server is running without a config file"),
     }
+}
+
+/// TIME: seconds and microseconds of this node's wall clock, as two bulk strings.
+fn time_reply() -> Reply {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::Bulk(now.as_secs().to_string().into()),
+        Reply::Bulk(now.subsec_micros().to_string().into()),
+    ])
 }

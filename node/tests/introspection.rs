@@ -1,7 +1,7 @@
 //! Goal: the introspection commands behave as Redis's do on each node: CLIENT LIST filters
 //! and flags, CLIENT KILL (old form and filters), CLIENT UNBLOCK of a blocked pop, CLIENT
 //! PAUSE WRITE holding writes but not reads, SLOWLOG recording commands over its threshold,
-//! the LATENCY monitor, MONITOR streaming other clients' commands with credentials redacted,
+//! the LATENCY monitor, TIME, MONITOR streaming other clients' commands with credentials redacted,
 //! and DEBUG refused with an explanation.
 //! Method: one node of a 3-node cluster, several real `redis` connections, raw sockets where
 //! the exact wire output matters; every wait is bounded.
@@ -116,6 +116,20 @@ fn slowlog_latency_debug_and_monitor() {
     let cluster = Cluster::start(3, &[]);
     let node = cluster.node(cluster.leader());
     let mut c = node.conn();
+
+    // TIME: the node's clock as [seconds, microseconds], bulk strings.
+    let (secs, micros): (String, String) = cmd("TIME", &[]).query(&mut c).unwrap();
+    let secs: u64 = secs.parse().unwrap();
+    let micros: u32 = micros.parse().unwrap();
+    let ours = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        secs.abs_diff(ours) <= 2 && micros < 1_000_000,
+        "{secs} {micros}"
+    );
+    assert!(err_text(cmd("TIME", &["x"]).query::<Value>(&mut c)).contains("wrong number"));
 
     // SLOWLOG: with a threshold of 0 every command is logged, newest first.
     let _: () = cmd("CONFIG", &["SET", "slowlog-log-slower-than", "0"])

@@ -931,6 +931,8 @@ pub enum ConnCommand {
     /// INFO [section ...]
     Info(Vec<String>),
     Role,
+    /// TIME: this node's wall clock (node-local, as in Redis).
+    Time,
     ReadOnly,
     ReadWrite,
     /// AUTH [username] password

@@ -54,6 +54,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             names.iter().map(|n| text(n).to_ascii_lowercase()).collect(),
         )),
         ("role", [_]) => C::Role,
+        ("time", [_]) => C::Time,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
         ("multi", [_]) => C::Multi,

@@ -3499,6 +3499,21 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: &["loading", "stale", "fast"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@fast"],
+        summary: "Returns the server time.",
+        since: "2.6.0",
+        group: "server",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output"],
+        ..BASE
+    },
+    CommandSpec {
         name: "touch",
         arity: -2,
         flags: &["readonly", "fast"],

@@ -16,6 +16,7 @@ fn ping_echo_quit_reset() {
     assert_eq!(conn("reset"), ConnCommand::Reset);
     assert_eq!(err("reset x"), arity("reset"));
     assert_eq!(conn("role"), ConnCommand::Role);
+    assert_eq!(conn("time"), ConnCommand::Time);
     assert_eq!(conn("readonly"), ConnCommand::ReadOnly);
     assert_eq!(conn("readwrite"), ConnCommand::ReadWrite);
     assert_eq!(err("readwrite x"), arity("readwrite"));
