@@ -65,7 +65,7 @@ if [ -z "$backend" ]; then
   fi
 fi
 
-workloads=(register counter list-append set register-nocas)
+workloads=(register counter list-append set register-nocas ttl)
 if [ "$backend" = netns ] || [ "$backend" = docker ]; then
   mixes=(kill pause partition restart partition,loss member kill,pause,partition,restart,loss,member)
 else
@@ -73,9 +73,9 @@ else
 fi
 [ -z "$only_mix" ] || mixes=("$only_mix")
 if [ "$smoke" = 1 ]; then
-  workloads=(register counter list-append set)
+  workloads=(register counter list-append set ttl)
   if [ "$backend" = netns ]; then mixes=(kill,partition); else mixes=(kill); fi
-  runs=4
+  runs=5
   duration=20
 fi
 out="${out:-$target/chaos-runs/$(date +%Y%m%d-%H%M%S)}"

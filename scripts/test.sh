@@ -10,6 +10,8 @@ command -v cargo >/dev/null || { echo "cargo is needed: install Rust from rustup
 # image carries the CA bundle. (The Docker engine itself comes with the machine.)
 missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+# libfaketime: the clock-skew test and the chaos harness's skew fault move a node's clock.
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(faketime)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -28,7 +30,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/validate-manifests.sh
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
 cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
-scripts/chaos.sh --smoke # chaos smoke (~90 s): each workload 20 s under kill (+partition with netns)
+scripts/chaos.sh --smoke # chaos smoke (~2 min): each workload 20 s under kill (+partition with netns)
 # The docker backend once, on the image the Compose test built (where Docker runs).
 if docker image inspect cairn:test >/dev/null 2>&1; then
   scripts/chaos.sh --runs 1 --duration 20 --backend docker --image cairn:test --nemesis kill,partition

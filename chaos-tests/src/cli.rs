@@ -33,6 +33,8 @@ pub enum Workload {
     Counter,
     ListAppend,
     Set,
+    /// SET with PX TTLs and reads around the deadlines (most telling with --nemesis skew).
+    Ttl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
@@ -50,6 +52,9 @@ pub enum Fault {
     Loss,
     /// Remove a node from the membership (the leader half the time), add it back later.
     Member,
+    /// Move one node's wall clock (libfaketime; process and netns backends, a dynamically
+    /// linked cairn), back when the fault ends. Monotonic time, and so Raft's timers, stay.
+    Skew,
 }
 
 impl Fault {

@@ -33,6 +33,8 @@ pub enum Call {
     Add { value: i64 },
     /// SMEMBERS.
     ReadSet,
+    /// SET with PX: a key written once, with a TTL.
+    SetTtl { value: i64, ttl_ms: u64 },
 }
 
 impl Call {

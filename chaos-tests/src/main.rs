@@ -40,6 +40,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let checks = checker::check(args.workload, &ops, args.search_limit);
             for c in &checks {
                 println!("{:<32} {:?} ({})", c.name, c.verdict, c.count);
+                if let Some(e) = &c.evidence {
+                    println!("    ({e})");
+                }
                 for a in &c.anomalies {
                     println!("    {a}");
                 }

@@ -59,6 +59,11 @@ pub enum Action {
     Member {
         target: Target,
     },
+    /// Move a node's wall clock by `offset_ms`, back when the fault ends.
+    Skew {
+        target: Target,
+        offset_ms: i64,
+    },
 }
 
 /// One fault: starts `start` after the run begins and lasts `hold`.
@@ -147,6 +152,11 @@ fn draw_action(rng: &mut StdRng, fault: Fault, nodes: usize) -> Action {
         },
         Fault::Member => Action::Member {
             target: draw_target(rng, nodes),
+        },
+        Fault::Skew => Action::Skew {
+            target: draw_target(rng, nodes),
+            // 2-30 s either way: well past every TTL the ttl workload sets.
+            offset_ms: rng.gen_range(2_000..=30_000) * if rng.gen_bool(0.5) { 1 } else { -1 },
         },
     }
 }
@@ -239,6 +249,7 @@ fn kind_name(a: &Action) -> &'static str {
         Action::Partition { .. } => "partition",
         Action::Loss { .. } => "loss",
         Action::Member { .. } => "member",
+        Action::Skew { .. } => "skew",
     }
 }
 
@@ -291,6 +302,24 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
             }
             format!("drop {percent}% of packets between nodes (leader was {leader})")
         }
+        Action::Skew { target, offset_ms } => {
+            let id = resolve(target, leader);
+            cluster.skew(id, *offset_ms)?;
+            // libfaketime re-reads the offset about once a second: look until it took.
+            let spec = cluster.node_mut(id)?.spec.clone();
+            let mut seen = Err(anyhow::anyhow!("not looked"));
+            for _ in 0..SKEW_LOOKS {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                seen = cluster::clock_offset(&spec, *offset_ms).await;
+                if seen.is_ok() {
+                    break;
+                }
+            }
+            let seen = seen?;
+            format!(
+                "skew node {id}'s clock by {offset_ms} ms (TIME: {seen} ms; leader was {leader})"
+            )
+        }
         Action::Member { target } => {
             let id = resolve(target, leader);
             let args = ["MEMBER", "REMOVE", &id.to_string()].map(String::from);
@@ -301,6 +330,9 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
         }
     })
 }
+
+/// Looks at a skewed node's clock, 250 ms apart, before giving up on the skew.
+const SKEW_LOOKS: usize = 16;
 
 /// How long a membership change may take (adding waits for the node to catch up).
 const MEMBER_TIMEOUT: Duration = Duration::from_secs(60);

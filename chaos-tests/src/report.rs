@@ -138,7 +138,7 @@ pub fn write_html(path: &Path, r: &Results, ops: &[Op]) -> Result<()> {
         pct(r.availability.time_during_faults)
     );
     h.push_str(&timeline_svg(ops, &r.windows));
-    h.push_str("<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>count</th></tr>");
+    h.push_str("<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>count</th><th>evidence</th></tr>");
     for c in &r.checks {
         let class = match c.verdict {
             Verdict::Pass => "pass",
@@ -147,9 +147,10 @@ pub fn write_html(path: &Path, r: &Results, ops: &[Op]) -> Result<()> {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"{class}\">{class}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"{class}\">{class}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.name),
-            c.count
+            c.count,
+            esc(c.evidence.as_deref().unwrap_or(""))
         );
     }
     h.push_str("</table><h2>Anomalies</h2>");

@@ -58,7 +58,15 @@ pub async fn run(args: RunArgs, stop: watch::Receiver<bool>) -> Result<Results> 
     println!("cairn-chaos: seed {seed}");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut cluster = Cluster::start(args.backend, args.nodes, &args.bin, &args.image, &args.out)?;
+    let skew = args.nemesis.contains(&crate::cli::Fault::Skew);
+    let mut cluster = Cluster::start(
+        args.backend,
+        args.nodes,
+        &args.bin,
+        &args.image,
+        &args.out,
+        skew,
+    )?;
     let specs = cluster.specs();
     if cluster::wait_leader(&specs, LEADER_WAIT).await.is_none() {
         bail!(

@@ -6,6 +6,11 @@
 //! then waits until its own node has applied that index and reads locally. All reads that
 //! arrive while a round is in flight share the next round, so under load one quorum round
 //! serves many reads.
+//!
+//! A follower's round also brings back the leader's wall clock, and the reads it releases
+//! judge TTLs by that clock (plus the time elapsed since, by this node's monotonic clock):
+//! expiry is decided by the leader's clock everywhere, so a follower whose wall clock is
+//! wrong neither hides keys early nor shows them late (docs/DECISIONS.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +24,37 @@ use crate::node::Node;
 const WAITING_MAX: usize = 65_536;
 const RPC_TIMEOUT: Duration = Duration::from_secs(2);
 
-type Waiter = oneshot::Sender<Result<u64, Reply>>;
+type Waiter = oneshot::Sender<Result<Round, Reply>>;
+
+/// One read-index round's answer.
+#[derive(Clone, Copy)]
+struct Round {
+    index: u64,
+    /// The leader's wall clock (ms) at the round and when it arrived here; `None` when this
+    /// node led the round, or the leader predates `ReadIndexAt`.
+    clock: Option<(u64, Instant)>,
+}
+
+/// The time a linearizable read judges TTLs by.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadTime(Option<(u64, Instant)>);
+
+impl ReadTime {
+    /// This node's own clock.
+    pub fn local() -> ReadTime {
+        ReadTime(None)
+    }
+
+    /// Milliseconds since the epoch: the leader's clock carried forward, or this node's.
+    pub fn now_ms(&self) -> u64 {
+        match self.0 {
+            Some((leader_ms, at)) => {
+                leader_ms.saturating_add(u64::try_from(at.elapsed().as_millis()).unwrap_or(0))
+            }
+            None => cairn_raft::types::now_ms(),
+        }
+    }
+}
 
 pub struct ReadBarrier {
     tx: mpsc::Sender<Waiter>,
@@ -55,29 +90,30 @@ impl ReadBarrier {
     }
 
     /// Waits until this node may serve a linearizable read; `Err` is the reply to send.
-    pub async fn wait(&self, node: &Node) -> Result<(), Reply> {
+    pub async fn wait(&self, node: &Node) -> Result<ReadTime, Reply> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .try_send(tx)
             .map_err(|_| Reply::error("TRYAGAIN too many reads waiting for a read index"))?;
-        let index = rx
+        let round = rx
             .await
             .map_err(|_| Reply::error("ERR read barrier stopped"))??;
+        let (index, time) = (round.index, ReadTime(round.clock));
         let applied = node.raft.metrics().borrow().last_applied.map(|l| l.index);
         if applied >= Some(index) || index == 0 {
-            return Ok(());
+            return Ok(time);
         }
         node.raft
             .wait(Some(node.leader_wait()))
             .applied_index_at_least(Some(index), "linearizable read")
             .await
-            .map(|_| ())
+            .map(|_| time)
             .map_err(|e| Reply::error(format!("TRYAGAIN replica is catching up: {e}")))
     }
 }
 
 /// One read-index round.
-async fn read_index(node: &Node) -> Result<u64, Reply> {
+async fn read_index(node: &Node) -> Result<Round, Reply> {
     let deadline = Instant::now() + node.leader_wait();
     loop {
         let Some((leader, info)) = node.wait_leader(deadline).await else {
@@ -87,23 +123,45 @@ async fn read_index(node: &Node) -> Result<u64, Reply> {
             // Bounded: a leader cut off from its quorum cannot confirm its leadership.
             match tokio::time::timeout(RPC_TIMEOUT, node.raft.get_read_log_id()).await {
                 Ok(r) => r
-                    .map(|(read, _)| read.map_or(0, |l| l.index))
+                    .map(|(read, _)| Round {
+                        index: read.map_or(0, |l| l.index),
+                        clock: None,
+                    })
                     .map_err(|e| e.to_string()),
                 Err(_) => Err("timed out confirming leadership".to_string()),
             }
         } else {
-            match node.peers.read_index(&info.raft_addr, RPC_TIMEOUT).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }
+            follower_round(node, &info.raft_addr).await
         };
         match outcome {
-            Ok(index) => return Ok(index),
+            Ok(round) => return Ok(round),
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!(error = %e, "read index round failed; retrying");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(_) => return Err(crate::router::cluster_down()),
         }
+    }
+}
+
+/// A follower's round through the leader at `addr`: `ReadIndexAt`, or plain `ReadIndex`
+/// (and this node's clock) from a leader of an earlier version, during a rolling upgrade.
+async fn follower_round(node: &Node, addr: &str) -> Result<Round, String> {
+    match node.peers.read_index_at(addr, RPC_TIMEOUT).await {
+        Ok(r) => r
+            .map(|(index, leader_ms)| Round {
+                index,
+                clock: Some((leader_ms, Instant::now())),
+            })
+            .map_err(|e| e.to_string()),
+        Err(e) if e.to_string().contains("Unimplemented") => {
+            match node.peers.read_index(addr, RPC_TIMEOUT).await {
+                Ok(r) => r
+                    .map(|index| Round { index, clock: None })
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Err(e) => Err(e.to_string()),
     }
 }

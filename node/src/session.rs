@@ -489,7 +489,7 @@ impl Session {
                 }
                 Ok(Step::Watch(keys)) => {
                     let reply = match self.node.reads.wait(&self.node).await {
-                        Ok(()) => self.tx.watch(&self.node, self.db, &keys),
+                        Ok(_) => self.tx.watch(&self.node, self.db, &keys),
                         Err(e) => e,
                     };
                     reply.encode(self.protocol, out);
@@ -764,15 +764,20 @@ impl Session {
             }
             return;
         }
-        if !self.readonly {
-            if let Err(e) = self.node.reads.wait(&self.node).await {
-                for _ in &cmds {
-                    e.encode(self.protocol, out);
+        let time = if self.readonly {
+            crate::read_barrier::ReadTime::local()
+        } else {
+            match self.node.reads.wait(&self.node).await {
+                Ok(time) => time,
+                Err(e) => {
+                    for _ in &cmds {
+                        e.encode(self.protocol, out);
+                    }
+                    return;
                 }
-                return;
             }
-        }
-        let now = now_ms();
+        };
+        let now = time.now_ms();
         let recorder = Recorder::new(&self.node, now, !self.no_touch);
         for (cmd, keys) in cmds {
             let mut reply =

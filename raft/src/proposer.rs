@@ -44,10 +44,8 @@ pub struct Proposer {
 
 /// What a closed proposer answers: not the leader, leader unknown, as a deposed leader
 /// would; the caller (a follower forwarding, or the router) waits for the next leader.
-fn not_leader() -> ProposeResult {
-    Err(RaftError::APIError(ClientWriteError::ForwardToLeader(
-        ForwardToLeader::empty(),
-    )))
+fn not_leader() -> ProposeError {
+    RaftError::APIError(ClientWriteError::ForwardToLeader(ForwardToLeader::empty()))
 }
 
 impl Proposer {
@@ -69,7 +67,11 @@ impl Proposer {
     /// for their replies.
     pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {
         if self.closed.load(Ordering::SeqCst) {
-            return ops.iter().map(|_| not_leader()).collect();
+            let mut refused = Vec::with_capacity(ops.len());
+            for _ in &ops {
+                refused.push(Err(not_leader()));
+            }
+            return refused;
         }
         let mut waiting = Vec::with_capacity(ops.len());
         for op in ops {
@@ -132,7 +134,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>, closed: Arc<AtomicBool
         }
         if closed.load(Ordering::SeqCst) {
             for p in batch.drain(..).chain(carry.drain(..)) {
-                let _ = p.reply.send(not_leader());
+                let _ = p.reply.send(Err(not_leader()));
             }
             continue;
         }

@@ -6,6 +6,7 @@ pub mod counter;
 pub mod linearizable;
 pub mod list_append;
 pub mod set;
+pub mod ttl;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,10 @@ pub struct Check {
     pub count: usize,
     /// The first of them, described.
     pub anomalies: Vec<String>,
+    /// What the check looked at, when that says more than the count (e.g. how many reads
+    /// fell where); not an anomaly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 impl Check {
@@ -45,6 +50,7 @@ impl Check {
             verdict: Verdict::Pass,
             count: 0,
             anomalies: Vec::new(),
+            evidence: None,
         }
     }
 
@@ -88,6 +94,7 @@ pub fn check(workload: Workload, ops: &[Op], search_limit: usize) -> Vec<Check> 
         Workload::Counter => counter::check(ops),
         Workload::ListAppend => list_append::check(ops),
         Workload::Set => set::check(ops),
+        Workload::Ttl => ttl::check(ops),
     };
     checks.push(well_formed(ops));
     checks

@@ -3,6 +3,7 @@
 //! ([`docker`]). Dropping a [`Cluster`] kills every node it started and removes every
 //! namespace, link, container, volume and rule.
 
+mod clock;
 pub mod docker;
 pub mod netns;
 pub mod process;
@@ -71,14 +72,23 @@ fn free_port() -> Result<u16> {
 
 impl Cluster {
     /// Prepares the network (netns backend) and starts `n` nodes writing their logs and data
-    /// under `out`. Does not wait for a leader.
+    /// under `out`, with movable wall clocks if `skew`. Does not wait for a leader.
     pub fn start(
         backend: Backend,
         n: usize,
         bin: &Path,
         image: &str,
         out: &Path,
+        skew: bool,
     ) -> Result<Cluster> {
+        let faketime = match (skew, backend) {
+            (false, _) => None,
+            (true, Backend::Docker) => bail!(
+                "the clock-skew fault runs on the process and netns backends (it preloads \
+                 libfaketime into a dynamically linked cairn; the image's is static)"
+            ),
+            (true, _) => Some(clock::library()?),
+        };
         let bin = if backend == Backend::Docker {
             bin.to_path_buf() // unused: the image holds the binary
         } else if bin.is_file() {
@@ -142,6 +152,14 @@ impl Cluster {
                 log: out.join(format!("node{i}.log")),
                 netns: ns,
                 container,
+                clock: match &faketime {
+                    Some(lib) => {
+                        let file = out.join(format!("clock-n{i}"));
+                        clock::set_offset(&file, 0)?;
+                        Some((lib.clone(), file))
+                    }
+                    None => None,
+                },
             });
         }
         let initial_cluster = specs
@@ -185,10 +203,30 @@ impl Cluster {
         self.node_mut(id)?.start(&bin, &ic)
     }
 
-    /// Ends every fault: resumes paused nodes, starts stopped ones, removes network rules.
+    /// Moves node `id`'s wall clock `offset_ms` away from real time (it takes within a
+    /// second); an error if the cluster was started without movable clocks.
+    pub fn skew(&self, id: u64, offset_ms: i64) -> Result<()> {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.spec.id == id)
+            .with_context(|| format!("no node {id}"))?;
+        let Some((_, file)) = &node.spec.clock else {
+            bail!("node {id} was started without a movable clock");
+        };
+        clock::set_offset(file, offset_ms)
+    }
+
+    /// Ends every fault: resumes paused nodes, starts stopped ones, removes network rules,
+    /// puts clocks back.
     pub fn heal_all(&mut self) -> Result<()> {
         if let Some(net) = &self.net {
             net.heal()?;
+        }
+        for n in &self.nodes {
+            if let Some((_, file)) = &n.spec.clock {
+                clock::set_offset(file, 0)?;
+            }
         }
         for i in 0..self.nodes.len() {
             self.nodes[i].resume()?;
@@ -291,4 +329,18 @@ pub async fn wait_leader(specs: &[NodeSpec], timeout: Duration) -> Option<u64> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
+}
+
+/// A node's wall clock, from TIME, as its offset from the harness's clock in ms, checked to
+/// be `expected_ms` (see [`clock::verify`]).
+pub async fn clock_offset(spec: &NodeSpec, expected_ms: i64) -> Result<i64> {
+    let client = redis::Client::open(spec.url())?;
+    let query = async {
+        let mut con = client.get_multiplexed_tokio_connection().await?;
+        redis::cmd("TIME").query_async::<(u64, u64)>(&mut con).await
+    };
+    let (secs, micros) = tokio::time::timeout(STATUS_TIMEOUT, query)
+        .await
+        .context("TIME timed out")??;
+    clock::verify(secs, micros, expected_ms)
 }

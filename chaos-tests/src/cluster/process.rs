@@ -24,6 +24,8 @@ pub struct NodeSpec {
     pub netns: Option<String>,
     /// The container to run as (docker backend).
     pub container: Option<super::docker::ContainerSpec>,
+    /// libfaketime to preload and the node's clock-offset file (clock-skew fault).
+    pub clock: Option<(PathBuf, PathBuf)>,
 }
 
 impl NodeSpec {
@@ -84,6 +86,9 @@ impl NodeProc {
             }
             None => Command::new(bin),
         };
+        if let Some((library, file)) = &self.spec.clock {
+            cmd.envs(super::clock::env(library, file));
+        }
         // Own process group: a terminal's Ctrl-C must reach only the harness, which stops
         // the nodes itself after healing.
         cmd.process_group(0)

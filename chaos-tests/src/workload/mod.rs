@@ -10,6 +10,7 @@ pub mod counter;
 pub mod list_append;
 pub mod register;
 pub mod set;
+pub mod ttl;
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,7 @@ fn next_op(
         Workload::Counter => counter::next(rng),
         Workload::ListAppend => list_append::next(rng, epoch, unique),
         Workload::Set => set::next(rng, unique),
+        Workload::Ttl => ttl::next(rng, client, seq, unique),
     }
 }
 
@@ -82,6 +84,7 @@ pub async fn exec(con: &mut MultiplexedConnection, key: &str, call: &Call) -> Re
         Call::ReadList => list_append::read(con, key).await,
         Call::Add { value } => set::add(con, key, *value).await,
         Call::ReadSet => set::read(con, key).await,
+        Call::SetTtl { value, ttl_ms } => ttl::set(con, key, *value, *ttl_ms).await,
     }
 }
 
@@ -245,7 +248,7 @@ pub async fn client(ctx: Ctx, workload: Workload, client: usize) {
 /// node in turn, with at most `attempts` tries per key. Recorded as final reads.
 pub async fn final_reads(ctx: &Ctx, workload: Workload, keys: &[String], attempts: usize) {
     let call = match workload {
-        Workload::Register => return,
+        Workload::Register | Workload::Ttl => return,
         Workload::Counter => Call::Read,
         Workload::ListAppend => Call::ReadList,
         Workload::Set => Call::ReadSet,

@@ -66,6 +66,7 @@ enum Rpc {
     InstallSnapshot,
     Forward,
     ReadIndex,
+    ReadIndexAt,
     Status,
     Publish,
     ChangeMembership,
@@ -131,6 +132,7 @@ impl PeerClients {
                 Rpc::InstallSnapshot => client.install_snapshot(request).await,
                 Rpc::Forward => client.forward(request).await,
                 Rpc::ReadIndex => client.read_index(request).await,
+                Rpc::ReadIndexAt => client.read_index_at(request).await,
                 Rpc::Status => client.status(request).await,
                 Rpc::Publish => client.publish(request).await,
                 Rpc::ChangeMembership => client.change_membership(request).await,
@@ -174,6 +176,15 @@ impl PeerClients {
         timeout: Duration,
     ) -> Result<ReadIndexResult, CallError> {
         self.call(addr, Rpc::ReadIndex, &(), timeout).await
+    }
+
+    /// Asks the leader at `addr` for a read index and its clock (see the `ReadIndexAt` RPC).
+    pub async fn read_index_at(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<super::ReadIndexAtResult, CallError> {
+        self.call(addr, Rpc::ReadIndexAt, &(), timeout).await
     }
 
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<PeerStatus, CallError> {

@@ -16,8 +16,8 @@ pub use tls::PeerTls;
 
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
-    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexResult, Sinks, TimeoutNow,
-    TouchSink, Touched, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
+    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexAtResult, ReadIndexResult, Sinks,
+    TimeoutNow, TouchSink, Touched, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
 };
 
 use serde::de::DeserializeOwned;

@@ -30,6 +30,9 @@ pub struct PeerStatus {
 
 pub type ForwardResult = crate::proposer::ProposeResult;
 pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
+/// A read index and the leader's wall clock (ms since the epoch) when it confirmed it.
+pub type ReadIndexAtResult =
+    Result<(u64, u64), RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
 
 /// The most writes one Forward call may carry (a pipelined run from one client).
 pub const FORWARD_BATCH_MAX: usize = 1024;
@@ -168,6 +171,18 @@ impl Peer for PeerService {
             .get_read_log_id()
             .await
             .map(|(read, _applied)| read.map_or(0, |l| l.index));
+        reply(&result)
+    }
+
+    async fn read_index_at(
+        &self,
+        _req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
+        let result: ReadIndexAtResult = self
+            .raft
+            .get_read_log_id()
+            .await
+            .map(|(read, _applied)| (read.map_or(0, |l| l.index), crate::types::now_ms()));
         reply(&result)
     }
 
