@@ -10,6 +10,8 @@ command -v cargo >/dev/null || { echo "cargo is needed: install Rust from rustup
 # image carries the CA bundle. (The Docker engine itself comes with the machine.)
 missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+# redis-cli: the TLS test runs `redis-cli --tls` as users do.
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 # libfaketime: the clock-skew test and the chaos harness's skew fault move a node's clock.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(faketime)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)

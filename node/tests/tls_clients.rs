@@ -3,7 +3,8 @@
 //! accepted with `no`; the plain port keeps working; a node given an unreadable certificate
 //! refuses to start and says why.
 //! Method: a CA, server and client certificates made by rcgen in a temporary directory; a
-//! rustls client (ring provider) speaking raw RESP to real `cairn` processes.
+//! rustls client (ring provider) speaking raw RESP, and redis-cli --tls, to real `cairn`
+//! processes.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{free_port, Cluster};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
 use redis::Commands;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,25 +25,36 @@ struct Pki {
     client_key: Vec<u8>,
 }
 
-/// Writes ca.pem, server.pem, server.key into `dir`; returns what a client needs.
+/// Writes ca.pem, server.pem, server.key, client.pem, client.key into `dir`; returns what a client needs.
 fn make_pki(dir: &Path) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    // Distinct subjects: OpenSSL (redis-cli) takes a leaf whose subject is its issuer's for
+    // a self-signed certificate.
+    let named = |sans: Vec<String>, cn: &str| {
+        let mut p = CertificateParams::new(sans).unwrap();
+        p.distinguished_name = DistinguishedName::new();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p
+    };
+    let mut ca_params = named(Vec::new(), "cairn test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&server_key, &ca, &ca_key)
-        .unwrap();
+    let server = named(
+        vec!["localhost".to_string(), "127.0.0.1".to_string()],
+        "cairn test server",
+    )
+    .signed_by(&server_key, &ca, &ca_key)
+    .unwrap();
     let client_key = KeyPair::generate().unwrap();
-    let client = CertificateParams::new(vec!["client".to_string()])
-        .unwrap()
+    let client = named(vec!["client".to_string()], "cairn test client")
         .signed_by(&client_key, &ca, &ca_key)
         .unwrap();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
     std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("client.pem"), client.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
     Pki {
         ca: ca.der().clone(),
         client_cert: client.der().clone(),
@@ -134,6 +146,32 @@ fn clients_with_certificates_talk_resp_over_tls() {
     // Plain RESP on the TLS port gets no RESP answer.
     let plain = common::raw(port, b"PING\r\n");
     assert!(!plain.contains("PONG"), "{plain}");
+
+    // redis-cli --tls, as users run it (scripts/test.sh installs redis-tools).
+    let cli = |more: &[&str]| {
+        let file = |f: &str| dir.path().join(f).display().to_string();
+        std::process::Command::new("redis-cli")
+            .args(["--tls", "--cacert", &file("ca.pem")])
+            .args(["--cert", &file("client.pem"), "--key", &file("client.key")])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(more)
+            .output()
+    };
+    match cli(&["SET", "cli", "over-tls"]) {
+        Ok(out) => {
+            let said = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK", "{said}");
+            let out = cli(&["GET", "cli"]).unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "over-tls");
+        }
+        Err(e) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "redis-cli is missing in CI: {e}"
+            );
+            eprintln!("skipped the redis-cli part: {e}");
+        }
+    }
 }
 
 #[test]
