@@ -154,7 +154,12 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.join = Some(via);
     }
     let (_, raft_port) = cfg.ports()?;
-    let store = Store::open(&cfg.data_dir, cfg.cache_mb * 1024 * 1024).with_context(|| {
+    let store = Store::open_with(
+        &cfg.data_dir,
+        cfg.cache_mb.saturating_mul(1 << 20),
+        cfg.value_cache_mb.saturating_mul(1 << 20),
+    )
+    .with_context(|| {
         format!(
             "refusing to start: the data dir {} failed its checks",
             cfg.data_dir.display()

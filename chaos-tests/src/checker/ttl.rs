@@ -36,7 +36,9 @@ pub fn check(ops: &[Op]) -> Vec<Check> {
         let Some(got) = seen(&o.ret) else {
             continue;
         };
-        if o.invoke_us >= sc + ttl {
+        // A key is expired once the clock is past its deadline (Redis's `now > when`), in
+        // whole milliseconds: hence the tolerance on this side too.
+        if o.invoke_us >= sc + ttl + TOLERANCE_US {
             after += 1;
             if got.is_some() {
                 late.fail(format!(

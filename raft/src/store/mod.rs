@@ -4,6 +4,7 @@
 //! crc32), `raft` (vote, committed, purge point) and `sm` (the state machine, see [`keys`]).
 //! Snapshot files live in `<data-dir>/snapshots`.
 
+mod cache;
 mod keys;
 mod log;
 mod replies;
@@ -23,6 +24,9 @@ pub use view::{Keyspace, Sampled};
 use crate::error::{Error, Result};
 use txn::sled_err;
 
+/// The hot-value cache of a store opened without a size (tools and tests).
+pub const DEFAULT_VALUE_CACHE_BYTES: u64 = 8 << 20;
+
 /// An opened data dir.
 pub struct Store {
     pub log: LogStore,
@@ -35,7 +39,15 @@ impl Store {
     /// Opens (or creates) the data dir and checks it: every log entry's crc32, the contiguity
     /// of the log, and every record of the current snapshot. A corrupt data dir is an error naming what is wrong and where.
     /// Must be called inside a tokio runtime (the log flusher is a task).
+    /// Opens (or creates) the store with a sled page cache of `cache_bytes` and a small
+    /// hot-value cache; see [`Store::open_with`].
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        Store::open_with(dir, cache_bytes, DEFAULT_VALUE_CACHE_BYTES)
+    }
+
+    /// Opens the store with a hot-value cache of `value_cache_bytes` (0: none) in front of
+    /// the keyspace.
+    pub fn open_with(dir: &Path, cache_bytes: u64, value_cache_bytes: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
         let db = sled::Config::new()
             .path(dir.join("sled"))
@@ -50,7 +62,12 @@ impl Store {
         let sm_tree = db.open_tree("sm").map_err(sled_err)?;
         let log = LogStore::new(db.clone(), log_tree, raft_tree, dir.to_path_buf());
         log.verify()?;
-        let sm = StateMachine::new(db.clone(), sm_tree, dir.join("snapshots"))?;
+        let sm = StateMachine::new(
+            db.clone(),
+            sm_tree,
+            dir.join("snapshots"),
+            value_cache_bytes,
+        )?;
         // The current snapshot is what lagging followers get: a damaged one must not be sent.
         if let Some(file) = sm.current_snapshot_file()? {
             snapshot::verify_file(&file)?;

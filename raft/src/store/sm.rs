@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
+use super::cache::{ValueCache, Written};
 use super::keys::{self, Counter};
 use super::replies::ReplyTable;
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
@@ -68,6 +69,9 @@ pub struct StateMachine {
     settings: Arc<std::sync::RwLock<Arc<ReplicatedSettings>>>,
     /// The dataset size (sum of the `u` counters) as last committed, for the read side.
     used_bytes: Arc<AtomicU64>,
+    /// Decoded hot values in front of the tree (see `cache`); every data write goes through
+    /// it.
+    values: Arc<ValueCache>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -99,7 +103,12 @@ fn read_meta<T: serde::de::DeserializeOwned>(tree: &sled::Tree, name: &str) -> R
 }
 
 impl StateMachine {
-    pub(super) fn new(db: sled::Db, tree: sled::Tree, snap_dir: PathBuf) -> Result<Self> {
+    pub(super) fn new(
+        db: sled::Db,
+        tree: sled::Tree,
+        snap_dir: PathBuf,
+        value_cache_bytes: u64,
+    ) -> Result<Self> {
         std::fs::create_dir_all(&snap_dir)?;
         let sm = StateMachine {
             db,
@@ -111,6 +120,7 @@ impl StateMachine {
             acl: Arc::default(),
             used_bytes: Arc::default(),
             settings: Arc::default(),
+            values: Arc::new(ValueCache::new(value_cache_bytes)),
         };
         sm.finish_interrupted_install()?;
         *sm.reply_table() = ReplyTable::load(&sm.tree)?;
@@ -189,6 +199,7 @@ impl StateMachine {
         Keyspace {
             tree: self.tree.clone(),
             used_bytes: self.used_bytes.clone(),
+            values: self.values.clone(),
         }
     }
 
@@ -281,6 +292,7 @@ impl StateMachine {
         if let Some(file) = read_meta::<String>(&self.tree, keys::META_INSTALLING)? {
             tracing::warn!(file, "finishing an interrupted snapshot install");
             load_snapshot(&self.tree, &self.snap_dir.join(&file))?;
+            self.values.apply(Written::Everything, || Ok(()))?;
             self.tree
                 .remove(keys::meta_key(keys::META_INSTALLING))
                 .map_err(sled_err)?;
@@ -293,6 +305,7 @@ impl StateMachine {
     /// state and the current snapshot. Only for a data dir being built by a restore.
     pub(super) fn load_restored(&self, file: &str, meta: &SnapshotMeta) -> Result<()> {
         replace_with_snapshot(&self.tree, &self.snap_dir.join(file))?;
+        self.values.apply(Written::Everything, || Ok(()))?;
         StateMachine::set_current(&self.tree, &self.snap_dir, meta, file)?;
         self.db.flush().map_err(sled_err)?;
         Ok(())
@@ -529,7 +542,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if let Some(list) = &checks {
             txn.put_meta(keys::META_CHECKS, encode(list).map_err(sm_write_err)?);
         }
-        txn.commit().map_err(sm_write_err)?;
+        txn.commit(&self.values).map_err(sm_write_err)?;
         self.reload_used_bytes().map_err(sm_read_err)?;
         if acl_changed {
             self.reload_acl().map_err(sm_read_err)?;
@@ -567,12 +580,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(snap_err)?;
         let _guard = self.apply_lock.lock().await;
-        let (tree, db, dir, meta, replies) = (
+        let (tree, db, dir, meta, replies, values) = (
             self.tree.clone(),
             self.db.clone(),
             self.snap_dir.clone(),
             meta.clone(),
             self.replies.clone(),
+            self.values.clone(),
         );
         validate_snapshot_id(&meta.snapshot_id).map_err(snap_err)?;
         tokio::task::spawn_blocking(move || -> Result<()> {
@@ -584,6 +598,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(sled_err)?;
             db.flush().map_err(sled_err)?;
             load_snapshot(&tree, &dir.join(&file))?;
+            // Loaded in several batches: forget every cached value once all are in (a read
+            // holds the gate from lookup to fill, so none can put back a pre-install value).
+            values.apply(Written::Everything, || Ok(()))?;
             StateMachine::set_current(&tree, &dir, &meta, &file)?;
             tree.remove(keys::meta_key(keys::META_INSTALLING))
                 .map_err(sled_err)?;

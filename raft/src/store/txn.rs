@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::keyspace::{entry_bytes, entry_digest, StoredValue, Txn, DATABASES};
 use crate::types::{ReplicatedSettings, RequestId};
 
+use super::cache::{ValueCache, Written};
 use super::keys::{self, Counter};
 use super::replies::{Group, ReplyTable};
 
@@ -122,7 +123,9 @@ impl<'a> SledTxn<'a> {
         self.stamp = index;
     }
 
-    pub fn commit(mut self) -> Result<()> {
+    /// Writes the batch as one atomic sled batch, through `values` so that no cached value
+    /// outlives what the batch changed.
+    pub fn commit(mut self, values: &ValueCache) -> Result<()> {
         for (time, group) in std::mem::take(&mut self.groups) {
             let Some((first, _)) = group.first() else {
                 continue;
@@ -163,6 +166,20 @@ impl<'a> SledTxn<'a> {
                 );
             }
         }
+        let data_keys: Vec<Vec<u8>> = if self.cleared.iter().any(|c| *c) {
+            Vec::new()
+        } else {
+            self.writes
+                .keys()
+                .filter(|k| k.first() == Some(&keys::DATA))
+                .cloned()
+                .collect()
+        };
+        let written = if self.cleared.iter().any(|c| *c) {
+            Written::Everything
+        } else {
+            Written::Keys(data_keys.iter().map(Vec::as_slice).collect())
+        };
         // sled's Batch keeps the last operation per key, so these override the clears above.
         for (k, v) in self.writes {
             match v {
@@ -170,7 +187,8 @@ impl<'a> SledTxn<'a> {
                 None => batch.remove(k),
             }
         }
-        self.tree.apply_batch(batch).map_err(sled_err)
+        let tree = self.tree;
+        values.apply(written, || tree.apply_batch(batch).map_err(sled_err))
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cache::ValueCache;
 use super::keys::{self, Counter};
 use super::txn::{sled_err, stored_counter};
 use crate::error::Result;
@@ -25,6 +26,7 @@ pub struct Sampled {
 pub struct Keyspace {
     pub(super) tree: sled::Tree,
     pub(super) used_bytes: Arc<AtomicU64>,
+    pub(super) values: Arc<ValueCache>,
 }
 
 impl Keyspace {
@@ -43,6 +45,11 @@ impl Keyspace {
             out.push(Bytes::copy_from_slice(key));
         }
         Ok(out)
+    }
+
+    /// Entries and bytes in the hot-value cache.
+    pub fn value_cache_usage(&self) -> (u64, u64) {
+        self.values.usage()
     }
 
     /// The dataset size as of the last applied batch: every key's bytes, its value's encoded
@@ -154,11 +161,14 @@ impl View for Keyspace {
     }
 
     fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
-        self.tree
-            .get(keys::data_key(db, key))
-            .map_err(sled_err)?
-            .map(|v| StoredValue::decode(&v))
-            .transpose()
+        let k = keys::data_key(db, key);
+        self.values.get(&k, || {
+            self.tree
+                .get(&k)
+                .map_err(sled_err)?
+                .map(|v| StoredValue::decode(&v).map(|d| (d, v.len())))
+                .transpose()
+        })
     }
 
     fn scan(&self, db: u8, cursor: u64, count: usize) -> Result<(Vec<(Bytes, StoredValue)>, u64)> {
