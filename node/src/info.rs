@@ -260,13 +260,41 @@ fn keyspace(node: &Node, out: &mut String) {
     out.push_str("# Keyspace\r\n");
     if let Ok(sizes) = node.keyspace.db_sizes() {
         for (db, keys, expires) in sizes {
+            let avg_ttl = if expires > 0 { avg_ttl(node, db) } else { 0 };
             line(
                 out,
                 &format!("db{db}"),
-                format!("keys={keys},expires={expires},avg_ttl=0"),
+                format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
             );
         }
     }
+}
+
+/// Keys with a TTL sampled for avg_ttl, and entries looked at to find them.
+const AVG_TTL_SAMPLE: usize = 64;
+const AVG_TTL_SCAN_MAX: usize = 4096;
+
+/// avg_ttl, in ms, as Redis reports it: an estimate, here the mean remaining TTL of up to
+/// 64 keys with a TTL from a random run of the keyspace (Redis derives it from its active
+/// expiry's samples). 0 when none was found.
+fn avg_ttl(node: &Node, db: u8) -> u64 {
+    let now = cairn_raft::types::now_ms();
+    let from = rand::random::<u64>();
+    let Ok(sampled) =
+        node.keyspace
+            .sample(db, from, true, AVG_TTL_SAMPLE, AVG_TTL_SCAN_MAX, &|_| true)
+    else {
+        return 0;
+    };
+    let ttls: Vec<u64> = sampled
+        .iter()
+        .filter_map(|s| s.expire_at_ms)
+        .map(|at| at.saturating_sub(now))
+        .collect();
+    if ttls.is_empty() {
+        return 0;
+    }
+    ttls.iter().sum::<u64>() / ttls.len() as u64
 }
 
 /// ROLE: `["master", offset, [[ip, port, offset], ...]]` or
