@@ -60,6 +60,10 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Info(sections) => Reply::Verbatim(info::render(&s.node, &sections)),
         ConnCommand::Role => info::role(&s.node),
         ConnCommand::Time => time_reply(),
+        // SAVE waits, so the session runs it (see `Session::run`); never reached here.
+        ConnCommand::Save => Reply::error("ERR SAVE is run by the session"),
+        ConnCommand::BgSave => crate::save::bgsave(&s.node),
+        ConnCommand::LastSave => Reply::Integer(crate::save::last_save_unix(&s.node) as i64),
         ConnCommand::ReadOnly => {
             s.readonly = true;
             Reply::ok()

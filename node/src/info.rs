@@ -154,7 +154,18 @@ fn persistence(node: &Node, out: &mut String) {
     out.push_str("# Persistence\r\n");
     line(out, "loading", 0);
     line(out, "aof_enabled", 0);
-    line(out, "rdb_changes_since_last_save", 0);
+    line(
+        out,
+        "rdb_changes_since_last_save",
+        crate::save::changes_since_last_save(node),
+    );
+    line(
+        out,
+        "rdb_bgsave_in_progress",
+        u8::from(node.saves.in_progress()),
+    );
+    line(out, "rdb_last_save_time", crate::save::last_save_unix(node));
+    line(out, "rdb_last_bgsave_status", node.saves.last_status());
     line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
     let m = node.raft.metrics().borrow().clone();
     line(

@@ -27,6 +27,7 @@ mod pubsub;
 mod read_barrier;
 mod repair;
 mod router;
+mod save;
 mod server;
 mod session;
 mod settings;

@@ -57,6 +57,8 @@ pub struct Node {
     pub run_id: String,
     /// Backups this node took (see `backup::schedule`).
     pub backup: crate::backup::schedule::BackupStatus,
+    /// SAVE/BGSAVE state.
+    pub saves: crate::save::Saves,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     /// Set when the node must stop by itself, with the exit code (`CAIRN REPAIR`).
@@ -260,6 +262,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         started: Instant::now(),
         run_id: random_hex(40),
         backup: Default::default(),
+        saves: Default::default(),
         shutdown,
         exit: watch::Sender::new(None),
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),

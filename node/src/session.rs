@@ -431,7 +431,11 @@ impl Session {
                     timings.push((name, started, args));
                 }
                 Ok(Step::Conn(c)) => {
-                    crate::conn::handle(self, c).encode(self.protocol, out);
+                    let reply = match c {
+                        ConnCommand::Save => crate::save::save(&self.node).await,
+                        c => crate::conn::handle(self, c),
+                    };
+                    reply.encode(self.protocol, out);
                     self.finished(name, started, args);
                 }
                 Ok(Step::Reply(r)) => {

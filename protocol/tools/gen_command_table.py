@@ -47,7 +47,7 @@ COMMANDS = [
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",
-    "slowlog", "latency", "time",
+    "slowlog", "latency", "time", "save", "bgsave", "lastsave",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub

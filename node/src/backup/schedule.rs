@@ -217,7 +217,7 @@ async fn take_locked(node: &Node, url: &str) -> anyhow::Result<Manifest> {
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
 
 /// Builds a snapshot that holds everything applied here now, and returns its file.
-async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
+pub(crate) async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
     let target = node
         .raft
         .metrics()

@@ -933,6 +933,12 @@ pub enum ConnCommand {
     Role,
     /// TIME: this node's wall clock (node-local, as in Redis).
     Time,
+    /// SAVE: build a snapshot of this node's state now and wait for it.
+    Save,
+    /// BGSAVE [SCHEDULE]: build a snapshot in the background.
+    BgSave,
+    /// LASTSAVE: when this node's current snapshot was made (unix seconds).
+    LastSave,
     ReadOnly,
     ReadWrite,
     /// AUTH [username] password

@@ -221,6 +221,24 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "bgsave",
+        arity: -1,
+        flags: &["admin", "noscript", "no_async_loading"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        summary: "Asynchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("O(1)"),
+        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+        args: &[
+            Arg { name: "schedule", kind: "pure-token", token: Some("SCHEDULE"), since: Some("3.2.2"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "bitcount",
         arity: -2,
         flags: &["readonly"],
@@ -1826,6 +1844,21 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "lastsave",
+        arity: 1,
+        flags: &["loading", "stale", "fast"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@fast", "@dangerous"],
+        summary: "Returns the Unix timestamp of the last successful save to disk.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output"],
+        ..BASE
+    },
+    CommandSpec {
         name: "latency",
         arity: -2,
         flags: &[],
@@ -2927,6 +2960,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "member", kind: "string", flags: &["multiple"], ..ARG },
         ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "save",
+        arity: 1,
+        flags: &["admin", "noscript", "no_async_loading", "no_multi"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        summary: "Synchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("O(N) where N is the total number of keys in all databases"),
         ..BASE
     },
     CommandSpec {

@@ -17,6 +17,9 @@ fn ping_echo_quit_reset() {
     assert_eq!(err("reset x"), arity("reset"));
     assert_eq!(conn("role"), ConnCommand::Role);
     assert_eq!(conn("time"), ConnCommand::Time);
+    assert_eq!(conn("save"), ConnCommand::Save);
+    assert_eq!(conn("bgsave schedule"), ConnCommand::BgSave);
+    assert_eq!(conn("lastsave"), ConnCommand::LastSave);
     assert_eq!(conn("readonly"), ConnCommand::ReadOnly);
     assert_eq!(conn("readwrite"), ConnCommand::ReadWrite);
     assert_eq!(err("readwrite x"), arity("readwrite"));

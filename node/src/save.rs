@@ -1,0 +1,96 @@
+//! SAVE, BGSAVE and LASTSAVE: a snapshot of this node's state on demand, as Redis's RDB
+//! commands are used (before a backup, by operators, by test suites). A cairn snapshot is
+//! the Raft snapshot (the state machine at one log index, which also lets the log be
+//! purged); it is per node, as an RDB file is per Redis server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cairn_protocol::Reply;
+
+use crate::node::Node;
+
+/// Background-save state, for BGSAVE and INFO persistence.
+#[derive(Default)]
+pub struct Saves {
+    in_progress: AtomicBool,
+    /// Whether the last save failed.
+    last_failed: AtomicBool,
+}
+
+impl Saves {
+    pub fn in_progress(&self) -> bool {
+        self.in_progress.load(Ordering::Relaxed)
+    }
+
+    pub fn last_status(&self) -> &'static str {
+        if self.last_failed.load(Ordering::Relaxed) {
+            "err"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// SAVE: builds a snapshot covering everything applied, and answers when it is on disk.
+pub async fn save(node: &Node) -> Reply {
+    if node.saves.in_progress.swap(true, Ordering::SeqCst) {
+        return Reply::error("ERR Background save already in progress");
+    }
+    let result = crate::backup::schedule::fresh_snapshot(node).await;
+    finish(node, result.is_ok());
+    match result {
+        Ok(_) => Reply::ok(),
+        Err(e) => Reply::error(format!("ERR snapshot failed: {e:#}")),
+    }
+}
+
+/// BGSAVE: the same, in the background.
+pub fn bgsave(node: &Arc<Node>) -> Reply {
+    if node.saves.in_progress.swap(true, Ordering::SeqCst) {
+        return Reply::error("ERR Background save already in progress");
+    }
+    let node = node.clone();
+    tokio::spawn(async move {
+        let result = crate::backup::schedule::fresh_snapshot(&node).await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %format!("{e:#}"), "BGSAVE failed");
+        }
+        finish(&node, result.is_ok());
+    });
+    Reply::Simple("Background saving started".into())
+}
+
+fn finish(node: &Node, ok: bool) {
+    node.saves.last_failed.store(!ok, Ordering::Relaxed);
+    node.saves.in_progress.store(false, Ordering::SeqCst);
+}
+
+/// LASTSAVE: unix seconds of this node's current snapshot (its file's modification time),
+/// or of the node's start when it has none yet (as Redis answers its start time).
+pub fn last_save_unix(node: &Node) -> u64 {
+    let snapshot = node
+        .sm
+        .current_snapshot_file()
+        .ok()
+        .flatten()
+        .and_then(|f| std::fs::metadata(f).ok())
+        .and_then(|m| m.modified().ok());
+    let started = SystemTime::now()
+        .checked_sub(node.started.elapsed())
+        .unwrap_or(UNIX_EPOCH);
+    snapshot
+        .unwrap_or(started)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// Entries applied since the current snapshot (INFO's rdb_changes_since_last_save).
+pub fn changes_since_last_save(node: &Node) -> u64 {
+    let m = node.raft.metrics().borrow().clone();
+    let applied = m.last_applied.map_or(0, |l| l.index);
+    let saved = m.snapshot.map_or(0, |l| l.index);
+    applied.saturating_sub(saved)
+}
