@@ -44,7 +44,10 @@ fn save_bgsave_and_lastsave() {
         info_num(&mut c, "persistence", "rdb_changes_since_last_save"),
         0
     );
-    assert_eq!(info_field(&mut c, "persistence", "rdb_last_bgsave_status"), "ok");
+    assert_eq!(
+        info_field(&mut c, "persistence", "rdb_last_bgsave_status"),
+        "ok"
+    );
 
     // BGSAVE: started, then done.
     let _: () = c.set("later", "x").unwrap();
