@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Cluster};
+use common::{unix_ms, wait_for, Cluster};
 
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
@@ -25,13 +25,6 @@ fn set_offset(file: &Path, secs: i64) {
 fn node_time_ms(c: &mut redis::Connection) -> i64 {
     let (s, us): (i64, i64) = redis::cmd("TIME").query(c).unwrap();
     s * 1000 + us / 1000
-}
-
-fn real_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[test]
@@ -69,7 +62,7 @@ fn a_skewed_follower_expires_keys_by_the_leaders_clock() {
             Duration::from_secs(10),
             "the follower's clock to move",
             || {
-                let off = node_time_ms(&mut at_follower) - real_ms();
+                let off = node_time_ms(&mut at_follower) - unix_ms();
                 ((off - skew * 1000).abs() < 1000).then_some(())
             },
         );

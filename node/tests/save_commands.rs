@@ -10,15 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cmd, err_text, info_field, info_num, wait_for, Cluster};
+use common::{cmd, err_text, info_field, info_num, unix_ms, wait_for, Cluster};
 use redis::{Commands, Value};
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 #[test]
 fn save_bgsave_and_lastsave() {
@@ -27,7 +20,7 @@ fn save_bgsave_and_lastsave() {
 
     // No snapshot yet: LASTSAVE is about the node's start.
     let first: i64 = cmd("LASTSAVE", &[]).query(&mut c).unwrap();
-    assert!((now_secs() - first).abs() < 60, "{first}");
+    assert!((unix_ms() / 1000 - first).abs() < 60, "{first}");
 
     for i in 0..100 {
         let _: () = c.set(format!("k{i}"), i).unwrap();

@@ -28,6 +28,14 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
     }
 }
 
+/// The wall clock as milliseconds since the Unix epoch (to compare with TIME, LASTSAVE).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 /// A port no one listens on, for a node to bind a moment later. Taken below Linux's ephemeral
 /// range (32768-60999): a port the kernel handed out as "free" there can be given to an
 /// outgoing connection (a client, a peer channel) before the node binds it, which made
