@@ -123,6 +123,11 @@ impl ValueCache {
         commit()
     }
 
+    /// Forgets every cached value, as one step for readers (after a snapshot is loaded).
+    pub fn clear(&self) -> Result<()> {
+        self.apply(Written::Everything, || Ok(()))
+    }
+
     /// Entries and bytes held (for INFO).
     pub fn usage(&self) -> (u64, u64) {
         self.map
@@ -155,7 +160,7 @@ mod tests {
         cache.apply(Written::Keys(vec![b"k".as_slice()]), || Ok(()))?;
         let after = cache.get(b"k", || Ok(Some((string("v2"), 2))))?;
         assert_eq!(after, Some(string("v2")));
-        cache.apply(Written::Everything, || Ok(()))?;
+        cache.clear()?;
         assert_eq!(cache.get(b"k", || Ok(None))?, None);
         assert_eq!(cache.usage().0, 0, "a miss on a missing key caches nothing");
         Ok(())

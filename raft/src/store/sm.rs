@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
-use super::cache::{ValueCache, Written};
+use super::cache::ValueCache;
 use super::keys::{self, Counter};
 use super::replies::ReplyTable;
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
@@ -292,7 +292,7 @@ impl StateMachine {
         if let Some(file) = read_meta::<String>(&self.tree, keys::META_INSTALLING)? {
             tracing::warn!(file, "finishing an interrupted snapshot install");
             load_snapshot(&self.tree, &self.snap_dir.join(&file))?;
-            self.values.apply(Written::Everything, || Ok(()))?;
+            self.values.clear()?;
             self.tree
                 .remove(keys::meta_key(keys::META_INSTALLING))
                 .map_err(sled_err)?;
@@ -305,7 +305,7 @@ impl StateMachine {
     /// state and the current snapshot. Only for a data dir being built by a restore.
     pub(super) fn load_restored(&self, file: &str, meta: &SnapshotMeta) -> Result<()> {
         replace_with_snapshot(&self.tree, &self.snap_dir.join(file))?;
-        self.values.apply(Written::Everything, || Ok(()))?;
+        self.values.clear()?;
         StateMachine::set_current(&self.tree, &self.snap_dir, meta, file)?;
         self.db.flush().map_err(sled_err)?;
         Ok(())
@@ -600,7 +600,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             load_snapshot(&tree, &dir.join(&file))?;
             // Loaded in several batches: forget every cached value once all are in (a read
             // holds the gate from lookup to fill, so none can put back a pre-install value).
-            values.apply(Written::Everything, || Ok(()))?;
+            values.clear()?;
             StateMachine::set_current(&tree, &dir, &meta, &file)?;
             tree.remove(keys::meta_key(keys::META_INSTALLING))
                 .map_err(sled_err)?;

@@ -166,29 +166,23 @@ impl<'a> SledTxn<'a> {
                 );
             }
         }
-        let data_keys: Vec<Vec<u8>> = if self.cleared.iter().any(|c| *c) {
-            Vec::new()
-        } else {
-            self.writes
-                .keys()
-                .filter(|k| k.first() == Some(&keys::DATA))
-                .cloned()
-                .collect()
-        };
+        // sled's Batch keeps the last operation per key, so these override the clears above.
+        for (k, v) in &self.writes {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
         let written = if self.cleared.iter().any(|c| *c) {
             Written::Everything
         } else {
-            Written::Keys(data_keys.iter().map(Vec::as_slice).collect())
+            let data = self
+                .writes
+                .keys()
+                .filter(|k| k.first() == Some(&keys::DATA));
+            Written::Keys(data.map(Vec::as_slice).collect())
         };
-        // sled's Batch keeps the last operation per key, so these override the clears above.
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        let tree = self.tree;
-        values.apply(written, || tree.apply_batch(batch).map_err(sled_err))
+        values.apply(written, || self.tree.apply_batch(batch).map_err(sled_err))
     }
 }
 
