@@ -168,6 +168,10 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         )
     })?;
     let fresh = store.is_fresh()?;
+    // Data changed behind the log's back (disk corruption, an offline edit) shows here. The
+    // audit scans the whole keyspace and rewrites the derived counters, so it runs before raft
+    // starts: an entry applied during the scan would make it see half-old, half-new data.
+    let problem = store.sm.audit_digests()?;
     let keyspace = store.sm.keyspace();
     let token = PeerToken::from_secret(&cfg.cluster_secret.0);
     let peer_tls = cfg.peer_tls()?;
@@ -268,8 +272,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
     });
-    // Data changed behind the log's back (disk corruption, an offline edit) shows here.
-    if let Some(problem) = node.sm.audit_digests()? {
+    if let Some(problem) = problem {
         node.integrity.set_problem(problem);
     }
     node.slowlog.configure(&node);
