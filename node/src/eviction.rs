@@ -192,6 +192,8 @@ struct Candidate {
     db: u8,
     key: Bytes,
     hash: u64,
+    /// Its size when sampled (a pooled key may have changed since: the next round makes up).
+    bytes: u64,
 }
 
 async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
@@ -202,17 +204,15 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
             return Ok(());
         }
         let sizes = node.keyspace.db_sizes()?;
-        let keys: u64 = sizes.iter().map(|(_, k, _)| k).sum();
-        // Enough victims of average size to get back under the limit.
-        let average = used / keys.max(1);
-        let wanted = usize::try_from((used - limits.maxmemory).div_ceil(average.max(1)))
-            .unwrap_or(ROUND_KEYS_MAX)
-            .clamp(1, ROUND_KEYS_MAX);
+        // Victims until what they free brings the dataset back under the limit, as Redis
+        // evicts until it is under: no more, so a round never makes room for keys that
+        // would have been evicted had they come a moment earlier.
+        let excess = used - limits.maxmemory;
         // Sampling reads the store for a while (up to 512 picks): off the async workers, so
         // heartbeats and clients are not held up behind it.
         let (n, mut p) = (node.clone(), std::mem::take(pool));
         let (victims, p) = tokio::task::spawn_blocking(move || {
-            let victims = choose(&n, &limits, &sizes, &mut p, wanted);
+            let victims = choose(&n, &limits, &sizes, &mut p, excess);
             (victims, p)
         })
         .await?;
@@ -242,13 +242,14 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
     Ok(())
 }
 
-/// Picks up to `wanted` distinct victims under `limits.policy`.
+/// Picks distinct victims under `limits.policy` until deleting them frees `excess` bytes,
+/// [`ROUND_KEYS_MAX`] at most.
 fn choose(
     node: &Node,
     limits: &Limits,
     sizes: &[(u8, u64, u64)],
     pool: &mut Vec<Candidate>,
-    wanted: usize,
+    excess: u64,
 ) -> anyhow::Result<Vec<Candidate>> {
     let volatile = limits.policy.volatile();
     let dbs: Vec<u8> = sizes
@@ -261,21 +262,28 @@ fn choose(
         // The soonest deadlines of every database, soonest first.
         let mut all = Vec::new();
         for db in &dbs {
-            for s in node.keyspace.soonest_expiring(*db, wanted)? {
+            for s in node.keyspace.soonest_expiring(*db, ROUND_KEYS_MAX)? {
                 let at = s.expire_at_ms.unwrap_or(u64::MAX);
                 all.push(candidate(*db, s, u64::MAX - at));
             }
         }
         all.sort_by_key(|c| std::cmp::Reverse(c.score));
-        all.truncate(wanted);
+        let mut freed = 0u64;
+        all.retain(|c| {
+            let take = freed < excess;
+            freed = freed.saturating_add(c.bytes);
+            take
+        });
+        all.truncate(ROUND_KEYS_MAX);
         return Ok(all);
     }
     let now = now_ms();
     let mut victims: Vec<Candidate> = Vec::new();
     // (db, key hash) of the victims so far.
     let mut chosen: HashSet<(u8, u64)> = HashSet::new();
+    let mut freed = 0u64;
     // Each pick refills the pool with fresh samples, as Redis's evictionPoolPopulate does.
-    for _ in 0..wanted {
+    while freed < excess && victims.len() < ROUND_KEYS_MAX {
         for db in &dbs {
             // Victims of this round are still stored: sample past them.
             let fresh = |key: &[u8]| {
@@ -300,6 +308,7 @@ fn choose(
             break;
         }
         let victim = pool.remove(0);
+        freed = freed.saturating_add(victim.bytes);
         chosen.insert((victim.db, victim.hash));
         victims.push(victim);
     }
@@ -312,6 +321,7 @@ fn candidate(db: u8, s: Sampled, score: u64) -> Candidate {
         db,
         key: s.key,
         hash: s.hash,
+        bytes: s.bytes,
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Sampled {
     /// The key's scan hash: access tracking identifies keys by (db, hash).
     pub hash: u64,
     pub expire_at_ms: Option<u64>,
+    /// What deleting it frees of the dataset size (`keyspace::entry_bytes`), so eviction
+    /// stops as soon as it is back under maxmemory.
+    pub bytes: u64,
 }
 
 #[derive(Clone)]
@@ -63,7 +66,7 @@ impl Keyspace {
     /// from scan position `from`, wrapping around once, looking at `scan_max` entries at
     /// most; with `volatile` only keys with a TTL. Keys sort by a hash of the key, so a
     /// random `from` gives a random run of keys, as Redis's `dictGetSomeKeys` takes a run of
-    /// buckets from a random one. Returns (key, scan hash, expiry).
+    /// buckets from a random one.
     pub fn sample(
         &self,
         db: u8,
@@ -97,6 +100,7 @@ impl Keyspace {
                 key: Bytes::copy_from_slice(key),
                 hash,
                 expire_at_ms,
+                bytes: crate::keyspace::entry_bytes(key, &v),
             });
             if out.len() >= limit {
                 break;
@@ -111,13 +115,19 @@ impl Keyspace {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::EXPIRY, db]).take(limit) {
             let (k, _) = item.map_err(sled_err)?;
-            if let Some((at, key)) = keys::split_expiry_key(&k) {
-                out.push(Sampled {
-                    key: Bytes::copy_from_slice(key),
-                    hash: crate::keyspace::scan_hash(key),
-                    expire_at_ms: Some(at),
-                });
-            }
+            let Some((at, key)) = keys::split_expiry_key(&k) else {
+                continue;
+            };
+            // The index and the data change in the same batch, so the value is there.
+            let Some(v) = self.tree.get(keys::data_key(db, key)).map_err(sled_err)? else {
+                continue;
+            };
+            out.push(Sampled {
+                key: Bytes::copy_from_slice(key),
+                hash: crate::keyspace::scan_hash(key),
+                expire_at_ms: Some(at),
+                bytes: crate::keyspace::entry_bytes(key, &v),
+            });
         }
         Ok(out)
     }
