@@ -33,15 +33,16 @@ impl Saves {
     }
 }
 
-/// SAVE: builds a snapshot covering everything applied, and answers when it is on disk.
+/// SAVE: builds a snapshot covering every write acknowledged before it (to any client, on
+/// any node), and answers when it is on disk.
 pub async fn save(node: &Node) -> Reply {
     if node.saves.in_progress.swap(true, Ordering::SeqCst) {
         return Reply::error("ERR Background save already in progress");
     }
-    let result = crate::backup::schedule::fresh_snapshot(node).await;
+    let result = snapshot_of_acknowledged(node).await;
     finish(node, result.is_ok());
     match result {
-        Ok(_) => Reply::ok(),
+        Ok(()) => Reply::ok(),
         Err(e) => Reply::error(format!("ERR snapshot failed: {e:#}")),
     }
 }
@@ -53,13 +54,28 @@ pub fn bgsave(node: &Arc<Node>) -> Reply {
     }
     let node = node.clone();
     tokio::spawn(async move {
-        let result = crate::backup::schedule::fresh_snapshot(&node).await;
+        let result = snapshot_of_acknowledged(&node).await;
         if let Err(e) = &result {
             tracing::warn!(error = %format!("{e:#}"), "BGSAVE failed");
         }
         finish(&node, result.is_ok());
     });
     Reply::Simple("Background saving started".into())
+}
+
+/// A snapshot at or past the read index: an acknowledged write is committed, but a
+/// follower may not have applied it yet, and a save that left out the write its client
+/// just made would surprise anyone who saved after writing.
+async fn snapshot_of_acknowledged(node: &Node) -> anyhow::Result<()> {
+    if let Err(reply) = node.reads.wait(node).await {
+        let why = match reply {
+            Reply::Error(e) => e,
+            other => format!("{other:?}"),
+        };
+        anyhow::bail!("waiting for the read index: {why}");
+    }
+    crate::backup::schedule::fresh_snapshot(node).await?;
+    Ok(())
 }
 
 fn finish(node: &Node, ok: bool) {
