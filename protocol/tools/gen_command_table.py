@@ -18,13 +18,13 @@ COMMANDS = [
     # strings
     "get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mget", "mset",
     "msetnx", "append", "strlen", "getrange", "setrange", "incr", "incrby", "decr", "decrby",
-    "incrbyfloat",
+    "incrbyfloat", "lcs",
     # bitmaps
     "setbit", "getbit", "bitcount", "bitpos", "bitop",
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
-    "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move",
+    "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move", "dump", "restore",
     "object",
     # hashes
     "hset", "hsetnx", "hget", "hmget", "hmset", "hgetall", "hdel", "hexists", "hlen", "hkeys",

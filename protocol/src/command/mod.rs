@@ -361,6 +361,15 @@ pub enum WriteCommand {
         max: bool,
         count: Option<u64>,
     },
+    /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]: `expiry`
+    /// is `None` for a ttl of 0. IDLETIME and FREQ are checked and not kept (see
+    /// docs/COMPATIBILITY.md).
+    Restore {
+        key: Bytes,
+        expiry: Option<Expiry>,
+        payload: Bytes,
+        replace: bool,
+    },
 }
 
 /// A blocking command (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP):
@@ -514,6 +523,7 @@ impl WriteCommand {
             | W::Rename { key, .. }
             | W::Copy { key, .. }
             | W::Move { key, .. }
+            | W::Restore { key, .. }
             | W::HSet { key, .. }
             | W::HSetNx { key, .. }
             | W::HDel { key, .. }
@@ -766,6 +776,30 @@ pub enum ReadCommand {
         key: Bytes,
         count: Option<i64>,
         with_scores: bool,
+    },
+    /// DUMP key: the value in cairn's serialization (see `keyspace::dump`).
+    Dump {
+        key: Bytes,
+    },
+    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+    Lcs {
+        a: Bytes,
+        b: Bytes,
+        answer: LcsAnswer,
+    },
+}
+
+/// What LCS answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LcsAnswer {
+    /// The common subsequence itself.
+    Text,
+    /// LEN: its length.
+    Len,
+    /// IDX: the matching ranges of at least `min_match_len` bytes, last first, and the length.
+    Ranges {
+        min_match_len: u64,
+        with_match_len: bool,
     },
 }
 

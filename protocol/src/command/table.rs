@@ -449,6 +449,9 @@ mod tests {
             ("bitcount", -2, 1, 1, 1),
             ("bitpos", -3, 1, 1, 1),
             ("bitop", -4, 2, -1, 1),
+            ("lcs", -3, 1, 2, 1),
+            ("dump", 2, 1, 1, 1),
+            ("restore", -4, 1, 1, 1),
         ];
         for &(name, arity, first, last, step) in expect {
             let spec = lookup(name.as_bytes()).unwrap_or(&BASE);
@@ -466,7 +469,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 176);
+        assert_eq!(all().len(), 179);
     }
 
     #[test]

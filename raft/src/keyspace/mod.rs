@@ -7,9 +7,11 @@
 
 mod acl;
 mod bits;
+mod dump;
 mod exec;
 mod hash;
 mod keys;
+mod lcs;
 mod list;
 pub mod once;
 mod random;
@@ -273,6 +275,12 @@ impl Ctx<'_> {
                 destination,
                 keys,
             } => self.bitop(*op, destination, keys),
+            W::Restore {
+                key,
+                expiry,
+                payload,
+                replace,
+            } => self.restore(key, *expiry, payload, *replace),
         }
     }
 

@@ -8,7 +8,7 @@ use cairn_protocol::command::{CollectionKind, ObjectQuery, ReadCommand, TtlQuery
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{bits, hash, list, set, zalgebra, zset, Data, StoredValue, View, WRONGTYPE};
+use super::{bits, dump, hash, lcs, list, set, zalgebra, zset, Data, StoredValue, View, WRONGTYPE};
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
@@ -144,6 +144,11 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
         ReadCommand::ZCombine { .. } | ReadCommand::ZInterCard { .. } => {
             zalgebra::read(cmd, &live)?
         }
+        ReadCommand::Dump { key } => match live(key)? {
+            None => Reply::Nil,
+            Some(v) => Reply::Bulk(dump::payload(&v.data)?),
+        },
+        ReadCommand::Lcs { a, b, answer } => lcs::lcs(live(a)?, live(b)?, *answer),
         ReadCommand::GetBit { key, offset } => bits::getbit(live(key)?, *offset),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key)?, *range),
         ReadCommand::BitPos {

@@ -42,7 +42,12 @@ pub(crate) fn exec(txn: &mut MemTxn, line: &str) -> Reply {
         .split(' ')
         .map(|w| Bytes::copy_from_slice(w.as_bytes()))
         .collect();
-    match cairn_protocol::command::parse(&args) {
+    exec_args(txn, &args)
+}
+
+/// [`exec`] for arguments that are not all text.
+pub(crate) fn exec_args(txn: &mut MemTxn, args: &[Bytes]) -> Reply {
+    match cairn_protocol::command::parse(args) {
         Ok(Command::Write(cmd)) => run(txn, cmd),
         // The pop a blocking command is made of, tried once.
         Ok(Command::Blocking(b)) => run(txn, b.op),

@@ -73,6 +73,10 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             key: key.clone(),
             db: db_index(db)?,
         }),
+        ("dump", [_, key]) => Read(R::Dump { key: key.clone() }),
+        ("restore", [_, key, ttl, payload, options @ ..]) => {
+            Write(restore(key, ttl, payload, options)?)
+        }
         ("rename" | "renamenx", [_, key, new_key]) => Write(W::Rename {
             key: key.clone(),
             new_key: new_key.clone(),
@@ -226,6 +230,56 @@ fn copy(key: &Bytes, destination: &Bytes, options: &[Bytes]) -> Result<WriteComm
         key: key.clone(),
         destination: destination.clone(),
         db,
+        replace,
+    })
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency],
+/// checked as Redis's `restoreCommand` does: options first (IDLETIME and FREQ exclude each
+/// other), then the ttl.
+fn restore(key: &Bytes, ttl: &[u8], payload: &Bytes, options: &[Bytes]) -> Result<WriteCommand> {
+    let (mut replace, mut absolute, mut idle, mut freq) = (false, false, false, false);
+    let mut i = 0;
+    while let Some(opt) = options.get(i) {
+        let value = options.get(i + 1);
+        i += 1;
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "absttl") {
+            absolute = true;
+        } else if let (true, false, Some(n)) = (is(opt, "idletime"), freq, value) {
+            if int(n)? < 0 {
+                return Err(CommandError::Other(
+                    "ERR Invalid IDLETIME value, must be >= 0".into(),
+                ));
+            }
+            (idle, i) = (true, i + 1);
+        } else if let (true, false, Some(n)) = (is(opt, "freq"), idle, value) {
+            if !(0..=255).contains(&int(n)?) {
+                return Err(CommandError::Other(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255".into(),
+                ));
+            }
+            (freq, i) = (true, i + 1);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let ttl = int(ttl)?;
+    if ttl < 0 {
+        return Err(CommandError::Other(
+            "ERR Invalid TTL value, must be >= 0".into(),
+        ));
+    }
+    let expiry = match (ttl, absolute) {
+        (0, _) => None,
+        (at, true) => Some(Expiry::AtMs(at)),
+        (ms, false) => Some(Expiry::RelativeMs(ms.min(MAX_RELATIVE_EXPIRE_MS))),
+    };
+    Ok(WriteCommand::Restore {
+        key: key.clone(),
+        expiry,
+        payload: payload.clone(),
         replace,
     })
 }

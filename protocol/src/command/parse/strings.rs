@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{int, is, Result, TtlOption};
 use crate::command::{
-    Command, CommandError, GetExTtl, ReadCommand, SetCondition, SetTtl, WriteCommand,
+    Command, CommandError, GetExTtl, LcsAnswer, ReadCommand, SetCondition, SetTtl, WriteCommand,
     MAX_STRING_LEN,
 };
 use crate::long_double::LongDouble;
@@ -56,6 +56,11 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             end: int(end)?,
         }),
         ("setrange", [_, key, offset, value]) => Write(setrange(key, offset, value)?),
+        ("lcs", [_, a, b, options @ ..]) => Read(R::Lcs {
+            a: a.clone(),
+            b: b.clone(),
+            answer: lcs_answer(options)?,
+        }),
         ("incr", [_, key]) => incr_by(key, 1),
         ("decr", [_, key]) => incr_by(key, -1),
         ("incrby", [_, key, delta]) => incr_by(key, int(delta)?),
@@ -214,5 +219,42 @@ fn setrange(key: &Bytes, offset: &Bytes, value: &Bytes) -> Result<WriteCommand> 
         key: key.clone(),
         offset,
         value: value.clone(),
+    })
+}
+
+/// LCS's options, as Redis reads them: in any order, a negative MINMATCHLEN counts as 0, and
+/// LEN with IDX is refused.
+fn lcs_answer(options: &[Bytes]) -> Result<LcsAnswer> {
+    let (mut len, mut idx, mut with_match_len, mut min_match_len) = (false, false, false, 0u64);
+    let mut rest = options;
+    while let Some((opt, tail)) = rest.split_first() {
+        rest = tail;
+        if is(opt, "len") {
+            len = true;
+        } else if is(opt, "idx") {
+            idx = true;
+        } else if is(opt, "withmatchlen") {
+            with_match_len = true;
+        } else if let (true, Some((n, tail))) = (is(opt, "minmatchlen"), rest.split_first()) {
+            min_match_len = u64::try_from(int(n)?).unwrap_or(0);
+            rest = tail;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if len && idx {
+        return Err(CommandError::Other(
+            "ERR If you want both the length and indexes, please just use IDX.".into(),
+        ));
+    }
+    Ok(if idx {
+        LcsAnswer::Ranges {
+            min_match_len,
+            with_match_len,
+        }
+    } else if len {
+        LcsAnswer::Len
+    } else {
+        LcsAnswer::Text
     })
 }

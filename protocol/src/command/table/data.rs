@@ -1078,6 +1078,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "dump",
+        arity: 2,
+        flags: &["readonly"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@keyspace", "@read", "@slow"],
+        summary: "Returns a serialized representation of the value stored at a key.",
+        since: "2.6.0",
+        group: "generic",
+        complexity: Some("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "echo",
         arity: 2,
         flags: &["loading", "stale", "fast"],
@@ -1955,6 +1974,29 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ],
             ..BASE
         },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "lcs",
+        arity: -3,
+        flags: &["readonly"],
+        first_key: 1,
+        last_key: 2,
+        step: 1,
+        acl_categories: &["@read", "@string", "@slow"],
+        summary: "Finds the longest common substring.",
+        since: "7.0.0",
+        group: "string",
+        complexity: Some("O(N*M) where N and M are the lengths of s1 and s2, respectively"),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 1, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key1", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "key2", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "len", kind: "pure-token", token: Some("LEN"), flags: &["optional"], ..ARG },
+            Arg { name: "idx", kind: "pure-token", token: Some("IDX"), flags: &["optional"], ..ARG },
+            Arg { name: "min-match-len", kind: "integer", token: Some("MINMATCHLEN"), flags: &["optional"], ..ARG },
+            Arg { name: "withmatchlen", kind: "pure-token", token: Some("WITHMATCHLEN"), flags: &["optional"], ..ARG },
         ],
         ..BASE
     },
@@ -2844,6 +2886,31 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         since: "6.2.0",
         group: "connection",
         complexity: Some("O(1)"),
+        ..BASE
+    },
+    CommandSpec {
+        name: "restore",
+        arity: -4,
+        flags: &["write", "denyoom"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+        summary: "Creates a key from the serialized representation of a value.",
+        since: "2.6.0",
+        group: "generic",
+        complexity: Some("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+        history: &[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")],
+        key_specs: &[KeySpec { notes: None, flags: &["OW", "update"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "ttl", kind: "integer", ..ARG },
+            Arg { name: "serialized-value", kind: "string", ..ARG },
+            Arg { name: "replace", kind: "pure-token", token: Some("REPLACE"), since: Some("3.0.0"), flags: &["optional"], ..ARG },
+            Arg { name: "absttl", kind: "pure-token", token: Some("ABSTTL"), since: Some("5.0.0"), flags: &["optional"], ..ARG },
+            Arg { name: "seconds", kind: "integer", token: Some("IDLETIME"), since: Some("5.0.0"), flags: &["optional"], ..ARG },
+            Arg { name: "frequency", kind: "integer", token: Some("FREQ"), since: Some("5.0.0"), flags: &["optional"], ..ARG },
+        ],
         ..BASE
     },
     CommandSpec {

@@ -331,3 +331,38 @@ fn incrbyfloat() {
     assert_eq!(err("incrbyfloat k inf"), infinite);
     assert_eq!(err("incrbyfloat k -Infinity"), infinite);
 }
+
+#[test]
+fn lcs_options() {
+    use crate::command::LcsAnswer;
+    let lcs = |answer| ReadCommand::Lcs {
+        a: b("a"),
+        b: b("b"),
+        answer,
+    };
+    assert_eq!(read("lcs a b"), lcs(LcsAnswer::Text));
+    assert_eq!(read("LCS a b len"), lcs(LcsAnswer::Len));
+    let ranges = |min_match_len, with_match_len| {
+        lcs(LcsAnswer::Ranges {
+            min_match_len,
+            with_match_len,
+        })
+    };
+    assert_eq!(read("lcs a b idx"), ranges(0, false));
+    assert_eq!(
+        read("lcs a b withmatchlen MINMATCHLEN 5 idx"),
+        ranges(5, true)
+    );
+    assert_eq!(read("lcs a b idx minmatchlen -3"), ranges(0, false));
+    assert_eq!(
+        err("lcs a b len idx"),
+        "ERR If you want both the length and indexes, please just use IDX."
+    );
+    assert_eq!(err("lcs a b minmatchlen"), "ERR syntax error");
+    assert_eq!(
+        err("lcs a b idx minmatchlen x"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err("lcs a b foo"), "ERR syntax error");
+    assert_eq!(err("lcs a"), arity("lcs"));
+}
