@@ -133,6 +133,20 @@ impl Access {
         (now_ms.saturating_sub(e.last_ms), lfu.decayed(e, now_ms))
     }
 
+    /// Sets a key's facts as RESTORE's IDLETIME or FREQ asks (`idle_ms` before `now_ms`, or
+    /// that LFU counter). Not reported to the leader: a hint, like every access fact.
+    pub fn seed(&self, db: u8, hash: u64, now_ms: u64, idle_ms: Option<u64>, counter: Option<u8>) {
+        let mut shard = self.shard(hash);
+        let e = tracked(&mut shard, db, hash, now_ms);
+        if let Some(idle) = idle_ms {
+            e.last_ms = now_ms.saturating_sub(idle);
+        }
+        if let Some(c) = counter {
+            e.counter = c;
+            e.decayed_min = now_ms / 60_000;
+        }
+    }
+
     /// Forgets a key (it was evicted).
     pub fn forget(&self, db: u8, hash: u64) {
         self.shard(hash).remove(&(db, hash));

@@ -2,7 +2,7 @@
 //! stats), key accesses for LRU and LFU (see `access`), and OBJECT IDLETIME / FREQ from them.
 
 use bytes::Bytes;
-use cairn_protocol::command::{ObjectQuery, ReadCommand};
+use cairn_protocol::command::{AccessHint, ObjectQuery, ReadCommand, WriteCommand};
 use cairn_protocol::Reply;
 use cairn_raft::keyspace::scan_hash;
 
@@ -70,9 +70,29 @@ impl<'a> Recorder<'a> {
     }
 
     /// A write names keys: each is accessed (Redis's lookupKeyWrite and new keys alike).
-    pub fn write(&self, db: u8, keys: &[Bytes]) {
+    fn write(&self, db: u8, keys: &[Bytes]) {
         for key in keys {
             self.touch(db, key);
+        }
+    }
+
+    /// A write's keys are accessed; RESTORE's IDLETIME or FREQ then sets the restored key's
+    /// facts, as Redis's `objectSetLRUOrLFU` does.
+    pub fn write_command(&self, db: u8, cmd: &WriteCommand, args: &[Bytes]) {
+        self.write(db, &keys_of(args));
+        if let WriteCommand::Restore {
+            key,
+            hint: Some(hint),
+            ..
+        } = cmd
+        {
+            let (idle, freq) = match *hint {
+                AccessHint::IdleSecs(s) => (Some(s.saturating_mul(1000)), None),
+                AccessHint::Freq(f) => (None, Some(f)),
+            };
+            self.node
+                .access
+                .seed(db, scan_hash(key), self.now_ms, idle, freq);
         }
     }
 

@@ -408,7 +408,7 @@ impl Session {
                     continue;
                 }
                 Ok(Step::Write(w)) if quiet => {
-                    writes.write(self.db, &lookups::keys_of(args));
+                    writes.write_command(self.db, &w, args);
                     timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
                     self.record(&mut timings);
@@ -422,7 +422,7 @@ impl Session {
                     self.record(&mut timings);
                 }
                 Ok(Step::Write(w)) => {
-                    writes.write(self.db, &lookups::keys_of(args));
+                    writes.write_command(self.db, &w, args);
                     pending_writes.push(w);
                     timings.push((name, started, args));
                 }

@@ -113,6 +113,44 @@ fn dump_on_one_node_restore_through_another() {
         err_text(freq),
         "ERR Invalid FREQ value, must be >= 0 and <= 255"
     );
+    // IDLETIME and FREQ set the restored key's LRU/LFU facts on the node that took it.
+    let _: () = cmd("CONFIG", &["SET", "maxmemory-policy", "allkeys-lru"])
+        .query(&mut w)
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("lru")
+        .arg(0)
+        .arg(&payload)
+        .arg("IDLETIME")
+        .arg(1000)
+        .query(&mut w)
+        .unwrap();
+    let idle: i64 = cmd("OBJECT", &["IDLETIME", "lru"]).query(&mut w).unwrap();
+    assert!((1000..=1010).contains(&idle), "{idle}");
+    let _: () = cmd("CONFIG", &["SET", "maxmemory-policy", "allkeys-lfu"])
+        .query(&mut w)
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("lfu")
+        .arg(0)
+        .arg(&payload)
+        .arg("FREQ")
+        .arg(100)
+        .query(&mut w)
+        .unwrap();
+    let freq: i64 = cmd("OBJECT", &["FREQ", "lfu"]).query(&mut w).unwrap();
+    assert_eq!(freq, 100);
+    let both = redis::cmd("RESTORE")
+        .arg("new")
+        .arg(0)
+        .arg(&payload)
+        .arg("IDLETIME")
+        .arg(1)
+        .arg("FREQ")
+        .arg(1)
+        .query::<()>(&mut w);
+    assert_eq!(err_text(both), "ERR syntax error");
+
     let missing: Option<Vec<u8>> = dump(&mut w, "missing").unwrap();
     assert_eq!(missing, None);
 }

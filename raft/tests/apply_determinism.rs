@@ -12,7 +12,9 @@ use cairn_protocol::command::{
     ZCompare, ZRange, ZRangeBy,
 };
 use cairn_protocol::WriteCommand;
+use cairn_raft::keyspace::dump;
 use cairn_raft::keyspace::once::REPLY_KEPT_MS;
+use cairn_raft::keyspace::value::Data;
 use cairn_raft::keyspace::View;
 use cairn_raft::store::Store;
 use cairn_raft::{OpKind, RequestId, TypeConfig, WriteOp};
@@ -31,7 +33,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..40) {
+    let cmd = match rng.gen_range(0..41) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -245,6 +247,21 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             max: rng.gen(),
             count: [None, Some(2)][rng.gen_range(0..2)],
         },
+        40 => {
+            let list = Data::List([Bytes::from_static(b"r"), other(rng)].into());
+            let mut payload = dump::payload(&list).unwrap().to_vec();
+            if rng.gen_bool(0.2) {
+                // A damaged payload: refused the same way everywhere.
+                payload[2] ^= 1;
+            }
+            WriteCommand::Restore {
+                key,
+                expiry: [None, Some(Expiry::RelativeMs(rng.gen_range(1..50)))][rng.gen_range(0..2)],
+                payload: Bytes::from(payload),
+                replace: rng.gen(),
+                hint: None,
+            }
+        }
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),

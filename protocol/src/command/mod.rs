@@ -362,13 +362,14 @@ pub enum WriteCommand {
         count: Option<u64>,
     },
     /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]: `expiry`
-    /// is `None` for a ttl of 0. IDLETIME and FREQ are checked and not kept (see
-    /// docs/COMPATIBILITY.md).
+    /// is `None` for a ttl of 0. `hint` (IDLETIME or FREQ) seeds the LRU/LFU facts of the
+    /// node that takes the command; applying ignores it (access facts are not replicated).
     Restore {
         key: Bytes,
         expiry: Option<Expiry>,
         payload: Bytes,
         replace: bool,
+        hint: Option<AccessHint>,
     },
 }
 
@@ -787,6 +788,15 @@ pub enum ReadCommand {
         b: Bytes,
         answer: LcsAnswer,
     },
+}
+
+/// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessHint {
+    /// Seconds since the last access (LRU).
+    IdleSecs(u64),
+    /// The LFU counter.
+    Freq(u8),
 }
 
 /// What LCS answers with.

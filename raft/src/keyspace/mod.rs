@@ -7,7 +7,7 @@
 
 mod acl;
 mod bits;
-mod dump;
+pub mod dump;
 mod exec;
 mod hash;
 mod keys;
@@ -280,6 +280,7 @@ impl Ctx<'_> {
                 expiry,
                 payload,
                 replace,
+                hint: _,
             } => self.restore(key, *expiry, payload, *replace),
         }
     }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{int, is, text, Result};
 use crate::command::{
-    Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, TtlQuery,
+    AccessHint, Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, TtlQuery,
     WriteCommand, MAX_RELATIVE_EXPIRE_MS,
 };
 use crate::num::parse_u64_cursor;
@@ -238,7 +238,7 @@ fn copy(key: &Bytes, destination: &Bytes, options: &[Bytes]) -> Result<WriteComm
 /// checked as Redis's `restoreCommand` does: options first (IDLETIME and FREQ exclude each
 /// other), then the ttl.
 fn restore(key: &Bytes, ttl: &[u8], payload: &Bytes, options: &[Bytes]) -> Result<WriteCommand> {
-    let (mut replace, mut absolute, mut idle, mut freq) = (false, false, false, false);
+    let (mut replace, mut absolute, mut hint) = (false, false, None);
     let mut i = 0;
     while let Some(opt) = options.get(i) {
         let value = options.get(i + 1);
@@ -247,20 +247,20 @@ fn restore(key: &Bytes, ttl: &[u8], payload: &Bytes, options: &[Bytes]) -> Resul
             replace = true;
         } else if is(opt, "absttl") {
             absolute = true;
-        } else if let (true, false, Some(n)) = (is(opt, "idletime"), freq, value) {
-            if int(n)? < 0 {
-                return Err(CommandError::Other(
-                    "ERR Invalid IDLETIME value, must be >= 0".into(),
-                ));
-            }
-            (idle, i) = (true, i + 1);
-        } else if let (true, false, Some(n)) = (is(opt, "freq"), idle, value) {
-            if !(0..=255).contains(&int(n)?) {
-                return Err(CommandError::Other(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255".into(),
-                ));
-            }
-            (freq, i) = (true, i + 1);
+        } else if let (true, None | Some(AccessHint::IdleSecs(_)), Some(n)) =
+            (is(opt, "idletime"), hint, value)
+        {
+            let secs = u64::try_from(int(n)?).map_err(|_| {
+                CommandError::Other("ERR Invalid IDLETIME value, must be >= 0".into())
+            })?;
+            (hint, i) = (Some(AccessHint::IdleSecs(secs)), i + 1);
+        } else if let (true, None | Some(AccessHint::Freq(_)), Some(n)) =
+            (is(opt, "freq"), hint, value)
+        {
+            let freq = u8::try_from(int(n)?).map_err(|_| {
+                CommandError::Other("ERR Invalid FREQ value, must be >= 0 and <= 255".into())
+            })?;
+            (hint, i) = (Some(AccessHint::Freq(freq)), i + 1);
         } else {
             return Err(CommandError::Syntax);
         }
@@ -281,5 +281,6 @@ fn restore(key: &Bytes, ttl: &[u8], payload: &Bytes, options: &[Bytes]) -> Resul
         expiry,
         payload: payload.clone(),
         replace,
+        hint,
     })
 }

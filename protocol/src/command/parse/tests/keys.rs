@@ -273,3 +273,51 @@ fn object() {
         "ERR unknown subcommand 'nope'. Try OBJECT HELP."
     );
 }
+
+#[test]
+fn dump_and_restore_options() {
+    use crate::command::AccessHint;
+    assert_eq!(read("dump k"), ReadCommand::Dump { key: b("k") });
+    let restore = |expiry, replace, hint| WriteCommand::Restore {
+        key: b("k"),
+        expiry,
+        payload: b("p"),
+        replace,
+        hint,
+    };
+    assert_eq!(write("restore k 0 p"), restore(None, false, None));
+    assert_eq!(
+        write("RESTORE k 5000 p REPLACE"),
+        restore(Some(Expiry::RelativeMs(5000)), true, None)
+    );
+    assert_eq!(
+        write("restore k 1700000000000 p absttl idletime 10 idletime 20"),
+        restore(
+            Some(Expiry::AtMs(1_700_000_000_000)),
+            false,
+            Some(AccessHint::IdleSecs(20))
+        )
+    );
+    assert_eq!(
+        write("restore k 0 p freq 255"),
+        restore(None, false, Some(AccessHint::Freq(255)))
+    );
+    assert_eq!(err("restore k 0 p idletime 1 freq 1"), "ERR syntax error");
+    assert_eq!(err("restore k 0 p freq 1 idletime 1"), "ERR syntax error");
+    assert_eq!(err("restore k 0 p bogus"), "ERR syntax error");
+    assert_eq!(err("restore k 0 p idletime"), "ERR syntax error");
+    assert_eq!(
+        err("restore k 0 p idletime -1"),
+        "ERR Invalid IDLETIME value, must be >= 0"
+    );
+    assert_eq!(
+        err("restore k 0 p freq 256"),
+        "ERR Invalid FREQ value, must be >= 0 and <= 255"
+    );
+    assert_eq!(err("restore k -1 p"), "ERR Invalid TTL value, must be >= 0");
+    assert_eq!(
+        err("restore k x p"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err("restore k 0"), arity("restore"));
+}
