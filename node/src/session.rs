@@ -783,6 +783,12 @@ impl Session {
         };
         let now = time.now_ms();
         let recorder = Recorder::new(&self.node, now, !self.no_touch);
+        let Some(_reading) = self.node.keyspace.reading() else {
+            for _ in &cmds {
+                Reply::error(cairn_raft::store::LOADING).encode(self.protocol, out);
+            }
+            return;
+        };
         for (cmd, keys) in cmds {
             let mut reply =
                 keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {

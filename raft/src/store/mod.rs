@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use log::LogStore;
 pub use restore::Restored;
 pub use sm::StateMachine;
-pub use view::{Keyspace, Sampled};
+pub use view::{Keyspace, Sampled, LOADING};
 
 use crate::error::{Error, Result};
 use txn::sled_err;

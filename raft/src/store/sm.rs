@@ -72,6 +72,10 @@ pub struct StateMachine {
     /// Decoded hot values in front of the tree (see `cache`); every data write goes through
     /// it.
     values: Arc<ValueCache>,
+    /// Held exclusively while a snapshot replaces the keyspace, which takes several sled
+    /// batches: the read side ([`Keyspace::reading`]) answers LOADING meanwhile instead of
+    /// serving a half-loaded keyspace.
+    loading: Arc<std::sync::RwLock<()>>,
 }
 
 fn sm_read_err(e: impl std::fmt::Display) -> StorageError {
@@ -121,6 +125,7 @@ impl StateMachine {
             used_bytes: Arc::default(),
             settings: Arc::default(),
             values: Arc::new(ValueCache::new(value_cache_bytes)),
+            loading: Arc::default(),
         };
         sm.finish_interrupted_install()?;
         *sm.reply_table() = ReplyTable::load(&sm.tree)?;
@@ -200,6 +205,7 @@ impl StateMachine {
             tree: self.tree.clone(),
             used_bytes: self.used_bytes.clone(),
             values: self.values.clone(),
+            loading: self.loading.clone(),
         }
     }
 
@@ -580,13 +586,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(snap_err)?;
         let _guard = self.apply_lock.lock().await;
-        let (tree, db, dir, meta, replies, values) = (
+        let (tree, db, dir, meta, replies, values, loading) = (
             self.tree.clone(),
             self.db.clone(),
             self.snap_dir.clone(),
             meta.clone(),
             self.replies.clone(),
             self.values.clone(),
+            self.loading.clone(),
         );
         validate_snapshot_id(&meta.snapshot_id).map_err(snap_err)?;
         tokio::task::spawn_blocking(move || -> Result<()> {
@@ -597,6 +604,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             tree.insert(keys::meta_key(keys::META_INSTALLING), encode(&file)?)
                 .map_err(sled_err)?;
             db.flush().map_err(sled_err)?;
+            // Waits for the reads in progress (one command run each), then turns new ones
+            // away until the whole snapshot is in.
+            let _loading = loading
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let started = std::time::Instant::now();
             load_snapshot(&tree, &dir.join(&file))?;
             // Loaded in several batches: forget every cached value once all are in (a read
             // holds the gate from lookup to fill, so none can put back a pre-install value).
@@ -608,7 +621,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *replies
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = ReplyTable::load(&tree)?;
-            tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
+            tracing::info!(
+                snapshot = %meta.snapshot_id,
+                load_ms = started.elapsed().as_millis() as u64,
+                "installed snapshot"
+            );
             Ok(())
         })
         .await

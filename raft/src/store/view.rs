@@ -30,9 +30,24 @@ pub struct Keyspace {
     pub(super) tree: sled::Tree,
     pub(super) used_bytes: Arc<AtomicU64>,
     pub(super) values: Arc<ValueCache>,
+    pub(super) loading: Arc<std::sync::RwLock<()>>,
 }
 
+/// Redis's answer while a replica loads its dataset; clients retry on it.
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+
 impl Keyspace {
+    /// Permission to read: `None` while a snapshot is being loaded (answer [`LOADING`]).
+    /// Hold it for the whole run of reads, so none of them sees the keyspace half replaced;
+    /// never across an await.
+    pub fn reading(&self) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
+        match self.loading.try_read() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// Keys of `db` whose expiry is at or before `now_ms`, oldest deadline first, at most
     /// `limit`: the leader's candidates for active expiry.
     pub fn expired_keys(&self, db: u8, now_ms: u64, limit: usize) -> Result<Vec<Bytes>> {
