@@ -178,7 +178,28 @@ fn command(c: CommandCommand) -> Reply {
             };
             Reply::Map(specs.into_iter().map(table::command_docs_reply).collect())
         }
+        CommandCommand::GetKeys(request) => getkeys(&request),
     }
+}
+
+/// COMMAND GETKEYS: the keys a request names, found as ACL checks find them, with Redis's
+/// errors.
+fn getkeys(request: &[Bytes]) -> Reply {
+    let Some(spec) = cairn_protocol::acl::spec_of(request) else {
+        return Reply::error("ERR Invalid command specified");
+    };
+    if !spec.arity_ok(request.len()) {
+        return Reply::error("ERR Invalid number of arguments specified for command");
+    }
+    let keys = cairn_protocol::acl::request_keys(request);
+    if keys.is_empty() {
+        return Reply::error("ERR The command has no key arguments");
+    }
+    Reply::Array(
+        keys.into_iter()
+            .map(|k| Reply::Bulk(Bytes::copy_from_slice(k)))
+            .collect(),
+    )
 }
 
 fn client(s: &mut Session, c: ClientCommand) -> Reply {

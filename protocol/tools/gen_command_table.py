@@ -25,6 +25,7 @@ COMMANDS = [
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
     "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move", "dump", "restore",
+    "sort", "sort_ro",
     "object",
     # hashes
     "hset", "hsetnx", "hget", "hmget", "hmset", "hgetall", "hdel", "hexists", "hlen", "hkeys",
@@ -54,7 +55,7 @@ COMMANDS = [
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub",
 ]
 SUBCOMMANDS = {
-    "command": ["count", "docs", "info", "list"],
+    "command": ["count", "docs", "getkeys", "info", "list"],
     "client": ["getname", "id", "info", "kill", "list", "no-evict", "no-touch", "pause", "reply",
                "setinfo", "setname", "unblock", "unpause"],
     "config": ["get", "resetstat", "rewrite", "set"],
@@ -209,7 +210,10 @@ def gen_cmd(fullname, desc, subs, indent):
         ks = []
         for s in specs:
             kflags = [f for f in KEY_FLAG_ORDER if f in [key_flag_name(x) for x in s.get("flags", [])]]
-            if "range" in s["find_keys"]:
+            if "unknown" in s["find_keys"]:
+                # Keys found only by the command itself (SORT's BY/GET patterns and STORE).
+                find = "FindKeys::Unknown"
+            elif "range" in s["find_keys"]:
                 rng = s["find_keys"]["range"]
                 find = "FindKeys::Range { last_key: %d, key_step: %d, limit: %d }" % (
                     rng["lastkey"], rng["step"], rng["limit"])
@@ -217,8 +221,9 @@ def gen_cmd(fullname, desc, subs, indent):
                 kn = s["find_keys"]["keynum"]
                 find = "FindKeys::KeyNum { keynum_index: %d, first_key: %d, key_step: %d }" % (
                     kn["keynumidx"], kn["firstkey"], kn["step"])
+            begin = s["begin_search"]["index"]["pos"] if "index" in s["begin_search"] else 0
             ks.append("KeySpec { notes: %s, flags: %s, begin_index: %d, find_keys: %s }" % (
-                opt(s.get("notes")), strs(kflags), s["begin_search"]["index"]["pos"], find))
+                opt(s.get("notes")), strs(kflags), begin, find))
         out.append("key_specs: &[%s]" % ", ".join(ks))
     if desc.get("arguments"):
         args = ",\n".join(gen_arg(a, indent + 8) for a in desc["arguments"])

@@ -45,9 +45,20 @@ pub fn check(user: &User, args: &[Bytes]) -> Result<(), Denied> {
         return Err(Denied::Command(spec.name.to_string()));
     }
     if !user.all_keys() {
+        // SORT's BY and GET name keys through patterns no key rule can check: as in Redis,
+        // they need access to every key (Redis words this refusal as its own error).
+        if spec.name == "sort" || spec.name == "sort_ro" {
+            let patterned = args
+                .windows(2)
+                .skip(2)
+                .any(|w| (is(&w[0], "by") && w[1].contains(&b'*')) || is(&w[0], "get"));
+            if patterned {
+                return Err(Denied::Key);
+            }
+        }
         for ks in spec.key_specs {
             let (read, write) = access(ks);
-            for key in keys(ks, args) {
+            for key in keys(spec, ks, args) {
                 let allowed = user.keys.iter().any(|k| {
                     (k.read || !read) && (k.write || !write) && glob_match(&k.pattern, key, false)
                 });
@@ -103,9 +114,40 @@ fn access(ks: &KeySpec) -> (bool, bool) {
     }
 }
 
+fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// SORT's STORE destination, found as Redis's `sortGetKeys` does: LIMIT skips two
+/// arguments, BY and GET one; the last STORE wins.
+fn sort_store_key(args: &[Bytes]) -> Option<&[u8]> {
+    let mut found = None;
+    let mut i = 2;
+    while let Some(a) = args.get(i) {
+        if is(a, "limit") {
+            i += 2;
+        } else if is(a, "get") || is(a, "by") {
+            i += 1;
+        } else if is(a, "store") {
+            found = args.get(i + 1).map(|k| k.as_ref());
+            i += 1;
+        }
+        i += 1;
+    }
+    found
+}
+
 /// The keys a key spec finds in `args` (Redis's `getKeysUsingKeySpecs`); none where the
-/// arguments do not fit.
-fn keys<'a>(ks: &KeySpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+/// arguments do not fit. An unknown spec is the command's own: SORT's STORE.
+fn keys<'a>(spec: &CommandSpec, ks: &KeySpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+    if ks.find_keys == FindKeys::Unknown {
+        let store = spec.name == "sort" && ks.flags.contains(&"OW");
+        return store
+            .then(|| sort_store_key(args))
+            .flatten()
+            .into_iter()
+            .collect();
+    }
     let argc = args.len() as i64;
     let first = i64::from(ks.begin_index);
     let (first, last, step) = match ks.find_keys {
@@ -137,6 +179,7 @@ fn keys<'a>(ks: &KeySpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
             let step = i64::from(key_step);
             (start, start + (numkeys - 1) * step, step)
         }
+        FindKeys::Unknown => return Vec::new(),
     };
     if step < 1 || first < 1 || last >= argc {
         return Vec::new();
@@ -153,7 +196,7 @@ pub fn request_keys(args: &[Bytes]) -> Vec<&[u8]> {
     spec_of(args).map_or_else(Vec::new, |spec| {
         spec.key_specs
             .iter()
-            .flat_map(|ks| keys(ks, args))
+            .flat_map(|ks| keys(spec, ks, args))
             .collect()
     })
 }

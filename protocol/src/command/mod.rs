@@ -371,6 +371,26 @@ pub enum WriteCommand {
         replace: bool,
         hint: Option<AccessHint>,
     },
+    /// SORT key ... STORE destination: the result stored as a list (deleted when empty).
+    SortStore {
+        spec: SortSpec,
+        destination: Bytes,
+    },
+}
+
+/// SORT / SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SortSpec {
+    pub key: Bytes,
+    /// BY: the weight of an element is the key (or `key->field`) named by the pattern with
+    /// its first `*` replaced by the element.
+    pub by: Option<Bytes>,
+    /// LIMIT offset count, as given (Redis clamps them against the length).
+    pub limit: Option<(i64, i64)>,
+    /// GET patterns, in order (`#` is the element itself).
+    pub get: Vec<Bytes>,
+    pub desc: bool,
+    pub alpha: bool,
 }
 
 /// A blocking command (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP):
@@ -525,6 +545,9 @@ impl WriteCommand {
             | W::Copy { key, .. }
             | W::Move { key, .. }
             | W::Restore { key, .. }
+            | W::SortStore {
+                destination: key, ..
+            }
             | W::HSet { key, .. }
             | W::HSetNx { key, .. }
             | W::HDel { key, .. }
@@ -788,6 +811,8 @@ pub enum ReadCommand {
         b: Bytes,
         answer: LcsAnswer,
     },
+    /// SORT without STORE, and SORT_RO.
+    Sort(SortSpec),
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.
@@ -950,6 +975,8 @@ pub enum CommandCommand {
     Info(Vec<Bytes>),
     Docs(Vec<Bytes>),
     List,
+    /// COMMAND GETKEYS command [arg ...]: the keys the request names.
+    GetKeys(Vec<Bytes>),
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]

@@ -76,6 +76,9 @@ pub enum FindKeys {
         first_key: i32,
         key_step: i32,
     },
+    /// Only the command knows its keys (SORT's BY/GET patterns and STORE); the begin index
+    /// is unknown too.
+    Unknown,
 }
 
 /// One argument in a command's documentation.
@@ -271,9 +274,13 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
         map.push(field("notes", Reply::text(notes)));
     }
     map.push(field("flags", simple_set(spec.flags)));
-    map.push(field(
-        "begin_search",
-        Reply::Map(vec![
+    let begin = if spec.find_keys == FindKeys::Unknown {
+        vec![
+            field("type", Reply::text("unknown")),
+            field("spec", Reply::Map(Vec::new())),
+        ]
+    } else {
+        vec![
             field("type", Reply::text("index")),
             field(
                 "spec",
@@ -282,8 +289,9 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
                     Reply::Integer(spec.begin_index.into()),
                 )]),
             ),
-        ]),
-    ));
+        ]
+    };
+    map.push(field("begin_search", Reply::Map(begin)));
     let (kind, find) = match spec.find_keys {
         FindKeys::Range {
             last_key,
@@ -309,6 +317,7 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
                 field("keystep", Reply::Integer(key_step.into())),
             ],
         ),
+        FindKeys::Unknown => ("unknown", Vec::new()),
     };
     map.push(field(
         "find_keys",
@@ -452,6 +461,8 @@ mod tests {
             ("lcs", -3, 1, 2, 1),
             ("dump", 2, 1, 1, 1),
             ("restore", -4, 1, 1, 1),
+            ("sort", -2, 1, 1, 1),
+            ("sort_ro", -2, 1, 1, 1),
         ];
         for &(name, arity, first, last, step) in expect {
             let spec = lookup(name.as_bytes()).unwrap_or(&BASE);
@@ -469,7 +480,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 179);
+        assert_eq!(all().len(), 181);
     }
 
     #[test]

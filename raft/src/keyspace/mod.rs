@@ -18,6 +18,7 @@ mod random;
 mod read;
 mod scan;
 mod set;
+mod sort;
 mod strings;
 #[cfg(test)]
 mod testing;
@@ -282,6 +283,7 @@ impl Ctx<'_> {
                 replace,
                 hint: _,
             } => self.restore(key, *expiry, payload, *replace),
+            W::SortStore { spec, destination } => self.sort_store(spec, destination),
         }
     }
 

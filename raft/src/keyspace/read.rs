@@ -8,7 +8,9 @@ use cairn_protocol::command::{CollectionKind, ObjectQuery, ReadCommand, TtlQuery
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
-use super::{bits, dump, hash, lcs, list, set, zalgebra, zset, Data, StoredValue, View, WRONGTYPE};
+use super::{
+    bits, dump, hash, lcs, list, set, sort, zalgebra, zset, Data, StoredValue, View, WRONGTYPE,
+};
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
@@ -143,6 +145,13 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
         | ReadCommand::ZRandMember { key, .. } => zset::read(cmd, live(key)?, now_ms),
         ReadCommand::ZCombine { .. } | ReadCommand::ZInterCard { .. } => {
             zalgebra::read(cmd, &live)?
+        }
+        ReadCommand::Sort(spec) => {
+            let mut lookup = |k: &[u8]| live(k);
+            match sort::sort(live(&spec.key)?, spec, false, &mut lookup)? {
+                Ok(rows) => Reply::Array(rows.into_iter().map(Reply::opt_bulk).collect()),
+                Err(e) => e,
+            }
         }
         ReadCommand::Dump { key } => match live(key)? {
             None => Reply::Nil,

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{int, is, text, Result};
 use crate::command::{
-    AccessHint, Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, TtlQuery,
-    WriteCommand, MAX_RELATIVE_EXPIRE_MS,
+    AccessHint, Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, SortSpec,
+    TtlQuery, WriteCommand, MAX_RELATIVE_EXPIRE_MS,
 };
 use crate::num::parse_u64_cursor;
 
@@ -74,6 +74,13 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             db: db_index(db)?,
         }),
         ("dump", [_, key]) => Read(R::Dump { key: key.clone() }),
+        ("sort" | "sort_ro", [_, key, options @ ..]) => {
+            let (spec, store) = sort(key, options, name == "sort")?;
+            match store {
+                Some(destination) => Write(W::SortStore { spec, destination }),
+                None => Read(R::Sort(spec)),
+            }
+        }
         ("restore", [_, key, ttl, payload, options @ ..]) => {
             Write(restore(key, ttl, payload, options)?)
         }
@@ -283,4 +290,45 @@ fn restore(key: &Bytes, ttl: &[u8], payload: &Bytes, options: &[Bytes]) -> Resul
         replace,
         hint,
     })
+}
+
+/// SORT's options, read as Redis's `sortCommandGeneric` does (any order; STORE only for SORT,
+/// not SORT_RO). Returns the spec and the STORE destination.
+fn sort(key: &Bytes, options: &[Bytes], store_allowed: bool) -> Result<(SortSpec, Option<Bytes>)> {
+    let mut spec = SortSpec {
+        key: key.clone(),
+        by: None,
+        limit: None,
+        get: Vec::new(),
+        desc: false,
+        alpha: false,
+    };
+    let mut store = None;
+    let mut i = 0;
+    while let Some(opt) = options.get(i) {
+        let left = options.len() - i - 1;
+        if is(opt, "asc") {
+            spec.desc = false;
+        } else if is(opt, "desc") {
+            spec.desc = true;
+        } else if is(opt, "alpha") {
+            spec.alpha = true;
+        } else if is(opt, "limit") && left >= 2 {
+            spec.limit = Some((int(&options[i + 1])?, int(&options[i + 2])?));
+            i += 2;
+        } else if is(opt, "store") && store_allowed && left >= 1 {
+            store = Some(options[i + 1].clone());
+            i += 1;
+        } else if is(opt, "by") && left >= 1 {
+            spec.by = Some(options[i + 1].clone());
+            i += 1;
+        } else if is(opt, "get") && left >= 1 {
+            spec.get.push(options[i + 1].clone());
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    Ok((spec, store))
 }

@@ -86,6 +86,9 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("command|count", [_, _]) => C::Command(CommandCommand::Count),
         ("command|info", [_, _, names @ ..]) => C::Command(CommandCommand::Info(names.to_vec())),
         ("command|docs", [_, _, names @ ..]) => C::Command(CommandCommand::Docs(names.to_vec())),
+        ("command|getkeys", [_, _, request @ ..]) => {
+            C::Command(CommandCommand::GetKeys(request.to_vec()))
+        }
         ("command|list", [_, _, filter @ ..]) => {
             command_list_filter(filter)?;
             C::Command(CommandCommand::List)

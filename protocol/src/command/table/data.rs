@@ -827,6 +827,24 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ..BASE
         },
         CommandSpec {
+            name: "command|getkeys",
+            arity: -3,
+            flags: &["loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Extracts the key names from an arbitrary command.",
+            since: "2.8.13",
+            group: "server",
+            complexity: Some("O(N) where N is the number of arguments to the command"),
+            args: &[
+                Arg { name: "command", kind: "string", ..ARG },
+                Arg { name: "arg", kind: "string", flags: &["optional", "multiple"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
             name: "command|info",
             arity: -2,
             flags: &["loading", "stale"],
@@ -3452,6 +3470,65 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             Arg { name: "source", kind: "key", key_spec_index: Some(0), ..ARG },
             Arg { name: "destination", kind: "key", key_spec_index: Some(1), ..ARG },
             Arg { name: "member", kind: "string", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "sort",
+        arity: -2,
+        flags: &["write", "denyoom", "movablekeys"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
+        summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+        since: "1.0.0",
+        group: "generic",
+        complexity: Some("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }, KeySpec { notes: Some("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), flags: &["RO", "access"], begin_index: 0, find_keys: FindKeys::Unknown }, KeySpec { notes: Some("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"), flags: &["OW", "update"], begin_index: 0, find_keys: FindKeys::Unknown }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "by-pattern", kind: "pattern", display: Some("pattern"), key_spec_index: Some(1), token: Some("BY"), flags: &["optional"], ..ARG },
+            Arg { name: "limit", kind: "block", token: Some("LIMIT"), flags: &["optional"], args: &[
+                Arg { name: "offset", kind: "integer", ..ARG },
+                Arg { name: "count", kind: "integer", ..ARG },
+            ], ..ARG },
+            Arg { name: "get-pattern", kind: "pattern", display: Some("pattern"), key_spec_index: Some(1), token: Some("GET"), flags: &["optional", "multiple", "multiple_token"], ..ARG },
+            Arg { name: "order", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "asc", kind: "pure-token", token: Some("ASC"), ..ARG },
+                Arg { name: "desc", kind: "pure-token", token: Some("DESC"), ..ARG },
+            ], ..ARG },
+            Arg { name: "sorting", kind: "pure-token", token: Some("ALPHA"), flags: &["optional"], ..ARG },
+            Arg { name: "destination", kind: "key", key_spec_index: Some(2), token: Some("STORE"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "sort_ro",
+        arity: -2,
+        flags: &["readonly", "movablekeys"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
+        summary: "Returns the sorted elements of a list, a set, or a sorted set.",
+        since: "7.0.0",
+        group: "generic",
+        complexity: Some("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }, KeySpec { notes: Some("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), flags: &["RO", "access"], begin_index: 0, find_keys: FindKeys::Unknown }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "by-pattern", kind: "pattern", display: Some("pattern"), key_spec_index: Some(1), token: Some("BY"), flags: &["optional"], ..ARG },
+            Arg { name: "limit", kind: "block", token: Some("LIMIT"), flags: &["optional"], args: &[
+                Arg { name: "offset", kind: "integer", ..ARG },
+                Arg { name: "count", kind: "integer", ..ARG },
+            ], ..ARG },
+            Arg { name: "get-pattern", kind: "pattern", display: Some("pattern"), key_spec_index: Some(1), token: Some("GET"), flags: &["optional", "multiple", "multiple_token"], ..ARG },
+            Arg { name: "order", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "asc", kind: "pure-token", token: Some("ASC"), ..ARG },
+                Arg { name: "desc", kind: "pure-token", token: Some("DESC"), ..ARG },
+            ], ..ARG },
+            Arg { name: "sorting", kind: "pure-token", token: Some("ALPHA"), flags: &["optional"], ..ARG },
         ],
         ..BASE
     },

@@ -321,3 +321,43 @@ fn dump_and_restore_options() {
     );
     assert_eq!(err("restore k 0"), arity("restore"));
 }
+
+#[test]
+fn sort_options() {
+    use crate::command::SortSpec;
+    let spec = |by: Option<&str>, limit, get: &[&str], desc, alpha| SortSpec {
+        key: b("k"),
+        by: by.map(b),
+        limit,
+        get: get.iter().map(|g| b(g)).collect(),
+        desc,
+        alpha,
+    };
+    assert_eq!(
+        read("sort k"),
+        ReadCommand::Sort(spec(None, None, &[], false, false))
+    );
+    assert_eq!(
+        read("SORT k BY w_* LIMIT 0 10 GET # GET n_* DESC ALPHA"),
+        ReadCommand::Sort(spec(Some("w_*"), Some((0, 10)), &["#", "n_*"], true, true))
+    );
+    assert_eq!(
+        read("sort_ro k desc asc"),
+        ReadCommand::Sort(spec(None, None, &[], false, false))
+    );
+    assert_eq!(
+        write("sort k alpha store d"),
+        WriteCommand::SortStore {
+            spec: spec(None, None, &[], false, true),
+            destination: b("d"),
+        }
+    );
+    assert_eq!(err("sort_ro k store d"), "ERR syntax error");
+    assert_eq!(err("sort k limit 1"), "ERR syntax error");
+    assert_eq!(err("sort k by"), "ERR syntax error");
+    assert_eq!(
+        err("sort k limit x 1"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err("sort"), arity("sort"));
+}
