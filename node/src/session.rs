@@ -432,10 +432,13 @@ impl Session {
                 }
                 Ok(Step::Conn(c)) => {
                     let reply = match c {
-                        ConnCommand::Save => crate::save::save(&self.node).await,
-                        c => crate::conn::handle(self, c),
+                        ConnCommand::Save => Some(crate::save::save(&self.node).await),
+                        ConnCommand::Shutdown { save, abort } => self.shutdown(save, abort).await,
+                        c => Some(crate::conn::handle(self, c)),
                     };
-                    reply.encode(self.protocol, out);
+                    if let Some(reply) = reply {
+                        reply.encode(self.protocol, out);
+                    }
                     self.finished(name, started, args);
                 }
                 Ok(Step::Reply(r)) => {
@@ -759,6 +762,25 @@ impl Session {
             }
         }
         true
+    }
+
+    /// SHUTDOWN: stops the node the way SIGTERM does. As in Redis, success has no reply: the
+    /// connection closes; ABORT has no shutdown to abort (cairn's starts at once).
+    async fn shutdown(&mut self, save: bool, abort: bool) -> Option<Reply> {
+        if abort {
+            return Some(Reply::error("ERR No shutdown in progress."));
+        }
+        if save {
+            let saved = crate::save::save(&self.node).await;
+            if saved.is_error() {
+                tracing::warn!(reply = ?saved, "SHUTDOWN SAVE: the snapshot failed; not stopping");
+                return Some(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
+        tracing::info!(client = self.id, "SHUTDOWN: stopping");
+        self.node.request_exit(0);
+        self.closing = true;
+        None
     }
 
     async fn run_reads(&mut self, cmds: Vec<(ReadCommand, Vec<Bytes>)>, out: &mut BytesMut) {

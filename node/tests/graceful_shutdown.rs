@@ -97,3 +97,50 @@ fn sigterm_on_the_leader_exits_zero_and_loses_nothing() {
         );
     }
 }
+
+/// SHUTDOWN stops a node as SIGTERM does: no reply, the connection closes, the process
+/// exits 0, and the cluster goes on. Inside MULTI it is refused and aborts the EXEC.
+#[test]
+fn shutdown_command_stops_the_node_and_is_refused_in_multi() {
+    let mut cluster = Cluster::start(3, &[]);
+    let victim = cluster.follower();
+    let mut c = cluster.node(victim).conn();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let refused = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+    assert_eq!(
+        common::err_text(refused),
+        "ERR Command not allowed inside a transaction"
+    );
+    let aborted = redis::cmd("EXEC").query::<()>(&mut c);
+    assert!(common::err_text(aborted).starts_with("EXECABORT"));
+    assert_eq!(
+        common::err_text(redis::cmd("SHUTDOWN").arg("ABORT").query::<()>(&mut c)),
+        "ERR No shutdown in progress."
+    );
+    assert_eq!(
+        common::err_text(
+            redis::cmd("SHUTDOWN")
+                .arg("SAVE")
+                .arg("NOSAVE")
+                .query::<()>(&mut c)
+        ),
+        "ERR syntax error"
+    );
+
+    // No reply: the connection closes under the client.
+    assert!(redis::cmd("SHUTDOWN").query::<()>(&mut c).is_err());
+    let status = cluster.wait_exit(victim, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0));
+
+    let leader = cluster.leader();
+    let mut l = cluster.node(leader).conn();
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut l)
+        .unwrap();
+    cluster.spawn(victim);
+    wait_for(Duration::from_secs(30), "the node to come back", || {
+        (local_get(cluster.node(victim), "after").as_deref() == Some("1")).then_some(())
+    });
+}

@@ -48,7 +48,7 @@ COMMANDS = [
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",
-    "slowlog", "latency", "time", "save", "bgsave", "lastsave",
+    "slowlog", "latency", "time", "save", "bgsave", "lastsave", "shutdown",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub

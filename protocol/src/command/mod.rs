@@ -1010,6 +1010,13 @@ pub enum ConnCommand {
     BgSave,
     /// LASTSAVE: when this node's current snapshot was made (unix seconds).
     LastSave,
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stop this node as SIGTERM does (a
+    /// leader hands off first). `save`: SAVE builds a snapshot first; NOW and FORCE change
+    /// nothing here (there is no save to wait for or skip).
+    Shutdown {
+        save: bool,
+        abort: bool,
+    },
     ReadOnly,
     ReadWrite,
     /// AUTH [username] password

@@ -60,6 +60,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("bgsave", [_, opt]) if opt.eq_ignore_ascii_case(b"schedule") => C::BgSave,
         ("bgsave", _) => return Err(CommandError::Syntax),
         ("lastsave", [_]) => C::LastSave,
+        ("shutdown", [_, options @ ..]) => shutdown(options)?,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
         ("multi", [_]) => C::Multi,
@@ -239,4 +240,26 @@ fn acl(name: &str, args: &[Bytes]) -> Result<AclCommand> {
         ("acl|load" | "acl|save", []) => AclCommand::File,
         _ => return Err(CommandError::Arity(name.into())),
     })
+}
+
+/// SHUTDOWN's options as Redis reads them: any order; ABORT alone; not both SAVE and NOSAVE.
+fn shutdown(options: &[Bytes]) -> Result<ConnCommand> {
+    let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
+    for opt in options {
+        if is(opt, "save") {
+            save = true;
+        } else if is(opt, "nosave") {
+            nosave = true;
+        } else if is(opt, "now") || is(opt, "force") {
+            other = true;
+        } else if is(opt, "abort") {
+            abort = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(CommandError::Syntax);
+    }
+    Ok(ConnCommand::Shutdown { save, abort })
 }

@@ -3274,6 +3274,30 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+        history: &[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")],
+        args: &[
+            Arg { name: "save-selector", kind: "oneof", flags: &["optional"], args: &[
+                Arg { name: "nosave", kind: "pure-token", token: Some("NOSAVE"), ..ARG },
+                Arg { name: "save", kind: "pure-token", token: Some("SAVE"), ..ARG },
+            ], ..ARG },
+            Arg { name: "now", kind: "pure-token", token: Some("NOW"), since: Some("7.0.0"), flags: &["optional"], ..ARG },
+            Arg { name: "force", kind: "pure-token", token: Some("FORCE"), since: Some("7.0.0"), flags: &["optional"], ..ARG },
+            Arg { name: "abort", kind: "pure-token", token: Some("ABORT"), since: Some("7.0.0"), flags: &["optional"], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "sinter",
         arity: -2,
         flags: &["readonly"],

@@ -352,3 +352,20 @@ fn client_reply() {
     assert_eq!(err("client reply maybe"), "ERR syntax error");
     assert_eq!(err("client reply"), arity("client|reply"));
 }
+
+#[test]
+fn shutdown_options() {
+    let shutdown = |save, abort| Command::Conn(ConnCommand::Shutdown { save, abort });
+    let ok = |line: &str| parse(&line.split(' ').map(b).collect::<Vec<_>>()).unwrap();
+    assert_eq!(ok("shutdown"), shutdown(false, false));
+    assert_eq!(ok("SHUTDOWN save now force"), shutdown(true, false));
+    assert_eq!(ok("shutdown nosave"), shutdown(false, false));
+    assert_eq!(ok("shutdown abort"), shutdown(false, true));
+    for bad in [
+        "shutdown abort now",
+        "shutdown save nosave",
+        "shutdown later",
+    ] {
+        assert_eq!(err(bad), "ERR syntax error", "{bad}");
+    }
+}
