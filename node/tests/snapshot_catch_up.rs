@@ -18,6 +18,18 @@ fn info_field(c: &mut redis::Connection, section: &str, key: &str) -> Option<i64
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Waits until the leader (`c`) has snapshotted and purged its log past `index`.
+fn wait_purged_past(c: &mut redis::Connection, index: i64) {
+    wait_for(
+        Duration::from_secs(20),
+        "the leader to purge its log",
+        || {
+            let purged = info_field(c, "persistence", "cairn_purged_index")?;
+            (purged > index).then_some(())
+        },
+    );
+}
+
 #[test]
 fn lagging_node_catches_up_from_a_snapshot() {
     let mut cluster = Cluster::start(
@@ -41,14 +53,7 @@ fn lagging_node_catches_up_from_a_snapshot() {
     let _: () = c.set_ex("with-ttl", "v", 1000).unwrap();
 
     // The leader has snapshotted and purged beyond anything the lagging node holds.
-    wait_for(
-        Duration::from_secs(20),
-        "the leader to purge its log",
-        || {
-            let purged = info_field(&mut c, "persistence", "cairn_purged_index")?;
-            (purged > 500).then_some(())
-        },
-    );
+    wait_purged_past(&mut c, 500);
 
     cluster.spawn(lagging);
     let node = cluster.node(lagging);
@@ -122,14 +127,7 @@ fn reads_during_a_snapshot_install_never_see_it_half_loaded() {
     for i in 0..300 {
         let _: () = c.set(format!("new:{i}"), i).unwrap();
     }
-    wait_for(
-        Duration::from_secs(20),
-        "the leader to purge its log",
-        || {
-            let purged = info_field(&mut c, "persistence", "cairn_purged_index")?;
-            (purged > 250).then_some(())
-        },
-    );
+    wait_purged_past(&mut c, 250);
 
     cluster.spawn(lagging);
     let node = cluster.node(lagging);

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::{CommandRule, User};
+use crate::command::parse::is;
 use crate::command::table::{self, CommandSpec, FindKeys, KeySpec};
 use crate::glob::glob_match;
 
@@ -112,10 +113,6 @@ fn access(ks: &KeySpec) -> (bool, bool) {
     } else {
         (true, true)
     }
-}
-
-fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
 /// SORT's STORE destination, found as Redis's `sortGetKeys` does: LIMIT skips two

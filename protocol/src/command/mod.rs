@@ -12,7 +12,7 @@
 //! The on-disk encoding of [`WriteCommand`] is part of the log format: add new variants at the
 //! end of an enum, never reorder or remove one.
 
-mod parse;
+pub(crate) mod parse;
 pub mod table;
 
 pub use parse::parse;

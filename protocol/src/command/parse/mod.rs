@@ -136,7 +136,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Case-insensitive comparison with an option keyword.
-fn is(arg: &[u8], word: &str) -> bool {
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
