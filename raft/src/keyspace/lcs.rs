@@ -208,6 +208,21 @@ mod tests {
     }
 
     #[test]
+    fn a_table_over_the_limit_is_refused_before_it_is_allocated() {
+        let long = "x".repeat(6_000);
+        let Reply::Error(e) = lcs(s(&long), s(&long), LcsAnswer::Len) else {
+            panic!("not refused");
+        };
+        assert!(e.contains("Insufficient memory"), "{e}");
+        // Just under the limit still answers.
+        let under = "x".repeat(5_000);
+        assert_eq!(
+            lcs(s(&under), s(&under), LcsAnswer::Len),
+            Reply::Integer(5_000)
+        );
+    }
+
+    #[test]
     fn other_types_are_refused() {
         let set = Some(StoredValue::new(Data::Set(Default::default()), None));
         let Reply::Error(e) = lcs(set, s("x"), LcsAnswer::Text) else {
