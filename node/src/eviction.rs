@@ -262,7 +262,10 @@ fn choose(
         // The soonest deadlines of every database, soonest first.
         let mut all = Vec::new();
         for db in &dbs {
-            for s in node.keyspace.soonest_expiring(*db, ROUND_KEYS_MAX)? {
+            for s in node
+                .keyspace
+                .soonest_expiring(*db, excess, ROUND_KEYS_MAX)?
+            {
                 let at = s.expire_at_ms.unwrap_or(u64::MAX);
                 all.push(candidate(*db, s, u64::MAX - at));
             }

@@ -152,7 +152,7 @@ fn human(n: u64) -> String {
 
 fn persistence(node: &Node, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    line(out, "loading", 0);
+    line(out, "loading", u8::from(node.keyspace.is_loading()));
     line(out, "aof_enabled", 0);
     line(
         out,

@@ -37,6 +37,11 @@ pub struct Keyspace {
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 
 impl Keyspace {
+    /// Whether a snapshot is being loaded now (INFO's `loading`).
+    pub fn is_loading(&self) -> bool {
+        self.reading().is_none()
+    }
+
     /// Permission to read: `None` while a snapshot is being loaded (answer [`LOADING`]).
     /// Hold it for the whole run of reads, so none of them sees the keyspace half replaced;
     /// never across an await.
@@ -124,11 +129,16 @@ impl Keyspace {
         Ok(out)
     }
 
-    /// The `limit` keys of `db` with the soonest deadlines, soonest first, from the expiry
-    /// index: volatile-ttl's candidates, exact where Redis samples.
-    pub fn soonest_expiring(&self, db: u8, limit: usize) -> Result<Vec<Sampled>> {
+    /// The keys of `db` with the soonest deadlines, soonest first, from the expiry index:
+    /// volatile-ttl's candidates, exact where Redis samples. Stops once they add up to
+    /// `bytes` (no later key of this database could be needed) or at `limit` keys.
+    pub fn soonest_expiring(&self, db: u8, bytes: u64, limit: usize) -> Result<Vec<Sampled>> {
         let mut out = Vec::new();
+        let mut total = 0u64;
         for item in self.tree.scan_prefix([keys::EXPIRY, db]).take(limit) {
+            if total >= bytes {
+                break;
+            }
             let (k, _) = item.map_err(sled_err)?;
             let Some((at, key)) = keys::split_expiry_key(&k) else {
                 continue;
@@ -137,11 +147,13 @@ impl Keyspace {
             let Some(v) = self.tree.get(keys::data_key(db, key)).map_err(sled_err)? else {
                 continue;
             };
+            let size = crate::keyspace::entry_bytes(key, &v);
+            total = total.saturating_add(size);
             out.push(Sampled {
                 key: Bytes::copy_from_slice(key),
                 hash: crate::keyspace::scan_hash(key),
                 expire_at_ms: Some(at),
-                bytes: crate::keyspace::entry_bytes(key, &v),
+                bytes: size,
             });
         }
         Ok(out)
