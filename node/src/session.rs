@@ -17,6 +17,7 @@ use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteC
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
+use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 
@@ -66,6 +67,8 @@ pub struct Session {
     pub monitor: Option<broadcast::Receiver<Bytes>>,
     /// CLIENT NO-TOUCH: this connection's reads leave LRU/LFU facts alone.
     pub no_touch: bool,
+    /// The command being run (its metrics name): what a panic is blamed on.
+    pub running: &'static str,
 }
 
 /// A command of a pending run: its metrics name, when it was parsed, its arguments.
@@ -137,6 +140,7 @@ where
         replies_off: false,
         skip_next: false,
         no_touch: false,
+        running: "none",
     };
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
@@ -172,7 +176,35 @@ where
             input: &mut input,
             stats: &node.stats,
         };
-        let keep_going = session.execute(requests, &mut output, &mut io).await;
+        let ran = std::panic::AssertUnwindSafe(session.execute(requests, &mut output, &mut io))
+            .catch_unwind()
+            .await;
+        let keep_going = match ran {
+            Ok(keep_going) => keep_going,
+            Err(panic) => {
+                // A bug, never a client's fault: say so to the client, the log and the
+                // counters, and drop the connection, whose state may be half changed.
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(
+                    client = id,
+                    command = session.running,
+                    panic = %what,
+                    "a command panicked: closing its connection"
+                );
+                Stats::add(&node.stats.connection_panics, 1);
+                output.clear();
+                let text = format!(
+                    "ERR internal error while running '{}'; the connection will be closed",
+                    session.running
+                );
+                Reply::error(text).encode(session.protocol, &mut output);
+                false
+            }
+        };
         if let Some(e) = &protocol_error {
             // Like Redis: answer the protocol error, then close the connection.
             Reply::error(e.clone()).encode(session.protocol, &mut output);
@@ -354,6 +386,7 @@ impl Session {
             }
             let step = next.map(|args| {
                 let name = metric_name(args);
+                self.running = name;
                 (name, self.classify(args), args.as_slice())
             });
             // CLIENT PAUSE holds writes (or everything) until it ends.

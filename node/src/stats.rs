@@ -20,6 +20,8 @@ pub struct Stats {
     pub evicted_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Commands that panicked (a bug): each closed its connection after an error reply.
+    pub connection_panics: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     /// The largest dataset size seen (INFO memory `used_memory_peak`).
@@ -38,7 +40,7 @@ impl Stats {
     }
 
     /// Every counter with its INFO stats name, for INFO, metrics and CONFIG RESETSTAT.
-    pub fn named(&self) -> [(&'static str, &AtomicU64); 9] {
+    pub fn named(&self) -> [(&'static str, &AtomicU64); 10] {
         [
             ("total_connections_received", &self.connections_received),
             ("total_commands_processed", &self.commands_processed),
@@ -49,6 +51,7 @@ impl Stats {
             ("evicted_keys", &self.evicted_keys),
             ("keyspace_hits", &self.keyspace_hits),
             ("keyspace_misses", &self.keyspace_misses),
+            ("cairn_connection_panics", &self.connection_panics),
         ]
     }
 

@@ -81,28 +81,31 @@ impl Reply {
 
     /// Appends this reply, encoded for `protocol`, to `out`.
     pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
-        // Encoding a frame we built ourselves into a growable buffer cannot fail: the
-        // library's only errors are "buffer too small" (it extends first) and decoding errors.
-        if protocol == Protocol::Resp2 && self.contains_nil_array() {
-            // RESP2's null array `*-1` has no frame in redis-protocol; aggregates that hold
-            // one get their headers written here, everything else goes through the library.
-            self.encode_resp2_by_hand(out);
-            return;
-        }
-        if protocol == Protocol::Resp3 && self.contains_double() {
-            // The library writes doubles with Rust's formatting (`1e20` as 21 digits); Redis
-            // writes `,1e+20`. Aggregates holding one are written here.
-            self.encode_resp3_by_hand(out);
-            return;
-        }
-        let result = match protocol {
+        match protocol {
+            Protocol::Resp2 if self.contains_nil_array() => {
+                // RESP2's null array `*-1` has no frame in redis-protocol; aggregates that hold
+                // one get their headers written here, everything else goes through the library.
+                self.encode_resp2_by_hand(out);
+            }
             Protocol::Resp2 => {
-                redis_protocol::resp2::encode::extend_encode(out, &self.to_resp2(), false)
+                let result =
+                    redis_protocol::resp2::encode::extend_encode(out, &self.to_resp2(), false);
+                debug_assert!(result.is_ok(), "encoding a reply failed: {result:?}");
             }
-            Protocol::Resp3 => {
-                redis_protocol::resp3::encode::complete::extend_encode(out, &self.to_resp3(), false)
-            }
-        };
+            // RESP3 aggregates are always written here: redis-protocol keeps a set's members
+            // and a map's keys in hash collections, so it would drop duplicates, and it
+            // panics hashing a member that is itself an aggregate (COMMAND's key specs are
+            // maps inside sets). Leaves go through the library.
+            Protocol::Resp3 => self.encode_resp3_by_hand(out),
+        }
+    }
+
+    /// A leaf (no aggregate) in RESP3, through the library. Encoding a frame we built
+    /// ourselves into a growable buffer cannot fail: the library's only errors are "buffer
+    /// too small" (it extends first) and decoding errors.
+    fn encode_resp3_leaf(&self, out: &mut BytesMut) {
+        let result =
+            redis_protocol::resp3::encode::complete::extend_encode(out, &self.to_resp3(), false);
         debug_assert!(result.is_ok(), "encoding a reply failed: {result:?}");
     }
 
@@ -115,19 +118,6 @@ impl Reply {
             Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
                 .iter()
                 .any(|(k, v)| k.contains_nil_array() || v.contains_nil_array()),
-            _ => false,
-        }
-    }
-
-    fn contains_double(&self) -> bool {
-        match self {
-            Reply::Double(_) => true,
-            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-                items.iter().any(Reply::contains_double)
-            }
-            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
-                .iter()
-                .any(|(k, v)| k.contains_double() || v.contains_double()),
             _ => false,
         }
     }
@@ -159,7 +149,7 @@ impl Reply {
                     v.encode_resp3_by_hand(out);
                 }
             }
-            leaf => leaf.encode(Protocol::Resp3, out),
+            leaf => leaf.encode_resp3_leaf(out),
         }
     }
 
@@ -211,6 +201,7 @@ impl Reply {
         }
     }
 
+    /// The frame of a leaf reply; aggregates are written by [`Self::encode_resp3_by_hand`].
     fn to_resp3(&self) -> Frame3 {
         match self {
             Reply::Simple(s) => Frame3::SimpleString {
@@ -229,40 +220,6 @@ impl Reply {
                 data: b.clone(),
                 attributes: None,
             },
-            Reply::Nil | Reply::NilArray => Frame3::Null,
-            Reply::Array(items) => Frame3::Array {
-                data: items.iter().map(Reply::to_resp3).collect(),
-                attributes: None,
-            },
-            Reply::Set(items) => Frame3::Set {
-                data: items.iter().map(Reply::to_resp3).collect(),
-                attributes: None,
-            },
-            Reply::Push(items) => Frame3::Push {
-                data: items.iter().map(Reply::to_resp3).collect(),
-                attributes: None,
-            },
-            Reply::Map(pairs) => Frame3::Map {
-                data: pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_resp3(), v.to_resp3()))
-                    .collect(),
-                attributes: None,
-            },
-            Reply::Pairs(pairs) => Frame3::Array {
-                data: pairs
-                    .iter()
-                    .map(|(k, v)| Frame3::Array {
-                        data: vec![k.to_resp3(), v.to_resp3()],
-                        attributes: None,
-                    })
-                    .collect(),
-                attributes: None,
-            },
-            Reply::Double(d) => Frame3::Double {
-                data: *d,
-                attributes: None,
-            },
             Reply::Bool(b) => Frame3::Boolean {
                 data: *b,
                 attributes: None,
@@ -272,6 +229,16 @@ impl Reply {
                 format: redis_protocol::resp3::types::VerbatimStringFormat::Text,
                 attributes: None,
             },
+            // Doubles and aggregates never get here (written by hand); null is the
+            // answer that cannot be wrong.
+            Reply::Nil
+            | Reply::NilArray
+            | Reply::Double(_)
+            | Reply::Array(_)
+            | Reply::Set(_)
+            | Reply::Push(_)
+            | Reply::Map(_)
+            | Reply::Pairs(_) => Frame3::Null,
         }
     }
 }
