@@ -13,6 +13,7 @@ mod sm;
 pub mod snapshot;
 mod txn;
 mod view;
+pub mod wal;
 
 use std::path::{Path, PathBuf};
 
