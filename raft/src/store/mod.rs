@@ -1,12 +1,16 @@
-//! Durable storage on sled: the only module that names sled, so the engine can be swapped.
+//! Durable storage: the only module that names sled or the files of the data dir.
 //!
-//! One sled database per node in `<data-dir>/sled`, with three trees: `log` (entries with
-//! crc32), `raft` (vote, committed, purge point) and `sm` (the state machine, see [`keys`]).
-//! Snapshot files live in `<data-dir>/snapshots`.
+//! - `<data-dir>/wal`: the Raft log, vote and committed index ([`wal`]).
+//! - `<data-dir>/sled`: one sled database whose `sm` tree holds the state machine (see
+//!   [`keys`]).
+//! - `<data-dir>/snapshots`: snapshot files.
+//!
+//! A data dir written before the segmented log kept the log in sled's `log` and `raft`
+//! trees; it is migrated at the first start (see [`migrate`]).
 
 mod cache;
 mod keys;
-mod log;
+mod migrate;
 mod replies;
 mod restore;
 mod sm;
@@ -17,10 +21,10 @@ pub mod wal;
 
 use std::path::{Path, PathBuf};
 
-pub use log::LogStore;
 pub use restore::Restored;
 pub use sm::StateMachine;
 pub use view::{Keyspace, Sampled, LOADING};
+pub use wal::LogStore;
 
 use crate::error::{Error, Result};
 use txn::sled_err;
@@ -58,11 +62,10 @@ impl Store {
                 path: dir.display().to_string(),
                 what: format!("cannot open sled database: {e}"),
             })?;
-        let log_tree = db.open_tree("log").map_err(sled_err)?;
-        let raft_tree = db.open_tree("raft").map_err(sled_err)?;
         let sm_tree = db.open_tree("sm").map_err(sled_err)?;
-        let log = LogStore::new(db.clone(), log_tree, raft_tree, dir.to_path_buf());
-        log.verify()?;
+        let wal_dir = dir.join("wal");
+        migrate::sled_log(&db, &wal_dir)?;
+        let log = LogStore::open(&wal_dir)?;
         let sm = StateMachine::new(
             db.clone(),
             sm_tree,
@@ -83,9 +86,7 @@ impl Store {
 
     /// Whether this data dir has never been part of a cluster (no vote, no log, nothing applied).
     pub fn is_fresh(&self) -> Result<bool> {
-        Ok(self.db.open_tree("raft").map_err(sled_err)?.is_empty()
-            && self.db.open_tree("log").map_err(sled_err)?.is_empty()
-            && self.sm.applied()?.0.is_none())
+        Ok(self.log.is_fresh() && self.sm.applied()?.0.is_none())
     }
 
     /// Offline verification (`cairn verify`): every check `open` makes (log crc32s and
@@ -93,7 +94,8 @@ impl Store {
     /// without changing anything. Lines describing what was checked; `Err` on any fault.
     pub fn verify_offline(&self) -> Result<Vec<String>> {
         let mut report = Vec::new();
-        let entries = self.log.verify()?;
+        // Opening the log checked every record.
+        let entries = self.log.entries();
         report.push(format!(
             "log: {entries} entries, every crc32 matches, no gaps"
         ));

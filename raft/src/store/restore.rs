@@ -13,6 +13,7 @@ use std::path::Path;
 use openraft::{Membership, SnapshotMeta};
 
 use super::snapshot::{SnapReader, SnapRecord, SnapWriter};
+use super::wal::import::{self, Initial};
 use super::Store;
 use crate::error::{Error, Result};
 use crate::types::{LogId, NodeId, NodeInfo, StoredMembership, Vote};
@@ -43,7 +44,7 @@ impl Store {
                 "node {me} is not in the new cluster's members"
             )));
         }
-        if dir.join("sled").exists() {
+        if dir.join("sled").exists() || dir.join("wal").exists() {
             return Err(Error::Storage(format!(
                 "{} already holds a database: restore only into a new or empty data dir",
                 dir.display()
@@ -53,7 +54,17 @@ impl Store {
         std::fs::create_dir_all(&snap_dir)?;
         let building = snap_dir.join(BUILDING);
         let (last_applied, membership, entries) = rewrite(source, &building, members)?;
-
+        // The log starts empty, with the vote at the snapshot's term.
+        let vote = last_applied.map(|id| Vote::new(id.leader_id.term, me));
+        import::write(
+            &dir.join("wal"),
+            Initial {
+                vote,
+                committed: None,
+                purged: None,
+                entries: std::iter::empty(),
+            },
+        )?;
         let store = Store::open(dir, 16 << 20)?;
         let snapshot_id = match last_applied {
             Some(id) => format!("{}-{}-restored", id.leader_id.term, id.index),
@@ -67,11 +78,6 @@ impl Store {
             snapshot_id,
         };
         store.sm.load_restored(&file, &meta)?;
-        if let Some(id) = last_applied {
-            store
-                .log
-                .write_vote_now(&Vote::new(id.leader_id.term, me))?;
-        }
         Ok(Restored {
             last_applied,
             entries,

@@ -28,7 +28,8 @@ where
     let parent = dir.parent().unwrap_or(Path::new("."));
     let tmp = parent.join(format!(
         "{}.importing",
-        dir.file_name().map_or("wal".into(), |n| n.to_string_lossy())
+        dir.file_name()
+            .map_or("wal".into(), |n| n.to_string_lossy())
     ));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;

@@ -146,7 +146,8 @@ impl Inner {
 
     fn slot(&self, index: u64) -> Option<&Slot> {
         let first = self.first_index()?;
-        self.slots.get(usize::try_from(index.checked_sub(first)?).ok()?)
+        self.slots
+            .get(usize::try_from(index.checked_sub(first)?).ok()?)
     }
 
     /// Reserves room for a record of `len` bytes, rolling to a new segment (which starts
@@ -328,11 +329,6 @@ impl LogStore {
     pub fn is_fresh(&self) -> bool {
         let inner = self.shared.lock();
         inner.vote.is_none() && inner.slots.is_empty() && inner.purged.is_none()
-    }
-
-    /// Writes the vote and waits until it is durable: for a data dir being built by a restore.
-    pub async fn write_vote_now(&self, vote: &Vote) -> Result<()> {
-        self.save_vote_durably(vote).await
     }
 
     async fn save_vote_durably(&self, vote: &Vote) -> Result<()> {
@@ -554,9 +550,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let remove: Vec<u64> = inner
             .segments
             .iter()
-            .take_while(|(seq, max)| {
-                **seq < current && max.is_none_or(|m| m <= log_id.index)
-            })
+            .take_while(|(seq, max)| **seq < current && max.is_none_or(|m| m <= log_id.index))
             .map(|(seq, _)| *seq)
             .collect();
         for seq in &remove {

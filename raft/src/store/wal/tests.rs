@@ -75,7 +75,10 @@ async fn truncation_and_purge_survive_a_reopen_and_segments_go() {
         // The purge's segment deletion happens with the next sync.
         append(&mut log, vec![entry(2, 180, 10)]).await;
         let after = segment::list(dir.path()).unwrap().len();
-        assert!(after < before, "{before} segments before the purge, {after} after");
+        assert!(
+            after < before,
+            "{before} segments before the purge, {after} after"
+        );
     }
     let mut log = LogStore::open_with(dir.path(), 64 << 10).unwrap();
     let state = log.get_log_state().await.unwrap();
@@ -167,6 +170,11 @@ async fn a_flipped_byte_in_an_evicted_entry_is_an_error_when_read() {
     let (offset, _) = recs[&1];
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.write_all_at(&[0xa5], offset + 4096).unwrap();
-    let err = log.try_get_log_entries(1..2).await.err().unwrap().to_string();
+    let err = log
+        .try_get_log_entries(1..2)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("crc32"), "{err}");
 }
