@@ -194,9 +194,13 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
         _ => "list",
     };
     let now = now_ms();
+    // While a snapshot loads: let the pop through the log find out.
+    let Some(reading) = node.keyspace.reading() else {
+        return true;
+    };
     cmd.keys().iter().any(|key| {
         let query = ReadCommand::Type { key: key.clone() };
-        match keyspace::read(&node.keyspace, db, &query, now) {
+        match keyspace::read(&*reading, db, &query, now) {
             Ok(Reply::Simple(t)) if first => t != "none",
             Ok(Reply::Simple(t)) => t == wanted,
             // A storage error: let the pop through the log report it.

@@ -207,15 +207,6 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: usize,
 
-    /// sled page cache size in MiB.
-    #[arg(long, env = "CAIRN_CACHE_MB", default_value_t = 256)]
-    pub cache_mb: u64,
-
-    /// Hot-value cache in MiB: decoded values kept in front of sled for reads, dropped
-    /// exactly when a write applies (0: off).
-    #[arg(long, env = "CAIRN_VALUE_CACHE_MB", default_value_t = 64)]
-    pub value_cache_mb: u64,
-
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `cairn=debug`.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -127,10 +127,6 @@ fn memory(node: &Node, out: &mut String) {
         "maxmemory_policy",
         node.setting("maxmemory-policy").unwrap_or_default(),
     );
-    // The hot-value cache in front of sled (process memory, not part of used_memory).
-    let (entries, bytes) = node.keyspace.value_cache_usage();
-    line(out, "cairn_value_cache_keys", entries);
-    line(out, "cairn_value_cache_bytes", bytes);
 }
 
 /// Redis's `bytesToHuman`: `512B`, `1.50K`, `3.00M`, `1.25G`.

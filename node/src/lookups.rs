@@ -5,6 +5,7 @@ use bytes::Bytes;
 use cairn_protocol::command::{AccessHint, ObjectQuery, ReadCommand, WriteCommand};
 use cairn_protocol::Reply;
 use cairn_raft::keyspace::scan_hash;
+use cairn_raft::store::State;
 
 use crate::access::Lfu;
 use crate::eviction::{self, Policy};
@@ -46,7 +47,7 @@ impl<'a> Recorder<'a> {
     /// After a read: each key it looked up counts as a hit or a miss, and a hit is an access,
     /// except for the commands Redis runs without touching the key (OBJECT, TYPE, TTL, ...)
     /// and for a client in CLIENT NO-TOUCH mode.
-    pub fn read(&self, db: u8, cmd: &ReadCommand, keys: &[Bytes], reply: &Reply) {
+    pub fn read(&self, state: &State, db: u8, cmd: &ReadCommand, keys: &[Bytes], reply: &Reply) {
         let touches = self.reads_touch
             && !matches!(
                 cmd,
@@ -56,11 +57,7 @@ impl<'a> Recorder<'a> {
             let hit = match cmd {
                 // GET's reply says it: nil is a miss (saves a second lookup on the hot path).
                 ReadCommand::Get { .. } => !matches!(reply, Reply::Nil),
-                _ => self
-                    .node
-                    .keyspace
-                    .get_live(db, key, self.now_ms)
-                    .is_ok_and(|live| live),
+                _ => state.get_live(db, key, self.now_ms),
             };
             self.node.stats.lookup(hit);
             if hit && touches {
@@ -105,14 +102,19 @@ impl<'a> Recorder<'a> {
     /// OBJECT IDLETIME and OBJECT FREQ of an existing key from this node's access facts,
     /// with Redis's errors when the policy does not track that measure (nil for a missing
     /// key). `stored` is the keyspace's answer, returned for every other query.
-    pub fn object(&self, db: u8, what: ObjectQuery, key: &[u8], stored: Reply) -> Reply {
+    pub fn object(
+        &self,
+        state: &State,
+        db: u8,
+        what: ObjectQuery,
+        key: &[u8],
+        stored: Reply,
+    ) -> Reply {
         if !matches!(what, ObjectQuery::IdleTime | ObjectQuery::Freq) {
             return stored;
         }
-        match self.node.keyspace.get_live(db, key, self.now_ms) {
-            Ok(true) => {}
-            Ok(false) => return Reply::Nil,
-            Err(e) => return Reply::error(format!("ERR storage: {e}")),
+        if !state.get_live(db, key, self.now_ms) {
+            return Reply::Nil;
         }
         let hash = scan_hash(key);
         match what {

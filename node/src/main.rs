@@ -112,10 +112,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn verify(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
-    if !data_dir.join("sled").exists() {
+    if !cairn_raft::store::Store::exists_in(&data_dir) {
         anyhow::bail!("{} is not a cairn data dir", data_dir.display());
     }
-    let store = cairn_raft::store::Store::open(&data_dir, 64 << 20)
+    let store = cairn_raft::store::Store::open(&data_dir)
         .with_context(|| format!("{} failed verification", data_dir.display()))?;
     let report = store
         .verify_offline()

@@ -156,22 +156,13 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.join = Some(via);
     }
     let (_, raft_port) = cfg.ports()?;
-    let store = Store::open_with(
-        &cfg.data_dir,
-        cfg.cache_mb.saturating_mul(1 << 20),
-        cfg.value_cache_mb.saturating_mul(1 << 20),
-    )
-    .with_context(|| {
+    let store = Store::open(&cfg.data_dir).with_context(|| {
         format!(
             "refusing to start: the data dir {} failed its checks",
             cfg.data_dir.display()
         )
     })?;
     let fresh = store.is_fresh()?;
-    // Data changed behind the log's back (disk corruption, an offline edit) shows here. The
-    // audit scans the whole keyspace and rewrites the derived counters, so it runs before raft
-    // starts: an entry applied during the scan would make it see half-old, half-new data.
-    let problem = store.sm.audit_digests()?;
     let keyspace = store.sm.keyspace();
     let token = PeerToken::from_secret(&cfg.cluster_secret.0);
     let peer_tls = cfg.peer_tls()?;
@@ -272,9 +263,6 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config: cfg,
     });
-    if let Some(problem) = problem {
-        node.integrity.set_problem(problem);
-    }
     node.slowlog.configure(&node);
     node.latency.configure(&node);
     node.reads.start(node.clone());

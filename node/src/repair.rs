@@ -86,12 +86,7 @@ pub fn take_marker(data_dir: &Path) -> anyhow::Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    for sub in ["sled", "snapshots"] {
-        let p = data_dir.join(sub);
-        if p.exists() {
-            std::fs::remove_dir_all(&p)?;
-        }
-    }
+    cairn_raft::store::Store::wipe(data_dir)?;
     std::fs::remove_file(&path)?;
     tracing::warn!(
         via,

@@ -838,22 +838,21 @@ impl Session {
         };
         let now = time.now_ms();
         let recorder = Recorder::new(&self.node, now, !self.no_touch);
-        let Some(_reading) = self.node.keyspace.reading() else {
+        let Some(reading) = self.node.keyspace.reading() else {
             for _ in &cmds {
                 Reply::error(cairn_raft::store::LOADING).encode(self.protocol, out);
             }
             return;
         };
         for (cmd, keys) in cmds {
-            let mut reply =
-                keyspace::read(&self.node.keyspace, self.db, &cmd, now).unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "read failed");
-                    Reply::error(format!("ERR storage: {e}"))
-                });
+            let mut reply = keyspace::read(&*reading, self.db, &cmd, now).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "read failed");
+                Reply::error(format!("ERR storage: {e}"))
+            });
             if let ReadCommand::Object { what, key } = &cmd {
-                reply = recorder.object(self.db, *what, key, reply);
+                reply = recorder.object(&reading, self.db, *what, key, reply);
             }
-            recorder.read(self.db, &cmd, &keys, &reply);
+            recorder.read(&reading, self.db, &cmd, &keys, &reply);
             reply.encode(self.protocol, out);
         }
     }

@@ -144,15 +144,15 @@ impl Transaction {
             return Reply::error(format!("ERR at most {WATCHED_MAX} keys can be watched"));
         }
         let now = now_ms();
+        let Some(state) = node.keyspace.reading() else {
+            return Reply::error(cairn_raft::store::LOADING);
+        };
         for key in keys {
-            let value = match cairn_raft::keyspace::View::get(&node.keyspace, db, key) {
+            let value = match cairn_raft::keyspace::View::get(&*state, db, key) {
                 Ok(v) => v,
                 Err(e) => return Reply::error(format!("ERR storage: {e}")),
             };
-            let stamp = match cairn_raft::keyspace::View::delete_stamp(&node.keyspace, db, key) {
-                Ok(s) => s,
-                Err(e) => return Reply::error(format!("ERR storage: {e}")),
-            };
+            let stamp = state.delete_stamp(db, key);
             match watch_digest(db, key, value, stamp, now) {
                 Ok(digest) => self.watched.push(Watched {
                     db,

@@ -12,7 +12,7 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 16 << 20).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         Ok((dir, store.log, store.sm))
     }
 }

@@ -39,7 +39,7 @@ pub async fn restore(
     progress: Arc<Progress>,
 ) -> anyhow::Result<Restored> {
     seal::check_key(m.encryption.as_ref(), key)?;
-    if target.dir.join("sled").exists() {
+    if Store::exists_in(&target.dir) {
         bail!(
             "{} already holds a database: restore only into a new or empty data dir",
             target.dir.display()
@@ -124,13 +124,8 @@ pub async fn restore(
 
 /// Removes what a failed restore created, so no node starts from half a restore.
 fn remove_partial(dir: &Path) {
-    for sub in ["sled", "snapshots"] {
-        let path = dir.join(sub);
-        if path.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "could not clean up");
-            }
-        }
+    if let Err(e) = Store::wipe(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not clean up");
     }
 }
 
@@ -222,7 +217,7 @@ pub async fn verify(
         // after; wait for that (bounded) rather than fail on sled's lock.
         let mut tries = 0;
         let store = loop {
-            match Store::open(&dir, 16 << 20) {
+            match Store::open(&dir) {
                 Ok(s) => break s,
                 Err(_) if tries < 100 => {
                     tries += 1;

@@ -408,3 +408,36 @@ pub fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
 }
 
 pub const WRONGTYPE: &str = "WRONGTYPE";
+
+/// Rewrites the current snapshot file of a stopped node's data dir through `edit` (each data
+/// record's key and value), with valid checksums: a change that no checksum can catch.
+pub fn edit_snapshot(data_dir: &std::path::Path, mut edit: impl FnMut(&[u8], &mut Vec<u8>)) {
+    use cairn_raft::store::snapshot::{SnapReader, SnapRecord, SnapWriter};
+    let dir = data_dir.join("snapshots");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "snap"))
+        .unwrap();
+    let tmp = dir.join("edited.tmp");
+    let mut reader = SnapReader::open(&file).unwrap();
+    let mut writer = None;
+    while let Some(record) = reader.next_record().unwrap() {
+        match record {
+            SnapRecord::Meta {
+                last_applied,
+                membership,
+            } => writer = Some(SnapWriter::create(&tmp, last_applied, membership).unwrap()),
+            SnapRecord::Data(entries) => {
+                let w = writer.as_mut().unwrap();
+                for (k, mut v) in entries {
+                    edit(&k, &mut v);
+                    w.push(k, v).unwrap();
+                }
+            }
+            SnapRecord::End { .. } => {}
+        }
+    }
+    writer.unwrap().finish().unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+}

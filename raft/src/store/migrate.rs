@@ -4,16 +4,25 @@
 //! `crc32 (BE) ‖ bincode(entry)`) and the `raft` tree (`vote`, `committed`, `purged`, bincode).
 //! At the first start of this version they are copied, every crc32 checked, into a new
 //! segmented log, which is renamed into place only when complete; then the trees are dropped.
+//!
+//! Before the in-memory state machine, the state lived in sled's `sm` tree. Nothing of it
+//! needs copying: the current snapshot file is in the same format, and the log still holds
+//! every entry after it (the log is purged only behind a snapshot), so loading that snapshot
+//! and re-applying the log rebuilds the state. Only the catalogue moves (the current
+//! snapshot's record and the recent checks); then the tree is dropped.
 
 use std::path::Path;
 
-use super::txn::sled_err;
+use super::sm::sled_err;
 use super::wal::import::{self, Initial};
 use crate::error::{Error, Result};
 use crate::types::{Entry, LogId, Vote};
 
 const OLD_LOG: &str = "log";
 const OLD_META: &str = "raft";
+const OLD_SM: &str = "sm";
+/// The old `sm` tree's metadata prefix and names.
+const OLD_SM_META: u8 = b'm';
 
 fn corrupt(what: impl Into<String>) -> Error {
     Error::Corrupt {
@@ -87,6 +96,64 @@ pub fn sled_log(db: &sled::Db, wal_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn old_sm_key(name: &str) -> Vec<u8> {
+    let mut k = vec![OLD_SM_META];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Moves the snapshot catalogue out of the old `sm` tree into `meta`, then drops the tree.
+pub fn sled_state(db: &sled::Db, meta: &sled::Tree, snap_dir: &Path) -> Result<()> {
+    if !db
+        .tree_names()
+        .iter()
+        .any(|n| n.as_ref() == OLD_SM.as_bytes())
+    {
+        return Ok(());
+    }
+    let sm = db.open_tree(OLD_SM).map_err(sled_err)?;
+    if !sm.is_empty() {
+        tracing::info!("migrating the state machine's catalogue out of sled");
+    }
+    let installing: Option<String> = match sm.get(old_sm_key("installing")).map_err(sled_err)? {
+        Some(v) => Some(
+            bincode::deserialize(&v)
+                .map_err(|e| corrupt(format!("the interrupted install's marker: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(file) = installing {
+        // An install that a crash interrupted: that file, checked completely already, is
+        // what the old version would have finished loading.
+        let mut reader = super::snapshot::SnapReader::open(&snap_dir.join(&file))?;
+        if let Some(super::snapshot::SnapRecord::Meta {
+            last_applied,
+            membership,
+        }) = reader.next_record()?
+        {
+            let current = super::sm::CurrentSnapshot {
+                meta: crate::types::SnapshotMeta {
+                    last_log_id: last_applied,
+                    last_membership: membership,
+                    snapshot_id: file.trim_end_matches(".snap").to_string(),
+                },
+                file,
+            };
+            meta.insert("snapshot", super::sm::encode(&current)?)
+                .map_err(sled_err)?;
+        }
+    } else if let Some(v) = sm.get(old_sm_key("snapshot")).map_err(sled_err)? {
+        meta.insert("snapshot", v).map_err(sled_err)?;
+    }
+    if let Some(v) = sm.get(old_sm_key("checks")).map_err(sled_err)? {
+        meta.insert("checks", v).map_err(sled_err)?;
+    }
+    db.flush().map_err(sled_err)?;
+    db.drop_tree(OLD_SM).map_err(sled_err)?;
+    db.flush().map_err(sled_err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -129,7 +196,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_old_layout(dir.path());
         {
-            let mut store = Store::open(dir.path(), 1 << 20).unwrap();
+            let mut store = Store::open(dir.path()).unwrap();
             let state = store.log.get_log_state().await.unwrap();
             assert_eq!(state.last_purged_log_id, Some(entry(4).log_id));
             assert_eq!(state.last_log_id, Some(entry(9).log_id));
@@ -145,7 +212,7 @@ mod tests {
         let db = sled::open(dir.path().join("sled")).unwrap();
         assert!(!db.tree_names().iter().any(|n| n == OLD_LOG.as_bytes()));
         drop(db);
-        let mut store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
         assert_eq!(store.log.entries(), 5);
         assert_eq!(store.log.read_vote().await.unwrap(), Some(Vote::new(2, 1)));
     }
@@ -163,7 +230,7 @@ mod tests {
             log.insert(7u64.to_be_bytes(), v).unwrap();
             db.flush().unwrap();
         }
-        let err = Store::open(dir.path(), 1 << 20).err().unwrap().to_string();
+        let err = Store::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("log entry 7: crc32 mismatch"), "{err}");
         assert!(!dir.path().join("wal").exists());
     }

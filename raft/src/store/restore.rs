@@ -18,6 +18,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::types::{LogId, NodeId, NodeInfo, StoredMembership, Vote};
 
+/// Beside the snapshot dir, not in it: opening the store clears that dir's temporary files.
 const BUILDING: &str = "restore.building.tmp";
 
 /// What a restore put in the data dir.
@@ -44,7 +45,7 @@ impl Store {
                 "node {me} is not in the new cluster's members"
             )));
         }
-        if dir.join("sled").exists() || dir.join("wal").exists() {
+        if Store::exists_in(dir) {
             return Err(Error::Storage(format!(
                 "{} already holds a database: restore only into a new or empty data dir",
                 dir.display()
@@ -52,7 +53,7 @@ impl Store {
         }
         let snap_dir = dir.join("snapshots");
         std::fs::create_dir_all(&snap_dir)?;
-        let building = snap_dir.join(BUILDING);
+        let building = dir.join(BUILDING);
         let (last_applied, membership, entries) = rewrite(source, &building, members)?;
         // The log starts empty, with the vote at the snapshot's term.
         let vote = last_applied.map(|id| Vote::new(id.leader_id.term, me));
@@ -65,7 +66,7 @@ impl Store {
                 entries: std::iter::empty(),
             },
         )?;
-        let store = Store::open(dir, 16 << 20)?;
+        let store = Store::open(dir)?;
         let snapshot_id = match last_applied {
             Some(id) => format!("{}-{}-restored", id.leader_id.term, id.index),
             None => "0-0-restored".to_string(),

@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use io::{Batch, Done, Write};
 use record::Kind;
+pub(crate) use segment::sync_dir;
 
 /// Bytes of recent entries kept decoded in memory: replication reads what was just appended.
 pub const CACHE_BYTES: usize = 32 << 20;
@@ -408,14 +409,20 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 index += 1;
             }
         }
-        out.into_iter()
-            .map(|item| match item {
-                Ok(e) => Ok(e),
-                Err((index, loc)) => self.read_from_disk(index, loc).map_err(|e| {
-                    StorageError::from(StorageIOError::read_log_at_index(index, io_err(e)))
-                }),
-            })
-            .collect()
+        let mut entries = Vec::with_capacity(out.len());
+        for item in out {
+            match item {
+                Ok(e) => entries.push(e),
+                Err((index, loc)) => match self.read_from_disk(index, loc) {
+                    Ok(e) => entries.push(e),
+                    Err(e) => {
+                        let e = StorageIOError::read_log_at_index(index, io_err(e));
+                        return Err(e.into());
+                    }
+                },
+            }
+        }
+        Ok(entries)
     }
 }
 
