@@ -98,6 +98,8 @@ enum State {
 /// Argument vectors are preallocated up to this many entries, whatever the client declares
 /// (Redis uses the same cap); beyond it they grow as arguments actually arrive.
 const ARGS_PREALLOC_MAX: usize = 1024;
+/// Arguments at least this long are taken from the read buffer without a copy.
+const ZERO_COPY_MIN: usize = 32 * 1024;
 
 /// An incremental request parser for one connection.
 ///
@@ -241,7 +243,17 @@ impl RequestParser {
             if buf.get(len..end) != Some(&b"\r\n"[..]) {
                 return Err(ProtocolError::BulkNotTerminated);
             }
-            let arg = buf.split_to(len).freeze();
+            // A small argument is copied out, so that what a write stores (kept for as long
+            // as the key lives) does not pin the whole read buffer it arrived in, and the
+            // buffer stays unshared and is reused. A large one is taken without a copy: it
+            // fills most of its buffer anyway.
+            let arg = if len < ZERO_COPY_MIN {
+                let arg = Bytes::copy_from_slice(&buf[..len]);
+                buf.advance(len);
+                arg
+            } else {
+                buf.split_to(len).freeze()
+            };
             buf.advance(2);
             if let State::Multibulk {
                 remaining,
