@@ -200,7 +200,7 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
     };
     cmd.keys().iter().any(|key| {
         let query = ReadCommand::Type { key: key.clone() };
-        match keyspace::read(&*reading, db, &query, now) {
+        match keyspace::read(&reading, db, &query, now) {
             Ok(Reply::Simple(t)) if first => t != "none",
             Ok(Reply::Simple(t)) => t == wanted,
             // A storage error: let the pop through the log report it.

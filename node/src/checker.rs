@@ -5,15 +5,14 @@
 //! index (maintained incrementally by apply, O(1) per write). Every node compares its own
 //! records with the leader's, which it reads over the peer protocol: a replica whose digest
 //! differs at the same index has diverged. It says so in its logs, INFO and metrics, and
-//! stops serving reads (writes still go to the leader). At start a node also recomputes its
-//! digest from its data, which catches a keyspace changed behind the log's back.
+//! stops serving reads (writes still go to the leader).
 
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_protocol::Reply;
-use cairn_raft::network::PeerStatus;
+use cairn_raft::network::{PeerStatus, DIGEST_SCHEME};
 use cairn_raft::{NodeId, OpKind};
 
 use crate::node::Node;
@@ -80,11 +79,18 @@ async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Opt
             let checks = if id == node.id {
                 Some(node.store_checks())
             } else {
+                // Only records of this digest scheme compare (see `DIGEST_SCHEME`).
                 node.peers
                     .status(&info.raft_addr, PEER_TIMEOUT)
                     .await
                     .ok()
-                    .map(|s: PeerStatus| s.checks)
+                    .map(|s: PeerStatus| {
+                        s.checks
+                            .into_iter()
+                            .filter(|(i, _)| i & DIGEST_SCHEME != 0)
+                            .map(|(i, d)| (i & !DIGEST_SCHEME, d))
+                            .collect()
+                    })
             };
             let found = checks
                 .as_ref()

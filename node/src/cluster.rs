@@ -77,10 +77,46 @@ pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "keyslot" => arity(2).unwrap_or_else(|| {
             Reply::Integer(i64::from(key_slot(args.get(1).map_or(&[][..], |k| k))))
         }),
+        "countkeysinslot" => arity(2).unwrap_or_else(|| keys_in_slot(node, &args[1..], None)),
+        "getkeysinslot" => arity(3).unwrap_or_else(|| keys_in_slot(node, &args[1..2], args.get(2))),
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CLUSTER HELP.",
             String::from_utf8_lossy(args.first().map_or(&[][..], |a| a))
         )),
+    }
+}
+
+/// CLUSTER COUNTKEYSINSLOT slot, and CLUSTER GETKEYSINSLOT slot count (`count` given): from
+/// this node's replica of database 0, as a Redis Cluster node answers for its own keys. The
+/// keyspace groups keys by slot, so this costs the slot's keys, not the whole database's.
+fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
+    let int = |b: &Bytes| cairn_protocol::num::parse_i64(b);
+    let Some(slot) = slot.first().and_then(int) else {
+        return Reply::error("ERR value is not an integer or out of range");
+    };
+    let count = match count.map(int) {
+        None => None,
+        Some(None) => return Reply::error("ERR value is not an integer or out of range"),
+        Some(Some(n)) => Some(n),
+    };
+    let in_range = (0..i64::from(SLOTS)).contains(&slot);
+    let Some(reading) = node.keyspace.reading() else {
+        return Reply::error(cairn_raft::store::LOADING);
+    };
+    let Some(db) = reading.db(0) else {
+        return Reply::Integer(0);
+    };
+    match count {
+        None if !in_range => Reply::error("ERR Invalid slot"),
+        None => Reply::Integer(db.keys.slot_len(slot as usize) as i64),
+        Some(n) if n < 0 || !in_range => Reply::error("ERR Invalid slot or number of keys"),
+        Some(n) => Reply::Array(
+            db.keys
+                .slot_keys(slot as usize)
+                .take(usize::try_from(n).unwrap_or(usize::MAX))
+                .map(|(k, _)| Reply::Bulk(k.clone()))
+                .collect(),
+        ),
     }
 }
 

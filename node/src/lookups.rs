@@ -57,7 +57,7 @@ impl<'a> Recorder<'a> {
             let hit = match cmd {
                 // GET's reply says it: nil is a miss (saves a second lookup on the hot path).
                 ReadCommand::Get { .. } => !matches!(reply, Reply::Nil),
-                _ => state.get_live(db, key, self.now_ms),
+                _ => state.get_live(db, key, self.now_ms).is_some(),
             };
             self.node.stats.lookup(hit);
             if hit && touches {
@@ -113,7 +113,7 @@ impl<'a> Recorder<'a> {
         if !matches!(what, ObjectQuery::IdleTime | ObjectQuery::Freq) {
             return stored;
         }
-        if !state.get_live(db, key, self.now_ms) {
+        if state.get_live(db, key, self.now_ms).is_none() {
             return Reply::Nil;
         }
         let hash = scan_hash(key);

@@ -845,7 +845,7 @@ impl Session {
             return;
         };
         for (cmd, keys) in cmds {
-            let mut reply = keyspace::read(&*reading, self.db, &cmd, now).unwrap_or_else(|e| {
+            let mut reply = keyspace::read(&reading, self.db, &cmd, now).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "read failed");
                 Reply::error(format!("ERR storage: {e}"))
             });

@@ -148,19 +148,13 @@ impl Transaction {
             return Reply::error(cairn_raft::store::LOADING);
         };
         for key in keys {
-            let value = match cairn_raft::keyspace::View::get(&*state, db, key) {
-                Ok(v) => v,
-                Err(e) => return Reply::error(format!("ERR storage: {e}")),
-            };
+            let value = state.get(db, key);
             let stamp = state.delete_stamp(db, key);
-            match watch_digest(db, key, value, stamp, now) {
-                Ok(digest) => self.watched.push(Watched {
-                    db,
-                    key: key.clone(),
-                    digest,
-                }),
-                Err(e) => return Reply::error(format!("ERR storage: {e}")),
-            }
+            self.watched.push(Watched {
+                db,
+                key: key.clone(),
+                digest: watch_digest(db, key, value, stamp, now),
+            });
         }
         Reply::ok()
     }

@@ -3,12 +3,12 @@
 use cairn_protocol::acl::{User, DEFAULT_USER};
 use cairn_protocol::Reply;
 
-use super::Txn;
+use super::State;
 use crate::error::Result;
 use crate::types::AclOp;
 
-pub(super) fn apply(txn: &mut dyn Txn, op: &AclOp) -> Result<Reply> {
-    let mut users = txn.acl_users()?;
+pub(super) fn apply(state: &mut State, op: &AclOp) -> Result<Reply> {
+    let mut users = state.acl.clone();
     let reply = match op {
         AclOp::SetUser { name, rules } => {
             let mut user = users.get(name).cloned().unwrap_or_else(|| {
@@ -32,7 +32,7 @@ pub(super) fn apply(txn: &mut dyn Txn, op: &AclOp) -> Result<Reply> {
             Reply::Integer(deleted as i64)
         }
     };
-    txn.put_acl_users(&users)?;
+    state.acl = users;
     Ok(reply)
 }
 
@@ -42,9 +42,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::keyspace::tests::MemTxn;
+    use crate::keyspace::State;
 
-    fn set(t: &mut MemTxn, name: &str, rules: &str) -> Reply {
+    fn set(t: &mut State, name: &str, rules: &str) -> Reply {
         let rules = rules
             .split(' ')
             .map(|r| Bytes::from(r.to_string()))
@@ -61,18 +61,21 @@ mod tests {
 
     #[test]
     fn users_are_created_changed_and_deleted_all_or_nothing() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(set(&mut t, "alice", "on nopass +get ~*"), Reply::ok());
         assert!(set(&mut t, "alice", "off +nosuch").is_error());
-        assert!(t.2["alice"].enabled, "a failed SETUSER changes nothing");
+        assert!(t.acl["alice"].enabled, "a failed SETUSER changes nothing");
         assert_eq!(set(&mut t, "default", "-flushall"), Reply::ok());
-        assert_eq!(t.2["default"].describe(), "on nopass ~* &* +@all -flushall");
-        let del = |t: &mut MemTxn, names: &[&str]| {
+        assert_eq!(
+            t.acl["default"].describe(),
+            "on nopass ~* &* +@all -flushall"
+        );
+        let del = |t: &mut State, names: &[&str]| {
             let names = names.iter().map(|n| n.to_string()).collect();
             apply(t, &AclOp::DelUser { names }).unwrap()
         };
         assert!(del(&mut t, &["alice", "default"]).is_error());
         assert_eq!(del(&mut t, &["alice", "bob"]), Reply::Integer(1));
-        assert!(!t.2.contains_key("alice"));
+        assert!(!t.acl.contains_key("alice"));
     }
 }

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{BitOp, BitRange, BitUnit};
 use cairn_protocol::Reply;
 
-use super::{Ctx, Data, StoredValue, WRONGTYPE};
+use super::{str_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
 impl Ctx<'_> {
@@ -17,28 +17,35 @@ impl Ctx<'_> {
     /// missing), keeps its TTL, and answers the bit's previous value. The parser bounds
     /// `offset`, so the string stays within Redis's 512 MB.
     pub(crate) fn setbit(&mut self, key: &Bytes, offset: u64, value: bool) -> Result<Reply> {
-        let (old, expire, existed) = match self.string(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => (Bytes::new(), None, false),
-            Ok(Some(v)) => (str_bytes(&v), v.expire_at_ms, true),
-        };
         let Ok(byte) = usize::try_from(offset / 8) else {
             return Ok(Reply::error(
                 "ERR bit offset is not an integer or out of range",
             ));
         };
-        let previous = get_bit(&old, offset);
+        let (previous, existed, len) = match self.string(key)? {
+            Err(e) => return Ok(e),
+            Ok(None) => (false, false, 0),
+            Ok(Some(v)) => {
+                let s = str_bytes(&v);
+                (get_bit(&s, offset), true, s.len())
+            }
+        };
         // Nothing to write when the key exists, is long enough and already has that bit.
-        if existed && byte < old.len() && previous == value {
+        if existed && byte < len && previous == value {
             return Ok(Reply::Integer(i64::from(previous)));
         }
-        let mut buf = BytesMut::from(&old[..]);
-        if buf.len() <= byte {
-            buf.resize(byte + 1, 0);
+        // In place: one byte changes (after zero padding), and so does the digest.
+        let written = self.modify(key, Kind::Str, true, |v| {
+            if let Some(s) = str_mut(v) {
+                s.pad_to(byte + 1);
+                let mut b = [s.bytes().get(byte).copied().unwrap_or(0)];
+                set_bit(&mut b, offset % 8, value);
+                s.write_at(byte, &b);
+            }
+        });
+        if let Err(e) = written {
+            return Ok(e);
         }
-        set_bit(&mut buf, offset, value);
-        self.txn
-            .put(self.db, key, StoredValue::string(buf.freeze(), expire))?;
         Ok(Reply::Integer(i64::from(previous)))
     }
 
@@ -56,20 +63,19 @@ impl Ctx<'_> {
         let result = bitop(op, &inputs);
         let len = result.len() as i64;
         if result.is_empty() {
-            self.txn.delete(self.db, dst)?;
+            self.delete(dst);
         } else {
-            self.txn
-                .put(self.db, dst, StoredValue::string(result, None))?;
+            self.put(dst, StoredValue::string(result, None));
         }
         Ok(Reply::Integer(len))
     }
 }
 
 /// The string in a key's live value; `None` for a missing key, WRONGTYPE for another type.
-fn bitmap(value: Option<StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
-    match value.map(|v| v.data) {
+fn bitmap(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
+    match value.map(|v| &v.data) {
         None => Ok(None),
-        Some(Data::Str(s)) => Ok(Some(s)),
+        Some(Data::Str(s)) => Ok(Some(s.bytes().clone())),
         Some(Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_)) => {
             Err(Reply::error(WRONGTYPE))
         }
@@ -77,7 +83,7 @@ fn bitmap(value: Option<StoredValue>) -> std::result::Result<Option<Bytes>, Repl
 }
 
 /// GETBIT on a key's live value: bits past the end, and of a missing key, are 0.
-pub(super) fn getbit(value: Option<StoredValue>, offset: u64) -> Reply {
+pub(super) fn getbit(value: Option<&StoredValue>, offset: u64) -> Reply {
     bitmap(value).map_or_else(
         |e| e,
         |s| Reply::Integer(i64::from(s.is_some_and(|s| get_bit(&s, offset)))),
@@ -85,14 +91,14 @@ pub(super) fn getbit(value: Option<StoredValue>, offset: u64) -> Reply {
 }
 
 /// BITCOUNT on a key's live value: 0 for a missing key.
-pub(super) fn bitcount(value: Option<StoredValue>, range: Option<BitRange>) -> Reply {
+pub(super) fn bitcount(value: Option<&StoredValue>, range: Option<BitRange>) -> Reply {
     bitmap(value).map_or_else(|e| e, |s| Reply::Integer(s.map_or(0, |s| count(&s, range))))
 }
 
 /// BITPOS on a key's live value. A missing key is an endless run of zeros: the first clear
 /// bit is 0 and there is no set bit, whatever the range.
 pub(super) fn bitpos(
-    value: Option<StoredValue>,
+    value: Option<&StoredValue>,
     bit: bool,
     start: i64,
     end: Option<i64>,
@@ -113,7 +119,7 @@ pub(super) fn bitpos(
 /// The bytes of a value already checked to be a string.
 fn str_bytes(v: &StoredValue) -> Bytes {
     match &v.data {
-        Data::Str(s) => s.clone(),
+        Data::Str(s) => s.bytes().clone(),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
     }
 }
@@ -310,7 +316,7 @@ fn bitop(op: BitOp, inputs: &[Bytes]) -> Bytes {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testing::{exec, int, script, wrongtype};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn bulk_bytes(b: &[u8]) -> Reply {
@@ -512,7 +518,7 @@ mod tests {
 
     #[test]
     fn setbit_grows_strings_and_getbit_reads_them() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -565,7 +571,7 @@ mod tests {
 
     #[test]
     fn setbit_keeps_the_ttl() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -577,7 +583,7 @@ mod tests {
 
     #[test]
     fn bitcount_and_bitpos_on_keys() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "set s foobar");
         assert_eq!(
             script(
@@ -630,7 +636,7 @@ mod tests {
 
     #[test]
     fn bitop_stores_and_deletes() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(
             &mut t,
             &["set a foof", "set b abc", "set d x", "pexpire d 9000"],
@@ -660,7 +666,7 @@ mod tests {
 
     #[test]
     fn wrong_types_and_errors() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(&mut t, &["rpush l a", "set s x"]);
         for line in [
             "setbit l 0 1",

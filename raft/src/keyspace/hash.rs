@@ -1,10 +1,10 @@
-//! Hash commands. A hash is one stored value (`Data::Hash`, a `BTreeMap` in field order),
-//! read and rewritten whole; a hash that loses its last field is deleted, as in Redis.
+//! Hash commands. A hash is an insertion-ordered map (`value::HashValue`) changed in place:
+//! HSET, HGET, HDEL are O(1) per field; a hash that loses its last field is deleted, as in
+//! Redis.
 //!
-//! Replies that list a hash (HGETALL, HKEYS, HVALS, HSCAN) list it in field order (bytewise);
-//! Redis lists small hashes in insertion order. Clients must not rely on either.
-
-use std::collections::BTreeMap;
+//! Replies that list a hash (HGETALL, HKEYS, HVALS) list it in insertion order (a removed
+//! field's place is taken by the last one), as Redis lists a small hash; HSCAN visits it by
+//! position (see `scan`).
 
 use bytes::Bytes;
 use cairn_protocol::command::{CollectionKind, HashPart, ReadCommand};
@@ -13,93 +13,107 @@ use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
 
 use super::random::{self, Sample};
-use super::{scan, Ctx, Data, StoredValue, WRONGTYPE};
+use super::value::HashValue;
+use super::{hash_mut, scan, Ctx, Data, Kind, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
-/// A live hash and its expiry.
-type Hash = (BTreeMap<Bytes, Bytes>, Option<u64>);
+/// The reply when a hash is changed in place, or WRONGTYPE.
+fn done(r: std::result::Result<Option<Reply>, Reply>) -> Result<Reply> {
+    Ok(match r {
+        Ok(Some(reply)) => reply,
+        Ok(None) => Reply::Integer(0),
+        Err(e) => e,
+    })
+}
 
 impl Ctx<'_> {
-    /// The live hash at `key` (`None`: no key), or the WRONGTYPE reply.
-    fn hash(&mut self, key: &[u8]) -> Result<std::result::Result<Option<Hash>, Reply>> {
-        Ok(match self.live(key)? {
-            None => Ok(None),
-            Some(StoredValue {
-                data: Data::Hash(map),
-                expire_at_ms,
-                ..
-            }) => Ok(Some((map, expire_at_ms))),
-            Some(_) => Err(Reply::error(WRONGTYPE)),
-        })
-    }
-
-    /// Stores `map` at `key` with its expiry, or deletes the key if the map is empty.
-    fn put_hash(&mut self, key: &[u8], (map, expire_at_ms): Hash) -> Result<()> {
-        let data = Data::Hash(map);
-        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
-    }
-
     pub(crate) fn hset(
         &mut self,
         key: &Bytes,
         pairs: &[(Bytes, Bytes)],
         hmset: bool,
     ) -> Result<Reply> {
-        let mut hash = match self.hash(key)? {
-            Err(e) => return Ok(e),
-            Ok(h) => h.unwrap_or_default(),
-        };
-        let mut created = 0;
-        for (field, value) in pairs {
-            if hash.0.insert(field.clone(), value.clone()).is_none() {
-                created += 1;
-            }
-        }
-        self.put_hash(key, hash)?;
-        Ok(if hmset {
-            Reply::ok()
-        } else {
-            Reply::Integer(created)
-        })
+        done(
+            self.modify(key, Kind::Hash, true, |v| {
+                let h = hash_mut(v)?;
+                let created = pairs
+                    .iter()
+                    .filter(|(f, value)| h.insert(f.clone(), value.clone()).is_none())
+                    .count();
+                Some(if hmset {
+                    Reply::ok()
+                } else {
+                    Reply::Integer(created as i64)
+                })
+            })
+            .map(Option::flatten),
+        )
     }
 
     pub(crate) fn hsetnx(&mut self, key: &Bytes, field: &Bytes, value: &Bytes) -> Result<Reply> {
-        let mut hash = match self.hash(key)? {
-            Err(e) => return Ok(e),
-            Ok(h) => h.unwrap_or_default(),
+        let exists = match self.live_ref(key) {
+            Some(StoredValue {
+                data: Data::Hash(h),
+                ..
+            }) => h.contains(field),
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
+            None => false,
         };
-        if hash.0.contains_key(field) {
+        if exists {
             return Ok(Reply::Integer(0));
         }
-        hash.0.insert(field.clone(), value.clone());
-        self.put_hash(key, hash)?;
-        Ok(Reply::Integer(1))
+        done(
+            self.modify(key, Kind::Hash, true, |v| {
+                hash_mut(v)?.insert(field.clone(), value.clone());
+                Some(Reply::Integer(1))
+            })
+            .map(Option::flatten),
+        )
     }
 
     pub(crate) fn hdel(&mut self, key: &Bytes, fields: &[Bytes]) -> Result<Reply> {
-        let mut hash = match self.hash(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Integer(0)),
-            Ok(Some(h)) => h,
+        let any = match self.live_ref(key) {
+            Some(StoredValue {
+                data: Data::Hash(h),
+                ..
+            }) => fields.iter().any(|f| h.contains(f)),
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
+            None => false,
         };
-        let removed = fields
-            .iter()
-            .filter(|f| hash.0.remove(*f).is_some())
-            .count();
-        if removed > 0 {
-            self.put_hash(key, hash)?;
+        if !any {
+            return Ok(Reply::Integer(0));
         }
-        Ok(Reply::Integer(removed as i64))
+        done(
+            self.modify(key, Kind::Hash, false, |v| {
+                let h = hash_mut(v)?;
+                let removed = fields.iter().filter(|f| h.remove(f).is_some()).count();
+                Some(Reply::Integer(removed as i64))
+            })
+            .map(Option::flatten),
+        )
+    }
+
+    /// The current value of a hash field (`None`: no key or no field), or WRONGTYPE.
+    fn hash_field(
+        &mut self,
+        key: &[u8],
+        field: &[u8],
+    ) -> std::result::Result<Option<Bytes>, Reply> {
+        match self.live_ref(key) {
+            Some(StoredValue {
+                data: Data::Hash(h),
+                ..
+            }) => Ok(h.get(field).cloned()),
+            Some(_) => Err(Reply::error(WRONGTYPE)),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn hincrby(&mut self, key: &Bytes, field: &Bytes, delta: i64) -> Result<Reply> {
-        let mut hash = match self.hash(key)? {
+        let current = match self.hash_field(key, field) {
             Err(e) => return Ok(e),
-            Ok(h) => h.unwrap_or_default(),
-        };
-        let current = match hash.0.get(field) {
-            None => 0,
-            Some(v) => match parse_i64(v) {
+            Ok(None) => 0,
+            Ok(Some(v)) => match parse_i64(&v) {
                 Some(n) => n,
                 None => return Ok(Reply::error("ERR hash value is not an integer")),
             },
@@ -107,9 +121,13 @@ impl Ctx<'_> {
         let Some(next) = current.checked_add(delta) else {
             return Ok(Reply::error("ERR increment or decrement would overflow"));
         };
-        hash.0.insert(field.clone(), Bytes::from(next.to_string()));
-        self.put_hash(key, hash)?;
-        Ok(Reply::Integer(next))
+        done(
+            self.modify(key, Kind::Hash, true, |v| {
+                hash_mut(v)?.insert(field.clone(), Bytes::from(next.to_string()));
+                Some(Reply::Integer(next))
+            })
+            .map(Option::flatten),
+        )
     }
 
     pub(crate) fn hincrbyfloat(
@@ -118,13 +136,10 @@ impl Ctx<'_> {
         field: &Bytes,
         delta: LongDouble,
     ) -> Result<Reply> {
-        let mut hash = match self.hash(key)? {
+        let current = match self.hash_field(key, field) {
             Err(e) => return Ok(e),
-            Ok(h) => h.unwrap_or_default(),
-        };
-        let current = match hash.0.get(field) {
-            None => LongDouble::ZERO,
-            Some(v) => match LongDouble::parse(v) {
+            Ok(None) => LongDouble::ZERO,
+            Ok(Some(v)) => match LongDouble::parse(&v) {
                 Some(n) => n,
                 None => return Ok(Reply::error("ERR hash value is not a float")),
             },
@@ -135,16 +150,21 @@ impl Ctx<'_> {
             _ => return Ok(Reply::error("ERR increment would produce NaN or Infinity")),
         };
         let text = Bytes::from(next.to_human_string());
-        hash.0.insert(field.clone(), text.clone());
-        self.put_hash(key, hash)?;
-        Ok(Reply::Bulk(text))
+        done(
+            self.modify(key, Kind::Hash, true, |v| {
+                hash_mut(v)?.insert(field.clone(), text.clone());
+                Some(Reply::Bulk(text.clone()))
+            })
+            .map(Option::flatten),
+        )
     }
 }
 
 /// Answers a hash read; `value` is the live value at the command's key.
-pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -> Reply {
-    let map = match value.map(|v| v.data) {
-        None => BTreeMap::new(),
+pub(super) fn read(cmd: &ReadCommand, value: Option<&StoredValue>, now_ms: u64) -> Reply {
+    let empty = HashValue::default();
+    let map = match value.map(|v| &v.data) {
+        None => &empty,
         Some(Data::Hash(map)) => map,
         Some(_) => return Reply::error(WRONGTYPE),
     };
@@ -158,15 +178,19 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -
         ),
         ReadCommand::HGetAll { part, .. } => match part {
             HashPart::All => Reply::Map(
-                map.into_iter()
-                    .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+                map.iter()
+                    .map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone())))
                     .collect(),
             ),
-            HashPart::Keys => Reply::Array(map.into_keys().map(Reply::Bulk).collect()),
-            HashPart::Values => Reply::Array(map.into_values().map(Reply::Bulk).collect()),
+            HashPart::Keys => {
+                Reply::Array(map.iter().map(|(f, _)| Reply::Bulk(f.clone())).collect())
+            }
+            HashPart::Values => {
+                Reply::Array(map.iter().map(|(_, v)| Reply::Bulk(v.clone())).collect())
+            }
         },
         ReadCommand::HLen { .. } => Reply::Integer(map.len() as i64),
-        ReadCommand::HExists { field, .. } => Reply::Integer(i64::from(map.contains_key(field))),
+        ReadCommand::HExists { field, .. } => Reply::Integer(i64::from(map.contains(field))),
         ReadCommand::HStrLen { field, .. } => {
             Reply::Integer(map.get(field).map_or(0, |v| v.len() as i64))
         }
@@ -182,7 +206,8 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -
             count,
             ..
         } => scan::reply(
-            map.into_iter().map(|(f, v)| (f, Some(v))).collect(),
+            map.len(),
+            |i| map.get_index(i).map(|(f, v)| (f.clone(), Some(v.clone()))),
             *cursor,
             pattern.as_deref(),
             *count,
@@ -193,20 +218,19 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -
 
 fn hrandfield(
     key: &[u8],
-    map: BTreeMap<Bytes, Bytes>,
+    map: &HashValue,
     count: Option<i64>,
     with_values: bool,
     now_ms: u64,
 ) -> Reply {
-    let entries: Vec<(Bytes, Bytes)> = map.into_iter().collect();
-    let picks = match random::sample(key, entries.len(), count, now_ms) {
+    let picks = match random::sample(key, map.len(), count, now_ms) {
         Err(e) => return e,
         Ok(Sample::One(i)) => {
-            return Reply::opt_bulk(i.and_then(|i| entries.get(i)).map(|e| e.0.clone()))
+            return Reply::opt_bulk(i.and_then(|i| map.get_index(i)).map(|e| e.0.clone()))
         }
         Ok(Sample::Many(picks)) => picks,
     };
-    let chosen = picks.into_iter().filter_map(|i| entries.get(i));
+    let chosen = picks.into_iter().filter_map(|i| map.get_index(i));
     if with_values {
         Reply::Pairs(
             chosen
@@ -221,7 +245,7 @@ fn hrandfield(
 #[cfg(test)]
 mod tests {
     use super::super::testing::{bulk, bulks, exec, int, script, wrongtype};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> Reply {
@@ -230,7 +254,7 @@ mod tests {
 
     #[test]
     fn hset_hget_and_friends() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -276,23 +300,24 @@ mod tests {
             exec(&mut t, "hmget missing a"),
             Reply::Array(vec![Reply::Nil])
         );
+        // In insertion order, as Redis lists a small hash.
         assert_eq!(
             exec(&mut t, "hgetall h"),
             map(&[
-                ("a", "1"),
                 ("f1", "x"),
                 ("f2", "v2"),
                 ("f3", "y"),
+                ("a", "1"),
                 ("n", "z")
             ])
         );
         assert_eq!(
             exec(&mut t, "hkeys h"),
-            Reply::Array(bulks(&["a", "f1", "f2", "f3", "n"]))
+            Reply::Array(bulks(&["f1", "f2", "f3", "a", "n"]))
         );
         assert_eq!(
             exec(&mut t, "hvals h"),
-            Reply::Array(bulks(&["1", "x", "v2", "y", "z"]))
+            Reply::Array(bulks(&["x", "v2", "y", "1", "z"]))
         );
         assert_eq!(exec(&mut t, "hgetall missing"), Reply::Map(Vec::new()));
         assert_eq!(exec(&mut t, "hkeys missing"), Reply::Array(Vec::new()));
@@ -301,7 +326,7 @@ mod tests {
 
     #[test]
     fn an_emptied_hash_is_deleted() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -325,12 +350,12 @@ mod tests {
                 int(0)
             ]
         );
-        assert!(t.0.is_empty());
+        assert!(super::super::testing::keys(&t).is_empty());
     }
 
     #[test]
     fn hincrby_and_hincrbyfloat() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -375,7 +400,7 @@ mod tests {
 
     #[test]
     fn wrong_types_both_ways() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(&mut t, &["set str v", "hset h f v", "sadd s m"]);
         for line in [
             "hget str f",
@@ -423,7 +448,7 @@ mod tests {
 
     #[test]
     fn generic_commands_work_on_hashes() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -457,7 +482,7 @@ mod tests {
 
     #[test]
     fn hrandfield_shapes() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "hset h a 1 b 2 c 3");
         assert_eq!(exec(&mut t, "hrandfield missing"), Reply::Nil);
         assert_eq!(exec(&mut t, "hrandfield missing 3"), Reply::Array(vec![]));
@@ -502,13 +527,13 @@ mod tests {
 
     #[test]
     fn hscan_returns_fields_and_values() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "hset h a 1 b 2 ab 3");
         assert_eq!(
             exec(&mut t, "hscan h 0"),
             Reply::Array(vec![
                 bulk("0"),
-                Reply::Array(bulks(&["a", "1", "ab", "3", "b", "2"]))
+                Reply::Array(bulks(&["a", "1", "b", "2", "ab", "3"]))
             ])
         );
         assert_eq!(

@@ -12,7 +12,7 @@ impl Ctx<'_> {
     pub(crate) fn del(&mut self, keys: &[Bytes]) -> Result<Reply> {
         let mut n = 0;
         for k in keys {
-            if self.live(k)?.is_some() && self.txn.delete(self.db, k)? {
+            if self.live_ref(k).is_some() && self.delete(k) {
                 n += 1;
             }
         }
@@ -52,11 +52,11 @@ impl Ctx<'_> {
         }
         match new_at {
             None => {
-                self.txn.delete(self.db, key)?;
+                self.delete(key);
             }
             Some(t) => {
                 v.expire_at_ms = Some(t);
-                self.txn.put(self.db, key, v)?;
+                self.put(key, v);
             }
         }
         Ok(Reply::Integer(1))
@@ -66,7 +66,7 @@ impl Ctx<'_> {
         match self.live(key)? {
             Some(mut v) if v.expire_at_ms.is_some() => {
                 v.expire_at_ms = None;
-                self.txn.put(self.db, key, v)?;
+                self.put(key, v);
                 Ok(Reply::Integer(1))
             }
             _ => Ok(Reply::Integer(0)),
@@ -83,8 +83,8 @@ impl Ctx<'_> {
         if nx && self.live(new_key)?.is_some() {
             return Ok(Reply::Integer(0));
         }
-        self.txn.delete(self.db, key)?;
-        self.txn.put(self.db, new_key, v)?;
+        self.delete(key);
+        self.put(new_key, v);
         Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
     }
 
@@ -99,8 +99,8 @@ impl Ctx<'_> {
     /// Whether `key` holds a live value in database `db` (an expired one counts as absent).
     fn live_in(&mut self, db: u8, key: &[u8]) -> Result<bool> {
         Ok(self
-            .txn
-            .get(db, key)?
+            .state
+            .get(db, key)
             .is_some_and(|v| !v.is_expired(self.now)))
     }
 
@@ -127,7 +127,8 @@ impl Ctx<'_> {
         if !replace && self.live_in(target, destination)? {
             return Ok(Reply::Integer(0));
         }
-        self.txn.put(target, destination, v)?;
+        // A copy shares the collection until either side changes it.
+        self.put_in(target, destination, v);
         Ok(Reply::Integer(1))
     }
 
@@ -148,8 +149,8 @@ impl Ctx<'_> {
         if self.live_in(target, key)? {
             return Ok(Reply::Integer(0));
         }
-        self.txn.delete(self.db, key)?;
-        self.txn.put(target, key, v)?;
+        self.delete(key);
+        self.put_in(target, key, v);
         Ok(Reply::Integer(1))
     }
 }
@@ -160,7 +161,7 @@ mod tests {
     use cairn_protocol::Reply;
 
     use super::super::testing::{bulk, int, script};
-    use super::super::tests::MemTxn;
+    use super::super::State;
 
     fn same() -> Reply {
         Reply::error("ERR source and destination objects are the same")
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn copy_as_redis() {
-        let mut txn = MemTxn::default();
+        let mut txn = State::default();
         let replies = script(
             &mut txn,
             &[
@@ -207,12 +208,12 @@ mod tests {
                 out_of_range(),
             ]
         );
-        assert!(txn.0.contains_key(&(3, b"a".to_vec())));
+        assert!(txn.get(3, b"a").is_some());
     }
 
     #[test]
     fn move_as_redis() {
-        let mut txn = MemTxn::default();
+        let mut txn = State::default();
         let replies = script(
             &mut txn,
             &[
@@ -242,8 +243,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            txn.0.get(&(2, b"k".to_vec())).map(|v| v.data.clone()),
-            Some(super::super::Data::Str(bytes::Bytes::from_static(b"v")))
+            txn.get(2, b"k").map(|v| v.data.clone()),
+            Some(super::super::Data::string("v"))
         );
     }
 }

@@ -13,7 +13,7 @@ use super::{Data, StoredValue};
 const TABLE_BYTES_MAX: u64 = 128 << 20;
 
 /// Answers LCS for the values of its two keys (missing keys are empty strings).
-pub fn lcs(a: Option<StoredValue>, b: Option<StoredValue>, answer: LcsAnswer) -> Reply {
+pub fn lcs(a: Option<&StoredValue>, b: Option<&StoredValue>, answer: LcsAnswer) -> Reply {
     let (Some(a), Some(b)) = (text(a), text(b)) else {
         return Reply::error("ERR The specified keys must contain string values");
     };
@@ -56,10 +56,10 @@ fn int(n: usize) -> Reply {
 }
 
 /// A value's bytes: `Some(empty)` for a missing key, `None` for a key of another type.
-fn text(v: Option<StoredValue>) -> Option<Bytes> {
-    match v.map(|v| v.data) {
+fn text(v: Option<&StoredValue>) -> Option<Bytes> {
+    match v.map(|v| &v.data) {
         None => Some(Bytes::new()),
-        Some(Data::Str(s)) => Some(s),
+        Some(Data::Str(s)) => Some(s.bytes().clone()),
         Some(_) => None,
     }
 }
@@ -158,8 +158,8 @@ mod tests {
 
     fn ranges(a: &str, b: &str, min: u64) -> Reply {
         lcs(
-            s(a),
-            s(b),
+            s(a).as_ref(),
+            s(b).as_ref(),
             LcsAnswer::Ranges {
                 min_match_len: min,
                 with_match_len: true,
@@ -175,14 +175,25 @@ mod tests {
     #[test]
     fn text_and_len_as_in_redis_docs() {
         assert_eq!(
-            lcs(s("ohmytext"), s("mynewtext"), LcsAnswer::Text),
+            lcs(
+                s("ohmytext").as_ref(),
+                s("mynewtext").as_ref(),
+                LcsAnswer::Text
+            ),
             Reply::Bulk("mytext".into())
         );
         assert_eq!(
-            lcs(s("ohmytext"), s("mynewtext"), LcsAnswer::Len),
+            lcs(
+                s("ohmytext").as_ref(),
+                s("mynewtext").as_ref(),
+                LcsAnswer::Len
+            ),
             Reply::Integer(6)
         );
-        assert_eq!(lcs(None, s("abc"), LcsAnswer::Len), Reply::Integer(0));
+        assert_eq!(
+            lcs(None, s("abc").as_ref(), LcsAnswer::Len),
+            Reply::Integer(0)
+        );
         assert_eq!(lcs(None, None, LcsAnswer::Text), Reply::Bulk(Bytes::new()));
     }
 
@@ -210,14 +221,14 @@ mod tests {
     #[test]
     fn a_table_over_the_limit_is_refused_before_it_is_allocated() {
         let long = "x".repeat(6_000);
-        let Reply::Error(e) = lcs(s(&long), s(&long), LcsAnswer::Len) else {
+        let Reply::Error(e) = lcs(s(&long).as_ref(), s(&long).as_ref(), LcsAnswer::Len) else {
             panic!("not refused");
         };
         assert!(e.contains("Insufficient memory"), "{e}");
         // Just under the limit still answers.
         let under = "x".repeat(5_000);
         assert_eq!(
-            lcs(s(&under), s(&under), LcsAnswer::Len),
+            lcs(s(&under).as_ref(), s(&under).as_ref(), LcsAnswer::Len),
             Reply::Integer(5_000)
         );
     }
@@ -225,7 +236,7 @@ mod tests {
     #[test]
     fn other_types_are_refused() {
         let set = Some(StoredValue::new(Data::Set(Default::default()), None));
-        let Reply::Error(e) = lcs(set, s("x"), LcsAnswer::Text) else {
+        let Reply::Error(e) = lcs(set.as_ref(), s("x").as_ref(), LcsAnswer::Text) else {
             panic!("not an error");
         };
         assert!(e.contains("must contain string values"), "{e}");

@@ -1,36 +1,38 @@
-//! List commands. A list is one stored value (`Data::List`, a `VecDeque` head first), read
-//! and rewritten whole; a list that loses its last element is deleted, as in Redis.
-
-use std::collections::VecDeque;
+//! List commands. A list is a ring buffer (`value::ListValue`) changed in place: pushes and
+//! pops at either end are O(1), LINDEX and LSET O(1) (Redis: O(n)), LRANGE O(s+n); a list
+//! that loses its last element is deleted, as in Redis.
 
 use bytes::Bytes;
 use cairn_protocol::command::{ListEnd, ReadCommand};
 use cairn_protocol::Reply;
 
-use super::{Ctx, Data, StoredValue, WRONGTYPE};
+use super::value::ListValue;
+use super::{list_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
-/// A live list and its expiry.
-type List = (VecDeque<Bytes>, Option<u64>);
-
 impl Ctx<'_> {
-    /// The live list at `key` (`None`: no key), or the WRONGTYPE reply.
-    fn list(&mut self, key: &[u8]) -> Result<std::result::Result<Option<List>, Reply>> {
-        Ok(match self.live(key)? {
+    /// The length of the live list at `key` (`None`: no key), or the WRONGTYPE reply.
+    fn list_len(&mut self, key: &[u8]) -> std::result::Result<Option<usize>, Reply> {
+        match self.live_ref(key) {
             None => Ok(None),
             Some(StoredValue {
-                data: Data::List(list),
-                expire_at_ms,
+                data: Data::List(l),
                 ..
-            }) => Ok(Some((list, expire_at_ms))),
+            }) => Ok(Some(l.len())),
             Some(_) => Err(Reply::error(WRONGTYPE)),
-        })
+        }
     }
 
-    /// Stores `list` at `key` with its expiry, or deletes the key if the list is empty.
-    fn put_list(&mut self, key: &[u8], (list, expire_at_ms): List) -> Result<()> {
-        let data = Data::List(list);
-        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
+    /// Runs `f` on the list at `key` in place (creating it if `create`); `None` if there is no
+    /// list (and none is created), or the WRONGTYPE reply.
+    fn with_list<T>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut ListValue) -> T,
+    ) -> std::result::Result<Option<T>, Reply> {
+        self.modify(key, Kind::List, create, |v| list_mut(v).map(f))
+            .map(Option::flatten)
     }
 
     /// LPUSH, RPUSH, LPUSHX, RPUSHX.
@@ -41,43 +43,46 @@ impl Ctx<'_> {
         elements: &[Bytes],
         existing: bool,
     ) -> Result<Reply> {
-        let mut list = match self.list(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) if existing => return Ok(Reply::Integer(0)),
-            Ok(l) => l.unwrap_or_default(),
-        };
-        for element in elements {
-            push(&mut list.0, end, element.clone());
-        }
-        let len = list.0.len() as i64;
-        self.put_list(key, list)?;
-        Ok(Reply::Integer(len))
+        let pushed = self.with_list(key, !existing, |l| {
+            for element in elements {
+                push(l, end, element.clone());
+            }
+            l.len()
+        });
+        Ok(match pushed {
+            Ok(len) => Reply::Integer(len.unwrap_or(0) as i64),
+            Err(e) => e,
+        })
     }
 
     /// LPOP and RPOP: one element as a bulk string, or with a count an array of up to `count`
     /// elements in the order they were popped.
     pub(crate) fn lpop(&mut self, key: &Bytes, end: ListEnd, count: Option<u64>) -> Result<Reply> {
-        let mut list = match self.list(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) if count.is_some() => return Ok(Reply::NilArray),
-            Ok(None) => return Ok(Reply::Nil),
-            Ok(Some(l)) => l,
-        };
-        let reply = match count {
-            None => Reply::opt_bulk(pop(&mut list.0, end)),
-            Some(0) => return Ok(Reply::Array(Vec::new())),
+        if count == Some(0) {
+            return Ok(match self.list_len(key) {
+                Err(e) => e,
+                Ok(None) => Reply::NilArray,
+                Ok(Some(_)) => Reply::Array(Vec::new()),
+            });
+        }
+        let popped = self.with_list(key, false, |l| match count {
+            None => Reply::opt_bulk(pop(l, end)),
             Some(n) => {
-                let n = usize::try_from(n).unwrap_or(usize::MAX).min(list.0.len());
+                let n = usize::try_from(n).unwrap_or(usize::MAX).min(l.len());
                 Reply::Array(
                     (0..n)
-                        .filter_map(|_| pop(&mut list.0, end))
+                        .filter_map(|_| pop(l, end))
                         .map(Reply::Bulk)
                         .collect(),
                 )
             }
-        };
-        self.put_list(key, list)?;
-        Ok(reply)
+        });
+        Ok(match popped {
+            Err(e) => e,
+            Ok(Some(reply)) => reply,
+            Ok(None) if count.is_some() => Reply::NilArray,
+            Ok(None) => Reply::Nil,
+        })
     }
 
     /// LMPOP and BLPOP's pop: from the first non-empty list of `keys`, checked in order as
@@ -90,17 +95,22 @@ impl Ctx<'_> {
         count: Option<u64>,
     ) -> Result<Reply> {
         for key in keys {
-            let mut list = match self.list(key)? {
+            match self.list_len(key) {
                 Err(e) => return Ok(e),
                 Ok(None) => continue,
-                Ok(Some(l)) => l,
-            };
+                Ok(Some(_)) => {}
+            }
             let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-            let popped: Vec<Reply> = (0..n.min(list.0.len()))
-                .filter_map(|_| pop(&mut list.0, end))
-                .map(Reply::Bulk)
-                .collect();
-            self.put_list(key, list)?;
+            let popped = self.with_list(key, false, |l| {
+                (0..n.min(l.len()))
+                    .filter_map(|_| pop(l, end))
+                    .map(Reply::Bulk)
+                    .collect::<Vec<_>>()
+            });
+            let popped = match popped {
+                Err(e) => return Ok(e),
+                Ok(p) => p.unwrap_or_default(),
+            };
             let key = Reply::Bulk(key.clone());
             return Ok(match count {
                 Some(_) => Reply::Array(vec![key, Reply::Array(popped)]),
@@ -111,17 +121,20 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn lset(&mut self, key: &Bytes, index: i64, element: &Bytes) -> Result<Reply> {
-        let mut list = match self.list(key)? {
+        let len = match self.list_len(key) {
             Err(e) => return Ok(e),
             Ok(None) => return Ok(Reply::error("ERR no such key")),
-            Ok(Some(l)) => l,
+            Ok(Some(len)) => len,
         };
-        let Some(slot) = position(list.0.len(), index).and_then(|i| list.0.get_mut(i)) else {
+        let Some(i) = position(len, index) else {
             return Ok(Reply::error("ERR index out of range"));
         };
-        *slot = element.clone();
-        self.put_list(key, list)?;
-        Ok(Reply::ok())
+        Ok(
+            match self.with_list(key, false, |l| l.set(i, element.clone())) {
+                Err(e) => e,
+                Ok(_) => Reply::ok(),
+            },
+        )
     }
 
     /// LINSERT: the new length, 0 for a missing key, -1 if the pivot is not in the list.
@@ -132,79 +145,78 @@ impl Ctx<'_> {
         pivot: &Bytes,
         element: &Bytes,
     ) -> Result<Reply> {
-        let mut list = match self.list(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Integer(0)),
-            Ok(Some(l)) => l,
+        let at = match self.live_ref(key) {
+            None => return Ok(Reply::Integer(0)),
+            Some(StoredValue {
+                data: Data::List(l),
+                ..
+            }) => l.iter().position(|e| e == pivot),
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
         };
-        let Some(at) = list.0.iter().position(|e| e == pivot) else {
+        let Some(at) = at else {
             return Ok(Reply::Integer(-1));
         };
-        list.0
-            .insert(if before { at } else { at + 1 }, element.clone());
-        let len = list.0.len() as i64;
-        self.put_list(key, list)?;
-        Ok(Reply::Integer(len))
+        let inserted = self.with_list(key, false, |l| {
+            l.insert(if before { at } else { at + 1 }, element.clone());
+            l.len()
+        });
+        Ok(match inserted {
+            Err(e) => e,
+            Ok(len) => Reply::Integer(len.unwrap_or(0) as i64),
+        })
     }
 
     /// LREM: removes up to |count| matches (all if 0), from the tail if count is negative.
     pub(crate) fn lrem(&mut self, key: &Bytes, count: i64, element: &Bytes) -> Result<Reply> {
-        let list = match self.list(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Integer(0)),
-            Ok(Some(l)) => l,
-        };
-        let limit = match count.unsigned_abs() {
-            0 => u64::MAX,
-            n => n,
-        };
-        let len = list.0.len();
-        let mut keep = vec![true; len];
-        let order: Box<dyn Iterator<Item = usize>> = if count < 0 {
-            Box::new((0..len).rev())
-        } else {
-            Box::new(0..len)
-        };
-        let mut removed = 0u64;
-        for i in order {
-            if removed == limit {
-                break;
+        let positions = match self.live_ref(key) {
+            None => return Ok(Reply::Integer(0)),
+            Some(StoredValue {
+                data: Data::List(l),
+                ..
+            }) => {
+                let limit = match count.unsigned_abs() {
+                    0 => usize::MAX,
+                    n => usize::try_from(n).unwrap_or(usize::MAX),
+                };
+                let matching = l.iter().enumerate().filter(|(_, e)| *e == element);
+                let positions: Vec<usize> = if count < 0 {
+                    matching.rev().take(limit).map(|(i, _)| i).collect()
+                } else {
+                    matching.take(limit).map(|(i, _)| i).collect()
+                };
+                positions
             }
-            if list.0.get(i) == Some(element) {
-                if let Some(k) = keep.get_mut(i) {
-                    *k = false;
-                }
-                removed += 1;
-            }
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
+        };
+        if positions.is_empty() {
+            return Ok(Reply::Integer(0));
         }
-        if removed > 0 {
-            let kept = list
-                .0
-                .into_iter()
-                .zip(keep)
-                .filter_map(|(e, k)| k.then_some(e))
-                .collect();
-            self.put_list(key, (kept, list.1))?;
-        }
-        Ok(Reply::Integer(i64::try_from(removed).unwrap_or(i64::MAX)))
+        let mut gone = positions.clone();
+        gone.sort_unstable();
+        let removed = self.with_list(key, false, |l| {
+            l.retain(|i, _| gone.binary_search(&i).is_err())
+        });
+        Ok(match removed {
+            Err(e) => e,
+            Ok(n) => Reply::Integer(n.unwrap_or(0) as i64),
+        })
     }
 
     /// LTRIM: keeps the inclusive range; an empty range deletes the list.
     pub(crate) fn ltrim(&mut self, key: &Bytes, start: i64, stop: i64) -> Result<Reply> {
-        let mut list = match self.list(key)? {
+        let len = match self.list_len(key) {
             Err(e) => return Ok(e),
             Ok(None) => return Ok(Reply::ok()),
-            Ok(Some(l)) => l,
+            Ok(Some(len)) => len,
         };
-        match range(list.0.len(), start, stop) {
-            None => list.0.clear(),
-            Some((first, last)) => {
-                list.0.truncate(last + 1);
-                list.0.drain(..first);
-            }
-        }
-        self.put_list(key, list)?;
-        Ok(Reply::ok())
+        let (first, end) = match range(len, start, stop) {
+            None => (0, 0),
+            Some((first, last)) => (first, last + 1),
+        };
+        Ok(match self.with_list(key, false, |l| l.trim(first, end)) {
+            Err(e) => e,
+            Ok(_) => Reply::ok(),
+        })
     }
 
     /// LMOVE and RPOPLPUSH: the moved element, or nil if the source is missing. The
@@ -217,41 +229,38 @@ impl Ctx<'_> {
         from: ListEnd,
         to: ListEnd,
     ) -> Result<Reply> {
-        let mut source = match self.list(src)? {
+        match self.list_len(src) {
             Err(e) => return Ok(e),
             Ok(None) => return Ok(Reply::Nil),
-            Ok(Some(l)) => l,
-        };
-        if src == dst {
-            let Some(element) = pop(&mut source.0, from) else {
-                return Ok(Reply::Nil);
-            };
-            push(&mut source.0, to, element.clone());
-            self.put_list(src, source)?;
-            return Ok(Reply::Bulk(element));
+            Ok(Some(_)) => {}
         }
-        let mut destination = match self.list(dst)? {
+        if let Err(e) = self.list_len(dst) {
+            return Ok(e);
+        }
+        let element = match self.with_list(src, false, |l| pop(l, from)) {
             Err(e) => return Ok(e),
-            Ok(d) => d.unwrap_or_default(),
+            Ok(e) => e.flatten(),
         };
-        let Some(element) = pop(&mut source.0, from) else {
+        let Some(element) = element else {
             return Ok(Reply::Nil);
         };
-        push(&mut destination.0, to, element.clone());
-        self.put_list(dst, destination)?;
-        self.put_list(src, source)?;
-        Ok(Reply::Bulk(element))
+        Ok(
+            match self.with_list(dst, true, |l| push(l, to, element.clone())) {
+                Err(e) => e,
+                Ok(_) => Reply::Bulk(element),
+            },
+        )
     }
 }
 
-fn push(list: &mut VecDeque<Bytes>, end: ListEnd, element: Bytes) {
+fn push(list: &mut ListValue, end: ListEnd, element: Bytes) {
     match end {
         ListEnd::Left => list.push_front(element),
         ListEnd::Right => list.push_back(element),
     }
 }
 
-fn pop(list: &mut VecDeque<Bytes>, end: ListEnd) -> Option<Bytes> {
+fn pop(list: &mut ListValue, end: ListEnd) -> Option<Bytes> {
     match end {
         ListEnd::Left => list.pop_front(),
         ListEnd::Right => list.pop_back(),
@@ -279,19 +288,25 @@ fn range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
 }
 
 /// Answers a list read; `value` is the live value at the command's key.
-pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
-    let list = match value.map(|v| v.data) {
+pub(super) fn read(cmd: &ReadCommand, value: Option<&StoredValue>) -> Reply {
+    let list = match value.map(|v| &v.data) {
         None => None,
-        Some(Data::List(list)) => Some(list),
+        Some(Data::List(list)) => Some(&**list),
         Some(_) => return Reply::error(WRONGTYPE),
     };
     match cmd {
         ReadCommand::LLen { .. } => Reply::Integer(list.map_or(0, |l| l.len() as i64)),
         ReadCommand::LRange { start, stop, .. } => {
-            let list = list.unwrap_or_default();
+            let Some(list) = list else {
+                return Reply::Array(Vec::new());
+            };
             Reply::Array(match range(list.len(), *start, *stop) {
                 None => Vec::new(),
-                Some((first, last)) => list.range(first..=last).cloned().map(Reply::Bulk).collect(),
+                Some((first, last)) => list
+                    .range(first, last + 1)
+                    .cloned()
+                    .map(Reply::Bulk)
+                    .collect(),
             })
         }
         ReadCommand::LIndex { index, .. } => Reply::opt_bulk(
@@ -306,7 +321,7 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
         } => match list {
             None if count.is_some() => Reply::Array(Vec::new()),
             None => Reply::Nil,
-            Some(list) => lpos(&list, element, *rank, *count, *maxlen),
+            Some(list) => lpos(list, element, *rank, *count, *maxlen),
         },
         _ => Reply::error("ERR not a list command"),
     }
@@ -314,13 +329,7 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>) -> Reply {
 
 /// LPOS (`lposCommand`): skips the first |rank|-1 matches, searching from the tail if rank
 /// is negative, and looks at no more than `maxlen` elements (0: all).
-fn lpos(
-    list: &VecDeque<Bytes>,
-    element: &Bytes,
-    rank: i64,
-    count: Option<u64>,
-    maxlen: u64,
-) -> Reply {
+fn lpos(list: &ListValue, element: &Bytes, rank: i64, count: Option<u64>, maxlen: u64) -> Reply {
     let len = list.len();
     let skip = rank.unsigned_abs();
     let limit = usize::try_from(maxlen)
@@ -358,7 +367,7 @@ fn lpos(
 #[cfg(test)]
 mod tests {
     use super::super::testing::{bulk, bulks, exec, int, script, wrongtype};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn array(items: &[&str]) -> Reply {
@@ -371,7 +380,7 @@ mod tests {
 
     #[test]
     fn push_range_and_len() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -425,7 +434,7 @@ mod tests {
 
     #[test]
     fn multi_key_pops_take_the_first_non_empty_list() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush b 1 2 3");
         exec(&mut t, "set s x");
         let key_and = |k: &str, items: Reply| Reply::Array(vec![bulk(k), items]);
@@ -453,7 +462,7 @@ mod tests {
 
     #[test]
     fn pops_and_the_emptied_list_is_deleted() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush l a b c d e");
         assert_eq!(
             script(
@@ -475,12 +484,12 @@ mod tests {
                 Reply::NilArray,
             ]
         );
-        assert!(t.0.is_empty());
+        assert!(super::super::testing::keys(&t).is_empty());
     }
 
     #[test]
     fn lset_linsert_lrem_ltrim() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush l a b a c a");
         assert_eq!(
             script(
@@ -536,12 +545,12 @@ mod tests {
         assert_eq!(exec(&mut t, "ltrim missing 0 1"), Reply::ok());
         assert_eq!(exec(&mut t, "ltrim l 2 1"), Reply::ok());
         assert_eq!(exec(&mut t, "exists l"), int(0));
-        assert!(t.0.is_empty());
+        assert!(super::super::testing::keys(&t).is_empty());
     }
 
     #[test]
     fn lpos_matches_redis() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush l a b c 1 2 3 c c");
         for (line, reply) in [
             ("lpos l c", int(2)),
@@ -567,7 +576,7 @@ mod tests {
 
     #[test]
     fn lmove_and_rpoplpush() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush src a b c");
         assert_eq!(
             script(
@@ -609,7 +618,7 @@ mod tests {
 
     #[test]
     fn wrong_types_both_ways() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(
             &mut t,
             &["set str v", "rpush l a", "hset h f v", "sadd s m"],
@@ -651,7 +660,7 @@ mod tests {
 
     #[test]
     fn generic_commands_work_on_lists() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,

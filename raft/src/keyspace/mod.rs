@@ -1,9 +1,10 @@
-//! The keyspace: Redis values and the semantics of every command on them.
+//! The keyspace: the replicated state in memory ([`state`]), Redis values in native
+//! structures ([`value`]) and the semantics of every command on them.
 //!
-//! Pure logic over two small storage traits, so it can be tested without sled and so the
-//! engine behind it could be swapped. Writes go through [`apply`], which is deterministic: it
-//! reads no clock (time is the op's stamp), no randomness and no local configuration. Reads go
-//! through [`read`], which hides keys that are logically expired at the reader's clock.
+//! Writes go through [`apply`], which is deterministic: it reads no clock (time is the op's
+//! stamp), no randomness and no local configuration, and changes values in place at the cost
+//! Redis documents for each command. Reads go through [`read`], which hides keys that are
+//! logically expired at the reader's clock.
 
 mod acl;
 mod bits;
@@ -19,6 +20,7 @@ mod read;
 mod scan;
 mod set;
 mod sort;
+pub mod state;
 mod strings;
 #[cfg(test)]
 mod testing;
@@ -28,130 +30,90 @@ mod zset;
 
 pub use exec::{needs_whole_db, watch_digest};
 pub use read::read;
-pub use value::{entry_bytes, entry_digest, scan_hash, Data, StoredValue, KEY_OVERHEAD_BYTES};
+pub use state::State;
+pub use value::{entry_bytes, key_digest, scan_hash, Data, StoredValue, KEY_OVERHEAD_BYTES};
 
-use bytes::Bytes;
-use cairn_protocol::acl::Users;
+use std::sync::Arc;
+
 use cairn_protocol::Reply;
 
 use crate::error::Result;
-use crate::types::{OpKind, ReplicatedSettings, RequestId, WriteOp};
+use crate::types::{OpKind, WriteOp};
 
 /// The number of logical databases, as in Redis.
 pub const DATABASES: u8 = 16;
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-/// Read-write access to the keyspace during the application of one batch of log entries.
-/// Changes become visible to readers atomically when the batch is committed by the store.
-pub trait Txn {
-    /// The stored value, expired or not.
-    fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>>;
-    fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()>;
-    /// Removes the key; whether it existed.
-    fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool>;
-    /// Removes every key of `db`.
-    fn clear(&mut self, db: u8) -> Result<()>;
-    /// The keyspace digest as of the writes so far (see `store::digest`).
-    fn digest(&mut self) -> Result<u64>;
-    /// The reply recorded for a write applied under `id` (`Some(None)`: applied, reply not
-    /// kept), or `None` if no write with that id is remembered.
-    fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>>;
-    /// Remembers that the write `id` was applied at log time `now` with `reply`.
-    fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()>;
-    /// Forgets every record made before log time `before`. Log time only, so every replica
-    /// forgets the same records at the same entry, however its batches were cut.
-    fn forget_replies(&mut self, before: u64) -> Result<()>;
-    /// The ACL users as last changed through the log (empty: never changed, so Redis's
-    /// default user alone).
-    fn acl_users(&mut self) -> Result<Users>;
-    /// The log index of the latest delete (or flush) of a key like `key` in `db` (keys share
-    /// buckets), 0 if none was recorded.
-    fn delete_stamp(&mut self, db: u8, key: &[u8]) -> Result<u64>;
-    fn put_acl_users(&mut self, users: &Users) -> Result<()>;
-    /// The settings changed through the log (CONFIG SET of replicated names).
-    fn settings(&mut self) -> Result<ReplicatedSettings>;
-    fn put_settings(&mut self, settings: &ReplicatedSettings) -> Result<()>;
-}
-
-/// Read-only access to the committed keyspace.
-pub trait View {
-    /// The log index of the latest delete of a key like `key` in `db` (see `Txn::delete_stamp`).
-    fn delete_stamp(&self, db: u8, key: &[u8]) -> Result<u64>;
-    fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>>;
-    /// Up to about `count` keys in scan order starting at scan hash `cursor`, never stopping
-    /// inside a group of keys with the same hash; and the cursor to continue from (0: done).
-    fn scan(&self, db: u8, cursor: u64, count: usize) -> Result<(Vec<(Bytes, StoredValue)>, u64)>;
-    /// Every key of `db` (KEYS).
-    fn all(&self, db: u8) -> Result<Vec<(Bytes, StoredValue)>>;
-    /// The number of keys stored in `db`, including expired ones not yet removed (as Redis).
-    fn len(&self, db: u8) -> Result<u64>;
-    fn is_empty(&self, db: u8) -> Result<bool> {
-        Ok(self.len(db)? == 0)
-    }
-}
-
-/// Applies one log entry's operations in order and returns their replies. Redis errors
-/// (wrong type, not an integer) are replies; `Err` is reserved for storage failures.
-pub fn apply(txn: &mut dyn Txn, op: &WriteOp) -> Result<Vec<Reply>> {
-    txn.forget_replies(op.now_ms.saturating_sub(once::REPLY_KEPT_MS))?;
+/// Applies one log entry's operations in order and returns their replies. `index` is the
+/// entry's log index: the version of every value it writes. Redis errors (wrong type, not an
+/// integer) are replies; `Err` is reserved for failures of the node itself.
+pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> {
+    state
+        .replies
+        .forget_before(op.now_ms.saturating_sub(once::REPLY_KEPT_MS));
     op.ops
         .iter()
-        .map(|kind| apply_one(txn, kind, op.now_ms))
+        .map(|kind| apply_one(state, index, kind, op.now_ms))
         .collect()
 }
 
-fn apply_one(txn: &mut dyn Txn, kind: &OpKind, now: u64) -> Result<Reply> {
+fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<Reply> {
+    fn ctx(state: &mut State, db: u8, now: u64, stamp: u64) -> Ctx<'_> {
+        Ctx {
+            state,
+            db,
+            now,
+            stamp,
+        }
+    }
     match kind {
         OpKind::Command { db, cmd } => {
             if *db >= DATABASES {
                 return Ok(Reply::error("ERR DB index is out of range"));
             }
-            let mut ctx = Ctx { txn, db: *db, now };
-            ctx.command(cmd)
+            ctx(state, *db, now, index).command(cmd)
         }
         OpKind::ExpireKeys { db, keys } => {
+            let mut c = ctx(state, *db, now, index);
             let mut removed = 0;
             for key in keys {
-                if let Some(v) = txn.get(*db, key)? {
-                    if v.is_expired(now) {
-                        txn.delete(*db, key)?;
-                        removed += 1;
-                    }
-                }
-            }
-            Ok(Reply::Integer(removed))
-        }
-        // The store turns this into `[index, digest]`: only it knows the entry's index.
-        OpKind::Check => Ok(Reply::Integer(txn.digest()? as i64)),
-        OpKind::Exec { db, items, watched } => exec::apply(txn, *db, items, watched, now),
-        OpKind::Once { id, op } => once::apply(txn, id, op, now),
-        OpKind::Acl(op) => acl::apply(txn, op),
-        OpKind::Config(pairs) => {
-            let mut settings = txn.settings()?;
-            for (name, value) in pairs {
-                settings.insert(name.clone(), value.clone());
-            }
-            txn.put_settings(&settings)?;
-            Ok(Reply::ok())
-        }
-        OpKind::Evict { db, keys } => {
-            let mut removed = 0;
-            for key in keys {
-                if txn.delete(*db, key)? {
+                if c.get(key).is_some_and(|v| v.is_expired(now)) {
+                    c.delete(key);
                     removed += 1;
                 }
             }
             Ok(Reply::Integer(removed))
         }
+        // The store turns this into `[index, digest]`.
+        OpKind::Check => Ok(Reply::Integer(state.digest() as i64)),
+        OpKind::Exec { db, items, watched } => {
+            exec::apply(&mut ctx(state, *db, now, index), items, watched)
+        }
+        OpKind::Once { id, op } => once::apply(state, index, id, op, now),
+        OpKind::Acl(op) => acl::apply(state, op),
+        OpKind::Config(pairs) => {
+            for (name, value) in pairs {
+                state.settings.insert(name.clone(), value.clone());
+            }
+            Ok(Reply::ok())
+        }
+        OpKind::Evict { db, keys } => {
+            let mut c = ctx(state, *db, now, index);
+            let removed = keys.iter().filter(|key| c.delete(key)).count();
+            Ok(Reply::Integer(removed as i64))
+        }
     }
 }
 
-/// The state of one command's application.
+/// The state of one command's application: the keyspace, the database it runs in, the
+/// entry's time and log index.
 pub(crate) struct Ctx<'a> {
-    pub txn: &'a mut dyn Txn,
+    pub state: &'a mut State,
     pub db: u8,
     pub now: u64,
+    /// The entry's log index: the version of every value written now.
+    pub stamp: u64,
 }
 
 impl Ctx<'_> {
@@ -177,12 +139,12 @@ impl Ctx<'_> {
             W::IncrByFloat { key, delta } => self.incrbyfloat(key, *delta),
             W::Del { keys } => self.del(keys),
             W::FlushDb => {
-                self.txn.clear(self.db)?;
+                self.clear(self.db);
                 Ok(Reply::ok())
             }
             W::FlushAll => {
                 for db in 0..DATABASES {
-                    self.txn.clear(db)?;
+                    self.clear(db);
                 }
                 Ok(Reply::ok())
             }
@@ -287,125 +249,217 @@ impl Ctx<'_> {
         }
     }
 
-    /// Stores a collection value, or deletes the key when the collection is empty.
-    pub(crate) fn put_or_delete(&mut self, key: &[u8], value: StoredValue) -> Result<()> {
-        if value.data.is_empty_collection() {
-            self.txn.delete(self.db, key)?;
-        } else {
-            self.txn.put(self.db, key, value)?;
+    /// Empties database `db`. Every delete-stamp bucket counts as deleted from (a WATCH on any
+    /// missing key of the database aborts, which is always safe), instead of a pass over
+    /// every key; freeing millions of keys happens on another thread, not on the apply path.
+    fn clear(&mut self, db: u8) {
+        let old = std::mem::take(self.db_mut(db));
+        if old.len == 0 {
+            return;
         }
-        Ok(())
+        self.state.stamp_all(db, self.stamp);
+        free_elsewhere(old);
     }
 
-    /// The live value of `key`: an expired value is deleted here (deterministically, at the
-    /// op's time) and reported as absent.
+    fn db_mut(&mut self, db: u8) -> &mut state::Db {
+        // `db` is checked against DATABASES before any command runs.
+        let i = usize::from(db).min(self.state.dbs.len().saturating_sub(1));
+        &mut self.state.dbs[i]
+    }
+
+    /// The stored value of `key` in this database, expired or not.
+    pub fn get(&self, key: &[u8]) -> Option<&StoredValue> {
+        self.state.get(self.db, key)
+    }
+
+    /// The live value of `key` (a cheap clone: collections are shared): an expired value is
+    /// deleted here (deterministically, at the op's time) and reported as absent.
     pub fn live(&mut self, key: &[u8]) -> Result<Option<StoredValue>> {
-        match self.txn.get(self.db, key)? {
-            Some(v) if v.is_expired(self.now) => {
-                self.txn.delete(self.db, key)?;
-                Ok(None)
-            }
-            other => Ok(other),
+        Ok(self.live_ref(key).cloned())
+    }
+
+    /// [`Ctx::live`] without the clone.
+    pub fn live_ref(&mut self, key: &[u8]) -> Option<&StoredValue> {
+        if self.get(key).is_some_and(|v| v.is_expired(self.now)) {
+            self.delete(key);
+            return None;
         }
+        self.get(key)
+    }
+
+    /// Stores `value` at `key` in database `db`, stamped with this entry's version.
+    pub fn put_in(&mut self, db: u8, key: &[u8], mut value: StoredValue) {
+        value.version = self.stamp;
+        self.db_mut(db).put(db, key, value);
+    }
+
+    /// Stores `value` at `key` in this database.
+    pub fn put(&mut self, key: &[u8], value: StoredValue) {
+        self.put_in(self.db, key, value);
+    }
+
+    /// Deletes `key` from database `db`; whether it was there.
+    pub fn delete_in(&mut self, db: u8, key: &[u8]) -> bool {
+        let removed = self.db_mut(db).remove(db, key).is_some();
+        if removed {
+            self.state.stamp_delete(db, key, self.stamp);
+        }
+        removed
+    }
+
+    /// Deletes `key` from this database; whether it was there.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.delete_in(self.db, key)
+    }
+
+    /// Stores a collection value, or deletes the key when the collection is empty.
+    pub(crate) fn put_or_delete(&mut self, key: &[u8], value: StoredValue) {
+        if value.data.is_empty_collection() {
+            self.delete(key);
+        } else {
+            self.put(key, value);
+        }
+    }
+
+    /// Changes the live value at `key` in place: `f` gets it (`None` for a missing key, in
+    /// which case `create` makes the value to start from, or nothing happens) and what it
+    /// leaves is stored, or deleted if it is an emptied collection. A value of another type
+    /// than `kind` is not touched: the WRONGTYPE reply. The value is taken out of the
+    /// keyspace while `f` runs, so a collection held by nothing else (no snapshot) is
+    /// changed without a copy.
+    pub(crate) fn modify<T>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        create: bool,
+        f: impl FnOnce(&mut StoredValue) -> T,
+    ) -> std::result::Result<Option<T>, Reply> {
+        let db = self.db;
+        let mut value = match self.live_ref(key) {
+            Some(v) if !kind.matches(&v.data) => return Err(Reply::error(WRONGTYPE)),
+            Some(_) => match self.db_mut(db).remove(db, key) {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+            None if create => StoredValue::new(kind.empty(), None),
+            None => return Ok(None),
+        };
+        let out = f(&mut value);
+        self.put_or_delete(key, value);
+        Ok(Some(out))
+    }
+}
+
+/// Drops `value` on a thread of its own (freeing a large keyspace or collection takes a
+/// while), or here if no thread can be started.
+pub(crate) fn free_elsewhere<T: Send + 'static>(value: T) {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(value)));
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("cairn-free".into())
+        .spawn(move || drop(theirs.lock().map(|mut v| v.take())));
+    if spawned.is_err() {
+        drop(slot.lock().map(|mut v| v.take()));
+    }
+}
+
+/// A Redis type, as commands expect it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    Hash,
+    Set,
+    List,
+    ZSet,
+}
+
+impl Kind {
+    fn matches(self, data: &Data) -> bool {
+        matches!(
+            (self, data),
+            (Kind::Str, Data::Str(_))
+                | (Kind::Hash, Data::Hash(_))
+                | (Kind::Set, Data::Set(_))
+                | (Kind::List, Data::List(_))
+                | (Kind::ZSet, Data::ZSet(_))
+        )
+    }
+
+    fn empty(self) -> Data {
+        match self {
+            Kind::Str => Data::string(bytes::Bytes::new()),
+            Kind::Hash => Data::Hash(Arc::default()),
+            Kind::Set => Data::Set(Arc::default()),
+            Kind::List => Data::List(Arc::default()),
+            Kind::ZSet => Data::ZSet(Arc::default()),
+        }
+    }
+}
+
+/// The collection inside a value known to be of its kind (see [`Ctx::modify`]), mutable;
+/// copied first only if a snapshot still shares it.
+pub(crate) fn hash_mut(v: &mut StoredValue) -> Option<&mut value::HashValue> {
+    match &mut v.data {
+        Data::Hash(h) => Some(Arc::make_mut(h)),
+        _ => None,
+    }
+}
+
+pub(crate) fn set_mut(v: &mut StoredValue) -> Option<&mut value::SetValue> {
+    match &mut v.data {
+        Data::Set(s) => Some(Arc::make_mut(s)),
+        _ => None,
+    }
+}
+
+pub(crate) fn list_mut(v: &mut StoredValue) -> Option<&mut value::ListValue> {
+    match &mut v.data {
+        Data::List(l) => Some(Arc::make_mut(l)),
+        _ => None,
+    }
+}
+
+pub(crate) fn zset_mut(v: &mut StoredValue) -> Option<&mut value::ZSetValue> {
+    match &mut v.data {
+        Data::ZSet(z) => Some(Arc::make_mut(z)),
+        _ => None,
+    }
+}
+
+pub(crate) fn str_mut(v: &mut StoredValue) -> Option<&mut value::Str> {
+    match &mut v.data {
+        Data::Str(s) => Some(s),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
+    use bytes::Bytes;
     use cairn_protocol::long_double::LongDouble;
     use cairn_protocol::WriteCommand;
 
     use super::*;
 
-    /// The keyspace in memory, for testing [`apply`] alone; the second map holds the
-    /// at-most-once records: id → (log time, reply).
-    #[derive(Default)]
-    pub(crate) struct MemTxn(
-        pub(crate) BTreeMap<(u8, Vec<u8>), StoredValue>,
-        pub(crate) BTreeMap<(u64, u64), (u64, Option<Reply>)>,
-        pub(crate) Users,
-        /// The version stamped on values written now (the "entry index").
-        pub(crate) u64,
-        /// The stamp of the latest delete (any database).
-        pub(crate) u64,
-        pub(crate) ReplicatedSettings,
-    );
-
-    impl Txn for MemTxn {
-        fn get(&mut self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
-            Ok(self.0.get(&(db, key.to_vec())).cloned())
-        }
-        fn put(&mut self, db: u8, key: &[u8], mut value: StoredValue) -> Result<()> {
-            value.version = self.3;
-            self.0.insert((db, key.to_vec()), value);
-            Ok(())
-        }
-        fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool> {
-            let existed = self.0.remove(&(db, key.to_vec())).is_some();
-            if existed {
-                self.4 = self.3;
-            }
-            Ok(existed)
-        }
-        fn clear(&mut self, db: u8) -> Result<()> {
-            if self.0.keys().any(|(d, _)| *d == db) {
-                self.4 = self.3;
-            }
-            self.0.retain(|(d, _), _| *d != db);
-            Ok(())
-        }
-        /// Computed from scratch: the reference the incremental store digest must equal.
-        fn digest(&mut self) -> Result<u64> {
-            self.0.iter().try_fold(0u64, |acc, ((db, k), v)| {
-                Ok(acc.wrapping_add(entry_digest(*db, k, &v.encode()?)))
-            })
-        }
-        fn recorded_reply(&mut self, id: &RequestId) -> Result<Option<Option<Reply>>> {
-            Ok(self.1.get(&(id.origin, id.seq)).map(|(_, r)| r.clone()))
-        }
-        fn record_reply(&mut self, id: &RequestId, now: u64, reply: Option<Reply>) -> Result<()> {
-            self.1.insert((id.origin, id.seq), (now, reply));
-            Ok(())
-        }
-        fn forget_replies(&mut self, before: u64) -> Result<()> {
-            self.1.retain(|_, (at, _)| *at >= before);
-            Ok(())
-        }
-        fn acl_users(&mut self) -> Result<Users> {
-            Ok(self.2.clone())
-        }
-        fn delete_stamp(&mut self, _db: u8, _key: &[u8]) -> Result<u64> {
-            Ok(self.4)
-        }
-        fn put_acl_users(&mut self, users: &Users) -> Result<()> {
-            self.2 = users.clone();
-            Ok(())
-        }
-        fn settings(&mut self) -> Result<ReplicatedSettings> {
-            Ok(self.5.clone())
-        }
-        fn put_settings(&mut self, settings: &ReplicatedSettings) -> Result<()> {
-            self.5 = settings.clone();
-            Ok(())
-        }
-    }
-
-    pub(crate) fn run(txn: &mut MemTxn, cmd: WriteCommand) -> Reply {
-        txn.3 += 1;
+    /// Applies one write at time 1000 as the next log entry.
+    pub(crate) fn run(state: &mut State, cmd: WriteCommand) -> Reply {
+        let index = state.applied.map_or(1, |l| l.index + 1);
+        state.applied = Some(crate::types::LogId::new(
+            openraft::CommittedLeaderId::new(1, 1),
+            index,
+        ));
         let op = WriteOp {
             now_ms: 1_000,
             ops: vec![OpKind::Command { db: 0, cmd }],
         };
-        match apply(txn, &op) {
+        match apply(state, index, &op) {
             Ok(mut replies) if replies.len() == 1 => replies.remove(0),
             other => panic!("apply failed: {other:?}"),
         }
     }
 
     /// INCRBYFLOAT as the parser logs it.
-    fn incrbyfloat(txn: &mut MemTxn, delta: f64) -> Reply {
+    fn incrbyfloat(txn: &mut State, delta: f64) -> Reply {
         run(
             txn,
             WriteCommand::IncrByFloat {
@@ -415,7 +469,7 @@ mod tests {
         )
     }
 
-    fn set(txn: &mut MemTxn, value: &'static str) {
+    fn set(txn: &mut State, value: &'static str) {
         let reply = run(
             txn,
             WriteCommand::Set {
@@ -431,7 +485,7 @@ mod tests {
 
     #[test]
     fn incrbyfloat_computes_in_long_double_like_redis() {
-        let mut txn = MemTxn::default();
+        let mut txn = State::default();
         set(&mut txn, "0.1");
         // f64 would say 0.30000000000000004; Redis on x86-64 says 0.3.
         assert_eq!(incrbyfloat(&mut txn, 0.2), Reply::bulk("0.3"));

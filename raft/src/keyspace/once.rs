@@ -9,7 +9,7 @@
 
 use cairn_protocol::Reply;
 
-use super::{apply_one, Txn};
+use super::{apply_one, State};
 use crate::error::Result;
 use crate::types::{OpKind, RequestId};
 
@@ -27,16 +27,22 @@ pub fn reply_not_kept() -> Reply {
 }
 
 /// Applies `op` unless `id` was applied already; the reply either way.
-pub(super) fn apply(txn: &mut dyn Txn, id: &RequestId, op: &OpKind, now: u64) -> Result<Reply> {
-    if let Some(recorded) = txn.recorded_reply(id)? {
+pub(super) fn apply(
+    state: &mut State,
+    index: u64,
+    id: &RequestId,
+    op: &OpKind,
+    now: u64,
+) -> Result<Reply> {
+    if let Some(recorded) = state.replies.get(id) {
         return Ok(recorded.unwrap_or_else(reply_not_kept));
     }
-    let reply = apply_one(txn, op, now)?;
+    let reply = apply_one(state, index, op, now)?;
     let kept = bincode::serialized_size(&reply)
         .ok()
         .filter(|size| *size <= REPLY_BYTES_MAX)
         .map(|_| reply.clone());
-    txn.record_reply(id, now, kept)?;
+    state.replies.insert(*id, now, kept);
     Ok(reply)
 }
 
@@ -46,7 +52,6 @@ mod tests {
     use bytes::Bytes;
     use cairn_protocol::WriteCommand;
 
-    use super::super::tests::MemTxn;
     use super::*;
     use crate::keyspace::apply as apply_entry;
     use crate::types::WriteOp;
@@ -70,12 +75,13 @@ mod tests {
 
     #[test]
     fn a_repeated_id_answers_the_first_reply_without_applying_again() {
-        let mut txn = MemTxn::default();
-        let first = apply_entry(&mut txn, &entry(1_000, vec![incr(1), incr(2)])).unwrap();
+        let mut txn = State::default();
+        let first = apply_entry(&mut txn, 1, &entry(1_000, vec![incr(1), incr(2)])).unwrap();
         assert_eq!(first, vec![Reply::Integer(1), Reply::Integer(2)]);
         // Both retried, one of them twice in the same entry, plus a new write.
         let again = apply_entry(
             &mut txn,
+            2,
             &entry(2_000, vec![incr(1), incr(2), incr(1), incr(3)]),
         );
         assert_eq!(
@@ -91,14 +97,18 @@ mod tests {
 
     #[test]
     fn records_are_forgotten_by_log_time_only() {
-        let mut txn = MemTxn::default();
-        apply_entry(&mut txn, &entry(1_000, vec![incr(1)])).unwrap();
+        let mut txn = State::default();
+        apply_entry(&mut txn, 1, &entry(1_000, vec![incr(1)])).unwrap();
         // Still within the window: a retry is answered from the record.
-        let within = apply_entry(&mut txn, &entry(1_000 + REPLY_KEPT_MS - 1, vec![incr(1)]));
+        let within = apply_entry(
+            &mut txn,
+            1,
+            &entry(1_000 + REPLY_KEPT_MS - 1, vec![incr(1)]),
+        );
         assert_eq!(within.unwrap(), vec![Reply::Integer(1)]);
         // Past the window the record is gone: the same id applies again (a node never
         // retries that late).
-        let past = apply_entry(&mut txn, &entry(1_001 + REPLY_KEPT_MS, vec![incr(1)]));
+        let past = apply_entry(&mut txn, 1, &entry(1_001 + REPLY_KEPT_MS, vec![incr(1)]));
         assert_eq!(past.unwrap(), vec![Reply::Integer(2)]);
     }
 }

@@ -1,4 +1,4 @@
-//! Read commands, served from a [`View`] of the committed keyspace.
+//! Read commands, served from the applied state.
 //!
 //! A replica hides keys that are logically expired at its own clock, as Redis replicas do;
 //! removing them is the leader's job (through the log).
@@ -9,65 +9,64 @@ use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 
 use super::{
-    bits, dump, hash, lcs, list, set, sort, zalgebra, zset, Data, StoredValue, View, WRONGTYPE,
+    bits, dump, hash, lcs, list, set, sort, zalgebra, zset, Data, State, StoredValue, WRONGTYPE,
 };
 use crate::error::Result;
 
 /// Answers a read command in database `db` at the reader's clock `now_ms`.
-pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<Reply> {
-    let live = |key: &[u8]| -> Result<Option<StoredValue>> {
-        Ok(view.get(db, key)?.filter(|v| !v.is_expired(now_ms)))
-    };
+pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<Reply> {
+    let live = |key: &[u8]| -> Option<&'s StoredValue> { state.get_live(db, key, now_ms) };
     Ok(match cmd {
-        ReadCommand::Get { key } => match live(key)? {
+        ReadCommand::Get { key } => match live(key) {
             None => Reply::Nil,
-            Some(v) => string_or_wrongtype(&v, Reply::Bulk),
+            Some(v) => string_or_wrongtype(v, |s| Reply::Bulk(s.reply_bytes())),
         },
         ReadCommand::MGet { keys } => {
             let mut out = Vec::with_capacity(keys.len());
             for k in keys {
-                out.push(match live(k)? {
+                out.push(match live(k) {
                     Some(StoredValue {
                         data: Data::Str(s), ..
-                    }) => Reply::Bulk(s),
+                    }) => Reply::Bulk(s.reply_bytes()),
                     // MGET answers nil for a key of another type, as Redis does.
                     _ => Reply::Nil,
                 });
             }
             Reply::Array(out)
         }
-        ReadCommand::StrLen { key } => match live(key)? {
+        ReadCommand::StrLen { key } => match live(key) {
             None => Reply::Integer(0),
-            Some(v) => string_or_wrongtype(&v, |s| Reply::Integer(s.len() as i64)),
+            Some(v) => string_or_wrongtype(v, |s| Reply::Integer(s.len() as i64)),
         },
-        ReadCommand::GetRange { key, start, end } => match live(key)? {
+        ReadCommand::GetRange { key, start, end } => match live(key) {
             None => Reply::Bulk(Bytes::new()),
-            Some(v) => string_or_wrongtype(&v, |s| Reply::Bulk(range(&s, *start, *end))),
+            Some(v) => string_or_wrongtype(v, |s| Reply::Bulk(range(s.bytes(), *start, *end))),
         },
         ReadCommand::Exists { keys } => {
             let mut n = 0;
             for k in keys {
-                if live(k)?.is_some() {
+                if live(k).is_some() {
                     n += 1;
                 }
             }
             Reply::Integer(n)
         }
-        ReadCommand::RandomKey => random_key(view, db, now_ms)?,
-        ReadCommand::Object { what, key } => match live(key)? {
+        ReadCommand::RandomKey => random_key(state, db, now_ms),
+        ReadCommand::Object { what, key } => match live(key) {
             None => Reply::Nil,
             Some(v) => object(*what, &v.data),
         },
-        ReadCommand::Type { key } => match live(key)? {
+        ReadCommand::Type { key } => match live(key) {
             None => Reply::Simple("none".into()),
             Some(v) => Reply::Simple(v.data.type_name().into()),
         },
         ReadCommand::Keys { pattern } => {
-            let all = view.all(db)?;
-            let keys = all
+            let keys = state
+                .db(db)
                 .into_iter()
+                .flat_map(|d| d.keys.iter())
                 .filter(|(k, v)| !v.is_expired(now_ms) && glob_match(pattern, k, false))
-                .map(|(k, _)| Reply::Bulk(k))
+                .map(|(k, _)| Reply::Bulk(k.clone()))
                 .collect();
             Reply::Array(keys)
         }
@@ -77,7 +76,7 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             count,
             type_name,
         } => {
-            let (entries, next) = view.scan(db, *cursor, *count)?;
+            let (entries, next) = state.scan(db, *cursor, *count);
             let keys = entries
                 .into_iter()
                 .filter(|(k, v)| {
@@ -87,23 +86,23 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
                             .as_ref()
                             .is_none_or(|t| t.eq_ignore_ascii_case(v.data.type_name()))
                 })
-                .map(|(k, _)| Reply::Bulk(k))
+                .map(|(k, _)| Reply::Bulk(k.clone()))
                 .collect();
             Reply::Array(vec![
                 Reply::Bulk(Bytes::from(next.to_string())),
                 Reply::Array(keys),
             ])
         }
-        ReadCommand::DbSize => Reply::Integer(i64::try_from(view.len(db)?).unwrap_or(i64::MAX)),
+        ReadCommand::DbSize => Reply::Integer(i64::try_from(state.len(db)).unwrap_or(i64::MAX)),
         // The key's share of `used_memory`: the stored record (value and expiry), the key,
         // and a fixed per-key overhead for the index entries, an estimate as Redis's is.
-        ReadCommand::MemoryUsage { key } => match live(key)? {
+        ReadCommand::MemoryUsage { key } => match live(key) {
             None => Reply::Nil,
-            Some(v) => Reply::Integer(
-                i64::try_from(super::entry_bytes(key, &v.encode()?)).unwrap_or(i64::MAX),
-            ),
+            Some(v) => {
+                Reply::Integer(i64::try_from(super::entry_bytes(key, v)).unwrap_or(i64::MAX))
+            }
         },
-        ReadCommand::Ttl { key, query } => ttl(live(key)?, *query, now_ms),
+        ReadCommand::Ttl { key, query } => ttl(live(key), *query, now_ms),
         ReadCommand::HGet { key, .. }
         | ReadCommand::HMGet { key, .. }
         | ReadCommand::HGetAll { key, .. }
@@ -115,7 +114,7 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             key,
             kind: CollectionKind::Hash,
             ..
-        } => hash::read(cmd, live(key)?, now_ms),
+        } => hash::read(cmd, live(key), now_ms),
         ReadCommand::SMembers { .. }
         | ReadCommand::SIsMember { .. }
         | ReadCommand::SMIsMember { .. }
@@ -130,7 +129,7 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
         ReadCommand::LLen { key }
         | ReadCommand::LRange { key, .. }
         | ReadCommand::LIndex { key, .. }
-        | ReadCommand::LPos { key, .. } => list::read(cmd, live(key)?),
+        | ReadCommand::LPos { key, .. } => list::read(cmd, live(key)),
         ReadCommand::ZScore { key, .. }
         | ReadCommand::ZMScore { key, .. }
         | ReadCommand::ZCard { key }
@@ -142,42 +141,42 @@ pub fn read(view: &dyn View, db: u8, cmd: &ReadCommand, now_ms: u64) -> Result<R
             kind: CollectionKind::ZSet,
             ..
         }
-        | ReadCommand::ZRandMember { key, .. } => zset::read(cmd, live(key)?, now_ms),
+        | ReadCommand::ZRandMember { key, .. } => zset::read(cmd, live(key), now_ms),
         ReadCommand::ZCombine { .. } | ReadCommand::ZInterCard { .. } => {
             zalgebra::read(cmd, &live)?
         }
         ReadCommand::Sort(spec) => {
-            let mut lookup = |k: &[u8]| live(k);
-            match sort::sort(live(&spec.key)?, spec, false, &mut lookup)? {
+            let mut lookup = |k: &[u8]| Ok(live(k).cloned());
+            match sort::sort(live(&spec.key).cloned(), spec, false, &mut lookup)? {
                 Ok(rows) => Reply::Array(rows.into_iter().map(Reply::opt_bulk).collect()),
                 Err(e) => e,
             }
         }
-        ReadCommand::Dump { key } => match live(key)? {
+        ReadCommand::Dump { key } => match live(key) {
             None => Reply::Nil,
             Some(v) => Reply::Bulk(dump::payload(&v.data)?),
         },
-        ReadCommand::Lcs { a, b, answer } => lcs::lcs(live(a)?, live(b)?, *answer),
-        ReadCommand::GetBit { key, offset } => bits::getbit(live(key)?, *offset),
-        ReadCommand::BitCount { key, range } => bits::bitcount(live(key)?, *range),
+        ReadCommand::Lcs { a, b, answer } => lcs::lcs(live(a), live(b), *answer),
+        ReadCommand::GetBit { key, offset } => bits::getbit(live(key), *offset),
+        ReadCommand::BitCount { key, range } => bits::bitcount(live(key), *range),
         ReadCommand::BitPos {
             key,
             bit,
             start,
             end,
             unit,
-        } => bits::bitpos(live(key)?, *bit, *start, *end, *unit),
+        } => bits::bitpos(live(key), *bit, *start, *end, *unit),
     })
 }
 
-fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(Bytes) -> Reply) -> Reply {
+fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(&super::value::Str) -> Reply) -> Reply {
     match &v.data {
-        Data::Str(s) => f(s.clone()),
+        Data::Str(s) => f(s),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Reply::error(WRONGTYPE),
     }
 }
 
-fn ttl(v: Option<StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
+fn ttl(v: Option<&StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
     let Some(v) = v else {
         return Reply::Integer(-2);
     };
@@ -235,7 +234,9 @@ fn encoding(data: &Data) -> &'static str {
         len <= ENTRIES_MAX && items.all(|b| b.len() <= VALUE_BYTES_MAX)
     }
     match data {
-        Data::Str(s) if s.len() <= 20 && cairn_protocol::num::parse_i64(s).is_some() => "int",
+        Data::Str(s) if s.len() <= 20 && cairn_protocol::num::parse_i64(s.bytes()).is_some() => {
+            "int"
+        }
         Data::Str(s) if s.len() <= 44 => "embstr",
         Data::Str(_) => "raw",
         Data::List(l) if small(l.len(), l.iter()) => "listpack",
@@ -251,7 +252,7 @@ fn encoding(data: &Data) -> &'static str {
         Data::Set(_) => "hashtable",
         Data::Hash(h) if small(h.len(), h.iter().flat_map(|(k, v)| [k, v])) => "listpack",
         Data::Hash(_) => "hashtable",
-        Data::ZSet(z) if small(z.len(), z.keys()) => "listpack",
+        Data::ZSet(z) if small(z.len(), z.members().map(|(m, _)| m)) => "listpack",
         Data::ZSet(_) => "skiplist",
     }
 }
@@ -266,17 +267,17 @@ const RANDOM_KEY_SAMPLE: usize = 16;
 /// so picking within the sample (the whole database when it is small) keeps small databases
 /// uniform and large ones random, much as Redis's own sampling is. Reads may use randomness;
 /// `apply` never does.
-fn random_key(view: &dyn View, db: u8, now_ms: u64) -> Result<Reply> {
+fn random_key(state: &State, db: u8, now_ms: u64) -> Reply {
     let mut cursor = random_position(now_ms);
     let mut wrapped = false;
     let mut sample: Vec<Bytes> = Vec::new();
     for _ in 0..RANDOM_KEY_STEPS_MAX {
-        let (batch, next) = view.scan(db, cursor, RANDOM_KEY_SAMPLE)?;
+        let (batch, next) = state.scan(db, cursor, RANDOM_KEY_SAMPLE);
         sample.extend(
             batch
                 .into_iter()
                 .filter(|(_, v)| !v.is_expired(now_ms))
-                .map(|(k, _)| k),
+                .map(|(k, _)| k.clone()),
         );
         if sample.len() >= RANDOM_KEY_SAMPLE {
             break;
@@ -292,10 +293,10 @@ fn random_key(view: &dyn View, db: u8, now_ms: u64) -> Result<Reply> {
     sample.sort();
     sample.dedup();
     if sample.is_empty() {
-        return Ok(Reply::Nil);
+        return Reply::Nil;
     }
     let pick = random_position(now_ms) % sample.len() as u64;
-    Ok(Reply::Bulk(sample.swap_remove(pick as usize)))
+    Reply::Bulk(sample.swap_remove(pick as usize))
 }
 
 /// A fresh pseudo-random scan position (splitmix64 over the clock and a counter).
@@ -319,8 +320,7 @@ mod tests {
     #[test]
     fn object_answers_like_redis_at_default_thresholds() {
         use super::super::testing::{bulk, exec, int};
-        use super::super::tests::MemTxn;
-        let mut txn = MemTxn::default();
+        let mut txn = State::default();
         let long = "x".repeat(45);
         let many: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
         for line in [
@@ -375,15 +375,15 @@ mod tests {
         assert_eq!(range(&Bytes::new(), 0, -1), "");
     }
 
-    fn with_expiry(at: u64) -> Option<StoredValue> {
-        Some(StoredValue::string(Bytes::from_static(b"v"), Some(at)))
+    fn with_expiry(at: u64) -> StoredValue {
+        StoredValue::string(Bytes::from_static(b"v"), Some(at))
     }
 
     #[test]
     fn expiretime_rounds_to_the_nearest_second_like_redis() {
         // `SET k v PXAT 9999999999500` then `EXPIRETIME k` is 10000000000 in Redis.
         let now = 1_000;
-        let reply = |at, q| ttl(with_expiry(at), q, now);
+        let reply = |at, q| ttl(Some(&with_expiry(at)), q, now);
         assert_eq!(
             reply(9_999_999_999_500, TtlQuery::AtSecs),
             Reply::Integer(10_000_000_000)

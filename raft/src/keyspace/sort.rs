@@ -44,15 +44,16 @@ pub fn sort(
     let sliced = dont_sort && matches!(data, Some(Data::List(_) | Data::ZSet(_)));
     let mut items: Vec<Bytes> = match data {
         None => Vec::new(),
-        Some(Data::List(l)) if dont_sort => ordered(l.into_iter(), spec.desc, start, end),
-        Some(Data::ZSet(z)) if dont_sort => {
-            let mut by_score: Vec<(Bytes, f64)> = z.into_iter().collect();
-            by_score.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            ordered(by_score.into_iter().map(|(m, _)| m), spec.desc, start, end)
-        }
-        Some(Data::List(l)) => l.into_iter().collect(),
-        Some(Data::Set(s)) => s.into_iter().collect(),
-        Some(Data::ZSet(z)) => z.into_keys().collect(),
+        Some(Data::List(l)) if dont_sort => ordered(l.iter().cloned(), spec.desc, start, end),
+        Some(Data::ZSet(z)) if dont_sort => ordered(
+            z.range(0, z.len()).map(|(m, _)| m.clone()),
+            spec.desc,
+            start,
+            end,
+        ),
+        Some(Data::List(l)) => l.iter().cloned().collect(),
+        Some(Data::Set(s)) => s.iter().cloned().collect(),
+        Some(Data::ZSet(z)) => z.members().map(|(m, _)| m.clone()).collect(),
         Some(Data::Str(_) | Data::Hash(_)) => Vec::new(),
     };
     let (start, end) = if sliced {
@@ -129,16 +130,15 @@ impl Ctx<'_> {
             }
         };
         if rows.is_empty() {
-            self.txn.delete(self.db, destination)?;
+            self.delete(destination);
             return Ok(Reply::Integer(0));
         }
         let count = rows.len() as i64;
         let list = rows.into_iter().map(Option::unwrap_or_default).collect();
-        self.txn.put(
-            self.db,
+        self.put(
             destination,
-            StoredValue::new(Data::List(list), None),
-        )?;
+            StoredValue::new(Data::List(std::sync::Arc::new(list)), None),
+        );
         Ok(Reply::Integer(count))
     }
 }
@@ -213,7 +213,7 @@ fn by_pattern(pattern: &[u8], item: &Bytes, lookup: &mut Lookup<'_>) -> Result<O
     key.extend_from_slice(postfix);
     Ok(match (lookup(&key)?.map(|v| v.data), field) {
         (Some(Data::Hash(h)), Some(f)) => h.get(f).cloned(),
-        (Some(Data::Str(s)), None) => Some(s),
+        (Some(Data::Str(s)), None) => Some(s.bytes().clone()),
         _ => None,
     })
 }
@@ -222,7 +222,7 @@ fn by_pattern(pattern: &[u8], item: &Bytes, lookup: &mut Lookup<'_>) -> Result<O
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testing::{bulk, exec, script};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn array(items: &[&str]) -> Reply {
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn numeric_alpha_desc_and_limit() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "rpush l 3 10 1 2 10");
         assert_eq!(exec(&mut t, "sort l"), array(&["1", "2", "3", "10", "10"]));
         assert_eq!(exec(&mut t, "sort l desc limit 1 2"), array(&["10", "3"]));
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn by_and_get_patterns() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(
             &mut t,
             &[
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn sorted_sets_keep_score_order_unsorted_and_store_makes_a_list() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 3 a 1 c 2 b");
         assert_eq!(exec(&mut t, "sort z by nosort"), array(&["c", "b", "a"]));
         assert_eq!(

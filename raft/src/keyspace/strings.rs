@@ -1,12 +1,12 @@
 //! String commands: SET and its variants, counters, APPEND, SETRANGE.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use cairn_protocol::command::{Expiry, GetExTtl, SetCondition, SetTtl};
 use cairn_protocol::long_double::LongDouble;
 use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
 
-use super::{Ctx, Data, StoredValue, WRONGTYPE};
+use super::{str_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
 use crate::error::Result;
 use cairn_protocol::command::MAX_STRING_LEN as STRING_LEN_MAX;
 
@@ -81,7 +81,7 @@ impl Ctx<'_> {
                 Deadline::At(at) => Some(at),
                 Deadline::Past => {
                     // Redis sets and immediately expires the key: the effect is a delete.
-                    self.txn.delete(self.db, key)?;
+                    self.delete(key);
                     return Ok(if get { old_reply } else { Reply::ok() });
                 }
                 Deadline::Invalid => {
@@ -89,11 +89,7 @@ impl Ctx<'_> {
                 }
             },
         };
-        self.txn.put(
-            self.db,
-            key,
-            StoredValue::string(value.clone(), expire_at_ms),
-        )?;
+        self.put(key, StoredValue::string(value.clone(), expire_at_ms));
         Ok(if get { old_reply } else { Reply::ok() })
     }
 
@@ -101,8 +97,7 @@ impl Ctx<'_> {
         if self.live(key)?.is_some() {
             return Ok(Reply::Integer(0));
         }
-        self.txn
-            .put(self.db, key, StoredValue::string(value.clone(), None))?;
+        self.put(key, StoredValue::string(value.clone(), None));
         Ok(Reply::Integer(1))
     }
 
@@ -115,7 +110,7 @@ impl Ctx<'_> {
             Err(e) => Ok(e),
             Ok(None) => Ok(Reply::Nil),
             Ok(Some(v)) => {
-                self.txn.delete(self.db, key)?;
+                self.delete(key);
                 Ok(bulk_of(&v))
             }
         }
@@ -132,16 +127,16 @@ impl Ctx<'_> {
             GetExTtl::Unchanged => {}
             GetExTtl::Persist => {
                 if v.expire_at_ms.take().is_some() {
-                    self.txn.put(self.db, key, v)?;
+                    self.put(key, v);
                 }
             }
             GetExTtl::Set(e) => match self.deadline(e) {
                 Deadline::At(at) => {
                     v.expire_at_ms = Some(at);
-                    self.txn.put(self.db, key, v)?;
+                    self.put(key, v);
                 }
                 Deadline::Past => {
-                    self.txn.delete(self.db, key)?;
+                    self.delete(key);
                 }
                 Deadline::Invalid => {
                     return Ok(Reply::error("ERR invalid expire time in 'getex' command"))
@@ -153,8 +148,7 @@ impl Ctx<'_> {
 
     pub(crate) fn mset(&mut self, pairs: &[(Bytes, Bytes)]) -> Result<Reply> {
         for (k, v) in pairs {
-            self.txn
-                .put(self.db, k, StoredValue::string(v.clone(), None))?;
+            self.put(k, StoredValue::string(v.clone(), None));
         }
         Ok(Reply::ok())
     }
@@ -170,48 +164,59 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn append(&mut self, key: &Bytes, value: &Bytes) -> Result<Reply> {
-        let (old, expire) = match self.string(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => (Bytes::new(), None),
-            Ok(Some(v)) => (str_of(&v), v.expire_at_ms),
+        let len = match self.live_ref(key) {
+            Some(StoredValue {
+                data: Data::Str(s), ..
+            }) => s.len(),
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
+            None => 0,
         };
-        let len = old.len() + value.len();
-        if len as u64 > STRING_LEN_MAX {
+        if (len + value.len()) as u64 > STRING_LEN_MAX {
             return Ok(too_big());
         }
-        let mut buf = BytesMut::with_capacity(len);
-        buf.extend_from_slice(&old);
-        buf.extend_from_slice(value);
-        self.txn
-            .put(self.db, key, StoredValue::string(buf.freeze(), expire))?;
-        Ok(Reply::Integer(len as i64))
+        // In place: amortized O(1) growth, the digest updated from the appended bytes.
+        let grown = self.modify(key, Kind::Str, true, |v| {
+            str_mut(v).map(|s| {
+                s.write_at(s.len(), value);
+                s.len()
+            })
+        });
+        Ok(match grown {
+            Ok(Some(Some(len))) => Reply::Integer(len as i64),
+            Ok(_) => Reply::Integer(0),
+            Err(e) => e,
+        })
     }
 
     pub(crate) fn setrange(&mut self, key: &Bytes, offset: u64, value: &Bytes) -> Result<Reply> {
-        let (old, expire) = match self.string(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => (Bytes::new(), None),
-            Ok(Some(v)) => (str_of(&v), v.expire_at_ms),
+        let len = match self.live_ref(key) {
+            Some(StoredValue {
+                data: Data::Str(s), ..
+            }) => s.len(),
+            Some(_) => return Ok(Reply::error(WRONGTYPE)),
+            None => 0,
         };
         if value.is_empty() {
             // Redis: an empty value changes nothing and does not create the key.
-            return Ok(Reply::Integer(old.len() as i64));
+            return Ok(Reply::Integer(len as i64));
         }
         let end = offset.saturating_add(value.len() as u64);
         if end > STRING_LEN_MAX {
             return Ok(too_big());
         }
-        // Both fit in memory: bounded by STRING_LEN_MAX above.
-        let (offset, end) = (offset as usize, end as usize);
-        let mut buf = BytesMut::from(&old[..]);
-        if buf.len() < end {
-            buf.resize(end, 0);
-        }
-        buf[offset..end].copy_from_slice(value);
-        let len = buf.len();
-        self.txn
-            .put(self.db, key, StoredValue::string(buf.freeze(), expire))?;
-        Ok(Reply::Integer(len as i64))
+        // In range by the check above.
+        let offset = offset as usize;
+        let written = self.modify(key, Kind::Str, true, |v| {
+            str_mut(v).map(|s| {
+                s.write_at(offset, value);
+                s.len()
+            })
+        });
+        Ok(match written {
+            Ok(Some(Some(len))) => Reply::Integer(len as i64),
+            Ok(_) => Reply::Integer(0),
+            Err(e) => e,
+        })
     }
 
     pub(crate) fn incrby(&mut self, key: &Bytes, delta: i64) -> Result<Reply> {
@@ -226,8 +231,7 @@ impl Ctx<'_> {
         let Some(next) = current.checked_add(delta) else {
             return Ok(Reply::error("ERR increment or decrement would overflow"));
         };
-        self.txn
-            .put(self.db, key, StoredValue::string(next.to_string(), expire))?;
+        self.put(key, StoredValue::string(next.to_string(), expire));
         Ok(Reply::Integer(next))
     }
 
@@ -246,8 +250,7 @@ impl Ctx<'_> {
             _ => return Ok(Reply::error("ERR increment would produce NaN or Infinity")),
         };
         let text = next.to_human_string();
-        self.txn
-            .put(self.db, key, StoredValue::string(text.clone(), expire))?;
+        self.put(key, StoredValue::string(text.clone(), expire));
         Ok(Reply::Bulk(Bytes::from(text)))
     }
 }
@@ -260,11 +263,14 @@ fn too_big() -> Reply {
 /// another type, which callers never pass.
 fn str_of(v: &StoredValue) -> Bytes {
     match &v.data {
-        Data::Str(s) => s.clone(),
+        Data::Str(s) => s.bytes().clone(),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
     }
 }
 
 fn bulk_of(v: &StoredValue) -> Reply {
-    Reply::Bulk(str_of(v))
+    match &v.data {
+        Data::Str(s) => Reply::Bulk(s.reply_bytes()),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Reply::Nil,
+    }
 }

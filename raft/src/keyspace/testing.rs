@@ -3,55 +3,26 @@
 use bytes::Bytes;
 use cairn_protocol::{Command, Reply};
 
-use super::tests::{run, MemTxn};
-use super::{read, StoredValue, View};
-use crate::error::Result;
-
-impl View for MemTxn {
-    fn delete_stamp(&self, _db: u8, _key: &[u8]) -> Result<u64> {
-        Ok(self.4)
-    }
-    fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
-        Ok(self.0.get(&(db, key.to_vec())).cloned())
-    }
-    fn scan(
-        &self,
-        db: u8,
-        _cursor: u64,
-        _count: usize,
-    ) -> Result<(Vec<(Bytes, StoredValue)>, u64)> {
-        Ok((self.all(db)?, 0))
-    }
-    fn all(&self, db: u8) -> Result<Vec<(Bytes, StoredValue)>> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|((d, _), _)| *d == db)
-            .map(|((_, k), v)| (Bytes::from(k.clone()), v.clone()))
-            .collect())
-    }
-    fn len(&self, db: u8) -> Result<u64> {
-        Ok(self.all(db)?.len() as u64)
-    }
-}
+use super::tests::run;
+use super::{read, State};
 
 /// Runs one command line (words separated by single spaces) in db 0 at time 1000: a write
 /// through `apply`, a read through `read`; a parse error becomes its error reply.
-pub(crate) fn exec(txn: &mut MemTxn, line: &str) -> Reply {
+pub(crate) fn exec(state: &mut State, line: &str) -> Reply {
     let args: Vec<Bytes> = line
         .split(' ')
         .map(|w| Bytes::copy_from_slice(w.as_bytes()))
         .collect();
-    exec_args(txn, &args)
+    exec_args(state, &args)
 }
 
 /// [`exec`] for arguments that are not all text.
-pub(crate) fn exec_args(txn: &mut MemTxn, args: &[Bytes]) -> Reply {
+pub(crate) fn exec_args(state: &mut State, args: &[Bytes]) -> Reply {
     match cairn_protocol::command::parse(args) {
-        Ok(Command::Write(cmd)) => run(txn, cmd),
+        Ok(Command::Write(cmd)) => run(state, cmd),
         // The pop a blocking command is made of, tried once.
-        Ok(Command::Blocking(b)) => run(txn, b.op),
-        Ok(Command::Read(cmd)) => match read(txn, 0, &cmd, 1_000) {
+        Ok(Command::Blocking(b)) => run(state, b.op),
+        Ok(Command::Read(cmd)) => match read(state, 0, &cmd, 1_000) {
             Ok(reply) => reply,
             Err(e) => Reply::error(format!("storage error: {e}")),
         },
@@ -61,8 +32,18 @@ pub(crate) fn exec_args(txn: &mut MemTxn, args: &[Bytes]) -> Reply {
 }
 
 /// Runs each line in order; the replies.
-pub(crate) fn script(txn: &mut MemTxn, lines: &[&str]) -> Vec<Reply> {
-    lines.iter().map(|l| exec(txn, l)).collect()
+pub(crate) fn script(state: &mut State, lines: &[&str]) -> Vec<Reply> {
+    lines.iter().map(|l| exec(state, l)).collect()
+}
+
+/// The keys of database 0, as (key, value) pairs.
+pub(crate) fn keys(state: &State) -> Vec<(Bytes, super::StoredValue)> {
+    state
+        .db(0)
+        .into_iter()
+        .flat_map(|d| d.keys.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 pub(crate) fn int(n: i64) -> Reply {

@@ -1,21 +1,40 @@
 //! The algebra of sorted sets: ZUNION, ZINTER, ZDIFF (and their STORE forms), ZINTERCARD.
 //! Plain sets take part with every member scored 1, as in Redis.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 use cairn_protocol::command::{ReadCommand, SetOp, ZAggregate};
 use cairn_protocol::Reply;
 
-use super::zset::{scored, sorted, Members};
+use super::zset::scored;
 use super::{Data, StoredValue, WRONGTYPE};
 use crate::error::Result;
 
+/// An input or a result: member → score, in member order (so a stored result is the same on
+/// every replica).
+pub(super) type Members = BTreeMap<Bytes, f64>;
+
 /// A key's members as an input: nothing for a missing key, WRONGTYPE for a non-set.
-pub(super) fn input(value: Option<StoredValue>) -> std::result::Result<Members, Reply> {
-    match value.map(|v| v.data) {
+pub(super) fn input(value: Option<&StoredValue>) -> std::result::Result<Members, Reply> {
+    match value.map(|v| &v.data) {
         None => Ok(Members::new()),
-        Some(Data::ZSet(z)) => Ok(z),
-        Some(Data::Set(s)) => Ok(s.into_iter().map(|m| (m, 1.0)).collect()),
+        Some(Data::ZSet(z)) => Ok(z.members().map(|(m, s)| (m.clone(), s)).collect()),
+        Some(Data::Set(s)) => Ok(s.iter().map(|m| (m.clone(), 1.0)).collect()),
         Some(_) => Err(Reply::error(WRONGTYPE)),
     }
+}
+
+/// The members in Redis's order: by score, equal scores by member bytes.
+fn sorted(members: Members) -> Vec<(Bytes, f64)> {
+    let mut all: Vec<(Bytes, f64)> = members.into_iter().collect();
+    all.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    all
 }
 
 /// Combines the inputs in order; `weights` (one per input) scale scores, except for a
@@ -61,9 +80,9 @@ pub(super) fn combine(
 }
 
 /// ZUNION, ZINTER, ZDIFF and ZINTERCARD. `live` gives the live value of a key.
-pub(super) fn read(
+pub(super) fn read<'s>(
     cmd: &ReadCommand,
-    live: &dyn Fn(&[u8]) -> Result<Option<StoredValue>>,
+    live: &dyn Fn(&[u8]) -> Option<&'s StoredValue>,
 ) -> Result<Reply> {
     let (keys, op) = match cmd {
         ReadCommand::ZCombine { keys, op, .. } => (keys, *op),
@@ -72,7 +91,7 @@ pub(super) fn read(
     };
     let mut inputs = Vec::with_capacity(keys.len());
     for k in keys {
-        match input(live(k)?) {
+        match input(live(k)) {
             Ok(members) => inputs.push(members),
             Err(e) => return Ok(e),
         }
@@ -129,7 +148,7 @@ fn aggregate(how: ZAggregate, acc: f64, v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{bulks, exec, int, wrongtype};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn pairs(items: &[(&str, f64)]) -> Reply {
@@ -143,7 +162,7 @@ mod tests {
 
     #[test]
     fn union_inter_diff_and_intercard_read_as_redis() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd a 1 x 2 y 3 z");
         exec(&mut t, "zadd b 10 y 20 z 30 w");
         exec(&mut t, "sadd s x w");

@@ -1,10 +1,10 @@
-//! Sorted set commands. A sorted set is one stored value (`Data::ZSet`, member → score in
-//! member order), read and rewritten whole; the score order (score, then member bytes, as
-//! Redis orders equal scores) is derived when a command needs it. A sorted set that loses its
-//! last member is deleted, as in Redis.
+//! Sorted set commands. A sorted set is `value::ZSetValue` (member → score, and the members
+//! in score order in an order-statistic tree) changed in place: ZADD and ZREM are O(log n)
+//! per member, ZRANK O(log n), a range O(log n + m), as Redis documents. The order is by
+//! score, equal scores by member bytes. A sorted set that loses its last member is deleted,
+//! as in Redis.
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_protocol::command::{
@@ -13,83 +13,46 @@ use cairn_protocol::command::{
 use cairn_protocol::reply::format_double;
 use cairn_protocol::Reply;
 
-use super::{scan, zalgebra, Ctx, Data, StoredValue, WRONGTYPE};
+use super::value::ZSetValue;
+use super::{scan, zalgebra, zset_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
 use crate::error::Result;
-
-pub(super) type Members = BTreeMap<Bytes, f64>;
-
-/// A live sorted set and its expiry.
-type ZSet = (Members, Option<u64>);
 
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 
-/// The members of `value` if it is a sorted set (`None` for no value), or the WRONGTYPE reply.
-fn zset_of(value: Option<StoredValue>) -> std::result::Result<Option<ZSet>, Reply> {
-    match value {
-        None => Ok(None),
-        Some(StoredValue {
-            data: Data::ZSet(z),
-            expire_at_ms,
-            ..
-        }) => Ok(Some((z, expire_at_ms))),
+/// The sorted set in `value` (empty for no value), or the WRONGTYPE reply.
+fn zset_of(value: Option<&StoredValue>) -> std::result::Result<Arc<ZSetValue>, Reply> {
+    match value.map(|v| &v.data) {
+        None => Ok(Arc::default()),
+        Some(Data::ZSet(z)) => Ok(z.clone()),
         Some(_) => Err(Reply::error(WRONGTYPE)),
     }
 }
 
-/// Redis's order: by score, equal scores by member bytes.
-fn by_score(a: &(Bytes, f64), b: &(Bytes, f64)) -> Ordering {
-    a.1.partial_cmp(&b.1)
-        .unwrap_or(Ordering::Equal)
-        .then_with(|| a.0.cmp(&b.0))
+/// The first position (in score order) at or after a score bound used as a minimum.
+fn from_score(z: &ZSetValue, min: &ScoreBound) -> usize {
+    z.count_below(min.value, min.exclusive)
 }
 
-/// The members in score order.
-pub(super) fn sorted(members: Members) -> Vec<(Bytes, f64)> {
-    let mut all: Vec<(Bytes, f64)> = members.into_iter().collect();
-    all.sort_by(by_score);
-    all
+/// The position after the last element within a score bound used as a maximum.
+fn to_score(z: &ZSetValue, max: &ScoreBound) -> usize {
+    z.count_below(max.value, !max.exclusive)
 }
 
-fn above_min(score: f64, min: &ScoreBound) -> bool {
-    if min.exclusive {
-        score > min.value
-    } else {
-        score >= min.value
-    }
-}
-
-fn below_max(score: f64, max: &ScoreBound) -> bool {
-    if max.exclusive {
-        score < max.value
-    } else {
-        score <= max.value
-    }
-}
-
-fn lex_above_min(member: &[u8], min: &LexBound) -> bool {
+fn from_lex(z: &ZSetValue, min: &LexBound) -> usize {
     match min {
-        LexBound::Min => true,
-        LexBound::Max => false,
-        LexBound::Inclusive(m) => member >= &m[..],
-        LexBound::Exclusive(m) => member > &m[..],
+        LexBound::Min => 0,
+        LexBound::Max => z.len(),
+        LexBound::Inclusive(m) => z.count_lex_below(m, false),
+        LexBound::Exclusive(m) => z.count_lex_below(m, true),
     }
 }
 
-fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
+fn to_lex(z: &ZSetValue, max: &LexBound) -> usize {
     match max {
-        LexBound::Min => false,
-        LexBound::Max => true,
-        LexBound::Inclusive(m) => member <= &m[..],
-        LexBound::Exclusive(m) => member < &m[..],
-    }
-}
-
-/// Whether an element is in a score or lex range (a rank range is positional: never).
-fn in_range(member: &[u8], score: f64, by: &ZRangeBy) -> bool {
-    match by {
-        ZRangeBy::Rank { .. } => false,
-        ZRangeBy::Score { min, max } => above_min(score, min) && below_max(score, max),
-        ZRangeBy::Lex { min, max } => lex_above_min(member, min) && lex_below_max(member, max),
+        LexBound::Min => 0,
+        LexBound::Max => z.len(),
+        LexBound::Inclusive(m) => z.count_lex_below(m, true),
+        LexBound::Exclusive(m) => z.count_lex_below(m, false),
     }
 }
 
@@ -105,41 +68,38 @@ fn rank_bounds(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
     Some((start as usize, stop as usize))
 }
 
-/// The elements `range` selects, in reply order.
-fn select(sorted: Vec<(Bytes, f64)>, range: &ZRange) -> Vec<(Bytes, f64)> {
-    let mut all = sorted;
-    if range.rev {
-        all.reverse();
-    }
-    if let ZRangeBy::Rank { start, stop } = range.by {
-        return match rank_bounds(all.len(), start, stop) {
-            Some((start, stop)) => all.into_iter().skip(start).take(stop - start + 1).collect(),
-            None => Vec::new(),
-        };
-    }
-    if range.offset < 0 {
-        return Vec::new();
-    }
-    let offset = usize::try_from(range.offset).unwrap_or(usize::MAX);
-    let count = usize::try_from(range.count).unwrap_or(usize::MAX);
-    all.into_iter()
-        .filter(|(m, s)| in_range(m, *s, &range.by))
-        .skip(offset)
-        .take(count)
-        .collect()
+/// The positions `[from, to)` in ascending score order that a score or lex range covers,
+/// or a rank range (counted in reply order when `rev`) covers.
+fn bounds(z: &ZSetValue, by: &ZRangeBy, rev: bool) -> (usize, usize) {
+    let (from, to) = match by {
+        ZRangeBy::Rank { start, stop } => match rank_bounds(z.len(), *start, *stop) {
+            None => (0, 0),
+            Some((a, b)) if rev => (z.len() - 1 - b, z.len() - a),
+            Some((a, b)) => (a, b + 1),
+        },
+        ZRangeBy::Score { min, max } => (from_score(z, min), to_score(z, max)),
+        ZRangeBy::Lex { min, max } => (from_lex(z, min), to_lex(z, max)),
+    };
+    (from, to.max(from))
 }
 
-/// The elements of a `ZRangeBy` (whole, ascending): ZREMRANGEBY* and ZCOUNT/ZLEXCOUNT.
-fn matching(sorted: Vec<(Bytes, f64)>, by: &ZRangeBy) -> Vec<(Bytes, f64)> {
-    select(
-        sorted,
-        &ZRange {
-            by: by.clone(),
-            rev: false,
-            offset: 0,
-            count: -1,
-        },
-    )
+/// The elements `range` selects, in reply order.
+fn select(z: &ZSetValue, range: &ZRange) -> Vec<(Bytes, f64)> {
+    let (from, to) = bounds(z, &range.by, range.rev);
+    let (skip, take) = match range.by {
+        ZRangeBy::Rank { .. } => (0, usize::MAX),
+        _ if range.offset < 0 => return Vec::new(),
+        _ => (
+            usize::try_from(range.offset).unwrap_or(usize::MAX),
+            usize::try_from(range.count).unwrap_or(usize::MAX),
+        ),
+    };
+    let items = z.range(from, to).map(|(m, s)| (m.clone(), s));
+    if range.rev {
+        items.rev().skip(skip).take(take).collect()
+    } else {
+        items.skip(skip).take(take).collect()
+    }
 }
 
 /// `member, score, ...` as one flat array (ZPOPMIN without a count).
@@ -160,15 +120,20 @@ pub(super) fn scored(items: Vec<(Bytes, f64)>) -> Reply {
 }
 
 impl Ctx<'_> {
-    /// The live sorted set at `key` (`None`: no key), or the WRONGTYPE reply.
-    fn zset_at(&mut self, key: &[u8]) -> Result<std::result::Result<Option<ZSet>, Reply>> {
-        Ok(zset_of(self.live(key)?))
+    /// The live sorted set at `key` (empty: no key), or the WRONGTYPE reply.
+    fn zset_at(&mut self, key: &[u8]) -> std::result::Result<Arc<ZSetValue>, Reply> {
+        zset_of(self.live_ref(key))
     }
 
-    /// Stores `members` at `key` with its expiry, or deletes the key if it is empty.
-    fn put_zset(&mut self, key: &[u8], (members, expire_at_ms): ZSet) -> Result<()> {
-        let data = Data::ZSet(members);
-        self.put_or_delete(key, StoredValue::new(data, expire_at_ms))
+    /// Runs `f` on the sorted set at `key` in place (creating it if `create`).
+    fn with_zset<T>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut ZSetValue) -> T,
+    ) -> std::result::Result<Option<T>, Reply> {
+        self.modify(key, Kind::ZSet, create, |v| zset_mut(v).map(f))
+            .map(Option::flatten)
     }
 
     /// ZADD. With INCR the reply is the new score, or nil when a condition stopped it.
@@ -181,36 +146,40 @@ impl Ctx<'_> {
         ch: bool,
         incr: bool,
     ) -> Result<Reply> {
-        let zset = match self.zset_at(key)? {
+        let current = match self.zset_at(key) {
             Err(e) => return Ok(e),
-            Ok(None) if condition == Some(SetCondition::Xx) => {
-                return Ok(if incr { Reply::Nil } else { Reply::Integer(0) });
-            }
             Ok(z) => z,
         };
-        let mut zset = zset.unwrap_or_default();
+        // Decide every change first (an INCR to NaN refuses the whole command), then apply.
+        let mut changes: Vec<(Bytes, f64)> = Vec::new();
         let (mut added, mut updated) = (0, 0);
         let mut incr_reply = Reply::Nil;
         for (score, member) in pairs {
-            match zset.0.get(member).copied() {
-                Some(current) => {
+            let existing = changes
+                .iter()
+                .rev()
+                .find(|(m, _)| m == member)
+                .map(|(_, s)| *s)
+                .or_else(|| current.score(member));
+            match existing {
+                Some(old) => {
                     if condition == Some(SetCondition::Nx) {
                         continue;
                     }
-                    let new = if incr { current + score } else { *score };
+                    let new = if incr { old + score } else { *score };
                     if new.is_nan() {
                         return Ok(Reply::error(NAN_SCORE));
                     }
                     let blocked = match compare {
-                        Some(ZCompare::Gt) => new <= current,
-                        Some(ZCompare::Lt) => new >= current,
+                        Some(ZCompare::Gt) => new <= old,
+                        Some(ZCompare::Lt) => new >= old,
                         None => false,
                     };
                     if blocked {
                         continue;
                     }
-                    if new != current {
-                        zset.0.insert(member.clone(), new);
+                    if new != old {
+                        changes.push((member.clone(), new));
                         updated += 1;
                     }
                     incr_reply = Reply::Double(new);
@@ -219,14 +188,22 @@ impl Ctx<'_> {
                     if condition == Some(SetCondition::Xx) {
                         continue;
                     }
-                    zset.0.insert(member.clone(), *score);
+                    changes.push((member.clone(), *score));
                     added += 1;
                     incr_reply = Reply::Double(*score);
                 }
             }
         }
-        if added + updated > 0 {
-            self.put_zset(key, zset)?;
+        drop(current);
+        if !changes.is_empty() {
+            let applied = self.with_zset(key, true, |z| {
+                for (m, s) in changes {
+                    z.insert(m, s);
+                }
+            });
+            if let Err(e) = applied {
+                return Ok(e);
+            }
         }
         Ok(if incr {
             incr_reply
@@ -240,22 +217,24 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn zrem(&mut self, key: &Bytes, gone: &[Bytes]) -> Result<Reply> {
-        let mut zset = match self.zset_at(key)? {
+        match self.zset_at(key) {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Integer(0)),
-            Ok(Some(z)) => z,
-        };
-        let removed = gone.iter().filter(|m| zset.0.remove(*m).is_some()).count();
-        if removed > 0 {
-            self.put_zset(key, zset)?;
+            Ok(z) if !gone.iter().any(|m| z.score(m).is_some()) => return Ok(Reply::Integer(0)),
+            Ok(_) => {}
         }
-        Ok(Reply::Integer(removed as i64))
+        let removed = self.with_zset(key, false, |z| {
+            gone.iter().filter(|m| z.remove(m).is_some()).count()
+        });
+        Ok(match removed {
+            Err(e) => e,
+            Ok(n) => Reply::Integer(n.unwrap_or(0) as i64),
+        })
     }
 
     /// ZPOPMIN / ZPOPMAX. Without a count the reply is flat `[member, score]` (also in RESP3);
     /// with one it is pairs.
     pub(crate) fn zpop(&mut self, key: &Bytes, max: bool, count: Option<u64>) -> Result<Reply> {
-        let all = match self.zpop_items(key, max, count.unwrap_or(1))? {
+        let all = match self.zpop_items(key, max, count.unwrap_or(1)) {
             Err(e) => return Ok(e),
             Ok(all) if all.is_empty() => return Ok(Reply::Array(Vec::new())),
             Ok(all) => all,
@@ -272,7 +251,7 @@ impl Ctx<'_> {
     /// the null array if all are empty.
     pub(crate) fn zmpop(&mut self, keys: &[Bytes], max: bool, count: Option<u64>) -> Result<Reply> {
         for key in keys {
-            let all = match self.zpop_items(key, max, count.unwrap_or(1))? {
+            let all = match self.zpop_items(key, max, count.unwrap_or(1)) {
                 Err(e) => return Ok(e),
                 Ok(all) if all.is_empty() => continue,
                 Ok(all) => all,
@@ -299,23 +278,28 @@ impl Ctx<'_> {
         key: &Bytes,
         max: bool,
         n: u64,
-    ) -> Result<std::result::Result<Vec<(Bytes, f64)>, Reply>> {
-        let (members, expire) = match self.zset_at(key)? {
-            Err(e) => return Ok(Err(e)),
-            Ok(None) => return Ok(Ok(Vec::new())),
-            Ok(Some(z)) => z,
-        };
+    ) -> std::result::Result<Vec<(Bytes, f64)>, Reply> {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
-        if n == 0 {
-            return Ok(Ok(Vec::new()));
+        if self.zset_at(key)?.is_empty() || n == 0 {
+            return Ok(Vec::new());
         }
-        let mut all = sorted(members);
-        if max {
-            all.reverse();
-        }
-        let rest = all.split_off(n.min(all.len()));
-        self.put_zset(key, (rest.into_iter().collect(), expire))?;
-        Ok(Ok(all))
+        let popped = self.with_zset(key, false, |z| {
+            let mut out = Vec::new();
+            while out.len() < n {
+                let next = if max {
+                    z.len().checked_sub(1).and_then(|i| z.by_rank(i))
+                } else {
+                    z.by_rank(0)
+                };
+                let Some((m, s)) = next.map(|(m, s)| (m.clone(), s)) else {
+                    break;
+                };
+                z.remove(&m);
+                out.push((m, s));
+            }
+            out
+        })?;
+        Ok(popped.unwrap_or_default())
     }
 
     /// ZRANGESTORE: the selection replaces `dst` whatever it held (and its TTL); an empty one
@@ -326,31 +310,36 @@ impl Ctx<'_> {
         src: &Bytes,
         range: &ZRange,
     ) -> Result<Reply> {
-        let members = match self.zset_at(src)? {
+        let picked: ZSetValue = match self.zset_at(src) {
             Err(e) => return Ok(e),
-            Ok(z) => z.map(|(m, _)| m).unwrap_or_default(),
+            Ok(z) => select(&z, range).into_iter().collect(),
         };
-        let picked: Members = select(sorted(members), range).into_iter().collect();
         let n = picked.len() as i64;
-        self.put_zset(dst, (picked, None))?;
+        self.put_or_delete(dst, StoredValue::new(Data::ZSet(Arc::new(picked)), None));
         Ok(Reply::Integer(n))
     }
 
     /// ZREMRANGEBYRANK / BYSCORE / BYLEX.
     pub(crate) fn zremrange(&mut self, key: &Bytes, by: &ZRangeBy) -> Result<Reply> {
-        let (mut members, expire) = match self.zset_at(key)? {
+        let gone: Vec<Bytes> = match self.zset_at(key) {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::Integer(0)),
-            Ok(Some(z)) => z,
+            Ok(z) => {
+                let (from, to) = bounds(&z, by, false);
+                z.range(from, to).map(|(m, _)| m.clone()).collect()
+            }
         };
-        let gone = matching(sorted(members.clone()), by);
-        for (m, _) in &gone {
-            members.remove(m);
+        if gone.is_empty() {
+            return Ok(Reply::Integer(0));
         }
-        if !gone.is_empty() {
-            self.put_zset(key, (members, expire))?;
-        }
-        Ok(Reply::Integer(gone.len() as i64))
+        let removed = self.with_zset(key, false, |z| {
+            for m in &gone {
+                z.remove(m);
+            }
+        });
+        Ok(match removed {
+            Err(e) => e,
+            Ok(_) => Reply::Integer(gone.len() as i64),
+        })
     }
 
     /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE. Sets count as sorted sets with score 1.
@@ -364,49 +353,48 @@ impl Ctx<'_> {
     ) -> Result<Reply> {
         let mut inputs = Vec::with_capacity(keys.len());
         for k in keys {
-            match zalgebra::input(self.live(k)?) {
+            match zalgebra::input(self.live_ref(k)) {
                 Ok(members) => inputs.push(members),
                 Err(e) => return Ok(e),
             }
         }
-        let result = zalgebra::combine(op, inputs, weights, how);
+        let result: ZSetValue = zalgebra::combine(op, inputs, weights, how)
+            .into_iter()
+            .collect();
         let n = result.len() as i64;
-        self.put_zset(dst, (result, None))?;
+        self.put_or_delete(dst, StoredValue::new(Data::ZSet(Arc::new(result)), None));
         Ok(Reply::Integer(n))
     }
 }
 
 /// Answers a sorted set read on the live value of its key.
-pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -> Reply {
-    let members = match zset_of(value) {
+pub(super) fn read(cmd: &ReadCommand, value: Option<&StoredValue>, now_ms: u64) -> Reply {
+    let z = match zset_of(value) {
         Err(e) => return e,
-        Ok(z) => z.map(|(m, _)| m),
+        Ok(z) => z,
     };
-    let members = members.unwrap_or_default();
     match cmd {
-        ReadCommand::ZScore { member, .. } => match members.get(member) {
-            Some(s) => Reply::Double(*s),
-            None => Reply::Nil,
-        },
+        ReadCommand::ZScore { member, .. } => z.score(member).map_or(Reply::Nil, Reply::Double),
         ReadCommand::ZMScore { members: asked, .. } => Reply::Array(
             asked
                 .iter()
-                .map(|m| members.get(m).map_or(Reply::Nil, |s| Reply::Double(*s)))
+                .map(|m| z.score(m).map_or(Reply::Nil, Reply::Double))
                 .collect(),
         ),
-        ReadCommand::ZCard { .. } => Reply::Integer(members.len() as i64),
+        ReadCommand::ZCard { .. } => Reply::Integer(z.len() as i64),
         ReadCommand::ZRandMember {
             key,
             count,
             with_scores,
-        } => zrandmember(key, members, *count, *with_scores, now_ms),
+        } => zrandmember(key, &z, *count, *with_scores, now_ms),
         ReadCommand::ZCount { by, .. } => {
-            Reply::Integer(matching(sorted(members), by).len() as i64)
+            let (from, to) = bounds(&z, by, false);
+            Reply::Integer((to - from) as i64)
         }
         ReadCommand::ZRange {
             range, with_scores, ..
         } => {
-            let picked = select(sorted(members), range);
+            let picked = select(&z, range);
             if *with_scores {
                 scored(picked)
             } else {
@@ -418,32 +406,29 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -
             rev,
             with_score,
             ..
-        } => {
-            let all = sorted(members);
-            let found = all.iter().position(|(m, _)| m == member);
-            match (found, all.len()) {
-                (Some(i), len) => {
-                    let rank = if *rev { len - 1 - i } else { i };
-                    let rank = Reply::Integer(rank as i64);
-                    match (with_score, all.get(i)) {
-                        (true, Some((_, s))) => Reply::Array(vec![rank, Reply::Double(*s)]),
-                        _ => rank,
-                    }
+        } => match z.rank(member) {
+            Some(i) => {
+                let rank = if *rev { z.len() - 1 - i } else { i };
+                let rank = Reply::Integer(rank as i64);
+                match (with_score, z.score(member)) {
+                    (true, Some(s)) => Reply::Array(vec![rank, Reply::Double(s)]),
+                    _ => rank,
                 }
-                (None, _) if *with_score => Reply::NilArray,
-                (None, _) => Reply::Nil,
             }
-        }
+            None if *with_score => Reply::NilArray,
+            None => Reply::Nil,
+        },
         ReadCommand::CollectionScan {
             cursor,
             pattern,
             count,
             ..
         } => scan::reply(
-            sorted(members)
-                .into_iter()
-                .map(|(m, s)| (m, Some(Bytes::from(format_double(s)))))
-                .collect(),
+            z.len(),
+            |i| {
+                z.member_at(i)
+                    .map(|(m, s)| (m.clone(), Some(Bytes::from(format_double(s)))))
+            },
             *cursor,
             pattern.as_deref(),
             *count,
@@ -455,22 +440,21 @@ pub(super) fn read(cmd: &ReadCommand, value: Option<StoredValue>, now_ms: u64) -
 /// ZRANDMEMBER: random members (with repeats for a negative count), with their scores.
 fn zrandmember(
     key: &[u8],
-    members: Members,
+    z: &ZSetValue,
     count: Option<i64>,
     with_scores: bool,
     now_ms: u64,
 ) -> Reply {
-    let items: Vec<(Bytes, f64)> = members.into_iter().collect();
-    let picks = match super::random::sample(key, items.len(), count, now_ms) {
+    let picks = match super::random::sample(key, z.len(), count, now_ms) {
         Err(e) => return e,
         Ok(super::random::Sample::One(i)) => {
-            return Reply::opt_bulk(i.and_then(|i| items.get(i)).map(|m| m.0.clone()))
+            return Reply::opt_bulk(i.and_then(|i| z.member_at(i)).map(|m| m.0.clone()))
         }
         Ok(super::random::Sample::Many(picks)) => picks,
     };
     let chosen: Vec<(Bytes, f64)> = picks
         .into_iter()
-        .filter_map(|i| items.get(i).cloned())
+        .filter_map(|i| z.member_at(i).map(|(m, s)| (m.clone(), s)))
         .collect();
     if with_scores {
         scored(chosen)
@@ -482,7 +466,7 @@ fn zrandmember(
 #[cfg(test)]
 mod tests {
     use super::super::testing::{bulk, bulks, exec, int, script, wrongtype};
-    use super::super::tests::MemTxn;
+    use super::super::State;
     use super::*;
 
     fn d(v: f64) -> Reply {
@@ -499,7 +483,7 @@ mod tests {
 
     #[test]
     fn zadd_flags_and_scores() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         assert_eq!(
             script(
                 &mut t,
@@ -580,7 +564,7 @@ mod tests {
 
     #[test]
     fn ranges_by_rank_score_and_lex() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 1 a 2 b 2 c 3 d -inf m +inf n");
         assert_eq!(
             script(
@@ -623,7 +607,7 @@ mod tests {
                 arr(&[]),
             ]
         );
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd l 0 a 0 b 0 c 0 d 0 e");
         assert_eq!(
             script(
@@ -652,7 +636,7 @@ mod tests {
 
     #[test]
     fn ranks_pops_and_removal() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 1 a 2 b 3 c 4 d 5 e");
         assert_eq!(
             script(
@@ -708,7 +692,7 @@ mod tests {
             ),
             [int(2), int(1), int(2), int(0), int(0), int(0)]
         );
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd p 3 x 1 y 2 z");
         let reply = exec(&mut t, "zpopmax p 10");
         assert_eq!(reply, pairs(&[("x", 3.0), ("z", 2.0), ("y", 1.0)]));
@@ -717,7 +701,7 @@ mod tests {
 
     #[test]
     fn stores_and_wrongtype() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         script(
             &mut t,
             &[
@@ -793,7 +777,7 @@ mod tests {
 
     #[test]
     fn multi_key_pops_take_the_first_non_empty_set() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 1 a 2 b 3 c");
         exec(&mut t, "set s x");
         let pair = |m: &str, s: f64| Reply::Array(vec![bulk(m), Reply::Double(s)]);
@@ -821,7 +805,7 @@ mod tests {
 
     #[test]
     fn zrandmember_shapes() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 1 a 2 b 3 c");
         assert_eq!(exec(&mut t, "zrandmember missing"), Reply::Nil);
         assert_eq!(exec(&mut t, "zrandmember missing 3"), arr(&[]));
@@ -842,11 +826,11 @@ mod tests {
 
     #[test]
     fn zscan_lists_members_with_scores() {
-        let mut t = MemTxn::default();
+        let mut t = State::default();
         exec(&mut t, "zadd z 2 b 1.5 a 1e20 c");
         assert_eq!(
             exec(&mut t, "zscan z 0"),
-            Reply::Array(vec![bulk("0"), arr(&["a", "1.5", "b", "2", "c", "1e+20"])])
+            Reply::Array(vec![bulk("0"), arr(&["b", "2", "a", "1.5", "c", "1e+20"])])
         );
         assert_eq!(
             exec(&mut t, "zscan z 0 match b"),

@@ -17,7 +17,7 @@ pub use tls::PeerTls;
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
     ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexAtResult, ReadIndexResult, Sinks,
-    TimeoutNow, TouchSink, Touched, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
+    TimeoutNow, TouchSink, Touched, DIGEST_SCHEME, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
 };
 
 use serde::de::DeserializeOwned;

@@ -24,9 +24,17 @@ pub struct PeerStatus {
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
     pub members: Vec<(NodeId, NodeInfo)>,
-    /// The consistency checks this node applied: (log index, digest), oldest first.
+    /// The consistency checks this node applied: (log index, digest), oldest first, each
+    /// index marked with [`DIGEST_SCHEME`].
     pub checks: Vec<(u64, u64)>,
 }
+
+/// Marks the log indexes of the checks a node reports: its digests are of this scheme (per
+/// key, from content digests kept by each value; see `keyspace::value::digest`). Nodes of
+/// the versions before it reported bare indexes and digested differently, so during a
+/// rolling upgrade each side finds no comparable record from the other (no answer, which
+/// never makes a majority against a node) instead of a mismatch.
+pub const DIGEST_SCHEME: u64 = 1 << 63;
 
 pub type ForwardResult = crate::proposer::ProposeResult;
 pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
@@ -115,7 +123,12 @@ impl PeerService {
                 .nodes()
                 .map(|(id, n)| (*id, n.clone()))
                 .collect(),
-            checks: sm.checks().unwrap_or_default(),
+            checks: sm
+                .checks()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(index, digest)| (index | DIGEST_SCHEME, digest))
+                .collect(),
         }
     }
 }

@@ -5,11 +5,11 @@
 //!   machine's checkpoint, loaded at start before the log is re-applied.
 //! - `<data-dir>/sled`: the snapshot catalogue and recent consistency checks ([`sm`]).
 //!
-//! The state machine itself is in memory ([`mem`]): no request waits for the disk except
-//! for the log's sync. Data dirs of earlier versions are migrated at start ([`migrate`]).
+//! The state machine itself is in memory (`crate::keyspace::state`): no request waits for
+//! the disk except for the log's sync. Data dirs of earlier versions are migrated at start ([`migrate`]).
 
+mod image;
 mod keys;
-mod mem;
 mod migrate;
 mod restore;
 mod sm;
@@ -19,7 +19,7 @@ pub mod wal;
 
 use std::path::{Path, PathBuf};
 
-pub use mem::State;
+pub use crate::keyspace::State;
 pub use restore::Restored;
 pub use sm::StateMachine;
 pub use view::{Keyspace, Reading, Sampled, LOADING};

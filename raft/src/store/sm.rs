@@ -23,11 +23,11 @@ use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use cairn_protocol::acl::Users;
 use cairn_protocol::Reply;
 
-use super::mem::image::{self, Frozen};
-use super::mem::{MemTxn, State};
+use super::image::{self, Frozen};
 use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
+use crate::keyspace::State;
 use crate::types::{
     Entry, LogId, OpKind, ReplicatedSettings, Response, Snapshot, SnapshotMeta, StorageError,
     StoredMembership, TypeConfig,
@@ -256,7 +256,7 @@ impl StateMachine {
     /// Recomputes every database's digest from its keys and compares it with the running
     /// digest kept by `apply`: the databases that differ, as (db, running, computed).
     pub fn digest_mismatches(&self) -> Result<Vec<(u8, u64, u64)>> {
-        self.shared.read().digest_mismatches()
+        Ok(self.shared.read().digest_mismatches())
     }
 
     /// Where snapshot files live.
@@ -367,9 +367,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Normal(op) => {
                         acl_changed |= op.ops.iter().any(OpKind::changes_acl);
                         settings_changed |= op.ops.iter().any(OpKind::changes_settings);
-                        let mut txn = MemTxn::new(&mut state);
-                        txn.set_stamp(entry.log_id.index);
-                        let mut out = keyspace::apply(&mut txn, op).map_err(|e| {
+                        let index = entry.log_id.index;
+                        let mut out = keyspace::apply(&mut state, index, op).map_err(|e| {
                             StorageError::from(StorageIOError::apply(
                                 entry.log_id,
                                 AnyError::error(e),

@@ -8,9 +8,9 @@ use std::sync::{Arc, RwLockReadGuard};
 
 use bytes::Bytes;
 
-use super::mem::{Place, State};
 use super::sm::Shared;
 use crate::error::Result;
+use crate::keyspace::state::{Place, State};
 use crate::keyspace::{entry_bytes, scan_hash, StoredValue, DATABASES};
 
 /// A key the eviction sampler looked at.
@@ -44,23 +44,13 @@ impl Deref for Reading<'_> {
     }
 }
 
-impl State {
-    /// Whether the key exists and is not expired at `now_ms` (a keyspace hit).
-    pub fn get_live(&self, db: u8, key: &[u8], now_ms: u64) -> bool {
-        self.dbs
-            .get(usize::from(db))
-            .and_then(|d| d.keys.get(key))
-            .is_some_and(|v| !v.is_expired(now_ms))
-    }
-}
-
-fn sampled(key: &Bytes, value: &StoredValue) -> Result<Sampled> {
-    Ok(Sampled {
+fn sampled(key: &Bytes, value: &StoredValue) -> Sampled {
+    Sampled {
         key: key.clone(),
         hash: scan_hash(key),
         expire_at_ms: value.expire_at_ms,
-        bytes: entry_bytes(key, &value.encode()?),
-    })
+        bytes: entry_bytes(key, value),
+    }
 }
 
 impl Keyspace {
@@ -125,7 +115,7 @@ impl Keyspace {
             if !wanted(key) || (volatile && value.expire_at_ms.is_none()) {
                 continue;
             }
-            out.push(sampled(key, value)?);
+            out.push(sampled(key, value));
             if out.len() >= limit {
                 break;
             }
@@ -150,7 +140,7 @@ impl Keyspace {
             let Some(value) = d.keys.get(key) else {
                 continue;
             };
-            let s = sampled(key, value)?;
+            let s = sampled(key, value);
             total = total.saturating_add(s.bytes);
             out.push(s);
         }

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use cairn_protocol::acl::Users;
 
-use super::replies::{Group, ReplyTable};
-use super::{Slots, State, STAMP_BUCKETS};
 use crate::error::{Error, Result};
+use crate::keyspace::state::replies::{Group, ReplyTable};
+use crate::keyspace::state::{Slots, State, STAMP_BUCKETS};
 use crate::keyspace::{StoredValue, DATABASES};
 use crate::store::keys;
 use crate::store::snapshot::{SnapReader, SnapRecord, SnapWriter};
@@ -132,7 +132,8 @@ fn load_entry(state: &mut State, k: &[u8], v: &[u8]) -> Result<()> {
             let Some(d) = state.dbs.get_mut(usize::from(db)) else {
                 return Err(corrupt(format!("a key in database {db}")));
             };
-            d.put(db, key, value)
+            d.put(db, key, value);
+            Ok(())
         }
         Some(keys::REPLY) => {
             let time = keys::reply_group_time(k)
@@ -175,8 +176,6 @@ fn load_entry(state: &mut State, k: &[u8], v: &[u8]) -> Result<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
     use crate::keyspace::Data;
     use crate::types::RequestId;
@@ -187,12 +186,10 @@ mod tests {
         for i in 0..300u32 {
             let db = (i % 3) as u8;
             let value = StoredValue::new(
-                Data::Str(Bytes::from(format!("v{i}"))),
+                Data::string(format!("v{i}")),
                 (i % 5 == 0).then_some(1_000_000 + u64::from(i)),
             );
-            state.dbs[usize::from(db)]
-                .put(db, format!("k{i}").as_bytes(), value)
-                .unwrap();
+            state.dbs[usize::from(db)].put(db, format!("k{i}").as_bytes(), value);
         }
         state.stamp_delete(1, b"gone", 77);
         state.replies.insert(

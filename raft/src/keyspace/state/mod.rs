@@ -1,31 +1,29 @@
-//! The serving copy of the state machine, in memory: every database's keys (by hash slot,
-//! see [`slots`]), the expiry index, the running digest and dataset size, and the replicated
-//! tables beside the data (at-most-once replies, ACL users, settings, delete stamps).
+//! The replicated state in memory: every database's keys (by hash slot, see [`slots`]), the
+//! expiry index, the running digest and dataset size, and the tables beside the data
+//! (at-most-once replies, ACL users, settings, delete stamps).
 //!
-//! It is durable through the Raft log and snapshots: at start the newest snapshot is loaded
-//! and openraft re-applies the committed log after it. Nothing here touches the disk, so a
-//! read or an apply never waits for it.
+//! It is durable through the Raft log and snapshots (the store's job): nothing here touches
+//! the disk, so a read or an apply never waits for it. A snapshot takes it in O(slots) (see
+//! `store::image`): slots, collections and the reply table are shared, and a later write
+//! copies only what it changes.
 //!
-//! Point-in-time copies for snapshots are O(slots): [`State::freeze`] shares every slot and
-//! the persistent reply table; later writes copy only what they change.
+//! Every write goes through [`Db::put`] and [`Db::remove`], which keep the counters, the
+//! digest and the expiry index in O(1) per key, whatever the value's size: values keep their
+//! own content digest and size up to date (see `keyspace::value`).
 
-pub mod image;
+pub mod replies;
 pub mod slots;
-mod txn;
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use cairn_protocol::acl::Users;
 
-use crate::error::Result;
-use crate::keyspace::{entry_bytes, entry_digest, StoredValue, View, DATABASES};
+use super::value::{entry_bytes, key_digest, StoredValue};
+use super::DATABASES;
 use crate::types::{LogId, ReplicatedSettings, StoredMembership};
 pub use replies::ReplyTable;
 pub use slots::{Place, Slots};
-pub use txn::MemTxn;
-
-mod replies;
 
 /// Delete-stamp buckets per database (see [`State::delete_stamp`]).
 pub const STAMP_BUCKETS: usize = 4096;
@@ -39,7 +37,7 @@ pub struct Db {
     pub expires: BTreeSet<(u64, Bytes)>,
     /// Number of keys.
     pub len: u64,
-    /// Wrapping sum of `entry_digest` of every key: the consistency check compares it.
+    /// Wrapping sum of `key_digest` of every key: the consistency check compares it.
     pub digest: u64,
     /// Sum of `entry_bytes` of every key: `used_memory`, the same on every replica.
     pub bytes: u64,
@@ -75,16 +73,15 @@ impl Default for State {
 
 /// The delete-stamp bucket of a key.
 pub fn stamp_bucket(key: &[u8]) -> usize {
-    (crate::keyspace::scan_hash(key) >> 52) as usize
+    (super::scan_hash(key) >> 52) as usize
 }
 
 impl Db {
     /// Adds (`sign` 1) or removes (-1) a stored value's share of the counters and index.
-    fn account(&mut self, db: u8, key: &[u8], value: &StoredValue, sign: i8) -> Result<()> {
-        let encoded = value.encode()?;
-        let digest = entry_digest(db, key, &encoded);
-        let bytes = entry_bytes(key, &encoded);
-        if sign > 0 {
+    fn account(&mut self, db: u8, key: &[u8], value: &StoredValue, add: bool) {
+        let digest = key_digest(db, key, value);
+        let bytes = entry_bytes(key, value);
+        if add {
             self.digest = self.digest.wrapping_add(digest);
             self.bytes = self.bytes.saturating_add(bytes);
             self.len += 1;
@@ -99,27 +96,25 @@ impl Db {
                 self.expires.remove(&(at, Bytes::copy_from_slice(key)));
             }
         }
-        Ok(())
     }
 
-    /// Stores a value, keeping the counters and the expiry index.
-    pub fn put(&mut self, db: u8, key: &[u8], value: StoredValue) -> Result<()> {
-        self.account(db, key, &value, 1)?;
+    pub fn get(&self, key: &[u8]) -> Option<&StoredValue> {
+        self.keys.get(key)
+    }
+
+    /// Stores a value (database number `db`), replacing any, keeping the counters and index.
+    pub fn put(&mut self, db: u8, key: &[u8], value: StoredValue) {
+        self.account(db, key, &value, true);
         if let Some(old) = self.keys.insert(key, value) {
-            self.account(db, key, &old, -1)?;
+            self.account(db, key, &old, false);
         }
-        Ok(())
     }
 
-    /// Removes a key; whether it was there.
-    pub fn delete(&mut self, db: u8, key: &[u8]) -> Result<bool> {
-        match self.keys.remove(key) {
-            Some(old) => {
-                self.account(db, key, &old, -1)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+    /// Takes a key's value out, keeping the counters and index.
+    pub fn remove(&mut self, db: u8, key: &[u8]) -> Option<StoredValue> {
+        let old = self.keys.remove(key)?;
+        self.account(db, key, &old, false);
+        Some(old)
     }
 }
 
@@ -133,12 +128,20 @@ impl State {
             .unwrap_or(0)
     }
 
-    fn stamp_delete(&mut self, db: u8, key: &[u8], index: u64) {
+    pub fn stamp_delete(&mut self, db: u8, key: &[u8], index: u64) {
         if let Some(s) = self.stamps.get_mut(usize::from(db)) {
             if s.is_empty() {
                 s.resize(STAMP_BUCKETS, 0);
             }
             s[stamp_bucket(key)] = index;
+        }
+    }
+
+    /// Every bucket of `db` counts as deleted from at `index` (FLUSHDB).
+    pub fn stamp_all(&mut self, db: u8, index: u64) {
+        if let Some(s) = self.stamps.get_mut(usize::from(db)) {
+            s.clear();
+            s.resize(STAMP_BUCKETS, index);
         }
     }
 
@@ -156,60 +159,56 @@ impl State {
 
     /// Recomputes every database's digest from its keys: (db, running, recomputed) where
     /// they differ. Equal unless the running digest has a bug.
-    pub fn digest_mismatches(&self) -> Result<Vec<(u8, u64, u64)>> {
+    pub fn digest_mismatches(&self) -> Vec<(u8, u64, u64)> {
         let mut bad = Vec::new();
         for (db, d) in (0..DATABASES).zip(&self.dbs) {
-            let mut computed = 0u64;
-            for (k, v) in d.keys.iter() {
-                computed = computed.wrapping_add(entry_digest(db, k, &v.encode()?));
-            }
+            let computed = d
+                .keys
+                .iter()
+                .fold(0u64, |acc, (k, v)| acc.wrapping_add(key_digest(db, k, v)));
             if computed != d.digest {
                 bad.push((db, d.digest, computed));
             }
         }
-        Ok(bad)
+        bad
     }
 
-    fn db(&self, db: u8) -> Option<&Db> {
+    pub fn db(&self, db: u8) -> Option<&Db> {
         self.dbs.get(usize::from(db))
     }
-}
 
-impl View for State {
-    fn delete_stamp(&self, db: u8, key: &[u8]) -> Result<u64> {
-        Ok(State::delete_stamp(self, db, key))
+    /// The value of `key` in `db`, expired or not.
+    pub fn get(&self, db: u8, key: &[u8]) -> Option<&StoredValue> {
+        self.db(db)?.get(key)
     }
 
-    fn get(&self, db: u8, key: &[u8]) -> Result<Option<StoredValue>> {
-        Ok(self.db(db).and_then(|d| d.keys.get(key)).cloned())
+    /// The value of `key` in `db` unless it has expired by `now_ms`.
+    pub fn get_live(&self, db: u8, key: &[u8], now_ms: u64) -> Option<&StoredValue> {
+        self.get(db, key).filter(|v| !v.is_expired(now_ms))
     }
 
-    fn scan(&self, db: u8, cursor: u64, count: usize) -> Result<(Vec<(Bytes, StoredValue)>, u64)> {
+    /// The number of keys stored in `db`, including expired ones not yet removed (as Redis).
+    pub fn len(&self, db: u8) -> u64 {
+        self.db(db).map_or(0, |d| d.len)
+    }
+
+    /// Up to about `count` keys in scan order from `cursor` (see [`Place::cursor`]), never
+    /// stopping between keys of one cursor position; and the cursor to continue from (0:
+    /// done).
+    pub fn scan(&self, db: u8, cursor: u64, count: usize) -> (Vec<(&Bytes, &StoredValue)>, u64) {
         let Some(d) = self.db(db) else {
-            return Ok((Vec::new(), 0));
+            return (Vec::new(), 0);
         };
         let mut out = Vec::new();
         let mut last: Option<u64> = None;
         for (place, k, v) in d.keys.iter_from(Place::from_cursor(cursor), false) {
             let at = place.cursor();
-            // Stop only between cursor positions, so resuming never skips a key.
             if out.len() >= count.max(1) && last != Some(at) {
-                return Ok((out, at));
+                return (out, at);
             }
             last = Some(at);
-            out.push((k.clone(), v.clone()));
+            out.push((k, v));
         }
-        Ok((out, 0))
-    }
-
-    fn all(&self, db: u8) -> Result<Vec<(Bytes, StoredValue)>> {
-        Ok(self
-            .db(db)
-            .map(|d| d.keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default())
-    }
-
-    fn len(&self, db: u8) -> Result<u64> {
-        Ok(self.db(db).map_or(0, |d| d.len))
+        (out, 0)
     }
 }
