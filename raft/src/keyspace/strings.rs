@@ -58,6 +58,9 @@ impl Ctx<'_> {
         get: bool,
         ttl: SetTtl,
     ) -> Result<Reply> {
+        if !get && condition.is_none() && !matches!(ttl, SetTtl::Keep) {
+            return Ok(self.overwrite(key, value, ttl));
+        }
         let old = match self.string(key)? {
             // SET ... GET on a non-string is an error; plain SET overwrites any type.
             Err(e) if get => return Ok(e),
@@ -89,15 +92,36 @@ impl Ctx<'_> {
                 }
             },
         };
-        self.put(key, StoredValue::string(value.clone(), expire_at_ms));
+        self.put(key, StoredValue::string(owned(value), expire_at_ms));
         Ok(if get { old_reply } else { Reply::ok() })
+    }
+
+    /// A SET that needs nothing of the old value (no GET, NX/XX or KEEPTTL): one insert,
+    /// whatever was there, expired or not.
+    fn overwrite(&mut self, key: &Bytes, value: &Bytes, ttl: SetTtl) -> Reply {
+        let expire_at_ms = match ttl {
+            SetTtl::Clear | SetTtl::Keep => None,
+            SetTtl::Set(e) => match self.deadline(e) {
+                Deadline::At(at) => Some(at),
+                Deadline::Past => {
+                    // Redis sets and immediately expires the key: the effect is a delete.
+                    self.delete(key);
+                    return Reply::ok();
+                }
+                Deadline::Invalid => {
+                    return Reply::error("ERR invalid expire time in 'set' command")
+                }
+            },
+        };
+        self.put(key, StoredValue::string(owned(value), expire_at_ms));
+        Reply::ok()
     }
 
     pub(crate) fn setnx(&mut self, key: &Bytes, value: &Bytes) -> Result<Reply> {
         if self.live(key)?.is_some() {
             return Ok(Reply::Integer(0));
         }
-        self.put(key, StoredValue::string(value.clone(), None));
+        self.put(key, StoredValue::string(owned(value), None));
         Ok(Reply::Integer(1))
     }
 
@@ -148,7 +172,7 @@ impl Ctx<'_> {
 
     pub(crate) fn mset(&mut self, pairs: &[(Bytes, Bytes)]) -> Result<Reply> {
         for (k, v) in pairs {
-            self.put(k, StoredValue::string(v.clone(), None));
+            self.put(k, StoredValue::string(owned(v), None));
         }
         Ok(Reply::ok())
     }
@@ -252,6 +276,17 @@ impl Ctx<'_> {
         let text = next.to_human_string();
         self.put(key, StoredValue::string(text.clone(), expire));
         Ok(Reply::Bulk(Bytes::from(text)))
+    }
+}
+
+/// A value to keep in the keyspace: a short one gets its own allocation of its exact size,
+/// rather than sharing the log entry's buffer (which would give it a shared header and keep
+/// the entry's bytes alive as long as the key); a long one is shared.
+pub(crate) fn owned(value: &Bytes) -> Bytes {
+    if value.len() <= 4096 {
+        Bytes::copy_from_slice(value)
+    } else {
+        value.clone()
     }
 }
 
