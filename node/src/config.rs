@@ -207,6 +207,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: usize,
 
+    /// Free space (MiB) kept in reserve on the data dir's disk: below it, writes are refused
+    /// with `-MISCONF` (reads go on) until space is freed.
+    #[arg(long, env = "CAIRN_DISK_RESERVE_MB", default_value_t = 64)]
+    pub disk_reserve_mb: u64,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `cairn=debug`.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

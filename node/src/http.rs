@@ -50,6 +50,9 @@ pub fn not_ready(node: &Node) -> Option<String> {
     if last.saturating_sub(applied) > READY_LAG_MAX {
         return Some(format!("applied index {applied} trails the log ({last})"));
     }
+    if let Some(why) = node.disk.full() {
+        return Some(format!("the disk is full: {why}; writes are refused"));
+    }
     None
 }
 

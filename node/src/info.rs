@@ -163,6 +163,13 @@ fn persistence(node: &Node, out: &mut String) {
     line(out, "rdb_last_save_time", crate::save::last_save_unix(node));
     line(out, "rdb_last_bgsave_status", node.saves.last_status());
     line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
+    let full = node.disk.full();
+    line(out, "cairn_disk_full", u8::from(full.is_some()));
+    if let Some(why) = full {
+        line(out, "cairn_disk_full_reason", why);
+    }
+    line(out, "cairn_disk_free_bytes", node.disk.free());
+    line(out, "cairn_disk_reserve_bytes", node.disk.reserve());
     let m = node.raft.metrics().borrow().clone();
     line(
         out,

@@ -59,6 +59,8 @@ pub struct Node {
     pub backup: crate::backup::schedule::BackupStatus,
     /// SAVE/BGSAVE state.
     pub saves: crate::save::Saves,
+    /// Whether the data dir's disk takes writes (see `cairn_raft::store::disk`).
+    pub disk: Arc<cairn_raft::store::disk::Disk>,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     /// Set when the node must stop by itself, with the exit code (`CAIRN REPAIR`).
@@ -156,12 +158,14 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.join = Some(via);
     }
     let (_, raft_port) = cfg.ports()?;
-    let store = Store::open(&cfg.data_dir).with_context(|| {
-        format!(
-            "refusing to start: the data dir {} failed its checks",
-            cfg.data_dir.display()
-        )
-    })?;
+    let store =
+        Store::open_with_reserve(&cfg.data_dir, cfg.disk_reserve_mb.saturating_mul(1 << 20))
+            .with_context(|| {
+                format!(
+                    "refusing to start: the data dir {} failed its checks",
+                    cfg.data_dir.display()
+                )
+            })?;
     let fresh = store.is_fresh()?;
     let keyspace = store.sm.keyspace();
     let token = PeerToken::from_secret(&cfg.cluster_secret.0);
@@ -186,7 +190,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     let listener = tokio::net::TcpListener::bind(peer_addr)
         .await
         .with_context(|| format!("binding the peer port {peer_addr}"))?;
-    let proposer = Proposer::start(raft.clone());
+    let proposer = Proposer::start(raft.clone(), store.disk.clone());
+    store.disk.watch();
     let pubsub = Arc::new(Hub::default());
     let sink = pubsub.clone();
     let access = Arc::new(crate::access::Access::default());
@@ -261,6 +266,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         shutdown,
         exit: watch::Sender::new(None),
         data_dir_bytes: Box::new(move || dir_size(&data_dir)),
+        disk: store.disk.clone(),
         config: cfg,
     });
     node.slowlog.configure(&node);

@@ -129,7 +129,14 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
     let limit = node.config.max_write_bytes;
+    let disk_full = node.disk.refusal();
     for (op, outcome) in ops.iter().zip(outcomes.iter_mut()) {
+        // This node cannot persist what it would apply: refused here, as the leader refuses
+        // when its own disk is full (the proposer).
+        if let Some(refusal) = &disk_full {
+            *outcome = Some(Outcome::Reply(Reply::error(refusal.clone())));
+            continue;
+        }
         let bytes = op.op.encoded_len();
         if bytes > limit {
             *outcome = Some(Outcome::Reply(Reply::error(format!(

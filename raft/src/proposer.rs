@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::store::disk::Disk;
 use crate::types::{now_ms, NodeId, NodeInfo, OpKind, Raft, WriteOp};
 use cairn_protocol::Reply;
 
@@ -40,6 +41,8 @@ pub struct Proposer {
     tx: mpsc::Sender<Pending>,
     /// Set when this leader is stepping down: no new entries (see [`Proposer::close`]).
     closed: Arc<AtomicBool>,
+    /// While this node's disk is full, writes are refused before they reach the log.
+    disk: Arc<Disk>,
 }
 
 /// What a closed proposer answers: not the leader, leader unknown, as a deposed leader
@@ -50,11 +53,11 @@ fn not_leader() -> ProposeError {
 
 impl Proposer {
     /// Starts the proposing task for `raft`.
-    pub fn start(raft: Raft) -> Proposer {
+    pub fn start(raft: Raft, disk: Arc<Disk>) -> Proposer {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
         let closed = Arc::new(AtomicBool::new(false));
         tokio::spawn(run(raft, rx, closed.clone()));
-        Proposer { tx, closed }
+        Proposer { tx, closed, disk }
     }
 
     /// Stops proposing: queued and new writes are answered "not the leader" so that a
@@ -66,6 +69,12 @@ impl Proposer {
     /// Proposes `ops` (in this order, with nothing in between from this caller) and waits
     /// for their replies.
     pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {
+        if let Some(refusal) = self.disk.refusal() {
+            return ops
+                .iter()
+                .map(|_| Ok(Reply::error(refusal.clone())))
+                .collect();
+        }
         if self.closed.load(Ordering::SeqCst) {
             let mut refused = Vec::with_capacity(ops.len());
             for _ in &ops {

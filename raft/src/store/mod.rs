@@ -8,6 +8,7 @@
 //! The state machine itself is in memory (`crate::keyspace::state`): no request waits for
 //! the disk except for the log's sync. Data dirs of earlier versions are migrated at start ([`migrate`]).
 
+pub mod disk;
 mod image;
 mod keys;
 mod migrate;
@@ -18,6 +19,7 @@ mod view;
 pub mod wal;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use crate::keyspace::State;
 pub use restore::Restored;
@@ -26,6 +28,7 @@ pub use view::{Keyspace, Reading, Sampled, LOADING};
 pub use wal::LogStore;
 
 use crate::error::{Error, Result};
+use disk::Disk;
 
 /// What the store keeps in a data dir; `restore.building.tmp` is a restore in progress.
 const PARTS: [&str; 4] = ["wal", "sled", "snapshots", "restore.building.tmp"];
@@ -33,11 +36,16 @@ const PARTS: [&str; 4] = ["wal", "sled", "snapshots", "restore.building.tmp"];
 /// sled's page cache: it holds only the catalogue now.
 const SLED_CACHE_BYTES: u64 = 4 << 20;
 
+/// Free space kept in reserve by default: writes are refused below it (see [`disk`]).
+pub const DISK_RESERVE_BYTES: u64 = 64 << 20;
+
 /// An opened data dir.
 pub struct Store {
     pub log: LogStore,
     pub sm: StateMachine,
     pub dir: PathBuf,
+    /// Whether the data dir's disk takes writes.
+    pub disk: Arc<Disk>,
 }
 
 impl Store {
@@ -45,7 +53,13 @@ impl Store {
     /// contiguity of the log, and every record of the current snapshot, which is loaded. A
     /// corrupt data dir is an error naming what is wrong and where.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with_reserve(dir, DISK_RESERVE_BYTES)
+    }
+
+    /// [`Store::open`], refusing writes while less than `reserve_bytes` are free.
+    pub fn open_with_reserve(dir: &Path, reserve_bytes: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
+        let disk = Disk::new(dir, reserve_bytes);
         let db = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(SLED_CACHE_BYTES)
@@ -56,12 +70,13 @@ impl Store {
             })?;
         let wal_dir = dir.join("wal");
         migrate::sled_log(&db, &wal_dir)?;
-        let log = LogStore::open(&wal_dir)?;
+        let log = LogStore::open(&wal_dir, disk.clone())?;
         let sm = StateMachine::open(db, dir.join("snapshots"))?;
         Ok(Store {
             log,
             sm,
             dir: dir.to_path_buf(),
+            disk,
         })
     }
 

@@ -484,6 +484,23 @@ pub struct SnapshotBuilder {
     shared: Arc<Shared>,
 }
 
+impl SnapshotBuilder {
+    /// Deletes what a failed build left.
+    fn remove_partial(&self) {
+        if let Ok(dir) = std::fs::read_dir(&self.shared.snap_dir) {
+            for entry in dir.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".building.tmp")
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let frozen = self
@@ -492,32 +509,49 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .ok_or_else(|| snap_err("a snapshot builder used twice"))?;
         let shared = self.shared.clone();
         let started = std::time::Instant::now();
-        let (meta, file) =
-            tokio::task::spawn_blocking(move || -> Result<(SnapshotMeta, String)> {
-                let stamp = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis())
-                    .unwrap_or(0);
-                let snapshot_id = match frozen.applied {
-                    Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, stamp),
-                    None => format!("0-0-{stamp}"),
+        let built = tokio::task::spawn_blocking(move || -> Result<(SnapshotMeta, String)> {
+            let stamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            let snapshot_id = match frozen.applied {
+                Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, stamp),
+                None => format!("0-0-{stamp}"),
+            };
+            let file = format!("{snapshot_id}.snap");
+            let tmp = shared.snap_dir.join(format!("{snapshot_id}.building.tmp"));
+            frozen.write(&tmp)?;
+            std::fs::rename(&tmp, shared.snap_dir.join(&file))?;
+            super::wal::sync_dir(&shared.snap_dir)?;
+            let meta = SnapshotMeta {
+                last_log_id: frozen.applied,
+                last_membership: frozen.membership.clone(),
+                snapshot_id,
+            };
+            shared.set_current(&meta, &file)?;
+            Ok((meta, file))
+        })
+        .await
+        .map_err(snap_err)?;
+        let (meta, file) = match built {
+            Ok(built) => built,
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+                // The disk is full: keep the snapshot there is (the log is then purged only
+                // up to it, which is safe), and try again at the next threshold. The node
+                // refuses writes meanwhile (see `store::disk`).
+                tracing::error!(error = %e, "no space for a new snapshot: keeping the current one");
+                self.remove_partial();
+                let current = self.shared.current().map_err(sm_read_err)?;
+                let Some(current) = current else {
+                    return Err(snap_err(e));
                 };
-                let file = format!("{snapshot_id}.snap");
-                let tmp = shared.snap_dir.join(format!("{snapshot_id}.building.tmp"));
-                frozen.write(&tmp)?;
-                std::fs::rename(&tmp, shared.snap_dir.join(&file))?;
-                super::wal::sync_dir(&shared.snap_dir)?;
-                let meta = SnapshotMeta {
-                    last_log_id: frozen.applied,
-                    last_membership: frozen.membership.clone(),
-                    snapshot_id,
-                };
-                shared.set_current(&meta, &file)?;
-                Ok((meta, file))
-            })
-            .await
-            .map_err(snap_err)?
-            .map_err(snap_err)?;
+                (current.meta, current.file)
+            }
+            Err(e) => {
+                self.remove_partial();
+                return Err(snap_err(e));
+            }
+        };
         let handle = tokio::fs::File::open(self.shared.snap_dir.join(&file))
             .await
             .map_err(snap_err)?;

@@ -35,8 +35,11 @@ where
         std::fs::remove_dir_all(&tmp)?;
     }
     std::fs::create_dir_all(&tmp)?;
+    // As a roll sizes segments: at most an eighth of the free space (at least 1 MiB).
+    let free = crate::store::disk::free_bytes(&tmp).unwrap_or(u64::MAX);
+    let segment_bytes = segment::SEGMENT_BYTES.min((free / 8).max(1 << 20));
     let mut seq = 1;
-    let mut file = segment::create(&tmp, seq, segment::SEGMENT_BYTES)?;
+    let mut file = segment::create(&tmp, seq, segment_bytes)?;
     let mut buf = Vec::new();
     if let Some(v) = &initial.vote {
         record::encode(Kind::Vote, &encode(v)?, &mut buf);
@@ -48,7 +51,7 @@ where
         record::encode(Kind::Purge, &encode(p)?, &mut buf);
     }
     let mut offset = segment::HEADER_BYTES;
-    let mut size = segment::SEGMENT_BYTES;
+    let mut size = segment_bytes;
     for entry in initial.entries {
         let mut rec = Vec::new();
         record::encode(Kind::Entry, &encode(&entry?)?, &mut rec);
@@ -67,7 +70,7 @@ where
                 record::encode(Kind::Purge, &encode(p)?, &mut buf);
             }
             seq += 1;
-            size = segment::SEGMENT_BYTES
+            size = segment_bytes
                 .max(segment::HEADER_BYTES + (buf.len() + rec.len()) as u64)
                 .next_multiple_of(4096);
             file = segment::create(&tmp, seq, size)?;

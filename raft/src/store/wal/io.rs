@@ -3,7 +3,7 @@
 //! callbacks in order, directly from this thread.
 //!
 //! A full disk is waited out, not reported: the batch is retried every
-//! [`FULL_DISK_RETRY`] while [`Shared::disk_full`] tells the node to refuse new writes
+//! [`FULL_DISK_RETRY`] while the shared `Disk` tells the node to refuse new writes
 //! (`-MISCONF`), so the node stays up and recovers by itself once space is freed. Any other
 //! I/O error fails the callbacks, which stops Raft on this node (openraft treats a log write
 //! error as fatal).
@@ -131,14 +131,14 @@ impl Writer {
                         tracing::error!(error = %e, dir = %self.dir.display(), "the disk is full: writes are refused until space is freed");
                         warned = true;
                     }
-                    self.shared.disk_full.store(true, Ordering::SeqCst);
+                    self.shared.disk.set_blocked(true);
                     std::thread::sleep(FULL_DISK_RETRY);
                 }
                 other => {
                     if warned {
                         tracing::info!(dir = %self.dir.display(), "the disk has room again");
                     }
-                    self.shared.disk_full.store(false, Ordering::SeqCst);
+                    self.shared.disk.set_blocked(false);
                     return other;
                 }
             }

@@ -27,13 +27,14 @@ use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageIOError};
 use tokio::sync::{mpsc, oneshot};
 
+use super::disk::{self, Disk};
 use crate::error::{Error, Result};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use io::{Batch, Done, Write};
@@ -82,8 +83,9 @@ struct Inner {
     op: u64,
     /// The I/O thread's queue.
     tx: mpsc::UnboundedSender<Batch>,
-    /// The size of a new segment.
+    /// The size of a new segment, at most.
     segment_bytes: u64,
+    dir: PathBuf,
 }
 
 /// State shared with the I/O thread and the readers.
@@ -94,8 +96,8 @@ pub(crate) struct Shared {
     written: AtomicU64,
     /// Read handles of the segments.
     readers: Mutex<HashMap<u64, Arc<File>>>,
-    /// Set while a write waits for space.
-    disk_full: AtomicBool,
+    /// The writer marks it blocked while a write waits for space.
+    disk: Arc<Disk>,
 }
 
 impl Shared {
@@ -166,8 +168,12 @@ impl Inner {
             if let Some(p) = &self.purged {
                 record::encode(Kind::Purge, &encode(p)?, &mut meta);
             }
+            // A segment takes at most an eighth of the free space (at least 1 MiB), so a small
+            // disk gets smaller segments rather than a failed roll.
+            let free = disk::free_bytes(&self.dir).unwrap_or(u64::MAX);
             let size = self
                 .segment_bytes
+                .min((free / 8).max(1 << 20))
                 .max(segment::HEADER_BYTES + meta.len() as u64 + len)
                 .next_multiple_of(4096);
             self.seg += 1;
@@ -261,12 +267,12 @@ impl Inner {
 
 impl LogStore {
     /// Opens (or creates) the log in `dir`, checking every record. Starts the I/O thread.
-    pub fn open(dir: &Path) -> Result<LogStore> {
-        LogStore::open_with(dir, segment::SEGMENT_BYTES)
+    pub fn open(dir: &Path, disk: Arc<Disk>) -> Result<LogStore> {
+        LogStore::open_with(dir, segment::SEGMENT_BYTES, disk)
     }
 
     /// [`LogStore::open`] with new segments of `segment_bytes` (tests roll small segments).
-    pub fn open_with(dir: &Path, segment_bytes: u64) -> Result<LogStore> {
+    pub fn open_with(dir: &Path, segment_bytes: u64, disk: Arc<Disk>) -> Result<LogStore> {
         std::fs::create_dir_all(dir)?;
         let replayed = replay::replay(dir)?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -302,13 +308,14 @@ impl LogStore {
             op: 0,
             tx,
             segment_bytes,
+            dir: dir.to_path_buf(),
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             dir: dir.to_path_buf(),
             written: AtomicU64::new(0),
             readers: Mutex::new(readers),
-            disk_full: AtomicBool::new(false),
+            disk,
         });
         io::spawn(shared.clone(), rx, files)?;
         let store = LogStore { shared };
@@ -319,11 +326,6 @@ impl LogStore {
     /// The number of entries held (the log was checked when it was opened).
     pub fn entries(&self) -> u64 {
         self.shared.lock().slots.len() as u64
-    }
-
-    /// Whether a write is waiting for disk space now.
-    pub fn disk_full(&self) -> bool {
-        self.shared.disk_full.load(Ordering::SeqCst)
     }
 
     /// Whether nothing was ever written: no vote, no entry, no purge.

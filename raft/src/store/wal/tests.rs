@@ -27,6 +27,10 @@ fn entry(term: u64, index: u64, bytes: usize) -> Entry {
     }
 }
 
+fn disk(dir: &Path) -> Arc<Disk> {
+    Disk::new(dir, 0)
+}
+
 /// Appends and waits until the entries are durable.
 async fn append(log: &mut LogStore, entries: Vec<Entry>) {
     log.blocking_append(entries).await.unwrap();
@@ -45,14 +49,14 @@ async fn indexes(log: &mut LogStore) -> Vec<u64> {
 async fn appends_votes_and_commits_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut log = LogStore::open(dir.path()).unwrap();
+        let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
         assert!(log.is_fresh());
         log.save_vote(&Vote::new(3, 2)).await.unwrap();
         append(&mut log, (0..10).map(|i| entry(3, i, 10)).collect()).await;
         log.save_committed(Some(log_id(3, 7))).await.unwrap();
         append(&mut log, vec![entry(3, 10, 10)]).await;
     }
-    let mut log = LogStore::open(dir.path()).unwrap();
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(3, 2)));
     assert_eq!(log.read_committed().await.unwrap(), Some(log_id(3, 7)));
     assert_eq!(indexes(&mut log).await, (0..=10).collect::<Vec<_>>());
@@ -64,7 +68,7 @@ async fn appends_votes_and_commits_survive_a_reopen() {
 async fn truncation_and_purge_survive_a_reopen_and_segments_go() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut log = LogStore::open_with(dir.path(), 64 << 10).unwrap();
+        let mut log = LogStore::open_with(dir.path(), 64 << 10, disk(dir.path())).unwrap();
         // About 1 KiB each: 200 entries roll several 64 KiB segments.
         append(&mut log, (0..200).map(|i| entry(1, i, 1000)).collect()).await;
         log.truncate(log_id(1, 150)).await.unwrap();
@@ -80,7 +84,7 @@ async fn truncation_and_purge_survive_a_reopen_and_segments_go() {
             "{before} segments before the purge, {after} after"
         );
     }
-    let mut log = LogStore::open_with(dir.path(), 64 << 10).unwrap();
+    let mut log = LogStore::open_with(dir.path(), 64 << 10, disk(dir.path())).unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 120)));
     assert_eq!(state.last_log_id, Some(log_id(2, 180)));
@@ -92,7 +96,7 @@ async fn truncation_and_purge_survive_a_reopen_and_segments_go() {
 #[tokio::test]
 async fn entries_out_of_the_cache_are_read_back_from_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
     // 40 MiB of entries: more than the cache holds.
     let n = (CACHE_BYTES / (1 << 20)) as u64 + 8;
     for i in 0..n {
@@ -124,19 +128,19 @@ fn records(dir: &Path) -> (PathBuf, BTreeMap<u64, (u64, u32)>) {
 async fn a_torn_last_record_is_cut() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut log = LogStore::open(dir.path()).unwrap();
+        let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
         append(&mut log, (0..5).map(|i| entry(1, i, 100)).collect()).await;
     }
     // The last record half written: its second half never reached the disk.
     let (path, recs) = records(dir.path());
     let (offset, len) = recs[&4];
     segment::zero_range(&path, offset + u64::from(len) / 2, offset + u64::from(len)).unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
     assert_eq!(indexes(&mut log).await, vec![0, 1, 2, 3]);
     // Appending goes on where the valid records end.
     append(&mut log, vec![entry(1, 4, 7)]).await;
     drop(log);
-    let mut log = LogStore::open(dir.path()).unwrap();
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
     assert_eq!(indexes(&mut log).await, vec![0, 1, 2, 3, 4]);
 }
 
@@ -144,14 +148,17 @@ async fn a_torn_last_record_is_cut() {
 async fn damage_before_the_end_refuses_to_open_and_is_named() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut log = LogStore::open(dir.path()).unwrap();
+        let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
         append(&mut log, (0..5).map(|i| entry(1, i, 100)).collect()).await;
     }
     let (path, recs) = records(dir.path());
     let (offset, _) = recs[&2];
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.write_all_at(&[0x5a], offset + 20).unwrap();
-    let err = LogStore::open(dir.path()).err().unwrap().to_string();
+    let err = LogStore::open(dir.path(), disk(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains(&format!("offset {offset}")), "{err}");
     assert!(err.contains("crc32"), "{err}");
@@ -160,7 +167,7 @@ async fn damage_before_the_end_refuses_to_open_and_is_named() {
 #[tokio::test]
 async fn a_flipped_byte_in_an_evicted_entry_is_an_error_when_read() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
     let n = (CACHE_BYTES / (1 << 20)) as u64 + 8;
     for i in 0..n {
         append(&mut log, vec![entry(1, i, 1 << 20)]).await;
