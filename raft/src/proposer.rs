@@ -70,10 +70,11 @@ impl Proposer {
     /// for their replies.
     pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {
         if let Some(refusal) = self.disk.refusal() {
-            return ops
-                .iter()
-                .map(|_| Ok(Reply::error(refusal.clone())))
-                .collect();
+            let mut refused = Vec::with_capacity(ops.len());
+            for _ in &ops {
+                refused.push(Ok(Reply::error(refusal.clone())));
+            }
+            return refused;
         }
         if self.closed.load(Ordering::SeqCst) {
             let mut refused = Vec::with_capacity(ops.len());
