@@ -212,6 +212,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_DISK_RESERVE_MB", default_value_t = 64)]
     pub disk_reserve_mb: u64,
 
+    /// The size (MiB) of a new Raft log segment file (smaller when the disk has less room):
+    /// the log is deleted a whole segment at a time once a snapshot covers it.
+    #[arg(long, env = "CAIRN_LOG_SEGMENT_MB", default_value_t = 64)]
+    pub log_segment_mb: u64,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `cairn=debug`.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -158,14 +158,16 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.join = Some(via);
     }
     let (_, raft_port) = cfg.ports()?;
-    let store =
-        Store::open_with_reserve(&cfg.data_dir, cfg.disk_reserve_mb.saturating_mul(1 << 20))
-            .with_context(|| {
-                format!(
-                    "refusing to start: the data dir {} failed its checks",
-                    cfg.data_dir.display()
-                )
-            })?;
+    let options = cairn_raft::store::Options {
+        disk_reserve_bytes: cfg.disk_reserve_mb.saturating_mul(1 << 20),
+        segment_bytes: cfg.log_segment_mb.clamp(1, 1024) << 20,
+    };
+    let store = Store::open_with(&cfg.data_dir, options).with_context(|| {
+        format!(
+            "refusing to start: the data dir {} failed its checks",
+            cfg.data_dir.display()
+        )
+    })?;
     let fresh = store.is_fresh()?;
     let keyspace = store.sm.keyspace();
     let token = PeerToken::from_secret(&cfg.cluster_secret.0);

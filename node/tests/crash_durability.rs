@@ -6,7 +6,9 @@
 //! be on every node. A fourth writer INCRs one counter: no acknowledged increment may be lost
 //! and none applied twice (writes are retried across leaders under request ids), so the
 //! final value lies between the acknowledged count and that plus the unanswered attempts, and
-//! no two acknowledged INCRs returned the same value. Rerun a failure with `SEED=<n>`.
+//! no two acknowledged INCRs returned the same value. A second run does the same with a
+//! snapshot every 20 entries and 1 MiB log segments, so the kills land while snapshot files
+//! are written and segments roll. Rerun a failure with `SEED=<n>`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -37,13 +39,28 @@ fn connect(port: u16) -> Option<redis::Connection> {
 
 #[test]
 fn acknowledged_writes_survive_repeated_sigkill() {
+    survive_sigkills(&[], 0, 4);
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkills_during_snapshots_and_segment_rolls() {
+    survive_sigkills(
+        &["--snapshot-threshold", "20", "--log-segment-mb", "1"],
+        2048,
+        8,
+    );
+}
+
+/// Runs the writers against a cluster started with `extra`, values padded to `pad` bytes,
+/// through `rounds` kills, and checks what was acknowledged.
+fn survive_sigkills(extra: &[&str], pad: usize, rounds: usize) {
     let seed: u64 = std::env::var("SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     println!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut cluster = Cluster::start(3, &[]);
+    let mut cluster = Cluster::start(3, extra);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -61,7 +78,8 @@ fn acknowledged_writes_survive_repeated_sigkill() {
                     let Some(mut c) = connect(port) else {
                         continue;
                     };
-                    if c.set::<_, _, ()>(&key, i).is_ok() {
+                    let value = format!("{i:0pad$}");
+                    if c.set::<_, _, ()>(&key, value).is_ok() {
                         acked.lock().unwrap().push(key);
                     }
                 }
@@ -90,7 +108,7 @@ fn acknowledged_writes_survive_repeated_sigkill() {
         })
     };
 
-    for round in 0..4 {
+    for round in 0..rounds {
         std::thread::sleep(Duration::from_millis(rng.gen_range(300..900)));
         let victim = if rng.gen_bool(0.6) {
             cluster.leader()

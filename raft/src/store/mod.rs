@@ -36,8 +36,23 @@ const PARTS: [&str; 4] = ["wal", "sled", "snapshots", "restore.building.tmp"];
 /// sled's page cache: it holds only the catalogue now.
 const SLED_CACHE_BYTES: u64 = 4 << 20;
 
-/// Free space kept in reserve by default: writes are refused below it (see [`disk`]).
-pub const DISK_RESERVE_BYTES: u64 = 64 << 20;
+/// How a data dir is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Free space kept in reserve: writes are refused below it (see [`disk`]).
+    pub disk_reserve_bytes: u64,
+    /// The size of a new log segment, at most (smaller when the disk has less room).
+    pub segment_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            disk_reserve_bytes: 64 << 20,
+            segment_bytes: wal::SEGMENT_BYTES,
+        }
+    }
+}
 
 /// An opened data dir.
 pub struct Store {
@@ -53,13 +68,13 @@ impl Store {
     /// contiguity of the log, and every record of the current snapshot, which is loaded. A
     /// corrupt data dir is an error naming what is wrong and where.
     pub fn open(dir: &Path) -> Result<Store> {
-        Store::open_with_reserve(dir, DISK_RESERVE_BYTES)
+        Store::open_with(dir, Options::default())
     }
 
-    /// [`Store::open`], refusing writes while less than `reserve_bytes` are free.
-    pub fn open_with_reserve(dir: &Path, reserve_bytes: u64) -> Result<Store> {
+    /// [`Store::open`] with `options`.
+    pub fn open_with(dir: &Path, options: Options) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
-        let disk = Disk::new(dir, reserve_bytes);
+        let disk = Disk::new(dir, options.disk_reserve_bytes);
         let db = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(SLED_CACHE_BYTES)
@@ -70,7 +85,7 @@ impl Store {
             })?;
         let wal_dir = dir.join("wal");
         migrate::sled_log(&db, &wal_dir)?;
-        let log = LogStore::open(&wal_dir, disk.clone())?;
+        let log = LogStore::open_with(&wal_dir, options.segment_bytes, disk.clone())?;
         let sm = StateMachine::open(db, dir.join("snapshots"))?;
         Ok(Store {
             log,

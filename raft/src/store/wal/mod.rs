@@ -21,6 +21,8 @@ mod record;
 mod replay;
 mod segment;
 
+pub use segment::SEGMENT_BYTES;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Debug;
 use std::fs::File;

@@ -185,3 +185,26 @@ async fn a_flipped_byte_in_an_evicted_entry_is_an_error_when_read() {
         .to_string();
     assert!(err.contains("crc32"), "{err}");
 }
+
+/// A crash in the middle of a segment roll leaves a temporary file (deleted at start) or a
+/// complete empty segment (appended to next): either way the log reopens whole.
+#[tokio::test]
+async fn a_roll_cut_short_by_a_crash_leaves_a_whole_log() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
+        append(&mut log, (0..5).map(|i| entry(1, i, 100)).collect()).await;
+    }
+    // Segment 2 made complete but empty, and killed while creating segment 3 (before its
+    // rename).
+    segment::create(dir.path(), 2, 1 << 20).unwrap();
+    std::fs::write(dir.path().join("00000000000000000003.wal.tmp"), [1u8; 100]).unwrap();
+    {
+        let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
+        assert_eq!(indexes(&mut log).await, (0..5).collect::<Vec<_>>());
+        assert!(!dir.path().join("00000000000000000003.wal.tmp").exists());
+        append(&mut log, vec![entry(1, 5, 100)]).await;
+    }
+    let mut log = LogStore::open(dir.path(), disk(dir.path())).unwrap();
+    assert_eq!(indexes(&mut log).await, (0..6).collect::<Vec<_>>());
+}
