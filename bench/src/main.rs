@@ -44,6 +44,10 @@ struct Args {
     keyspace: u64,
     #[arg(long, default_value_t = 3)]
     value_size: usize,
+    /// Keys in order (`key:0`, `key:1`, ...) instead of at random: `--requests` equal to
+    /// `--keyspace` writes every key once (loading a dataset).
+    #[arg(long)]
+    sequential: bool,
     /// Give up after this long.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
@@ -100,8 +104,12 @@ async fn client(
         keys.clear();
         {
             let mut rng = rand::thread_rng();
-            for _ in 0..args.pipeline {
-                let n = rng.gen_range(0..args.keyspace.max(1));
+            for i in 0..args.pipeline as u64 {
+                let n = if args.sequential {
+                    (start + i) % args.keyspace.max(1)
+                } else {
+                    rng.gen_range(0..args.keyspace.max(1))
+                };
                 keys.push(format!("key:{n:012}").into_bytes());
             }
         }

@@ -141,6 +141,12 @@ pub fn may_refuse(node: &Node, args: &[Bytes]) -> bool {
     if !spec.has_flag("denyoom") {
         return false;
     }
+    // The common case first: no limit set, or the dataset under it (one setting read).
+    let replicated = node.sm.replicated_settings();
+    let maxmemory = number(&replicated, &node.settings, "maxmemory", 0);
+    if maxmemory == 0 || node.keyspace.used_bytes() <= maxmemory {
+        return false;
+    }
     let limits = Limits::of(node);
     limits.over(node.keyspace.used_bytes())
         && (limits.policy == Policy::NoEviction || limits.policy.volatile())
