@@ -31,14 +31,26 @@ const REPORT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Redis's LFU counter of a new key (`LFU_INIT_VAL`), so new keys are not evicted first.
 pub const LFU_INIT_VAL: u8 = 5;
 
-/// What one key's accesses left behind.
+/// What one key's accesses left behind: 16 bytes, so tracking a million keys costs about
+/// 24 MiB with the map's key (see [`slot`]).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     last_ms: u64,
+    /// When the counter was last decremented by decay (unix minutes).
+    decayed_min: u32,
     /// Redis's 8-bit logarithmic counter.
     counter: u8,
-    /// When the counter was last decremented by decay (unix minutes).
-    decayed_min: u64,
+}
+
+/// The map key of (db, scan hash): the hash, salted per database. A collision of two keys
+/// only merges their access facts, which are hints.
+fn slot(db: u8, hash: u64) -> u64 {
+    hash ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Unix minutes, as the decay counts them.
+fn minutes(now_ms: u64) -> u32 {
+    u32::try_from(now_ms / 60_000).unwrap_or(u32::MAX)
 }
 
 /// The LFU settings (Redis's `lfu-log-factor`, `lfu-decay-time` in minutes).
@@ -54,7 +66,7 @@ impl Lfu {
         if self.decay_minutes == 0 {
             return e.counter;
         }
-        let periods = (now_ms / 60_000).saturating_sub(e.decayed_min) / self.decay_minutes;
+        let periods = u64::from(minutes(now_ms).saturating_sub(e.decayed_min)) / self.decay_minutes;
         u8::try_from(u64::from(e.counter).saturating_sub(periods)).unwrap_or(0)
     }
 
@@ -75,7 +87,7 @@ impl Lfu {
 
 #[derive(Default)]
 pub struct Access {
-    shards: [Mutex<HashMap<(u8, u64), Entry>>; SHARDS],
+    shards: [Mutex<HashMap<u64, Entry>>; SHARDS],
     /// A follower's accesses since its last report: (db, hash) → count.
     pending: Mutex<HashMap<(u8, u64), u32>>,
 }
@@ -85,7 +97,7 @@ fn shard_of(hash: u64) -> usize {
 }
 
 impl Access {
-    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<(u8, u64), Entry>> {
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
         // A poisoned shard only holds access facts, never wrong data: keep using it.
         self.shards[shard_of(hash)]
             .lock()
@@ -105,7 +117,7 @@ impl Access {
             *e = Entry {
                 last_ms: e.last_ms.max(now_ms),
                 counter,
-                decayed_min: now_ms / 60_000,
+                decayed_min: minutes(now_ms),
             };
         }
         if report {
@@ -143,13 +155,13 @@ impl Access {
         }
         if let Some(c) = counter {
             e.counter = c;
-            e.decayed_min = now_ms / 60_000;
+            e.decayed_min = minutes(now_ms);
         }
     }
 
     /// Forgets a key (it was evicted).
     pub fn forget(&self, db: u8, hash: u64) {
-        self.shard(hash).remove(&(db, hash));
+        self.shard(hash).remove(&slot(db, hash));
     }
 
     /// The accesses queued for the leader, emptying the queue.
@@ -176,18 +188,19 @@ impl Access {
 /// Drops the least recently used half of a full shard: O(n) once per n/2 new keys.
 /// The key's entry, made as a new key's (idle 0, Redis's initial counter) if untracked; a
 /// full shard first forgets its older half.
-fn tracked(shard: &mut HashMap<(u8, u64), Entry>, db: u8, hash: u64, now_ms: u64) -> &mut Entry {
-    if shard.len() >= SHARD_KEYS_MAX && !shard.contains_key(&(db, hash)) {
+fn tracked(shard: &mut HashMap<u64, Entry>, db: u8, hash: u64, now_ms: u64) -> &mut Entry {
+    let key = slot(db, hash);
+    if shard.len() >= SHARD_KEYS_MAX && !shard.contains_key(&key) {
         forget_older_half(shard);
     }
-    shard.entry((db, hash)).or_insert(Entry {
+    shard.entry(key).or_insert(Entry {
         last_ms: now_ms,
         counter: LFU_INIT_VAL,
-        decayed_min: now_ms / 60_000,
+        decayed_min: minutes(now_ms),
     })
 }
 
-fn forget_older_half(shard: &mut HashMap<(u8, u64), Entry>) {
+fn forget_older_half(shard: &mut HashMap<u64, Entry>) {
     let mut times: Vec<u64> = shard.values().map(|e| e.last_ms).collect();
     let mid = times.len() / 2;
     let (_, median, _) = times.select_nth_unstable(mid);
@@ -275,7 +288,7 @@ mod tests {
         let mut shard = HashMap::new();
         for t in 0..100u64 {
             shard.insert(
-                (0, t),
+                t,
                 Entry {
                     last_ms: t,
                     counter: 0,
@@ -285,6 +298,6 @@ mod tests {
         }
         forget_older_half(&mut shard);
         assert_eq!(shard.len(), 49);
-        assert!(shard.keys().all(|(_, t)| *t > 50));
+        assert!(shard.keys().all(|t| *t > 50));
     }
 }

@@ -114,7 +114,7 @@ fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
             db.keys
                 .slot_keys(slot as usize)
                 .take(usize::try_from(n).unwrap_or(usize::MAX))
-                .map(|(k, _)| Reply::Bulk(k.clone()))
+                .map(|(k, _)| Reply::Bulk(Bytes::copy_from_slice(k)))
                 .collect(),
         ),
     }

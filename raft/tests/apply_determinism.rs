@@ -370,7 +370,7 @@ fn dump(store: &Store) -> Vec<(u8, Bytes, Vec<u8>)> {
     let mut out = Vec::new();
     for db in 0..16u8 {
         for (k, v) in ks.db(db).into_iter().flat_map(|d| d.keys.iter()) {
-            out.push((db, k.clone(), v.encode().unwrap()));
+            out.push((db, Bytes::copy_from_slice(k), v.encode().unwrap()));
         }
         assert_eq!(
             ks.len(db) as usize,

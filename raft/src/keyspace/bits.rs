@@ -75,7 +75,7 @@ impl Ctx<'_> {
 fn bitmap(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
     match value.map(|v| &v.data) {
         None => Ok(None),
-        Some(Data::Str(s)) => Ok(Some(s.bytes().clone())),
+        Some(Data::Str(s)) => Ok(Some(s.to_bytes())),
         Some(Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_)) => {
             Err(Reply::error(WRONGTYPE))
         }
@@ -119,7 +119,7 @@ pub(super) fn bitpos(
 /// The bytes of a value already checked to be a string.
 fn str_bytes(v: &StoredValue) -> Bytes {
     match &v.data {
-        Data::Str(s) => s.bytes().clone(),
+        Data::Str(s) => s.to_bytes(),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
     }
 }

@@ -36,7 +36,7 @@ impl Ctx<'_> {
             Deadline::At(t) => Some(t),
         };
         // A key without a TTL counts as an infinite TTL for GT and LT (Redis 7).
-        let allowed = match (condition, v.expire_at_ms) {
+        let allowed = match (condition, v.expire_at_ms()) {
             (ExpireCondition::Always, _) => true,
             (ExpireCondition::Nx, cur) => cur.is_none(),
             (ExpireCondition::Xx, cur) => cur.is_some(),
@@ -55,7 +55,7 @@ impl Ctx<'_> {
                 self.delete(key);
             }
             Some(t) => {
-                v.expire_at_ms = Some(t);
+                v.set_expire_at_ms(Some(t));
                 self.put(key, v);
             }
         }
@@ -64,8 +64,8 @@ impl Ctx<'_> {
 
     pub(crate) fn persist(&mut self, key: &Bytes) -> Result<Reply> {
         match self.live(key)? {
-            Some(mut v) if v.expire_at_ms.is_some() => {
-                v.expire_at_ms = None;
+            Some(mut v) if v.expire_at_ms().is_some() => {
+                v.set_expire_at_ms(None);
                 self.put(key, v);
                 Ok(Reply::Integer(1))
             }

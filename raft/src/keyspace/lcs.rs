@@ -59,7 +59,7 @@ fn int(n: usize) -> Reply {
 fn text(v: Option<&StoredValue>) -> Option<Bytes> {
     match v.map(|v| &v.data) {
         None => Some(Bytes::new()),
-        Some(Data::Str(s)) => Some(s.bytes().clone()),
+        Some(Data::Str(s)) => Some(s.to_bytes()),
         Some(_) => None,
     }
 }

@@ -66,7 +66,7 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
                 .into_iter()
                 .flat_map(|d| d.keys.iter())
                 .filter(|(k, v)| !v.is_expired(now_ms) && glob_match(pattern, k, false))
-                .map(|(k, _)| Reply::Bulk(k.clone()))
+                .map(|(k, _)| Reply::Bulk(Bytes::copy_from_slice(k)))
                 .collect();
             Reply::Array(keys)
         }
@@ -86,7 +86,7 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
                             .as_ref()
                             .is_none_or(|t| t.eq_ignore_ascii_case(v.data.type_name()))
                 })
-                .map(|(k, _)| Reply::Bulk(k.clone()))
+                .map(|(k, _)| Reply::Bulk(Bytes::copy_from_slice(k)))
                 .collect();
             Reply::Array(vec![
                 Reply::Bulk(Bytes::from(next.to_string())),
@@ -180,7 +180,7 @@ fn ttl(v: Option<&StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
     let Some(v) = v else {
         return Reply::Integer(-2);
     };
-    let Some(at) = v.expire_at_ms else {
+    let Some(at) = v.expire_at_ms() else {
         return Reply::Integer(-1);
     };
     let remaining = at.saturating_sub(now_ms) as i64;
@@ -195,7 +195,7 @@ fn ttl(v: Option<&StoredValue>, query: TtlQuery, now_ms: u64) -> Reply {
 }
 
 /// GETRANGE's inclusive range with Redis's negative-index rules.
-fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
+fn range(s: &[u8], start: i64, end: i64) -> Bytes {
     let len = s.len() as i64;
     if len == 0 || (start < 0 && end < 0 && start > end) {
         return Bytes::new();
@@ -205,7 +205,7 @@ fn range(s: &Bytes, start: i64, end: i64) -> Bytes {
     if start > end || start >= len {
         return Bytes::new();
     }
-    s.slice(start as usize..=end as usize)
+    Bytes::copy_from_slice(&s[start as usize..=end as usize])
 }
 
 /// OBJECT's answers. cairn stores whole values, not Redis's encodings, so ENCODING names
@@ -277,7 +277,7 @@ fn random_key(state: &State, db: u8, now_ms: u64) -> Reply {
             batch
                 .into_iter()
                 .filter(|(_, v)| !v.is_expired(now_ms))
-                .map(|(k, _)| k.clone()),
+                .map(|(k, _)| Bytes::copy_from_slice(k)),
         );
         if sample.len() >= RANDOM_KEY_SAMPLE {
             break;

@@ -213,7 +213,7 @@ fn by_pattern(pattern: &[u8], item: &Bytes, lookup: &mut Lookup<'_>) -> Result<O
     key.extend_from_slice(postfix);
     Ok(match (lookup(&key)?.map(|v| v.data), field) {
         (Some(Data::Hash(h)), Some(f)) => h.get(f).cloned(),
-        (Some(Data::Str(s)), None) => Some(s.bytes().clone()),
+        (Some(Data::Str(s)), None) => Some(s.to_bytes()),
         _ => None,
     })
 }

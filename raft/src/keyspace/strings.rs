@@ -79,7 +79,7 @@ impl Ctx<'_> {
         }
         let expire_at_ms = match ttl {
             SetTtl::Clear => None,
-            SetTtl::Keep => old.as_ref().and_then(|v| v.expire_at_ms),
+            SetTtl::Keep => old.as_ref().and_then(|v| v.expire_at_ms()),
             SetTtl::Set(e) => match self.deadline(e) {
                 Deadline::At(at) => Some(at),
                 Deadline::Past => {
@@ -150,13 +150,14 @@ impl Ctx<'_> {
         match ttl {
             GetExTtl::Unchanged => {}
             GetExTtl::Persist => {
-                if v.expire_at_ms.take().is_some() {
+                if v.expire_at_ms().is_some() {
+                    v.set_expire_at_ms(None);
                     self.put(key, v);
                 }
             }
             GetExTtl::Set(e) => match self.deadline(e) {
                 Deadline::At(at) => {
-                    v.expire_at_ms = Some(at);
+                    v.set_expire_at_ms(Some(at));
                     self.put(key, v);
                 }
                 Deadline::Past => {
@@ -248,7 +249,7 @@ impl Ctx<'_> {
             Err(e) => return Ok(e),
             Ok(None) => (0, None),
             Ok(Some(v)) => match parse_i64(&str_of(&v)) {
-                Some(n) => (n, v.expire_at_ms),
+                Some(n) => (n, v.expire_at_ms()),
                 None => return Ok(Reply::error("ERR value is not an integer or out of range")),
             },
         };
@@ -264,7 +265,7 @@ impl Ctx<'_> {
             Err(e) => return Ok(e),
             Ok(None) => (LongDouble::ZERO, None),
             Ok(Some(v)) => match LongDouble::parse(&str_of(&v)) {
-                Some(n) => (n, v.expire_at_ms),
+                Some(n) => (n, v.expire_at_ms()),
                 None => return Ok(Reply::error("ERR value is not a valid float")),
             },
         };
@@ -298,7 +299,7 @@ fn too_big() -> Reply {
 /// another type, which callers never pass.
 fn str_of(v: &StoredValue) -> Bytes {
     match &v.data {
-        Data::Str(s) => s.bytes().clone(),
+        Data::Str(s) => s.to_bytes(),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
     }
 }

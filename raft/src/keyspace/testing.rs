@@ -42,7 +42,7 @@ pub(crate) fn keys(state: &State) -> Vec<(Bytes, super::StoredValue)> {
         .db(0)
         .into_iter()
         .flat_map(|d| d.keys.iter())
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (Bytes::copy_from_slice(k), v.clone()))
         .collect()
 }
 

@@ -478,6 +478,38 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+/// Lowers the calling thread's priority while it lives, and restores it: a snapshot build
+/// takes a whole core for a while, and requests should not queue behind it (a blocking-pool
+/// thread runs other tasks afterwards, so the priority must come back).
+struct Nice {
+    before: Option<i32>,
+}
+
+impl Nice {
+    /// The niceness of a snapshot build.
+    const SNAPSHOT: i32 = 10;
+
+    fn lower() -> Nice {
+        let tid = rustix::thread::gettid();
+        let before = rustix::process::getpriority_process(Some(tid)).ok();
+        if let Some(b) = before {
+            // Best effort: without the right to change it, the build runs at normal priority.
+            let _ = rustix::process::setpriority_process(Some(tid), b.max(Self::SNAPSHOT));
+        }
+        Nice { before }
+    }
+}
+
+impl Drop for Nice {
+    fn drop(&mut self) {
+        if let Some(b) = self.before {
+            let tid = rustix::thread::gettid();
+            // Raising the priority back needs the right to; without it the thread stays nice.
+            let _ = rustix::process::setpriority_process(Some(tid), b);
+        }
+    }
+}
+
 /// Writes one snapshot from a frozen copy of the state.
 pub struct SnapshotBuilder {
     frozen: Option<Frozen>,
@@ -510,6 +542,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let shared = self.shared.clone();
         let started = std::time::Instant::now();
         let built = tokio::task::spawn_blocking(move || -> Result<(SnapshotMeta, String)> {
+            let _nice = Nice::lower();
             let stamp = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis())

@@ -36,6 +36,11 @@ pub enum SnapRecord {
     },
 }
 
+/// Bytes written between two syncs of a snapshot being written (Redis's
+/// `rdb-save-incremental-fsync` syncs every 4 MB): a snapshot never piles up hundreds of MB
+/// of dirty pages whose writeback would hold up the log's syncs behind it.
+const SYNC_EVERY_BYTES: u64 = 4 << 20;
+
 /// Writes a snapshot file record by record.
 pub struct SnapWriter {
     out: BufWriter<File>,
@@ -43,6 +48,8 @@ pub struct SnapWriter {
     entries: u64,
     pending: Vec<(Vec<u8>, Vec<u8>)>,
     pending_bytes: usize,
+    /// Bytes written since the last sync.
+    unsynced: u64,
 }
 
 impl SnapWriter {
@@ -60,6 +67,7 @@ impl SnapWriter {
             entries: 0,
             pending: Vec::new(),
             pending_bytes: 0,
+            unsynced: 0,
         };
         w.record(&SnapRecord::Meta {
             last_applied,
@@ -97,6 +105,12 @@ impl SnapWriter {
         self.out.write_all(&crc32fast::hash(&body).to_be_bytes())?;
         self.out.write_all(&body)?;
         self.records += 1;
+        self.unsynced += 8 + u64::from(len);
+        if self.unsynced >= SYNC_EVERY_BYTES {
+            self.out.flush()?;
+            self.out.get_ref().sync_data()?;
+            self.unsynced = 0;
+        }
         Ok(())
     }
 

@@ -44,11 +44,11 @@ impl Deref for Reading<'_> {
     }
 }
 
-fn sampled(key: &Bytes, value: &StoredValue) -> Sampled {
+fn sampled(key: &[u8], value: &StoredValue) -> Sampled {
     Sampled {
-        key: key.clone(),
+        key: Bytes::copy_from_slice(key),
         hash: scan_hash(key),
-        expire_at_ms: value.expire_at_ms,
+        expire_at_ms: value.expire_at_ms(),
         bytes: entry_bytes(key, value),
     }
 }
@@ -112,7 +112,7 @@ impl Keyspace {
             .iter_from(Place::from_cursor(from), true)
             .take(scan_max)
         {
-            if !wanted(key) || (volatile && value.expire_at_ms.is_none()) {
+            if !wanted(key) || (volatile && value.expire_at_ms().is_none()) {
                 continue;
             }
             out.push(sampled(key, value));

@@ -23,7 +23,7 @@ use super::value::{entry_bytes, key_digest, StoredValue};
 use super::DATABASES;
 use crate::types::{LogId, ReplicatedSettings, StoredMembership};
 pub use replies::ReplyTable;
-pub use slots::{Place, Slots};
+pub use slots::{Key, Place, Slots};
 
 /// Delete-stamp buckets per database (see [`State::delete_stamp`]).
 pub const STAMP_BUCKETS: usize = 4096;
@@ -85,14 +85,14 @@ impl Db {
             self.digest = self.digest.wrapping_add(digest);
             self.bytes = self.bytes.saturating_add(bytes);
             self.len += 1;
-            if let Some(at) = value.expire_at_ms {
+            if let Some(at) = value.expire_at_ms() {
                 self.expires.insert((at, Bytes::copy_from_slice(key)));
             }
         } else {
             self.digest = self.digest.wrapping_sub(digest);
             self.bytes = self.bytes.saturating_sub(bytes);
             self.len = self.len.saturating_sub(1);
-            if let Some(at) = value.expire_at_ms {
+            if let Some(at) = value.expire_at_ms() {
                 self.expires.remove(&(at, Bytes::copy_from_slice(key)));
             }
         }
@@ -195,7 +195,7 @@ impl State {
     /// Up to about `count` keys in scan order from `cursor` (see [`Place::cursor`]), never
     /// stopping between keys of one cursor position; and the cursor to continue from (0:
     /// done).
-    pub fn scan(&self, db: u8, cursor: u64, count: usize) -> (Vec<(&Bytes, &StoredValue)>, u64) {
+    pub fn scan(&self, db: u8, cursor: u64, count: usize) -> (Vec<(&Key, &StoredValue)>, u64) {
         let Some(d) = self.db(db) else {
             return (Vec::new(), 0);
         };

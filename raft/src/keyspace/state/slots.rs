@@ -8,14 +8,52 @@
 //! - cheap point-in-time copies: each slot is behind its own `Arc`, so a snapshot takes the
 //!   16,384 pointers and a later write copies only the slot it changes (`Arc::make_mut`).
 //!
-//! Keys with equal scan hashes share a bucket, in insertion order.
+//! Keys with equal scan hashes share a bucket, in insertion order. A key of up to 22 bytes
+//! (most keys) is stored inline in its entry ([`Key`]), without an allocation of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::keyspace::{scan_hash, StoredValue};
+
+/// The longest key stored inline.
+const INLINE_MAX: usize = 22;
+
+/// A key as the keyspace holds it: 24 bytes, inline up to [`INLINE_MAX`] bytes.
+#[derive(Clone)]
+pub enum Key {
+    Inline(u8, [u8; INLINE_MAX]),
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    pub fn new(key: &[u8]) -> Key {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= INLINE_MAX => {
+                let mut buf = [0u8; INLINE_MAX];
+                buf[..key.len()].copy_from_slice(key);
+                Key::Inline(len, buf)
+            }
+            _ => Key::Heap(Box::from(key)),
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Inline(len, buf) => &buf[..usize::from(*len).min(INLINE_MAX)],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
 
 /// Hash slots per database, as in Redis Cluster.
 pub const SLOTS: usize = cairn_protocol::slot::SLOTS as usize;
@@ -25,8 +63,8 @@ const HASH_BITS: u32 = 64 - 14;
 /// Keys with the same scan hash.
 #[derive(Clone, Debug)]
 pub enum Bucket {
-    One(Bytes, StoredValue),
-    Many(Vec<(Bytes, StoredValue)>),
+    One(Key, StoredValue),
+    Many(Vec<(Key, StoredValue)>),
 }
 
 impl Bucket {
@@ -42,15 +80,12 @@ impl Bucket {
 
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut StoredValue> {
         match self {
-            Bucket::One(k, v) => (k.as_ref() == key).then_some(v),
-            Bucket::Many(items) => items
-                .iter_mut()
-                .find(|(k, _)| k.as_ref() == key)
-                .map(|(_, v)| v),
+            Bucket::One(k, v) => (**k == *key).then_some(v),
+            Bucket::Many(items) => items.iter_mut().find(|(k, _)| **k == *key).map(|(_, v)| v),
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &StoredValue)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &StoredValue)> {
         let (one, many) = match self {
             Bucket::One(k, v) => (Some((k, v)), &[][..]),
             Bucket::Many(items) => (None, items.as_slice()),
@@ -127,7 +162,7 @@ impl Slots {
         let slot = self.slot_mut(p.slot);
         match slot.get_mut(&p.hash) {
             None => {
-                slot.insert(p.hash, Bucket::One(Bytes::copy_from_slice(key), value));
+                slot.insert(p.hash, Bucket::One(Key::new(key), value));
                 None
             }
             Some(bucket) => {
@@ -139,7 +174,7 @@ impl Slots {
                     Bucket::One(k, v) => vec![(k, v)],
                     Bucket::Many(items) => items,
                 };
-                items.push((Bytes::copy_from_slice(key), value));
+                items.push((Key::new(key), value));
                 *bucket = Bucket::Many(items);
                 None
             }
@@ -158,7 +193,7 @@ impl Slots {
                 _ => None,
             },
             Bucket::Many(items) => {
-                let at = items.iter().position(|(k, _)| k.as_ref() == key)?;
+                let at = items.iter().position(|(k, _)| **k == *key)?;
                 let (_, v) = items.remove(at);
                 if items.len() == 1 {
                     if let Some((k, v)) = items.pop() {
@@ -175,7 +210,7 @@ impl Slots {
     }
 
     /// Every key, in slot then scan-hash order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &StoredValue)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &StoredValue)> {
         self.slots
             .iter()
             .flatten()
@@ -189,7 +224,7 @@ impl Slots {
         &self,
         from: Place,
         wrap: bool,
-    ) -> impl Iterator<Item = (Place, &Bytes, &StoredValue)> {
+    ) -> impl Iterator<Item = (Place, &Key, &StoredValue)> {
         let tail = self.places(from.slot, self.slots.len(), Some(from.hash));
         let head = self.places(0, if wrap { from.slot + 1 } else { 0 }, None);
         let stop = from;
@@ -201,7 +236,7 @@ impl Slots {
         from: usize,
         to: usize,
         first_hash: Option<u64>,
-    ) -> impl Iterator<Item = (Place, &Bytes, &StoredValue)> {
+    ) -> impl Iterator<Item = (Place, &Key, &StoredValue)> {
         let to = to.min(self.slots.len());
         let from = from.min(to);
         self.slots[from..to]
@@ -222,7 +257,7 @@ impl Slots {
     }
 
     /// The keys of one slot.
-    pub fn slot_keys(&self, slot: usize) -> impl Iterator<Item = (&Bytes, &StoredValue)> {
+    pub fn slot_keys(&self, slot: usize) -> impl Iterator<Item = (&Key, &StoredValue)> {
         self.slot(slot)
             .into_iter()
             .flat_map(|s| s.values())
@@ -247,7 +282,18 @@ mod tests {
     use super::*;
 
     fn v(s: &str) -> StoredValue {
-        StoredValue::string(Bytes::copy_from_slice(s.as_bytes()), None)
+        StoredValue::string(bytes::Bytes::copy_from_slice(s.as_bytes()), None)
+    }
+
+    #[test]
+    fn keys_are_inline_up_to_22_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), 24);
+        for len in [0, 1, 22, 23, 100] {
+            let k: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let key = Key::new(&k);
+            assert_eq!(&*key, &k[..]);
+            assert_eq!(matches!(key, Key::Inline(..)), len <= 22);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod list;
 pub mod string;
 pub mod zset;
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -32,8 +33,9 @@ const VALUE_FORMAT: u8 = 2;
 /// A Redis value with its expiry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredValue {
-    /// Absolute expiry time, unix milliseconds.
-    pub expire_at_ms: Option<u64>,
+    /// Absolute expiry time, unix milliseconds (never 0, so it takes 8 bytes; encoded as an
+    /// `Option<u64>`). See [`StoredValue::expire_at_ms`].
+    expire: Option<NonZeroU64>,
     pub data: Data,
     /// The log index of the entry that last wrote the key (0 for values written before
     /// versions were kept). WATCH records it, so any write between WATCH and EXEC aborts the
@@ -135,24 +137,30 @@ impl StoredValue {
     /// A value to store; the store stamps its version when it writes it.
     pub fn new(data: Data, expire_at_ms: Option<u64>) -> StoredValue {
         StoredValue {
-            expire_at_ms,
+            expire: expire_at_ms.and_then(NonZeroU64::new),
             data,
             version: 0,
         }
     }
 
     pub fn string(bytes: impl Into<Bytes>, expire_at_ms: Option<u64>) -> StoredValue {
-        StoredValue {
-            expire_at_ms,
-            data: Data::string(bytes),
-            version: 0,
-        }
+        StoredValue::new(Data::string(bytes), expire_at_ms)
+    }
+
+    /// Absolute expiry time, unix milliseconds.
+    pub fn expire_at_ms(&self) -> Option<u64> {
+        self.expire.map(NonZeroU64::get)
+    }
+
+    /// Sets (or clears) the expiry; a deadline of 0 (1970) is no deadline.
+    pub fn set_expire_at_ms(&mut self, at: Option<u64>) {
+        self.expire = at.and_then(NonZeroU64::new);
     }
 
     /// Whether the value is logically gone at `now_ms`. As in Redis, a key expires once the
     /// clock has passed its expiry time (`now > when`).
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms.is_some_and(|at| now_ms > at)
+        self.expire_at_ms().is_some_and(|at| now_ms > at)
     }
 
     pub fn encode(&self) -> Result<Vec<u8>> {
@@ -219,7 +227,7 @@ pub fn entry_bytes(key: &[u8], value: &StoredValue) -> u64 {
 pub fn key_digest(db: u8, key: &[u8], value: &StoredValue) -> u64 {
     let mut h = digest::hash(u64::from(db), key);
     h = digest::mix(h ^ value.data.type_tag());
-    h = digest::mix(h ^ value.expire_at_ms.unwrap_or(0));
+    h = digest::mix(h ^ value.expire_at_ms().unwrap_or(0));
     digest::mix(h.wrapping_add(value.data.content_digest()))
 }
 
@@ -307,7 +315,7 @@ mod tests {
             });
             let v = StoredValue::decode(&bytes)?;
             assert_eq!(v.data, new);
-            assert_eq!((v.expire_at_ms, v.version), (Some(9), 7));
+            assert_eq!((v.expire_at_ms(), v.version), (Some(9), 7));
             // And the new encoding is byte for byte the old one.
             assert_eq!(v.encode()?, bytes);
         }

@@ -1,84 +1,174 @@
-//! A string value: its bytes and their polynomial (see [`super::digest`]), kept up to date by
-//! the in-place changes (APPEND, SETRANGE, SETBIT) in proportion to the bytes they change.
+//! A string value.
+//!
+//! Most strings are short: up to [`SMALL_MAX`] bytes a string is its bytes alone, in one
+//! allocation of their size (16 bytes in its key's entry), and its digest is computed when
+//! asked (a few dozen multiplications). A longer one keeps shareable bytes (`Bytes`: a reply
+//! or a snapshot takes it without a copy) and their polynomial (see [`super::digest`]),
+//! which APPEND, SETRANGE and SETBIT update in proportion to the bytes they change, with
+//! amortized O(1) growth when nothing else holds the bytes.
 
 use bytes::{Bytes, BytesMut};
 
 use super::digest;
 
+/// The longest string kept as a plain allocation.
+pub const SMALL_MAX: usize = 256;
+
 #[derive(Clone, Debug)]
-pub struct Str {
+pub enum Str {
+    Small(Box<[u8]>),
+    Large(Box<Large>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Large {
     bytes: Bytes,
     poly: u64,
 }
 
 impl PartialEq for Str {
     fn eq(&self, other: &Str) -> bool {
-        self.bytes == other.bytes
+        self.bytes() == other.bytes()
     }
 }
 
 impl Str {
     pub fn new(bytes: Bytes) -> Str {
-        let poly = digest::string_poly(&bytes);
-        Str { bytes, poly }
+        if bytes.len() <= SMALL_MAX {
+            Str::Small(Box::from(&bytes[..]))
+        } else {
+            let poly = digest::string_poly(&bytes);
+            Str::Large(Box::new(Large { bytes, poly }))
+        }
     }
 
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Str::Small(b) => b,
+            Str::Large(l) => &l.bytes,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes().is_empty()
     }
 
     /// The content digest.
     pub fn digest(&self) -> u64 {
-        digest::string_digest(self.poly, self.bytes.len())
+        let poly = match self {
+            Str::Small(b) => digest::string_poly(b),
+            Str::Large(l) => l.poly,
+        };
+        digest::string_digest(poly, self.len())
     }
 
-    /// The bytes as a reply: a copy for a short string (cheaper than sharing, which would
+    /// The bytes as a `Bytes`: a copy of a short string (cheaper than sharing, which would
     /// allocate a shared header once per value), the value itself otherwise.
-    pub fn reply_bytes(&self) -> Bytes {
-        if self.bytes.len() <= 4096 {
-            Bytes::copy_from_slice(&self.bytes)
-        } else {
-            self.bytes.clone()
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Str::Large(l) if l.bytes.len() > 4096 => l.bytes.clone(),
+            other => Bytes::copy_from_slice(other.bytes()),
         }
     }
 
-    /// The bytes, mutable: in place when nothing else holds them (amortized O(1) growth),
-    /// else a copy.
-    fn buffer(&mut self) -> BytesMut {
-        let bytes = std::mem::take(&mut self.bytes);
-        bytes
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
+    /// The bytes for a reply (see [`Str::to_bytes`]).
+    pub fn reply_bytes(&self) -> Bytes {
+        self.to_bytes()
+    }
+
+    /// Converts a short string into the large form.
+    fn make_large(&mut self) {
+        if let Str::Small(b) = self {
+            let bytes = Bytes::copy_from_slice(b);
+            let poly = digest::string_poly(&bytes);
+            *self = Str::Large(Box::new(Large { bytes, poly }));
+        }
     }
 
     /// Writes `data` at `offset`, padding with zeros past the end (SETRANGE, APPEND).
     pub fn write_at(&mut self, offset: usize, data: &[u8]) {
-        let (before, after) = digest::string_poly_delta(&self.bytes, offset, data);
-        let mut buf = self.buffer();
         let end = offset + data.len();
+        if let Str::Small(b) = self {
+            if end.max(b.len()) <= SMALL_MAX {
+                let mut v = b.to_vec();
+                if v.len() < end {
+                    v.resize(end, 0);
+                }
+                v[offset..end].copy_from_slice(data);
+                *b = v.into_boxed_slice();
+                return;
+            }
+        }
+        self.make_large();
+        let Str::Large(large) = self else {
+            return;
+        };
+        let (before, after) = digest::string_poly_delta(&large.bytes, offset, data);
+        let mut buf = take_mut(&mut large.bytes);
         if buf.len() < end {
             buf.resize(end, 0);
         }
         buf[offset..end].copy_from_slice(data);
-        self.bytes = buf.freeze();
-        self.poly = digest::add(digest::sub(self.poly, before), after);
+        large.bytes = buf.freeze();
+        large.poly = digest::add(digest::sub(large.poly, before), after);
     }
 
     /// Pads with zeros to at least `len` bytes (SETBIT past the end); the polynomial of
     /// zeros is zero.
     pub fn pad_to(&mut self, len: usize) {
-        if self.bytes.len() < len {
-            let mut buf = self.buffer();
-            buf.resize(len, 0);
-            self.bytes = buf.freeze();
+        if self.len() < len {
+            let at = self.len();
+            self.write_at(at, &vec![0u8; len - at]);
         }
+    }
+}
+
+/// The bytes, mutable: in place when nothing else holds them, else a copy.
+fn take_mut(bytes: &mut Bytes) -> BytesMut {
+    std::mem::take(bytes)
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_keep_the_digest_of_the_bytes_whatever_the_form() {
+        let mut s = Str::new(Bytes::from_static(b"hello"));
+        s.write_at(5, b", world");
+        assert_eq!(s.bytes(), b"hello, world");
+        assert_eq!(
+            s.digest(),
+            Str::new(Bytes::from_static(b"hello, world")).digest()
+        );
+        // Growing past the short form converts it; the digest does not depend on the form.
+        let long = vec![b'x'; SMALL_MAX + 10];
+        s.write_at(s.len(), &long);
+        assert!(matches!(s, Str::Large(_)));
+        let same = Str::new(Bytes::copy_from_slice(s.bytes()));
+        assert_eq!(s.digest(), same.digest());
+        s.pad_to(1000);
+        s.write_at(900, b"abc");
+        assert_eq!(s.len(), 1000);
+        assert_eq!(
+            s.digest(),
+            Str::new(Bytes::copy_from_slice(s.bytes())).digest()
+        );
+        let short = Str::new(Bytes::from_static(b"abc"));
+        let mut grown = short.clone();
+        grown.pad_to(SMALL_MAX + 1);
+        grown.write_at(0, b"abc");
+        let mut small_padded = short.clone();
+        small_padded.pad_to(100);
+        assert_eq!(
+            small_padded.digest(),
+            Str::new(Bytes::copy_from_slice(small_padded.bytes())).digest()
+        );
     }
 }

@@ -43,8 +43,9 @@ use io::{Batch, Done, Write};
 use record::Kind;
 pub(crate) use segment::sync_dir;
 
-/// Bytes of recent entries kept decoded in memory: replication reads what was just appended.
-pub const CACHE_BYTES: usize = 32 << 20;
+/// Bytes (as framed on disk) of recent entries kept decoded in memory: replication and apply
+/// read what was just appended. Decoded, an entry takes two to three times its framed size.
+pub const CACHE_BYTES: usize = 8 << 20;
 
 /// Where a record is: segment, offset and framed length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,9 +91,9 @@ struct Inner {
     dir: PathBuf,
 }
 
-/// State shared with the I/O thread and the readers.
+/// State shared with the I/O thread. (The thread holds no sender of its own queue: once
+/// every handle of the log is dropped, its queue closes and the thread ends.)
 pub(crate) struct Shared {
-    inner: Mutex<Inner>,
     dir: PathBuf,
     /// The last batch written (readable from the files).
     written: AtomicU64,
@@ -103,13 +104,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding it is a bug that already stopped Raft; keep serving reads.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     fn readers(&self) -> MutexGuard<'_, HashMap<u64, Arc<File>>> {
         self.readers
             .lock()
@@ -129,7 +123,10 @@ impl Shared {
 /// The log store (and its reader: clones share everything).
 #[derive(Clone)]
 pub struct LogStore {
+    inner: Arc<Mutex<Inner>>,
     shared: Arc<Shared>,
+    /// The I/O thread, for [`LogStore::close`].
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -268,6 +265,13 @@ impl Inner {
 }
 
 impl LogStore {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding it is a bug that already stopped Raft; keep serving reads.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Opens (or creates) the log in `dir`, checking every record. Starts the I/O thread.
     pub fn open(dir: &Path, disk: Arc<Disk>) -> Result<LogStore> {
         LogStore::open_with(dir, segment::SEGMENT_BYTES, disk)
@@ -313,32 +317,49 @@ impl LogStore {
             dir: dir.to_path_buf(),
         };
         let shared = Arc::new(Shared {
-            inner: Mutex::new(inner),
             dir: dir.to_path_buf(),
             written: AtomicU64::new(0),
             readers: Mutex::new(readers),
             disk,
         });
-        io::spawn(shared.clone(), rx, files)?;
-        let store = LogStore { shared };
-        store.shared.lock().evict(0);
+        let thread = io::spawn(shared.clone(), rx, files)?;
+        let store = LogStore {
+            inner: Arc::new(Mutex::new(inner)),
+            shared,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        };
+        store.lock().evict(0);
         Ok(store)
+    }
+
+    /// Drops this handle and waits for the I/O thread to finish what it was given (it ends
+    /// once no handle is left: call it on the last one).
+    pub fn close(self) {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(self);
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
 
     /// The number of entries held (the log was checked when it was opened).
     pub fn entries(&self) -> u64 {
-        self.shared.lock().slots.len() as u64
+        self.lock().slots.len() as u64
     }
 
     /// Whether nothing was ever written: no vote, no entry, no purge.
     pub fn is_fresh(&self) -> bool {
-        let inner = self.shared.lock();
+        let inner = self.lock();
         inner.vote.is_none() && inner.slots.is_empty() && inner.purged.is_none()
     }
 
     async fn save_vote_durably(&self, vote: &Vote) -> Result<()> {
         let rx = {
-            let mut inner = self.shared.lock();
+            let mut inner = self.lock();
             let mut writes = Vec::new();
             inner.put(Kind::Vote, &encode(vote)?, &mut writes)?;
             inner.vote = Some(*vote);
@@ -397,7 +418,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         // Cached entries are cloned under the lock; the others are read after it.
         let mut out: Vec<std::result::Result<Entry, (u64, Loc)>> = Vec::new();
         {
-            let inner = self.shared.lock();
+            let inner = self.lock();
             let Some(first) = inner.first_index() else {
                 return Ok(Vec::new());
             };
@@ -434,7 +455,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let inner = self.shared.lock();
+        let inner = self.lock();
         let last = inner.slots.back().map(|s| s.log_id).or(inner.purged);
         Ok(LogState {
             last_purged_log_id: inner.purged,
@@ -453,13 +474,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        Ok(self.shared.lock().vote)
+        Ok(self.lock().vote)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Not synced on its own: the next append's sync covers it; losing it only means
         // re-applying from an earlier point.
-        let mut inner = self.shared.lock();
+        let mut inner = self.lock();
         let mut writes = Vec::new();
         let payload = encode(&committed).map_err(write_err)?;
         inner
@@ -473,7 +494,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.shared.lock().committed)
+        Ok(self.lock().committed)
     }
 
     async fn append<I>(
@@ -486,7 +507,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let written = self.shared.written.load(Ordering::Acquire);
-        let mut inner = self.shared.lock();
+        let mut inner = self.lock();
         let mut writes = Vec::new();
         let op = inner.op + 1;
         for entry in entries {
@@ -523,7 +544,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut inner = self.shared.lock();
+        let mut inner = self.lock();
         let mut writes = Vec::new();
         inner
             .put(Kind::Truncate, &log_id.index.to_le_bytes(), &mut writes)
@@ -542,7 +563,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut inner = self.shared.lock();
+        let mut inner = self.lock();
         let mut writes = Vec::new();
         let payload = encode(&log_id).map_err(write_err)?;
         inner

@@ -49,7 +49,13 @@ pub(super) fn replay(dir: &Path) -> Result<Replayed> {
     }
     let last_seq = segments.last().map_or(0, |(s, _)| *s);
     for (seq, path) in &segments {
-        let buf = segment::read(path, *seq)?;
+        let buf = match segment::read(path, *seq) {
+            Ok(buf) => buf,
+            // Deleted since it was listed: a purged segment whose deletion was still under
+            // way (the contiguity checks below catch any segment missing from the middle).
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let mut at = segment::HEADER_BYTES as usize;
         state.segments.insert(*seq, None);
         loop {
