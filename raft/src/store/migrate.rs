@@ -173,7 +173,7 @@ mod tests {
     /// A data dir as the sled-log version left it: entries 5..=9 after a purge at 4, a vote,
     /// a committed index.
     fn write_old_layout(dir: &Path) {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = crate::store::open_sled(dir).unwrap();
         let log = db.open_tree(OLD_LOG).unwrap();
         for i in 5..10 {
             let body = bincode::serialize(&entry(i)).unwrap();
@@ -209,7 +209,7 @@ mod tests {
             assert_eq!(entries, (5..10).map(entry).collect::<Vec<_>>());
         }
         // The old trees are gone; a second start reads the segmented log alone.
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = crate::store::open_sled(dir.path()).unwrap();
         assert!(!db.tree_names().iter().any(|n| n == OLD_LOG.as_bytes()));
         drop(db);
         let mut store = Store::open(dir.path()).unwrap();
@@ -222,7 +222,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_old_layout(dir.path());
         {
-            let db = sled::open(dir.path().join("sled")).unwrap();
+            let db = crate::store::open_sled(dir.path()).unwrap();
             let log = db.open_tree(OLD_LOG).unwrap();
             let mut v = log.get(7u64.to_be_bytes()).unwrap().unwrap().to_vec();
             let last = v.len() - 1;

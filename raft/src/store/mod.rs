@@ -54,6 +54,39 @@ impl Default for Options {
     }
 }
 
+/// How long an open waits for sled's lock file, which an earlier handle in this process
+/// can hold for a moment after it is dropped (sled's background threads let go of it last).
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the catalogue's sled database, waiting up to [`SLED_LOCK_WAIT`] for a lock that a
+/// just-dropped handle still holds (a restore or a test reopens the store in-process).
+fn open_sled(dir: &Path) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + SLED_LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open();
+        match opened {
+            // sled wraps the lock's `WouldBlock` in an error of its own; its text is all
+            // that tells the two apart.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(Error::Corrupt {
+                    path: dir.display().to_string(),
+                    what: format!("cannot open sled database: {e}"),
+                })
+            }
+            Ok(db) => return Ok(db),
+        }
+    }
+}
+
 /// An opened data dir.
 pub struct Store {
     pub log: LogStore,
@@ -75,14 +108,7 @@ impl Store {
     pub fn open_with(dir: &Path, options: Options) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
         let disk = Disk::new(dir, options.disk_reserve_bytes);
-        let db = sled::Config::new()
-            .path(dir.join("sled"))
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(|e| Error::Corrupt {
-                path: dir.display().to_string(),
-                what: format!("cannot open sled database: {e}"),
-            })?;
+        let db = open_sled(dir)?;
         let wal_dir = dir.join("wal");
         migrate::sled_log(&db, &wal_dir)?;
         let log = LogStore::open_with(&wal_dir, options.segment_bytes, disk.clone())?;
