@@ -23,6 +23,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# redis-py: the cluster-client test runs its RedisCluster as users do.
+python3 -c 'import redis.cluster' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check 'redis>=5.3,<9'
+
 # The backup tests run a real S3-compatible server that checks request signatures.
 command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] ||
   cargo install --locked s3s-fs@0.14.1 --features binary

@@ -162,9 +162,12 @@ fn command(c: CommandCommand) -> Reply {
             Reply::Array(table::all().iter().map(table::command_info_reply).collect())
         }
         CommandCommand::Count => Reply::Integer(table::all().len() as i64),
-        CommandCommand::List => {
-            Reply::Array(table::all().iter().map(|s| Reply::text(s.name)).collect())
-        }
+        CommandCommand::List(filter) => Reply::Array(
+            table::list(filter.as_ref())
+                .into_iter()
+                .map(Reply::text)
+                .collect(),
+        ),
         CommandCommand::Info(names) => Reply::Array(
             names
                 .iter()

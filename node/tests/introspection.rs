@@ -2,7 +2,7 @@
 //! and flags, CLIENT KILL (old form and filters), CLIENT UNBLOCK of a blocked pop, CLIENT
 //! PAUSE WRITE holding writes but not reads, SLOWLOG recording commands over its threshold,
 //! the LATENCY monitor, TIME, MONITOR streaming other clients' commands with credentials redacted,
-//! and DEBUG refused with an explanation.
+//! DEBUG refused with an explanation, and COMMAND (COUNT, INFO, LIST FILTERBY, GETKEYS, DOCS).
 //! Method: one node of a 3-node cluster, several real `redis` connections, raw sockets where
 //! the exact wire output matters; every wait is bounded.
 #![allow(clippy::unwrap_used)]
@@ -219,4 +219,57 @@ fn slowlog_latency_debug_and_monitor() {
         "CONFIG is not shown: {seen:?}"
     );
     assert!(seen.iter().all(|l| !l.contains("s3cret")));
+}
+
+#[test]
+fn command_table_through_a_follower() {
+    let cluster = Cluster::start(3, &[]);
+    let mut c = cluster.node(cluster.follower()).conn();
+
+    let count: i64 = cmd("COMMAND", &["COUNT"]).query(&mut c).unwrap();
+    let all: Vec<Value> = redis::cmd("COMMAND").query(&mut c).unwrap();
+    assert_eq!(all.len() as i64, count);
+
+    // COMMAND INFO: name, arity, flags, first key, last key, step, ACL categories...
+    let info: Vec<Value> = cmd("COMMAND", &["INFO", "get", "nosuch"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(info.len(), 2);
+    assert_eq!(info[1], Value::Nil);
+    let Value::Array(get) = &info[0] else {
+        panic!("COMMAND INFO get: {:?}", info[0])
+    };
+    assert_eq!(get[0], Value::BulkString(b"get".to_vec()));
+    assert_eq!(get[1], Value::Int(2));
+    assert_eq!(&get[3..6], &[Value::Int(1), Value::Int(1), Value::Int(1)]);
+
+    // COMMAND LIST, whole and filtered as Redis filters: subcommands listed by full name.
+    let list: Vec<String> = cmd("COMMAND", &["LIST"]).query(&mut c).unwrap();
+    assert!(list.len() as i64 > count, "subcommands are listed too");
+    assert!(list.iter().any(|n| n == "config|get"));
+    let mut pattern: Vec<String> = cmd("COMMAND", &["LIST", "FILTERBY", "PATTERN", "HINC*"])
+        .query(&mut c)
+        .unwrap();
+    pattern.sort();
+    assert_eq!(pattern, ["hincrby", "hincrbyfloat"]);
+    let hashes: Vec<String> = cmd("COMMAND", &["LIST", "FILTERBY", "ACLCAT", "HASH"])
+        .query(&mut c)
+        .unwrap();
+    assert!(hashes.iter().any(|n| n == "hset") && hashes.iter().all(|n| n.starts_with('h')));
+    let modules: Vec<String> = cmd("COMMAND", &["LIST", "FILTERBY", "MODULE", "json"])
+        .query(&mut c)
+        .unwrap();
+    assert!(modules.is_empty());
+    assert_eq!(
+        err_text(cmd("COMMAND", &["LIST", "FILTERBY", "COLOUR", "x"]).query::<Value>(&mut c)),
+        "ERR syntax error"
+    );
+
+    // COMMAND GETKEYS and DOCS for a command that exists.
+    let keys: Vec<String> = cmd("COMMAND", &["GETKEYS", "mset", "a", "1", "b", "2"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(keys, ["a", "b"]);
+    let docs: Value = cmd("COMMAND", &["DOCS", "get"]).query(&mut c).unwrap();
+    assert!(format!("{docs:?}").contains("summary"), "{docs:?}");
 }

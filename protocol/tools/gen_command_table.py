@@ -48,7 +48,7 @@ COMMANDS = [
     # connection / server
     "ping", "echo", "hello", "select", "quit", "reset", "command", "client", "config", "info",
     "role", "readonly", "readwrite", "auth", "memory", "function", "acl", "monitor", "debug",
-    "slowlog", "latency", "time", "save", "bgsave", "lastsave", "shutdown",
+    "slowlog", "latency", "time", "save", "bgsave", "lastsave", "shutdown", "cluster",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # pub/sub
@@ -59,6 +59,8 @@ SUBCOMMANDS = {
     "client": ["getname", "id", "info", "kill", "list", "no-evict", "no-touch", "pause", "reply",
                "setinfo", "setname", "unblock", "unpause"],
     "config": ["get", "resetstat", "rewrite", "set"],
+    "cluster": ["countkeysinslot", "getkeysinslot", "info", "keyslot", "myid", "nodes", "shards",
+                "slots"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
     "function": ["flush"],

@@ -333,6 +333,19 @@ impl Drop for Cluster {
             for n in &self.nodes {
                 eprintln!("---- log of node {} ----\n{}", n.id, n.log_text());
             }
+            return;
+        }
+        // A panic inside a node is a bug even when the test's own checks passed (a connection
+        // task that panicked closes only that connection): every test fails on one.
+        for n in &self.nodes {
+            let log = n.log_text();
+            let panics: Vec<&str> = log.lines().filter(|l| l.contains("panicked")).collect();
+            assert!(
+                panics.is_empty(),
+                "node {} panicked:\n{}\n---- its log ----\n{log}",
+                n.id,
+                panics.join("\n")
+            );
         }
     }
 }

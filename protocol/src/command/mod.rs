@@ -974,9 +974,21 @@ pub enum CommandCommand {
     Count,
     Info(Vec<Bytes>),
     Docs(Vec<Bytes>),
-    List,
+    /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+    List(Option<ListFilter>),
     /// COMMAND GETKEYS command [arg ...]: the keys the request names.
     GetKeys(Vec<Bytes>),
+}
+
+/// COMMAND LIST's filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListFilter {
+    /// Commands a module added: cairn has no modules, so none.
+    Module(Bytes),
+    /// Commands in an ACL category, named without its `@`, any case.
+    AclCat(Bytes),
+    /// Commands and subcommands whose full name (`config|get`) matches a glob, any case.
+    Pattern(Bytes),
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]

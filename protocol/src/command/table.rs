@@ -168,6 +168,27 @@ pub fn all() -> &'static [CommandSpec] {
     data::COMMANDS
 }
 
+/// COMMAND LIST: every command and subcommand name (`config|get`), each command followed by
+/// its subcommands, that `filter` keeps.
+pub fn list(filter: Option<&crate::command::ListFilter>) -> Vec<&'static str> {
+    use crate::command::ListFilter;
+    let keep = |spec: &CommandSpec| match filter {
+        None => true,
+        Some(ListFilter::Module(_)) => false,
+        Some(ListFilter::AclCat(cat)) => spec.acl_categories.iter().any(|c| {
+            c.strip_prefix('@')
+                .is_some_and(|c| c.as_bytes().eq_ignore_ascii_case(cat))
+        }),
+        Some(ListFilter::Pattern(p)) => crate::glob::glob_match(p, spec.name.as_bytes(), true),
+    };
+    all()
+        .iter()
+        .flat_map(|spec| std::iter::once(spec).chain(spec.subcommands))
+        .filter(|spec| keep(spec))
+        .map(|spec| spec.name)
+        .collect()
+}
+
 /// The command named `name`, case-insensitively, without allocating. Also accepts a
 /// subcommand's full name (`config|get`), as COMMAND INFO and COMMAND DOCS do.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -371,6 +392,7 @@ fn arg_reply(arg: &Arg) -> Reply {
 mod tests {
     use super::*;
     use crate::Protocol;
+    use bytes::Bytes;
 
     #[test]
     fn table_is_sorted_and_lowercase() {
@@ -387,6 +409,31 @@ mod tests {
                 assert_eq!(spec.name, spec.name.to_ascii_lowercase());
             }
         }
+    }
+
+    #[test]
+    fn list_filters_as_redis_does() {
+        use crate::command::ListFilter;
+        let all = list(None);
+        assert!(all.contains(&"get") && all.contains(&"config|get") && all.contains(&"cluster"));
+        let pattern = |p: &str| list(Some(&ListFilter::Pattern(Bytes::from(p.to_string()))));
+        assert_eq!(pattern("CONFIG|G*"), ["config|get"]);
+        assert_eq!(
+            pattern("config*"),
+            [
+                "config",
+                "config|get",
+                "config|resetstat",
+                "config|rewrite",
+                "config|set"
+            ]
+        );
+        let cat = |c: &str| list(Some(&ListFilter::AclCat(Bytes::from(c.to_string()))));
+        let fast = cat("FAST");
+        assert!(fast.contains(&"get") && !fast.contains(&"keys"), "{fast:?}");
+        assert!(cat("@fast").is_empty(), "named without its @, as Redis");
+        assert!(cat("nosuch").is_empty());
+        assert!(list(Some(&ListFilter::Module(Bytes::from("m")))).is_empty());
     }
 
     #[test]
@@ -480,7 +527,7 @@ mod tests {
         assert!(get.has_flag("readonly"));
         assert!(lookup(b"set").unwrap_or(&BASE).has_flag("write"));
         assert!(lookup(b"del").unwrap_or(&BASE).group == "generic");
-        assert_eq!(all().len(), 182);
+        assert_eq!(all().len(), 183);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::{int, is, pairs, text, Result};
 use crate::command::{
     AclCommand, Command, CommandCommand, CommandError, ConfigCommand, ConnCommand, Hello,
-    LatencyCommand, SlowLogCommand,
+    LatencyCommand, ListFilter, SlowLogCommand,
 };
 use crate::num::parse_i64;
 
@@ -91,8 +91,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             C::Command(CommandCommand::GetKeys(request.to_vec()))
         }
         ("command|list", [_, _, filter @ ..]) => {
-            command_list_filter(filter)?;
-            C::Command(CommandCommand::List)
+            C::Command(CommandCommand::List(command_list_filter(filter)?))
         }
         (name, [_, _, rest @ ..]) if name.starts_with("client|") => {
             C::Client(super::client::parse(name, rest)?)
@@ -169,23 +168,24 @@ fn select(index: &[u8]) -> Result<u32> {
     u32::try_from(index).map_err(|_| CommandError::Other("ERR DB index is out of range".into()))
 }
 
-/// COMMAND LIST's optional `FILTERBY MODULE|ACLCAT|PATTERN arg`, validated as Redis does, then
-/// refused: cairn has no filtered form.
-fn command_list_filter(filter: &[Bytes]) -> Result<()> {
+/// COMMAND LIST's optional `FILTERBY MODULE|ACLCAT|PATTERN arg`.
+fn command_list_filter(filter: &[Bytes]) -> Result<Option<ListFilter>> {
     match filter {
-        [] => Ok(()),
-        [option, kind, _]
-            if is(option, "filterby")
-                && ["module", "aclcat", "pattern"].iter().any(|k| is(kind, k)) =>
-        {
-            Err(unsupported("COMMAND LIST FILTERBY"))
+        [] => Ok(None),
+        [option, kind, arg] if is(option, "filterby") => {
+            let arg = arg.clone();
+            if is(kind, "module") {
+                Ok(Some(ListFilter::Module(arg)))
+            } else if is(kind, "aclcat") {
+                Ok(Some(ListFilter::AclCat(arg)))
+            } else if is(kind, "pattern") {
+                Ok(Some(ListFilter::Pattern(arg)))
+            } else {
+                Err(CommandError::Syntax)
+            }
         }
         _ => Err(CommandError::Syntax),
     }
-}
-
-fn unsupported(what: &str) -> CommandError {
-    CommandError::Other(format!("ERR {what} is not supported"))
 }
 
 /// MEMORY USAGE key [SAMPLES count]: a read of one key (SAMPLES is accepted and has no effect:

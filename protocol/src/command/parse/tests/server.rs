@@ -1,6 +1,6 @@
 use super::*;
 use crate::command::{
-    ClientCommand, ClientFilter, ClientType, CommandCommand, ConfigCommand, Hello,
+    ClientCommand, ClientFilter, ClientType, CommandCommand, ConfigCommand, Hello, ListFilter,
 };
 
 #[test]
@@ -130,7 +130,7 @@ fn command() {
     );
     assert_eq!(
         conn("command list"),
-        ConnCommand::Command(CommandCommand::List)
+        ConnCommand::Command(CommandCommand::List(None))
     );
     assert_eq!(
         conn("command info get set"),
@@ -156,9 +156,14 @@ fn command() {
     assert_eq!(err("command list foo"), SYNTAX);
     assert_eq!(err("command list filterby foo x"), SYNTAX);
     assert_eq!(
-        err("command list filterby pattern x*"),
-        "ERR COMMAND LIST FILTERBY is not supported"
+        conn("command list filterby PATTERN x*"),
+        ConnCommand::Command(CommandCommand::List(Some(ListFilter::Pattern(b("x*")))))
     );
+    assert_eq!(
+        conn("command list FILTERBY aclcat fast"),
+        ConnCommand::Command(CommandCommand::List(Some(ListFilter::AclCat(b("fast")))))
+    );
+    assert_eq!(err("command list filterby pattern"), SYNTAX);
 }
 
 #[test]
