@@ -12,7 +12,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
-use common::{cmd, err_text, wait_for, Cluster};
+use common::{cmd, err_text, info_field, raw, wait_for, Cluster};
 use redis::{Commands, Value};
 
 fn client_id(c: &mut redis::Connection) -> i64 {
@@ -272,4 +272,18 @@ fn command_table_through_a_follower() {
     assert_eq!(keys, ["a", "b"]);
     let docs: Value = cmd("COMMAND", &["DOCS", "get"]).query(&mut c).unwrap();
     assert!(format!("{docs:?}").contains("summary"), "{docs:?}");
+
+    // In RESP3 (sets of maps, maps of maps) the connection lives on after every form.
+    let port = cluster.node(cluster.follower()).port;
+    let out = raw(
+        port,
+        b"HELLO 3\r\nCOMMAND\r\nCOMMAND DOCS\r\nCOMMAND INFO get\r\nCOMMAND LIST\r\nPING\r\n",
+    );
+    assert!(
+        out.starts_with('%') && out.ends_with("+PONG\r\n"),
+        "{out:.200}"
+    );
+
+    // A command that panicked would be counted here (and the cluster's Drop checks the logs).
+    assert_eq!(info_field(&mut c, "stats", "cairn_connection_panics"), "0");
 }
