@@ -18,16 +18,26 @@ fn info_field(c: &mut redis::Connection, section: &str, key: &str) -> Option<i64
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Waits until the leader (`c`) has snapshotted and purged its log past `index`.
+/// Waits for the leader's log to be purged past `index`, writing a key per look: openraft
+/// judges the snapshot threshold as entries are applied, so entries applied while a slow
+/// (debug-build) snapshot was still being written start no new one until more arrive.
 fn wait_purged_past(c: &mut redis::Connection, index: i64) {
+    let mut filler = 0u64;
     wait_for(
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         "the leader to purge its log",
         || {
+            filler += 1;
+            redis::cmd("SET")
+                .arg("purge:filler")
+                .arg(filler)
+                .query::<()>(c)
+                .ok()?;
             let purged = info_field(c, "persistence", "cairn_purged_index")?;
             (purged > index).then_some(())
         },
     );
+    redis::cmd("DEL").arg("purge:filler").query::<()>(c).unwrap();
 }
 
 #[test]
