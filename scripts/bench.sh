@@ -9,7 +9,7 @@
 # 16-deep pipelines (etcd: unpipelined only, its client calls are one per request). Prints a
 # Markdown table of requests/s with the ratio to plain redis-server, and cairn's leader
 # against etcd's leader for writes. Everything shares this machine's cores: see `nproc`.
-# Installs redis-server, redis-tools and etcd-server from Debian if they are missing.
+# Installs redis-server, redis-tools, etcd-server and etcd-client from Debian if missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 n=200000
@@ -24,6 +24,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v etcd >/dev/null || missing+=(etcd-server)
+command -v etcdctl >/dev/null || missing+=(etcd-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
