@@ -13,6 +13,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the leader makes a read linearizable (`--read-policy`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReadPolicy {
+    /// Under the leader lease: no round while it holds (docs/DECISIONS.md).
+    Lease,
+    /// A read-index round (a quorum heartbeat) for every batch of reads.
+    ReadIndex,
+}
+
 /// A value that must never appear in logs or debug output.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(pub String);
@@ -177,6 +186,12 @@ pub struct ServeConfig {
     /// Election timeout upper bound in milliseconds.
     #[arg(long, env = "CAIRN_ELECTION_TIMEOUT_MAX_MS", default_value_t = 450)]
     pub election_timeout_max_ms: u64,
+
+    /// How linearizable reads are confirmed: `lease` serves them on the leader with no round
+    /// while its lease holds (a bounded clock-rate drift is assumed, as with any lease);
+    /// `read-index` asks a quorum for every batch. Follower reads ask the leader either way.
+    #[arg(long, env = "CAIRN_READ_POLICY", value_enum, default_value_t = ReadPolicy::Lease)]
+    pub read_policy: ReadPolicy,
 
     /// Build a snapshot (and purge the log) after this many applied entries.
     #[arg(long, env = "CAIRN_SNAPSHOT_THRESHOLD", default_value_t = 50_000)]

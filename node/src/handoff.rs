@@ -32,6 +32,8 @@ pub async fn stop_raft(node: &Node) {
     if let Err(e) = node.raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown");
     }
+    // Raft is stopped, so no round renews it: this node votes for its successor.
+    node.lease.end();
     let Some((id, addr)) = successor else {
         return;
     };

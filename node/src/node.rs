@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cairn_raft::lease::LeaderLease;
 use cairn_raft::network::{
     PeerClients, PeerNetwork, PeerService, PeerToken, Sinks, MESSAGE_BYTES_MAX,
 };
@@ -44,6 +45,8 @@ pub struct Node {
     pub access: Arc<crate::access::Access>,
     pub metrics: Metrics,
     pub reads: ReadBarrier,
+    /// The leader lease that serves reads without a round (see `cairn_raft::lease`).
+    pub lease: Arc<LeaderLease>,
     /// Ids for this process's client writes, so a retried write is applied once.
     pub request_ids: RequestIds,
     /// This node's pub/sub subscriptions.
@@ -199,6 +202,12 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     let access = Arc::new(crate::access::Access::default());
     let settings = Arc::new(Settings::new(&cfg));
     let (touched, local, sm) = (access.clone(), settings.clone(), store.sm.clone());
+    let lease = Arc::new(LeaderLease::new(
+        cfg.id,
+        Duration::from_millis(cfg.election_timeout_max_ms),
+        cfg.read_policy == crate::config::ReadPolicy::Lease,
+        !fresh,
+    ));
     let service = PeerServer::new(PeerService::new(
         cfg.id,
         raft.clone(),
@@ -211,6 +220,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
                 touched.reported(report, lfu);
             }),
         },
+        lease.clone(),
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
@@ -255,6 +265,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         access,
         metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
+        lease,
         request_ids: RequestIds::new(),
         pubsub,
         slowlog: crate::slowlog::SlowLog::new(),

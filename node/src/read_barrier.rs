@@ -1,6 +1,9 @@
-//! Linearizable reads (ReadIndex), batched.
+//! Linearizable reads: from the leader lease, or through ReadIndex rounds, batched.
 //!
-//! A read waits for a read-index round that *started after* the read arrived: the leader
+//! On a leader that holds a lease (`cairn_raft::lease`, `--read-policy lease`, the default) a
+//! read waits only until its node has applied the leader's last log index, and reads; the
+//! reader checks the lease again afterwards and, if it ran out meanwhile (a pause), reads
+//! again after a round. Otherwise a read waits for a read-index round that *started after* the read arrived: the leader
 //! confirms with a quorum that it is still leader and names an index (openraft's
 //! `get_read_log_id`); a follower asks the leader for it over the peer protocol. The reader
 //! then waits until its own node has applied that index and reads locally. All reads that
@@ -16,9 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_protocol::Reply;
+use cairn_raft::lease::Leased;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::node::Node;
+use crate::stats::Stats;
 
 /// Reads that may wait for a round at once; more get an error instead of queueing forever.
 const WAITING_MAX: usize = 65_536;
@@ -35,19 +40,32 @@ struct Round {
     clock: Option<(u64, Instant)>,
 }
 
-/// The time a linearizable read judges TTLs by.
+/// The time a linearizable read judges TTLs by, and the lease it was served under.
 #[derive(Clone, Copy, Debug)]
-pub struct ReadTime(Option<(u64, Instant)>);
+pub struct ReadTime {
+    clock: Option<(u64, Instant)>,
+    lease: Option<Leased>,
+}
 
 impl ReadTime {
     /// This node's own clock.
     pub fn local() -> ReadTime {
-        ReadTime(None)
+        ReadTime {
+            clock: None,
+            lease: None,
+        }
+    }
+
+    /// Whether what was read under this time may be answered: always after a round; under a
+    /// lease, only if the lease still holds now that the read is done.
+    pub fn still_valid(&self, node: &Node) -> bool {
+        self.lease
+            .is_none_or(|leased| node.lease.still_valid(&node.raft, &leased))
     }
 
     /// Milliseconds since the epoch: the leader's clock carried forward, or this node's.
     pub fn now_ms(&self) -> u64 {
-        match self.0 {
+        match self.clock {
             Some((leader_ms, at)) => {
                 leader_ms.saturating_add(u64::try_from(at.elapsed().as_millis()).unwrap_or(0))
             }
@@ -90,7 +108,22 @@ impl ReadBarrier {
     }
 
     /// Waits until this node may serve a linearizable read; `Err` is the reply to send.
+    /// Check [`ReadTime::still_valid`] after reading.
     pub async fn wait(&self, node: &Node) -> Result<ReadTime, Reply> {
+        if let Some(leased) = node.lease.read_index(&node.raft) {
+            node.lease.renew_if_due(&node.raft, &leased);
+            Stats::add(&node.stats.lease_reads, 1);
+            let time = ReadTime {
+                clock: None,
+                lease: Some(leased),
+            };
+            return applied(node, leased.index, time).await;
+        }
+        self.wait_round(node).await
+    }
+
+    /// [`ReadBarrier::wait`] through a read-index round, whatever the lease.
+    pub async fn wait_round(&self, node: &Node) -> Result<ReadTime, Reply> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .try_send(tx)
@@ -98,18 +131,26 @@ impl ReadBarrier {
         let round = rx
             .await
             .map_err(|_| Reply::error("ERR read barrier stopped"))??;
-        let (index, time) = (round.index, ReadTime(round.clock));
-        let applied = node.raft.metrics().borrow().last_applied.map(|l| l.index);
-        if applied >= Some(index) || index == 0 {
-            return Ok(time);
-        }
-        node.raft
-            .wait(Some(node.leader_wait()))
-            .applied_index_at_least(Some(index), "linearizable read")
-            .await
-            .map(|_| time)
-            .map_err(|e| Reply::error(format!("TRYAGAIN replica is catching up: {e}")))
+        let time = ReadTime {
+            clock: round.clock,
+            lease: None,
+        };
+        applied(node, round.index, time).await
     }
+}
+
+/// Waits until this node has applied `index`, then hands back `time`.
+async fn applied(node: &Node, index: u64, time: ReadTime) -> Result<ReadTime, Reply> {
+    let applied = node.raft.metrics().borrow().last_applied.map(|l| l.index);
+    if applied >= Some(index) || index == 0 {
+        return Ok(time);
+    }
+    node.raft
+        .wait(Some(node.leader_wait()))
+        .applied_index_at_least(Some(index), "linearizable read")
+        .await
+        .map(|_| time)
+        .map_err(|e| Reply::error(format!("TRYAGAIN replica is catching up: {e}")))
 }
 
 /// One read-index round.
@@ -121,9 +162,10 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
         };
         let outcome = if leader == node.id {
             // Bounded: a leader cut off from its quorum cannot confirm its leadership.
-            match tokio::time::timeout(RPC_TIMEOUT, node.raft.get_read_log_id()).await {
+            Stats::add(&node.stats.read_index_rounds, 1);
+            match tokio::time::timeout(RPC_TIMEOUT, node.lease.round(&node.raft)).await {
                 Ok(r) => r
-                    .map(|(read, _)| Round {
+                    .map(|read| Round {
                         index: read.map_or(0, |l| l.index),
                         clock: None,
                     })
@@ -131,6 +173,7 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
                 Err(_) => Err("timed out confirming leadership".to_string()),
             }
         } else {
+            Stats::add(&node.stats.read_index_rounds, 1);
             follower_round(node, &info.raft_addr).await
         };
         match outcome {

@@ -823,7 +823,8 @@ impl Session {
             }
             return;
         }
-        let time = if self.readonly {
+        let start = out.len();
+        let mut time = if self.readonly {
             crate::read_barrier::ReadTime::local()
         } else {
             match self.node.reads.wait(&self.node).await {
@@ -836,23 +837,48 @@ impl Session {
                 }
             }
         };
+        self.read_at(&cmds, time, out);
+        if !time.still_valid(&self.node) {
+            // The lease ran out while the reads ran (a pause, a step-down): what they saw
+            // may be stale. Read again after a round.
+            out.truncate(start);
+            time = match self.node.reads.wait_round(&self.node).await {
+                Ok(time) => time,
+                Err(e) => {
+                    for _ in &cmds {
+                        e.encode(self.protocol, out);
+                    }
+                    return;
+                }
+            };
+            self.read_at(&cmds, time, out);
+        }
+    }
+
+    /// Runs `cmds` against this node's state as of `time`, encoding their replies.
+    fn read_at(
+        &self,
+        cmds: &[(ReadCommand, Vec<Bytes>)],
+        time: crate::read_barrier::ReadTime,
+        out: &mut BytesMut,
+    ) {
         let now = time.now_ms();
         let recorder = Recorder::new(&self.node, now, !self.no_touch);
         let Some(reading) = self.node.keyspace.reading() else {
-            for _ in &cmds {
+            for _ in cmds {
                 Reply::error(cairn_raft::store::LOADING).encode(self.protocol, out);
             }
             return;
         };
         for (cmd, keys) in cmds {
-            let mut reply = keyspace::read(&reading, self.db, &cmd, now).unwrap_or_else(|e| {
+            let mut reply = keyspace::read(&reading, self.db, cmd, now).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "read failed");
                 Reply::error(format!("ERR storage: {e}"))
             });
-            if let ReadCommand::Object { what, key } = &cmd {
+            if let ReadCommand::Object { what, key } = cmd {
                 reply = recorder.object(&reading, self.db, *what, key, reply);
             }
-            recorder.read(&reading, self.db, &cmd, &keys, &reply);
+            recorder.read(&reading, self.db, cmd, keys, &reply);
             reply.encode(self.protocol, out);
         }
     }

@@ -22,6 +22,10 @@ pub struct Stats {
     pub keyspace_misses: AtomicU64,
     /// Commands that panicked (a bug): each closed its connection after an error reply.
     pub connection_panics: AtomicU64,
+    /// Linearizable reads served under the leader lease, with no round.
+    pub lease_reads: AtomicU64,
+    /// Read-index rounds this node started (each serves a batch of reads).
+    pub read_index_rounds: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     /// The largest dataset size seen (INFO memory `used_memory_peak`).
@@ -40,7 +44,7 @@ impl Stats {
     }
 
     /// Every counter with its INFO stats name, for INFO, metrics and CONFIG RESETSTAT.
-    pub fn named(&self) -> [(&'static str, &AtomicU64); 10] {
+    pub fn named(&self) -> [(&'static str, &AtomicU64); 12] {
         [
             ("total_connections_received", &self.connections_received),
             ("total_commands_processed", &self.commands_processed),
@@ -52,6 +56,8 @@ impl Stats {
             ("keyspace_hits", &self.keyspace_hits),
             ("keyspace_misses", &self.keyspace_misses),
             ("cairn_connection_panics", &self.connection_panics),
+            ("cairn_lease_reads", &self.lease_reads),
+            ("cairn_read_index_rounds", &self.read_index_rounds),
         ]
     }
 

@@ -37,7 +37,10 @@ fn wait_purged_past(c: &mut redis::Connection, index: i64) {
             (purged > index).then_some(())
         },
     );
-    redis::cmd("DEL").arg("purge:filler").query::<()>(c).unwrap();
+    redis::cmd("DEL")
+        .arg("purge:filler")
+        .query::<()>(c)
+        .unwrap();
 }
 
 #[test]

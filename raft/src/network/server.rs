@@ -1,11 +1,15 @@
 //! The gRPC service a node offers its peers.
 
 use bytes::Bytes;
+use std::sync::Arc;
+
 use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::raft::{VoteRequest, VoteResponse};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response as TonicResponse, Status};
 
 use super::{open, seal};
+use crate::lease::LeaderLease;
 use crate::membership::MemberChange;
 use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
@@ -96,17 +100,39 @@ pub struct PeerService {
     sm: StateMachine,
     id: NodeId,
     sinks: Sinks,
+    lease: Arc<LeaderLease>,
 }
 
 impl PeerService {
-    pub fn new(id: NodeId, raft: Raft, proposer: Proposer, sm: StateMachine, sinks: Sinks) -> Self {
+    pub fn new(
+        id: NodeId,
+        raft: Raft,
+        proposer: Proposer,
+        sm: StateMachine,
+        sinks: Sinks,
+        lease: Arc<LeaderLease>,
+    ) -> Self {
         PeerService {
             raft,
             proposer,
             sm,
             id,
             sinks,
+            lease,
         }
+    }
+
+    /// A read index for a follower's read: from the lease when this node holds one (no
+    /// round), else from a quorum round, which also renews the lease.
+    async fn read_index(&self) -> ReadIndexResult {
+        if let Some(leased) = self.lease.read_index(&self.raft) {
+            self.lease.renew_if_due(&self.raft, &leased);
+            return Ok(leased.index);
+        }
+        self.lease
+            .round(&self.raft)
+            .await
+            .map(|read| read.map_or(0, |l| l.index))
     }
 
     pub fn status(id: NodeId, raft: &Raft, sm: &StateMachine) -> PeerStatus {
@@ -154,7 +180,16 @@ impl Peer for PeerService {
     }
 
     async fn vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        let rpc = open(req.get_ref()).map_err(bad_request)?;
+        let rpc: VoteRequest<NodeId> = open(req.get_ref()).map_err(bad_request)?;
+        if self.lease.refuses_votes() {
+            // A lease this node holds, or may have promised before it restarted (see
+            // `lease`): refused with this node's own vote, which the candidate ignores.
+            let vote = self.raft.metrics().borrow().vote;
+            tracing::info!(candidate = %rpc.vote, "refusing a vote while a leader lease may run");
+            let refused: Result<VoteResponse<NodeId>, RaftError<NodeId>> =
+                Ok(VoteResponse::new(vote, None, false));
+            return reply(&refused);
+        }
         reply(&self.raft.vote(rpc).await)
     }
 
@@ -179,23 +214,16 @@ impl Peer for PeerService {
     }
 
     async fn read_index(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        let result: ReadIndexResult = self
-            .raft
-            .get_read_log_id()
-            .await
-            .map(|(read, _applied)| read.map_or(0, |l| l.index));
-        reply(&result)
+        reply(&PeerService::read_index(self).await)
     }
 
     async fn read_index_at(
         &self,
         _req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
-        let result: ReadIndexAtResult = self
-            .raft
-            .get_read_log_id()
+        let result: ReadIndexAtResult = PeerService::read_index(self)
             .await
-            .map(|(read, _applied)| (read.map_or(0, |l| l.index), crate::types::now_ms()));
+            .map(|index| (index, crate::types::now_ms()));
         reply(&result)
     }
 

@@ -1,0 +1,205 @@
+//! The leader lease: linearizable reads on the leader without a quorum round.
+//!
+//! openraft 0.9's voters refuse every candidate for `election_timeout_max` after they last
+//! heard from the leader (its `leader_lease`, judged on their monotonic clock). So once a
+//! read-index round that *started* at T is confirmed by a quorum, every voter of that quorum
+//! heard from the leader after T, and no other node can win an election before
+//! T + `election_timeout_max`. Until T + the lease (that timeout less a margin for clock-rate
+//! drift between machines) the leader serves reads from its own state, asking no one.
+//!
+//! Two holes that openraft leaves open are closed by the peer service, which asks
+//! [`LeaderLease::refuses_votes`] before it hands a vote request to raft:
+//! - the leader itself would grant a vote while its lease runs (heartbeats refresh the
+//!   followers' vote time, not its own), so a leader refuses votes while it holds a lease;
+//! - a voter that restarts forgets when it last heard from the leader and would vote at once,
+//!   so a node that had a vote refuses votes for one election timeout after it starts.
+//!
+//! A lease belongs to one term. It ends on step-down (the term or the role changes), on a
+//! hand-off ([`LeaderLease::end`]), and by itself when a pause outlives it: the clock is
+//! monotonic, so a SIGSTOPped leader resumes with an expired lease, and a reader checks the
+//! lease again after it has read ([`LeaderLease::still_valid`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::{LogId, ServerState};
+
+use crate::types::{NodeId, NodeInfo, Raft};
+
+/// A granted lease: reads may be served locally until `until`, in `term`.
+#[derive(Debug, Clone, Copy)]
+pub struct Leased {
+    pub term: u64,
+    pub until: Instant,
+    /// What a read must have applied first: the leader's last log index, which is at least
+    /// every index committed (and so every write acknowledged, or seen by another read)
+    /// before the read arrived.
+    pub index: u64,
+}
+
+pub type RoundResult =
+    Result<Option<LogId<NodeId>>, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
+
+pub struct LeaderLease {
+    id: NodeId,
+    /// How long a confirmed round lets the leader read alone; zero when leases are off.
+    duration: Duration,
+    /// Votes are refused until then (a restarted voter's quiet period).
+    quiet_until: Instant,
+    held: Mutex<Option<(u64, Instant)>>,
+    /// A renewal round is running (at most one at a time).
+    renewing: AtomicBool,
+}
+
+impl LeaderLease {
+    /// The lease for node `id` whose voters refuse candidates for `election_timeout_max`
+    /// after a heartbeat. `enabled`: the read policy is `lease` (else every read takes a
+    /// round). `had_vote`: the node voted before this start, so it may have promised a
+    /// leader its lease and must not vote until that promise has run out.
+    pub fn new(id: NodeId, election_timeout_max: Duration, enabled: bool, had_vote: bool) -> Self {
+        let margin = (election_timeout_max / 5).max(Duration::from_millis(20));
+        let duration = if enabled {
+            election_timeout_max.saturating_sub(margin)
+        } else {
+            Duration::ZERO
+        };
+        let quiet = if had_vote {
+            election_timeout_max
+        } else {
+            Duration::ZERO
+        };
+        LeaderLease {
+            id,
+            duration,
+            quiet_until: Instant::now() + quiet,
+            held: Mutex::new(None),
+            renewing: AtomicBool::new(false),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.duration.is_zero()
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<(u64, Instant)>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This node's term if it leads (as its metrics say), else `None`.
+    fn leading_term(&self, raft: &Raft) -> Option<u64> {
+        let m = raft.metrics();
+        let m = m.borrow();
+        (m.state == ServerState::Leader && m.current_leader == Some(self.id))
+            .then_some(m.current_term)
+    }
+
+    /// The lease, if this node leads and holds one that has not run out: a read may then be
+    /// served once `index` is applied, with no round.
+    pub fn read_index(&self, raft: &Raft) -> Option<Leased> {
+        if !self.enabled() {
+            return None;
+        }
+        let (term, until) = (*self.held())?;
+        let m = raft.metrics();
+        let m = m.borrow();
+        let leads = m.state == ServerState::Leader
+            && m.current_leader == Some(self.id)
+            && m.current_term == term;
+        (leads && Instant::now() < until).then(|| Leased {
+            term,
+            until,
+            index: m.last_log_index.unwrap_or(0),
+        })
+    }
+
+    /// Whether `leased` still holds: the lease has not run out (a pause while the read ran
+    /// may have outlived it) and this node still leads in its term.
+    pub fn still_valid(&self, raft: &Raft, leased: &Leased) -> bool {
+        Instant::now() < leased.until && self.leading_term(raft) == Some(leased.term)
+    }
+
+    /// Starts a round in the background if `leased` has under half of its time left, so a
+    /// steady stream of reads never waits for one; at most one such round runs at a time.
+    pub fn renew_if_due(self: &Arc<Self>, raft: &Raft, leased: &Leased) {
+        let due = leased.until.saturating_duration_since(Instant::now()) < self.duration / 2;
+        if !due || self.renewing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (lease, raft) = (self.clone(), raft.clone());
+        tokio::spawn(async move {
+            if let Err(e) = lease.round(&raft).await {
+                tracing::debug!(error = %e, "lease renewal round failed");
+            }
+            lease.renewing.store(false, Ordering::Release);
+        });
+    }
+
+    /// One read-index round through raft (a quorum confirms this node still leads); on
+    /// success, the lease runs from when the round started.
+    pub async fn round(&self, raft: &Raft) -> RoundResult {
+        let started = Instant::now();
+        let term = self.leading_term(raft);
+        let read = raft.get_read_log_id().await?.0;
+        if let Some(term) = term.filter(|_| self.enabled()) {
+            if self.leading_term(raft) == Some(term) {
+                let until = started + self.duration;
+                let mut held = self.held();
+                match *held {
+                    Some((t, u)) if t == term && u >= until => {}
+                    _ => *held = Some((term, until)),
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    /// Gives the lease up: before a hand-off, so the successor is not refused.
+    pub fn end(&self) {
+        *self.held() = None;
+    }
+
+    /// Whether vote requests must be refused now: while this node holds an unexpired lease,
+    /// and during a restarted voter's quiet period.
+    pub fn refuses_votes(&self) -> bool {
+        let now = Instant::now();
+        now < self.quiet_until || self.held().is_some_and(|(_, until)| now < until)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_is_the_election_timeout_less_a_drift_margin() {
+        let lease = LeaderLease::new(1, Duration::from_millis(450), true, false);
+        assert_eq!(lease.duration, Duration::from_millis(360));
+        let short = LeaderLease::new(1, Duration::from_millis(60), true, false);
+        assert_eq!(short.duration, Duration::from_millis(40));
+        assert!(!LeaderLease::new(1, Duration::from_millis(450), false, false).enabled());
+    }
+
+    #[test]
+    fn a_restarted_voter_is_quiet_for_one_election_timeout() {
+        let fresh = LeaderLease::new(1, Duration::from_millis(200), true, false);
+        assert!(!fresh.refuses_votes());
+        let restarted = LeaderLease::new(1, Duration::from_millis(200), true, true);
+        assert!(restarted.refuses_votes());
+        std::thread::sleep(Duration::from_millis(220));
+        assert!(!restarted.refuses_votes());
+    }
+
+    #[test]
+    fn a_held_lease_refuses_votes_until_it_runs_out_or_ends() {
+        let lease = LeaderLease::new(1, Duration::from_millis(450), true, false);
+        *lease.held() = Some((3, Instant::now() + Duration::from_millis(50)));
+        assert!(lease.refuses_votes());
+        lease.end();
+        assert!(!lease.refuses_votes());
+        *lease.held() = Some((3, Instant::now() + Duration::from_millis(20)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!lease.refuses_votes());
+    }
+}
