@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cairn_raft::election::Elections;
 use cairn_raft::lease::LeaderLease;
 use cairn_raft::network::{
     PeerClients, PeerNetwork, PeerService, PeerToken, Sinks, MESSAGE_BYTES_MAX,
@@ -147,6 +148,8 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
         // 3 MiB chunks: well under the peer message limit, each with its own crc32.
         snapshot_max_chunk_size: 3 * 1024 * 1024,
         install_snapshot_timeout: 10_000,
+        // Elections are driven by `cairn_raft::election`, after a pre-vote.
+        enable_elect: false,
         ..Default::default()
     };
     config.validate().context("raft configuration")
@@ -208,6 +211,11 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.read_policy == crate::config::ReadPolicy::Lease,
         !fresh,
     ));
+    let elections = Arc::new(Elections::new(
+        Duration::from_millis(cfg.election_timeout_min_ms),
+        Duration::from_millis(cfg.election_timeout_max_ms),
+    ));
+    elections.spawn(cfg.id, raft.clone(), peers.clone());
     let service = PeerServer::new(PeerService::new(
         cfg.id,
         raft.clone(),
@@ -221,6 +229,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
             }),
         },
         lease.clone(),
+        elections.clone(),
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);

@@ -10,10 +10,12 @@
 //!   writes (deterministic: time comes from the op), [`keyspace::read`] for reads.
 //! - [`store`]: the only module that names sled. Log store (crc32 per entry, group commit),
 //!   state machine (atomic batches), snapshots (checksummed, streamed through files).
+//! - [`election`]: when a node stands for election (a pre-vote first).
 //! - [`lease`]: the leader lease that lets the leader read without a quorum round.
 //! - [`network`]: tonic client and server for the peer protocol in `proto/peer.proto`.
 //! - [`error`]: this crate's error type.
 
+pub mod election;
 pub mod error;
 pub mod keyspace;
 pub mod lease;

@@ -72,6 +72,7 @@ enum Rpc {
     ChangeMembership,
     Touch,
     TimeoutNow,
+    PreVote,
 }
 
 impl PeerClients {
@@ -138,6 +139,7 @@ impl PeerClients {
                 Rpc::ChangeMembership => client.change_membership(request).await,
                 Rpc::Touch => client.touch(request).await,
                 Rpc::TimeoutNow => client.timeout_now(request).await,
+                Rpc::PreVote => client.pre_vote(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -236,6 +238,17 @@ impl PeerClients {
         timeout: Duration,
     ) -> Result<(), CallError> {
         self.call(addr, Rpc::TimeoutNow, request, timeout).await
+    }
+
+    /// Asks the voter at `addr` whether it would vote for this node (see
+    /// [`crate::election`]).
+    pub async fn pre_vote(
+        &self,
+        addr: &str,
+        request: &crate::election::PreVote,
+        timeout: Duration,
+    ) -> Result<bool, CallError> {
+        self.call(addr, Rpc::PreVote, request, timeout).await
     }
 }
 

@@ -4,11 +4,12 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
-use openraft::raft::{VoteRequest, VoteResponse};
+use openraft::raft::{AppendEntriesResponse, VoteRequest, VoteResponse};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response as TonicResponse, Status};
 
 use super::{open, seal};
+use crate::election::{Elections, PreVote};
 use crate::lease::LeaderLease;
 use crate::membership::MemberChange;
 use crate::pb::peer_server::Peer;
@@ -101,6 +102,7 @@ pub struct PeerService {
     id: NodeId,
     sinks: Sinks,
     lease: Arc<LeaderLease>,
+    elections: Arc<Elections>,
 }
 
 impl PeerService {
@@ -111,6 +113,7 @@ impl PeerService {
         sm: StateMachine,
         sinks: Sinks,
         lease: Arc<LeaderLease>,
+        elections: Arc<Elections>,
     ) -> Self {
         PeerService {
             raft,
@@ -119,6 +122,7 @@ impl PeerService {
             id,
             sinks,
             lease,
+            elections,
         }
     }
 
@@ -176,7 +180,11 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let rpc = open(req.get_ref()).map_err(bad_request)?;
-        reply(&self.raft.append_entries(rpc).await)
+        let result = self.raft.append_entries(rpc).await;
+        if matches!(&result, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+            self.elections.heard_from_leader();
+        }
+        reply(&result)
     }
 
     async fn vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
@@ -190,7 +198,11 @@ impl Peer for PeerService {
                 Ok(VoteResponse::new(vote, None, false));
             return reply(&refused);
         }
-        reply(&self.raft.vote(rpc).await)
+        let result = self.raft.vote(rpc).await;
+        if matches!(&result, Ok(r) if r.vote_granted) {
+            self.elections.heard_from_leader();
+        }
+        reply(&result)
     }
 
     async fn install_snapshot(
@@ -198,7 +210,18 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let rpc = open(req.get_ref()).map_err(bad_request)?;
-        reply(&self.raft.install_snapshot(rpc).await)
+        let result = self.raft.install_snapshot(rpc).await;
+        if result.is_ok() {
+            self.elections.heard_from_leader();
+        }
+        reply(&result)
+    }
+
+    async fn pre_vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
+        let ask: PreVote = open(req.get_ref()).map_err(bad_request)?;
+        let granted = self.elections.grants_pre_vote(&self.raft, &self.lease);
+        tracing::debug!(candidate = ask.candidate, granted, "pre-vote");
+        reply(&granted)
     }
 
     async fn forward(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {

@@ -1,0 +1,172 @@
+//! Elections with a pre-vote, driven by cairn instead of openraft's timer.
+//!
+//! openraft 0.9 has no pre-vote: a node cut off from the cluster keeps standing for election,
+//! raising its term each time, and when it comes back the leader meets that higher term and
+//! steps down. So openraft's own election timer is off (`enable_elect = false`) and this
+//! driver decides when a node stands:
+//!
+//! - every node notes when it last heard from a leader (an AppendEntries or InstallSnapshot
+//!   raft accepted, or a vote it granted), see [`Elections::heard_from_leader`];
+//! - once a voter has heard nothing for `election_timeout_max` (the followers' lease in
+//!   openraft, during which they would refuse it anyway) plus a random jitter, it asks the
+//!   other voters a `PreVote`: "have you, too, heard nothing from a leader for that long?";
+//! - only with a majority of yeses (its own included) does it call `trigger().elect()`, which
+//!   raises the term. Otherwise it asks again a little later, with its term untouched.
+//!
+//! An isolated node therefore never raises its term, and when it returns the leader stays.
+//! A deliberate hand-off (`TimeoutNow`) still calls `elect()` directly, without a pre-vote.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::lease::LeaderLease;
+use crate::network::PeerClients;
+use crate::types::{NodeId, Raft};
+
+/// A pre-vote request: `candidate` would stand for election.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreVote {
+    pub candidate: NodeId,
+}
+
+/// When this node last heard from a leader, and the timeouts that judge it.
+pub struct Elections {
+    last_contact: Mutex<Instant>,
+    /// Silence after which a voter may stand: openraft's follower lease.
+    timeout: Duration,
+    /// The random extra wait, so that two followers rarely stand at once.
+    jitter: Duration,
+    /// The wait before another pre-vote after one that failed.
+    retry: Duration,
+}
+
+impl Elections {
+    pub fn new(election_timeout_min: Duration, election_timeout_max: Duration) -> Elections {
+        Elections {
+            last_contact: Mutex::new(Instant::now()),
+            timeout: election_timeout_max,
+            jitter: (election_timeout_max.saturating_sub(election_timeout_min) / 2)
+                .max(Duration::from_millis(10)),
+            retry: (election_timeout_min / 4).max(Duration::from_millis(10)),
+        }
+    }
+
+    fn contact(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.last_contact.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A leader was heard from (or a candidate given this node's vote): no election now.
+    pub fn heard_from_leader(&self) {
+        *self.contact() = Instant::now();
+    }
+
+    fn silence(&self) -> Duration {
+        self.contact().elapsed()
+    }
+
+    /// The answer to `PreVote`: yes if this node, too, has heard from no leader for the whole
+    /// timeout, does not lead, and holds no lease that forbids a vote.
+    pub fn grants_pre_vote(&self, raft: &Raft, lease: &LeaderLease) -> bool {
+        let leads = raft.metrics().borrow().state == ServerState::Leader;
+        !leads && !lease.refuses_votes() && self.silence() >= self.timeout
+    }
+
+    /// Runs the election loop for node `id` until raft stops.
+    pub fn spawn(self: &Arc<Self>, id: NodeId, raft: Raft, peers: PeerClients) {
+        let elections = self.clone();
+        tokio::spawn(async move { elections.run(id, raft, peers).await });
+    }
+
+    async fn run(&self, id: NodeId, raft: Raft, peers: PeerClients) {
+        let mut metrics = raft.metrics();
+        loop {
+            let wait = {
+                let jitter = rand::thread_rng().gen_range(Duration::ZERO..=self.jitter);
+                (self.timeout + jitter).saturating_sub(self.silence())
+            };
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let (leads, voters) = {
+                let m = metrics.borrow_and_update();
+                if m.running_state.is_err() {
+                    return;
+                }
+                let membership = m.membership_config.membership();
+                let voters: Vec<(NodeId, String)> = membership
+                    .voter_ids()
+                    .filter_map(|v| Some((v, membership.get_node(&v)?.raft_addr.clone())))
+                    .collect();
+                (m.state == ServerState::Leader, voters)
+            };
+            if leads || !voters.iter().any(|(v, _)| *v == id) {
+                // A leader, a learner or a node not yet in a cluster: nothing to stand for.
+                self.heard_from_leader();
+                continue;
+            }
+            if self.pre_vote(id, &voters, &peers).await {
+                tracing::info!(
+                    silent_ms = self.silence().as_millis() as u64,
+                    "pre-vote won: standing for election"
+                );
+                if let Err(e) = raft.trigger().elect().await {
+                    tracing::warn!(error = %e, "could not stand for election");
+                    return;
+                }
+                // The election decides; a new one only after another full silence.
+                self.heard_from_leader();
+            } else {
+                tokio::time::sleep(self.retry).await;
+            }
+        }
+    }
+
+    /// Asks every other voter; true with a majority of yeses, this node's own included.
+    async fn pre_vote(&self, id: NodeId, voters: &[(NodeId, String)], peers: &PeerClients) -> bool {
+        let request = PreVote { candidate: id };
+        let asks = voters.iter().filter(|(v, _)| *v != id).map(|(_, addr)| {
+            let (peers, request) = (peers.clone(), request.clone());
+            async move {
+                match peers
+                    .pre_vote(addr, &request, self.retry.max(PRE_VOTE_TIMEOUT))
+                    .await
+                {
+                    Ok(granted) => granted,
+                    // A peer of a version without pre-votes: it votes as openraft decides.
+                    Err(e) => e.to_string().contains("Unimplemented"),
+                }
+            }
+        });
+        let yes = 1 + futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .filter(|g| *g)
+            .count();
+        yes * 2 > voters.len()
+    }
+}
+
+/// How long a pre-vote waits for each answer at least.
+const PRE_VOTE_TIMEOUT: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_follow_the_election_bounds() {
+        let e = Elections::new(Duration::from_millis(250), Duration::from_millis(450));
+        assert_eq!(e.timeout, Duration::from_millis(450));
+        assert_eq!(e.jitter, Duration::from_millis(100));
+        assert_eq!(
+            e.retry,
+            Duration::from_millis(62) + Duration::from_micros(500)
+        );
+        assert!(e.silence() < e.timeout);
+    }
+}
