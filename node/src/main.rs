@@ -4,6 +4,7 @@
 mod access;
 mod acl;
 mod admin;
+mod amnesia;
 mod backup;
 mod blocking;
 mod bootstrap;

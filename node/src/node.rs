@@ -215,7 +215,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         Duration::from_millis(cfg.election_timeout_min_ms),
         Duration::from_millis(cfg.election_timeout_max_ms),
     ));
-    elections.spawn(cfg.id, raft.clone(), peers.clone());
+    elections.spawn(cfg.id, raft.clone(), peers.clone(), lease.clone());
     let service = PeerServer::new(PeerService::new(
         cfg.id,
         raft.clone(),
@@ -295,6 +295,12 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     node.latency.configure(&node);
     node.reads.start(node.clone());
     crate::checker::spawn(node.clone());
+    if fresh && node.config.join.is_none() {
+        crate::amnesia::spawn(node.clone());
+    } else {
+        // A joining node is added as a learner; a node with data remembers its vote.
+        node.lease.set_amnesiac(false);
+    }
     crate::bootstrap::spawn(node.clone(), fresh);
     crate::expiry::spawn(node.clone());
     crate::eviction::spawn(node.clone());

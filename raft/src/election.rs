@@ -76,12 +76,18 @@ impl Elections {
     }
 
     /// Runs the election loop for node `id` until raft stops.
-    pub fn spawn(self: &Arc<Self>, id: NodeId, raft: Raft, peers: PeerClients) {
+    pub fn spawn(
+        self: &Arc<Self>,
+        id: NodeId,
+        raft: Raft,
+        peers: PeerClients,
+        lease: Arc<LeaderLease>,
+    ) {
         let elections = self.clone();
-        tokio::spawn(async move { elections.run(id, raft, peers).await });
+        tokio::spawn(async move { elections.run(id, raft, peers, lease).await });
     }
 
-    async fn run(&self, id: NodeId, raft: Raft, peers: PeerClients) {
+    async fn run(&self, id: NodeId, raft: Raft, peers: PeerClients, lease: Arc<LeaderLease>) {
         let mut metrics = raft.metrics();
         loop {
             let wait = {
@@ -104,8 +110,9 @@ impl Elections {
                     .collect();
                 (m.state == ServerState::Leader, voters)
             };
-            if leads || !voters.iter().any(|(v, _)| *v == id) {
-                // A leader, a learner or a node not yet in a cluster: nothing to stand for.
+            if leads || lease.amnesiac() || !voters.iter().any(|(v, _)| *v == id) {
+                // A leader, a learner, a node not yet in a cluster or one that lost its data
+                // and has not caught up: nothing to stand for.
                 self.heard_from_leader();
                 continue;
             }

@@ -51,13 +51,17 @@ pub struct LeaderLease {
     held: Mutex<Option<(u64, Instant)>>,
     /// A renewal round is running (at most one at a time).
     renewing: AtomicBool,
+    /// This voter lost its data dir and has not yet caught up: it must not vote or stand
+    /// (its vote and the entries it acknowledged are gone; see `node/src/amnesia.rs`).
+    amnesiac: AtomicBool,
 }
 
 impl LeaderLease {
     /// The lease for node `id` whose voters refuse candidates for `election_timeout_max`
     /// after a heartbeat. `enabled`: the read policy is `lease` (else every read takes a
     /// round). `had_vote`: the node voted before this start, so it may have promised a
-    /// leader its lease and must not vote until that promise has run out.
+    /// leader its lease and must not vote until that promise has run out; a node without one
+    /// starts amnesiac (no votes) until [`LeaderLease::set_amnesiac`] says otherwise.
     pub fn new(id: NodeId, election_timeout_max: Duration, enabled: bool, had_vote: bool) -> Self {
         let margin = (election_timeout_max / 5).max(Duration::from_millis(20));
         let duration = if enabled {
@@ -76,6 +80,7 @@ impl LeaderLease {
             quiet_until: Instant::now() + quiet,
             held: Mutex::new(None),
             renewing: AtomicBool::new(false),
+            amnesiac: AtomicBool::new(!had_vote),
         }
     }
 
@@ -161,10 +166,21 @@ impl LeaderLease {
     }
 
     /// Whether vote requests must be refused now: while this node holds an unexpired lease,
-    /// and during a restarted voter's quiet period.
+    /// during a restarted voter's quiet period, and while it is amnesiac.
     pub fn refuses_votes(&self) -> bool {
         let now = Instant::now();
-        now < self.quiet_until || self.held().is_some_and(|(_, until)| now < until)
+        self.amnesiac()
+            || now < self.quiet_until
+            || self.held().is_some_and(|(_, until)| now < until)
+    }
+
+    /// Whether this node lost its data and has not caught up (it neither votes nor stands).
+    pub fn amnesiac(&self) -> bool {
+        self.amnesiac.load(Ordering::Acquire)
+    }
+
+    pub fn set_amnesiac(&self, amnesiac: bool) {
+        self.amnesiac.store(amnesiac, Ordering::Release);
     }
 }
 
@@ -184,6 +200,8 @@ mod tests {
     #[test]
     fn a_restarted_voter_is_quiet_for_one_election_timeout() {
         let fresh = LeaderLease::new(1, Duration::from_millis(200), true, false);
+        assert!(fresh.refuses_votes(), "amnesiac until told otherwise");
+        fresh.set_amnesiac(false);
         assert!(!fresh.refuses_votes());
         let restarted = LeaderLease::new(1, Duration::from_millis(200), true, true);
         assert!(restarted.refuses_votes());
@@ -194,6 +212,7 @@ mod tests {
     #[test]
     fn a_held_lease_refuses_votes_until_it_runs_out_or_ends() {
         let lease = LeaderLease::new(1, Duration::from_millis(450), true, false);
+        lease.set_amnesiac(false);
         *lease.held() = Some((3, Instant::now() + Duration::from_millis(50)));
         assert!(lease.refuses_votes());
         lease.end();
