@@ -3,7 +3,8 @@
 //! Method: a real 3-node cluster; a follower is killed and its data dir deleted, and the
 //! leader is killed too, so the one remaining node could only be elected with the empty
 //! node's vote: it must not be. Then the old leader returns, the empty node catches up, and a
-//! later election that needs its vote succeeds. Every wait is bounded.
+//! later election that needs its vote succeeds. And an empty follower whose leader purged
+//! its log behind a snapshot catches up by that snapshot. Every wait is bounded.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -75,4 +76,31 @@ fn a_voter_that_lost_its_data_does_not_vote_until_it_caught_up() {
     let _: () = c.set("after", "1").unwrap();
     let v: i64 = c.get("k150").unwrap();
     assert_eq!(v, 150);
+}
+
+#[test]
+fn an_empty_follower_catches_up_by_snapshot_after_a_purge() {
+    // The leader keeps running, so it remembers how far the follower had matched; the log
+    // behind its snapshot is gone, so only the snapshot can bring the follower back.
+    let mut cluster = Cluster::start(3, &["--snapshot-logs-keep", "10"]);
+    let leader = cluster.leader();
+    let mut c = cluster.node(leader).conn();
+    for i in 0..300 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let lost = cluster.follower();
+    cluster.kill(lost);
+    std::fs::remove_dir_all(&cluster.node(lost).data_dir).unwrap();
+    cluster.spawn(lost);
+    wait_for(
+        Duration::from_secs(30),
+        "the empty node to catch up",
+        || (local_get(cluster.node(lost), "k299").as_deref() == Some("299")).then_some(()),
+    );
+    assert!(cluster.node(lost).log_text().contains("installed snapshot"));
+    let _: () = c.set("after", "1").unwrap();
+    wait_for(Duration::from_secs(10), "a write after the rejoin", || {
+        (local_get(cluster.node(lost), "after").as_deref() == Some("1")).then_some(())
+    });
 }
