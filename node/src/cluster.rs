@@ -42,14 +42,15 @@ fn view(node: &Node) -> View {
         .nodes()
         .map(|(id, n)| (*id, n.clone()))
         .collect();
-    members.sort_by_key(|(id, _)| (Some(*id) != m.current_leader, *id));
+    let leader = node.leader().map(|(id, _)| id);
+    members.sort_by_key(|(id, _)| (Some(*id) != leader, *id));
     let matched = m.replication.as_ref().map(|r| {
         r.iter()
             .map(|(id, l)| (*id, l.as_ref().map(|l| l.index)))
             .collect()
     });
     View {
-        leader: m.current_leader,
+        leader,
         members,
         term: m.current_term,
         matched,

@@ -42,7 +42,7 @@ pub fn not_ready(node: &Node) -> Option<String> {
     if m.membership_config.nodes().count() == 0 {
         return Some("not a member of a cluster yet".into());
     }
-    if m.current_leader.is_none() {
+    if node.leader().is_none() {
         return Some("no known leader".into());
     }
     let last = m.last_log_index.unwrap_or(0);

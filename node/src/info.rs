@@ -246,7 +246,7 @@ fn replication(node: &Node, out: &mut String) {
         line(out, "master_repl_offset", applied);
     }
     line(out, "cairn_term", m.current_term);
-    line(out, "cairn_leader_id", m.current_leader.map_or(0, |l| l));
+    line(out, "cairn_leader_id", node.leader().map_or(0, |(l, _)| l));
     line(out, "cairn_applied_index", applied);
     let (check_index, check_ok) = node.integrity.last().unwrap_or((0, true));
     line(out, "cairn_last_check_index", check_index);
@@ -344,7 +344,7 @@ pub fn role(node: &Node) -> Reply {
             .leader()
             .map(|(_, n)| host_port(&n))
             .unwrap_or_default();
-        let state = if m.current_leader.is_some() {
+        let state = if node.leader().is_some() {
             "connected"
         } else {
             "connect"

@@ -48,6 +48,8 @@ pub struct Node {
     pub reads: ReadBarrier,
     /// The leader lease that serves reads without a round (see `cairn_raft::lease`).
     pub lease: Arc<LeaderLease>,
+    /// When this node last heard from a leader; decides when it stands for election.
+    pub elections: Arc<Elections>,
     /// Ids for this process's client writes, so a retried write is applied once.
     pub request_ids: RequestIds,
     /// This node's pub/sub subscriptions.
@@ -90,6 +92,10 @@ impl Node {
         let m = self.raft.server_metrics();
         let m = m.borrow();
         let id = m.current_leader?;
+        if id != self.id && self.elections.leader_silent() {
+            // Unheard of for an election timeout: gone, or cut off from this node.
+            return None;
+        }
         let info = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, info))
     }
@@ -275,6 +281,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         metrics: Metrics::new()?,
         reads: ReadBarrier::new(),
         lease,
+        elections,
         request_ids: RequestIds::new(),
         pubsub,
         slowlog: crate::slowlog::SlowLog::new(),

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{info_num, wait_for, Cluster};
+use common::{info_field, info_num, wait_for, Cluster};
 use redis::Commands;
 
 /// Reads one RESP reply line (and a bulk body) from `s`, bounded by its read timeout.
@@ -73,9 +73,12 @@ fn a_paused_deposed_leader_never_answers_from_its_lease() {
             let v: String = c.get(&key).unwrap();
             assert_eq!(v, "old");
         }
+        let after = info_num(&mut c, "stats", "cairn_lease_reads");
+        let rounds = info_num(&mut c, "stats", "cairn_read_index_rounds");
+        let role = info_field(&mut c, "replication", "role");
         assert!(
-            info_num(&mut c, "stats", "cairn_lease_reads") > before,
-            "the leader reads under its lease"
+            after > before,
+            "round {round}: the leader {leader} ({role}) reads under its lease ({rounds} rounds)"
         );
 
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();

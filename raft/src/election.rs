@@ -68,9 +68,18 @@ impl Elections {
         self.contact().elapsed()
     }
 
+    /// Whether no leader has been heard from for an election timeout: the leader this node
+    /// last knew is then not to be relied on (openraft's follower keeps naming it, since
+    /// without a pre-vote majority nobody stands and no new term tells it otherwise).
+    pub fn leader_silent(&self) -> bool {
+        self.silence() >= self.timeout
+    }
+
     /// The answer to `PreVote`: yes if this node, too, has heard from no leader for the whole
     /// timeout, does not lead, and holds no lease that forbids a vote.
     pub fn grants_pre_vote(&self, raft: &Raft, lease: &LeaderLease) -> bool {
+        // A candidate still says yes: two that refused each other would wait forever (a
+        // split vote is settled by the jitter of the next attempt instead).
         let leads = raft.metrics().borrow().state == ServerState::Leader;
         !leads && !lease.refuses_votes() && self.silence() >= self.timeout
     }
@@ -110,13 +119,20 @@ impl Elections {
                     .collect();
                 (m.state == ServerState::Leader, voters)
             };
-            if leads || lease.amnesiac() || !voters.iter().any(|(v, _)| *v == id) {
-                // A leader, a learner, a node not yet in a cluster or one that lost its data
-                // and has not caught up: nothing to stand for.
+            if leads {
+                // A leader hears itself.
                 self.heard_from_leader();
                 continue;
             }
-            if self.pre_vote(id, &voters, &peers).await {
+            if lease.amnesiac() || !voters.iter().any(|(v, _)| *v == id) {
+                // A learner, a node not yet in a cluster or one that lost its data and has
+                // not caught up: nothing to stand for, but the silence stays what it is.
+                tokio::time::sleep(self.retry).await;
+                continue;
+            }
+            // Heard from a leader, or gave a candidate this node's vote, while the pre-vote
+            // ran: standing now would only depose it.
+            if self.pre_vote(id, &voters, &peers).await && self.silence() >= self.timeout {
                 tracing::info!(
                     silent_ms = self.silence().as_millis() as u64,
                     "pre-vote won: standing for election"
