@@ -70,6 +70,7 @@ pub fn spawn(
                 dir,
                 files,
                 dirty: Vec::new(),
+                purgers: Vec::new(),
             }
             .run(rx)
         })
@@ -82,6 +83,9 @@ struct Writer {
     files: HashMap<u64, File>,
     /// Segments written since the last sync.
     dirty: Vec<u64>,
+    /// Threads still deleting purged segments: joined before this thread ends, so a log
+    /// reopened in the same process never lists a segment that is about to vanish.
+    purgers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -119,6 +123,9 @@ impl Writer {
             if result.is_ok() {
                 self.remove(&removed);
             }
+        }
+        for purger in self.purgers.drain(..) {
+            let _ = purger.join();
         }
     }
 
@@ -212,8 +219,10 @@ impl Writer {
         let spawned = std::thread::Builder::new()
             .name("cairn-log-purge".into())
             .spawn(move || run(&theirs));
-        if spawned.is_err() {
-            run(&job);
+        self.purgers.retain(|p| !p.is_finished());
+        match spawned {
+            Ok(handle) => self.purgers.push(handle),
+            Err(_) => run(&job),
         }
     }
 }
