@@ -817,24 +817,22 @@ impl Session {
     }
 
     async fn run_reads(&mut self, cmds: Vec<(ReadCommand, Vec<Bytes>)>, out: &mut BytesMut) {
-        if let Some(refusal) = self.node.integrity.read_refusal() {
+        // One reply for every command: the reads fail together.
+        let all = |reply: &Reply, out: &mut BytesMut| {
             for _ in &cmds {
-                refusal.encode(self.protocol, out);
+                reply.encode(self.protocol, out);
             }
-            return;
+        };
+        if let Some(refusal) = self.node.integrity.read_refusal() {
+            return all(&refusal, out);
         }
         let start = out.len();
-        let mut time = if self.readonly {
+        let time = if self.readonly {
             crate::read_barrier::ReadTime::local()
         } else {
             match self.node.reads.wait(&self.node).await {
                 Ok(time) => time,
-                Err(e) => {
-                    for _ in &cmds {
-                        e.encode(self.protocol, out);
-                    }
-                    return;
-                }
+                Err(e) => return all(&e, out),
             }
         };
         self.read_at(&cmds, time, out);
@@ -842,16 +840,10 @@ impl Session {
             // The lease ran out while the reads ran (a pause, a step-down): what they saw
             // may be stale. Read again after a round.
             out.truncate(start);
-            time = match self.node.reads.wait_round(&self.node).await {
-                Ok(time) => time,
-                Err(e) => {
-                    for _ in &cmds {
-                        e.encode(self.protocol, out);
-                    }
-                    return;
-                }
-            };
-            self.read_at(&cmds, time, out);
+            match self.node.reads.wait_round(&self.node).await {
+                Ok(time) => self.read_at(&cmds, time, out),
+                Err(e) => all(&e, out),
+            }
         }
     }
 
