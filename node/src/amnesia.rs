@@ -18,12 +18,9 @@
 //! remembers: that is the safe outcome (it may hold the only other copy of a committed write).
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::bootstrap::{probe_others, RETRY_EVERY};
 use crate::node::Node;
-
-const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
-const RETRY_EVERY: Duration = Duration::from_millis(300);
 
 /// Starts the check for a node that started without data (not for a joining node: it is
 /// added as a learner and has nothing to forget).
@@ -67,8 +64,8 @@ async fn lost_data(node: &Node) -> Option<u64> {
     loop {
         let mut all_answered = true;
         let mut applied: Option<u64> = None;
-        for (id, info) in members.iter().filter(|(id, _)| **id != node.id) {
-            match node.peers.status(&info.raft_addr, PROBE_TIMEOUT).await {
+        for (id, answer) in probe_others(node, &members).await {
+            match answer {
                 Ok(status) => {
                     let names_me = status.members.iter().any(|(m, _)| *m == node.id);
                     if status.initialized && names_me {

@@ -3,13 +3,31 @@
 //! cluster. A node with data, or any other member, never initializes: it waits to be contacted
 //! by the leader. So a node that lost its data dir cannot fork a second cluster.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use cairn_raft::network::{CallError, PeerStatus};
+use cairn_raft::{NodeId, NodeInfo};
 
 use crate::node::Node;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
-const RETRY_EVERY: Duration = Duration::from_millis(300);
+/// How often a start-up check asks the members again while some do not answer.
+pub const RETRY_EVERY: Duration = Duration::from_millis(300);
+
+/// Every member's answer to `Status` but this node's own, in id order (bootstrap, and the
+/// check of a node that started without data).
+pub async fn probe_others(
+    node: &Node,
+    members: &BTreeMap<NodeId, NodeInfo>,
+) -> Vec<(NodeId, Result<PeerStatus, CallError>)> {
+    let mut answers = Vec::new();
+    for (id, info) in members.iter().filter(|(id, _)| **id != node.id) {
+        answers.push((*id, node.peers.status(&info.raft_addr, PROBE_TIMEOUT).await));
+    }
+    answers
+}
 
 pub fn spawn(node: Arc<Node>, fresh: bool) {
     let members = match node.config.members() {
@@ -45,8 +63,8 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
                 return; // someone else's leader reached us first
             }
             let mut all_fresh = true;
-            for (id, info) in members.iter().filter(|(id, _)| **id != node.id) {
-                match node.peers.status(&info.raft_addr, PROBE_TIMEOUT).await {
+            for (id, answer) in probe_others(&node, &members).await {
+                match answer {
                     Ok(status) if status.initialized => {
                         tracing::info!(peer = id, "peer is already in a cluster: not initializing");
                         return;
