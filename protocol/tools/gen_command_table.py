@@ -51,6 +51,8 @@ COMMANDS = [
     "slowlog", "latency", "time", "save", "bgsave", "lastsave", "shutdown", "cluster",
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
+    # scripting
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
     # pub/sub
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub",
 ]
@@ -64,6 +66,7 @@ SUBCOMMANDS = {
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
     "function": ["flush"],
+    "script": ["exists", "flush", "kill", "load"],
     "slowlog": ["get", "len", "reset"],
     "latency": ["doctor", "histogram", "history", "latest", "reset"],
     "acl": ["cat", "deluser", "genpass", "getuser", "list", "load", "save", "setuser", "users",

@@ -16,6 +16,7 @@ pub(crate) mod parse;
 pub mod table;
 
 pub use parse::parse;
+pub use parse::NOSCRIPT;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -376,6 +377,27 @@ pub enum WriteCommand {
         spec: SortSpec,
         destination: Bytes,
     },
+    /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO: a Lua script run where writes apply, on every
+    /// replica alike. `read_only` (the `_RO` forms) refuses writes from inside the script.
+    Eval {
+        script: ScriptRef,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+        read_only: bool,
+    },
+    /// SCRIPT LOAD body: compiled, kept in the replicated script cache; replies its SHA-1.
+    ScriptLoad {
+        body: Bytes,
+    },
+    /// SCRIPT FLUSH [ASYNC|SYNC]: empties the replicated script cache.
+    ScriptFlush,
+}
+
+/// The script an EVAL runs: its source, or the SHA-1 (lowercase hex) of one in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScriptRef {
+    Body(Bytes),
+    Sha(String),
 }
 
 /// SORT / SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA].
@@ -572,8 +594,11 @@ impl WriteCommand {
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
             W::MSet { pairs } | W::MSetNx { pairs } => pairs.first().map(|(k, _)| k),
-            W::Del { keys } | W::LMPop { keys, .. } | W::ZMPop { keys, .. } => keys.first(),
-            W::FlushDb | W::FlushAll => None,
+            W::Del { keys }
+            | W::LMPop { keys, .. }
+            | W::ZMPop { keys, .. }
+            | W::Eval { keys, .. } => keys.first(),
+            W::FlushDb | W::FlushAll | W::ScriptLoad { .. } | W::ScriptFlush => None,
         }
     }
 }
@@ -813,6 +838,10 @@ pub enum ReadCommand {
     },
     /// SORT without STORE, and SORT_RO.
     Sort(SortSpec),
+    /// SCRIPT EXISTS sha [sha ...]: 1 or 0 per SHA-1, from the replicated script cache.
+    ScriptExists {
+        shas: Vec<Bytes>,
+    },
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.
@@ -1055,6 +1084,9 @@ pub enum ConnCommand {
     /// FUNCTION FLUSH [ASYNC|SYNC]: cairn has no functions, so there is nothing to flush; it
     /// answers OK so tools that reset a server before use (Redis's test suite does) work.
     FunctionFlush,
+    /// SCRIPT KILL: scripts run inside one log entry's apply and end within their
+    /// instruction budget, so there is never one to kill (`NOTBUSY`).
+    ScriptKill,
     Acl(AclCommand),
     /// MONITOR: stream every command the node runs to this connection.
     Monitor,

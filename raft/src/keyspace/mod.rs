@@ -18,6 +18,7 @@ pub mod once;
 mod random;
 mod read;
 mod scan;
+pub mod script;
 mod set;
 mod sort;
 pub mod state;
@@ -246,6 +247,14 @@ impl Ctx<'_> {
                 hint: _,
             } => self.restore(key, *expiry, payload, *replace),
             W::SortStore { spec, destination } => self.sort_store(spec, destination),
+            W::Eval {
+                script,
+                keys,
+                args,
+                read_only,
+            } => self.eval(script, keys, args, *read_only),
+            W::ScriptLoad { body } => self.script_load(body),
+            W::ScriptFlush => Ok(self.script_flush()),
         }
     }
 

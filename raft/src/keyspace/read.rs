@@ -93,6 +93,7 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
                 Reply::Array(keys),
             ])
         }
+        ReadCommand::ScriptExists { shas } => super::script::exists(&state.scripts, shas),
         ReadCommand::DbSize => Reply::Integer(i64::try_from(state.len(db)).unwrap_or(i64::MAX)),
         // The key's share of `used_memory`: the stored record (value and expiry), the key,
         // and a fixed per-key overhead for the index entries, an estimate as Redis's is.

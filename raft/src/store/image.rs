@@ -3,7 +3,7 @@
 //! The file format is the one sled-backed versions wrote (see `store::snapshot`): a stream
 //! of (state-machine key, value) pairs, so snapshots and backups taken by either version load
 //! in the other. Keys use the old tree layout (`store::keys`): data `d db hash key`, reply
-//! groups `r`, ACL users `a`, delete stamps `k`, settings `o`.
+//! groups `r`, ACL users `a`, delete stamps `k`, settings `o`, scripts `s`.
 
 use std::io::Read;
 use std::path::Path;
@@ -11,6 +11,7 @@ use std::path::Path;
 use cairn_protocol::acl::Users;
 
 use crate::error::{Error, Result};
+use crate::keyspace::script::Scripts;
 use crate::keyspace::state::replies::{Group, ReplyTable};
 use crate::keyspace::state::{Slots, State, STAMP_BUCKETS};
 use crate::keyspace::{StoredValue, DATABASES};
@@ -25,6 +26,7 @@ pub struct Frozen {
     replies: ReplyTable,
     acl: Users,
     settings: ReplicatedSettings,
+    scripts: Scripts,
     stamps: Vec<Vec<u64>>,
     pub applied: Option<LogId>,
     pub membership: StoredMembership,
@@ -37,6 +39,7 @@ impl State {
             replies: self.replies.clone(),
             acl: self.acl.clone(),
             settings: self.settings.clone(),
+            scripts: self.scripts.clone(),
             stamps: self.stamps.clone(),
             applied: self.applied,
             membership: self.membership.clone(),
@@ -76,6 +79,9 @@ impl Frozen {
         }
         if !self.settings.is_empty() {
             w.push(vec![keys::SETTINGS], encode(&self.settings)?)?;
+        }
+        if !self.scripts.is_empty() {
+            w.push(vec![keys::SCRIPTS], encode(&*self.scripts)?)?;
         }
         w.finish()
     }
@@ -154,6 +160,11 @@ fn load_entry(state: &mut State, k: &[u8], v: &[u8]) -> Result<()> {
                 bincode::deserialize(v).map_err(|e| corrupt(format!("settings: {e}")))?;
             Ok(())
         }
+        Some(keys::SCRIPTS) => {
+            let scripts = bincode::deserialize(v).map_err(|e| corrupt(format!("scripts: {e}")))?;
+            state.scripts = std::sync::Arc::new(scripts);
+            Ok(())
+        }
         Some(keys::DELETE_STAMP) => {
             let (db, bucket) = keys::split_delete_stamp_key(k)
                 .ok_or_else(|| corrupt("a delete stamp key of the wrong size".into()))?;
@@ -198,6 +209,8 @@ mod tests {
             Some(cairn_protocol::Reply::ok()),
         );
         state.settings.insert("maxmemory".into(), "100mb".into());
+        std::sync::Arc::make_mut(&mut state.scripts)
+            .insert("ab".repeat(20), bytes::Bytes::from_static(b"return 1"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.snap");
         state.freeze().write(&path).unwrap();
@@ -213,5 +226,6 @@ mod tests {
             Some(Some(cairn_protocol::Reply::ok()))
         );
         assert_eq!(back.settings, state.settings);
+        assert_eq!(back.scripts, state.scripts);
     }
 }

@@ -17,6 +17,8 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
+pub use scripting::NOSCRIPT;
 mod server;
 mod sets;
 mod strings;
@@ -77,6 +79,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("list", name) => lists::parse(name, args),
         ("sorted_set", name) => zsets::parse(name, args),
         ("pubsub", name) => pubsub::parse(name, args),
+        ("scripting", name) => scripting::parse(name, args),
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
             keys::parse(name, args)

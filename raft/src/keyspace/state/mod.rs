@@ -50,6 +50,9 @@ pub struct State {
     pub replies: ReplyTable,
     pub acl: Users,
     pub settings: ReplicatedSettings,
+    /// The script cache (SCRIPT LOAD, EVAL): replicated, so EVALSHA finds the same scripts
+    /// on every node.
+    pub scripts: crate::keyspace::script::Scripts,
     /// Per database (empty until its first delete), the log index of the latest delete of a
     /// key in each bucket of the scan hash's top 12 bits: WATCH on a missing key compares it.
     pub stamps: Vec<Vec<u64>>,
@@ -64,6 +67,7 @@ impl Default for State {
             replies: ReplyTable::default(),
             acl: Users::new(),
             settings: ReplicatedSettings::new(),
+            scripts: Default::default(),
             stamps: vec![Vec::new(); usize::from(DATABASES)],
             applied: None,
             membership: StoredMembership::default(),

@@ -70,11 +70,8 @@ pub enum Bucket {
 impl Bucket {
     fn get(&self, key: &[u8]) -> Option<&StoredValue> {
         match self {
-            Bucket::One(k, v) => (k.as_ref() == key).then_some(v),
-            Bucket::Many(items) => items
-                .iter()
-                .find(|(k, _)| k.as_ref() == key)
-                .map(|(_, v)| v),
+            Bucket::One(k, v) => (&k[..] == key).then_some(v),
+            Bucket::Many(items) => items.iter().find(|(k, _)| &k[..] == key).map(|(_, v)| v),
         }
     }
 

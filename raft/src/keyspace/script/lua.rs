@@ -1,0 +1,349 @@
+//! One script run: a fresh sandboxed Lua state, the redis API, and the budgets.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use cairn_protocol::Reply;
+use mlua::{
+    ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
+};
+
+use super::super::Ctx;
+use super::call::Caller;
+use super::convert::{self, from_lua, number_arg};
+use crate::error::Result;
+
+/// Lua VM instructions a script may run. Counted, not timed, so a script over budget fails
+/// at the same point on every replica; about a second of Lua on a slow core.
+pub const INSTRUCTION_BUDGET: u64 = 200_000_000;
+/// How often the budget is checked (instructions).
+const HOOK_EVERY: u32 = 10_000;
+/// Memory a script's Lua state may hold.
+pub const MEMORY_MAX: usize = 256 << 20;
+/// The chunk name of user scripts, as Redis names them in errors (`@user_script:1`).
+const CHUNK: &str = "@user_script";
+/// The Redis version scripts see in `redis.REDIS_VERSION`.
+const REDIS_VERSION: (&str, u32) = ("7.0.15", 0x07_00_0f);
+
+const PRELUDE: &str = include_str!("prelude.lua");
+
+pub(in crate::keyspace) struct Run<'a> {
+    pub sha: &'a str,
+    pub source: &'a [u8],
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    pub read_only: bool,
+    /// Seeds `math.random`: the entry's log index.
+    pub seed: u64,
+}
+
+pub(in crate::keyspace) struct Outcome {
+    pub reply: Reply,
+    /// The script did not compile (EVAL does not cache it then).
+    pub compile_failed: bool,
+}
+
+fn new_state() -> mlua::Result<Lua> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    lua.set_memory_limit(MEMORY_MAX)?;
+    Ok(lua)
+}
+
+fn compile(lua: &Lua, source: &[u8]) -> std::result::Result<Function, String> {
+    lua.load(source)
+        .set_name(CHUNK)
+        .set_mode(ChunkMode::Text)
+        .into_function()
+        .map_err(|e| {
+            let msg = match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            };
+            one_line(&format!("ERR Error compiling script (new function): {msg}"))
+        })
+}
+
+/// SCRIPT LOAD's check: whether `source` compiles; the error reply if not.
+pub(super) fn compile_only(source: &[u8]) -> std::result::Result<(), String> {
+    let lua = new_state().map_err(|e| format!("ERR {e}"))?;
+    compile(&lua, source).map(drop)
+}
+
+/// Runs a script. `Err` only for a failure of the node itself inside a command.
+pub(in crate::keyspace) fn run(ctx: &mut Ctx<'_>, run: Run<'_>) -> Result<Outcome> {
+    let lua = match new_state() {
+        Ok(lua) => lua,
+        Err(e) => return Ok(failed(format!("ERR {e}"), false)),
+    };
+    let func = match compile(&lua, run.source) {
+        Ok(f) => f,
+        Err(e) => return Ok(failed(e, true)),
+    };
+    let db = ctx.db;
+    let over = Rc::new(Cell::new(false));
+    let caller = RefCell::new(Caller {
+        ctx,
+        read_only: run.read_only,
+        resp3: false,
+        fatal: None,
+    });
+    let reply = execute(&lua, func, &run, &caller, &over)
+        .unwrap_or_else(|e| Reply::Error(one_line(&format!("ERR {e}"))));
+    let caller = caller.into_inner();
+    // SELECT inside a script changes the script's database only.
+    caller.ctx.db = db;
+    if let Some(e) = caller.fatal {
+        return Err(e);
+    }
+    let reply = if over.get() {
+        Reply::error(format!(
+            "ERR Script exceeded its budget of {INSTRUCTION_BUDGET} Lua instructions \
+             (it ran on every replica alike and was stopped at the same point)"
+        ))
+    } else {
+        reply
+    };
+    Ok(Outcome {
+        reply,
+        compile_failed: false,
+    })
+}
+
+fn failed(error: String, compile_failed: bool) -> Outcome {
+    Outcome {
+        reply: Reply::Error(error),
+        compile_failed,
+    }
+}
+
+fn execute(
+    lua: &Lua,
+    func: Function,
+    run: &Run<'_>,
+    caller: &RefCell<Caller<'_, '_>>,
+    over: &Rc<Cell<bool>>,
+) -> mlua::Result<Reply> {
+    let globals = lua.globals();
+    globals.raw_set("KEYS", strings(lua, run.keys)?)?;
+    globals.raw_set("ARGV", strings(lua, run.args)?)?;
+    let xpcall: Function = globals.raw_get("xpcall")?;
+    let rand = Rc::new(Cell::new(0u64));
+    srand48(&rand, seed32(run.seed));
+    // A failed redis.call raises its error reply. A Rust function can only raise an
+    // opaque error value, so the reply waits in `pending` for the error handler (or for
+    // pcall) to pick it up. A Rust function, unlike a Lua wrapper, keeps the calling
+    // frame even in `return redis.call(...)`, so errors name the script's line.
+    let pending: RefCell<Option<String>> = RefCell::new(None);
+    let command = |lua: &Lua, args: MultiValue, raise: bool| -> mlua::Result<Value> {
+        pending.borrow_mut().take();
+        let mut caller = caller.borrow_mut();
+        let reply = match arguments(args) {
+            Ok(argv) => caller.call(&argv),
+            Err(e) => Reply::error(e),
+        };
+        match reply {
+            Reply::Error(e) if raise => {
+                *pending.borrow_mut() = Some(e.clone());
+                Err(mlua::Error::runtime(e))
+            }
+            reply => convert::to_lua(lua, &reply, caller.resp3),
+        }
+    };
+    lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| command(lua, args, true))?;
+        let pcall = scope.create_function(|lua, args: MultiValue| command(lua, args, false))?;
+        let take_pending = scope.create_function(|_, ()| Ok(pending.borrow_mut().take()))?;
+        let over_check = over.clone();
+        let over_budget = lua.create_function(move |_, ()| Ok(over_check.get()))?;
+        let handler = scope.create_function(|lua, err: Value| {
+            let err = match (&err, pending.borrow_mut().take()) {
+                (Value::Error(_) | Value::UserData(_), Some(reply)) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("err", reply)?;
+                    Value::Table(t)
+                }
+                _ => err,
+            };
+            error_table(lua, err)
+        })?;
+        let set_resp = scope.create_function(|_, v: u8| {
+            caller.borrow_mut().resp3 = v == 3;
+            Ok(())
+        })?;
+        let sha1 = lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?;
+        let log = lua.create_function(|_, (level, msg): (u8, String)| {
+            tracing::info!(target: "cairn::script", level, "{msg}");
+            Ok(())
+        })?;
+        let r = rand.clone();
+        let lrand = lua.create_function(move |_, ()| Ok(lrand48(&r)))?;
+        let r = rand.clone();
+        let srand = lua.create_function(move |_, seed: f64| {
+            srand48(&r, seed as i64 as i32);
+            Ok(())
+        })?;
+        lua.load(PRELUDE)
+            .set_name("=cairn")
+            .set_mode(ChunkMode::Text)
+            .into_function()?
+            .call::<()>((
+                call,
+                pcall,
+                take_pending,
+                over_budget,
+                set_resp,
+                sha1,
+                log,
+                lrand,
+                srand,
+                REDIS_VERSION.0,
+                REDIS_VERSION.1,
+            ))?;
+        let spent = Rc::new(Cell::new(0u64));
+        lua.set_hook(budget_hook(), budget(over, &spent));
+        // Coroutines get the budget too (mlua's hook does not follow new threads).
+        let over_co = over.clone();
+        let create = lua.create_function(move |lua, f: Function| {
+            let thread = lua.create_thread(f)?;
+            thread.set_hook(budget_hook(), budget(&over_co, &spent));
+            Ok(thread)
+        })?;
+        lua.globals()
+            .raw_get::<Table>("coroutine")?
+            .raw_set("create", create)?;
+        let (ok, value): (bool, Value) = xpcall.call((func, handler))?;
+        lua.remove_hook();
+        let resp3 = caller.borrow().resp3;
+        Ok(if ok {
+            from_lua(&value, resp3)
+        } else {
+            error_reply(&value, run.sha)
+        })
+    })
+}
+
+fn budget_hook() -> HookTriggers {
+    HookTriggers::new().every_nth_instruction(HOOK_EVERY)
+}
+
+/// The budget check of a Lua thread: every thread of a run counts into one total, so
+/// coroutines cannot multiply the budget.
+fn budget(
+    over: &Rc<Cell<bool>>,
+    spent: &Rc<Cell<u64>>,
+) -> impl Fn(&Lua, mlua::Debug) -> mlua::Result<VmState> {
+    let (over, spent) = (over.clone(), spent.clone());
+    move |_, _| {
+        spent.set(spent.get() + u64::from(HOOK_EVERY));
+        if over.get() || spent.get() > INSTRUCTION_BUDGET {
+            over.set(true);
+            return Err(mlua::Error::runtime("script over its instruction budget"));
+        }
+        Ok(VmState::Continue)
+    }
+}
+
+/// KEYS or ARGV.
+fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// `redis.call`'s arguments as a request: strings as they are, numbers as `%.17g`.
+fn arguments(args: MultiValue) -> std::result::Result<Vec<Bytes>, &'static str> {
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            Value::Number(n) => Ok(Bytes::from(number_arg(*n))),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// The error handler: the error as Redis's table `{err=..., source=..., line=...}`, with
+/// the script line that raised it.
+fn error_table(lua: &Lua, err: Value) -> mlua::Result<Table> {
+    let table = match err {
+        Value::Table(t) => t,
+        Value::String(s) => {
+            let t = lua.create_table()?;
+            let mut text = b"ERR ".to_vec();
+            text.extend_from_slice(&s.as_bytes());
+            t.raw_set("err", lua.create_string(&text)?)?;
+            t
+        }
+        other => {
+            let t = lua.create_table()?;
+            let text = match &other {
+                Value::Error(e) => e.to_string(),
+                v => v.to_string().unwrap_or_else(|_| "execution failure".into()),
+            };
+            t.raw_set("err", format!("ERR {text}"))?;
+            t
+        }
+    };
+    for level in 0..64 {
+        let Some(frame) = lua.inspect_stack(level) else {
+            break;
+        };
+        let line = frame.curr_line();
+        if line > 0 && frame.source().source.as_deref() == Some(CHUNK) {
+            table.raw_set("source", CHUNK)?;
+            table.raw_set("line", line)?;
+            break;
+        }
+    }
+    Ok(table)
+}
+
+/// The reply to a script that raised an error: Redis 7's `<error> script: <sha>, on
+/// @user_script:<line>.`
+fn error_reply(value: &Value, sha: &str) -> Reply {
+    let Value::Table(t) = value else {
+        return Reply::error(format!("ERR Error running script {sha}, execution failure"));
+    };
+    let field = |name: &str| -> Option<String> {
+        match t.raw_get::<Value>(name).ok()? {
+            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+            Value::Integer(n) => Some(n.to_string()),
+            Value::Number(n) => Some(format!("{}", n as i64)),
+            _ => None,
+        }
+    };
+    let mut text = field("err").unwrap_or_else(|| "ERR unknown error".into());
+    if let (Some(source), Some(line)) = (field("source"), field("line")) {
+        text.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    Reply::Error(one_line(&text))
+}
+
+fn one_line(s: &str) -> String {
+    s.trim_end_matches(['\r', '\n']).replace(['\r', '\n'], " ")
+}
+
+/// The 32-bit seed of an entry: its log index, mixed (consecutive entries draw differently).
+fn seed32(index: u64) -> i32 {
+    let mixed = super::super::value::digest::mix(index);
+    (mixed >> 32) as i32
+}
+
+// rand48 (`redisLrand48`): X' = (0x5DEECE66D X + 0xB) mod 2^48, answering X' >> 17.
+const RAND48_MASK: u64 = (1 << 48) - 1;
+
+fn srand48(state: &Cell<u64>, seed: i32) {
+    state.set((u64::from(seed as u32) << 16) | 0x330E);
+}
+
+fn lrand48(state: &Cell<u64>) -> f64 {
+    let x = state.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & RAND48_MASK;
+    state.set(x);
+    (x >> 17) as f64
+}

@@ -1,0 +1,399 @@
+use bytes::Bytes;
+use cairn_protocol::Reply;
+
+use super::convert::number_arg;
+use super::sha1_hex;
+use crate::keyspace::testing::{exec, exec_args};
+use crate::keyspace::State;
+
+/// EVAL `body` with the given keys and arguments.
+fn eval(state: &mut State, body: &str, keys: &[&str], args: &[&str]) -> Reply {
+    let mut line: Vec<Bytes> = vec![
+        Bytes::from_static(b"EVAL"),
+        Bytes::copy_from_slice(body.as_bytes()),
+        Bytes::from(keys.len().to_string()),
+    ];
+    line.extend(
+        keys.iter()
+            .chain(args)
+            .map(|s| Bytes::copy_from_slice(s.as_bytes())),
+    );
+    exec_args(state, &line)
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn error_text(reply: Reply) -> String {
+    match reply {
+        Reply::Error(e) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn lua_values_become_replies_by_redis_rules() {
+    let mut s = State::default();
+    assert_eq!(eval(&mut s, "return 1", &[], &[]), Reply::Integer(1));
+    assert_eq!(eval(&mut s, "return 3.99", &[], &[]), Reply::Integer(3));
+    assert_eq!(eval(&mut s, "return 'x'", &[], &[]), bulk("x"));
+    assert_eq!(eval(&mut s, "return nil", &[], &[]), Reply::Nil);
+    assert_eq!(eval(&mut s, "return true", &[], &[]), Reply::Integer(1));
+    assert_eq!(eval(&mut s, "return false", &[], &[]), Reply::Nil);
+    assert_eq!(
+        eval(&mut s, "return {1, 'a', {2}, nil, 5}", &[], &[]),
+        Reply::Array(vec![
+            Reply::Integer(1),
+            bulk("a"),
+            Reply::Array(vec![Reply::Integer(2)])
+        ])
+    );
+    assert_eq!(
+        eval(&mut s, "return {ok='fine'}", &[], &[]),
+        Reply::Simple("fine".into())
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.status_reply('PONG')", &[], &[]),
+        Reply::Simple("PONG".into())
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.error_reply('My Error')", &[], &[]),
+        Reply::error("My Error")
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.error_reply('Oops')", &[], &[]),
+        Reply::error("ERR Oops")
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return {KEYS[1], ARGV[1], #ARGV}",
+            &["k"],
+            &["a", "b"]
+        ),
+        Reply::Array(vec![bulk("k"), bulk("a"), Reply::Integer(2)])
+    );
+}
+
+#[test]
+fn redis_call_reads_and_writes_the_keyspace() {
+    let mut s = State::default();
+    assert_eq!(
+        eval(
+            &mut s,
+            "return redis.call('set', KEYS[1], ARGV[1])",
+            &["k"],
+            &["v"]
+        ),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(exec(&mut s, "GET k"), bulk("v"));
+    assert_eq!(
+        eval(&mut s, "return redis.call('get', KEYS[1])", &["k"], &[]),
+        bulk("v")
+    );
+    // A missing key is false in Lua, nil again in the reply.
+    assert_eq!(
+        eval(
+            &mut s,
+            "local v = redis.call('get', 'nope'); return v == false",
+            &[],
+            &[]
+        ),
+        Reply::Integer(1)
+    );
+    // Numbers are passed as %.17g.
+    eval(
+        &mut s,
+        "redis.call('set', 'n', 0.1); redis.call('rpush', 'l', 7, 'x')",
+        &[],
+        &[],
+    );
+    assert_eq!(exec(&mut s, "GET n"), bulk("0.10000000000000001"));
+    assert_eq!(
+        exec(&mut s, "LRANGE l 0 -1"),
+        Reply::Array(vec![bulk("7"), bulk("x")])
+    );
+    // Status replies arrive as {ok=...}, integers as numbers, hashes flat in RESP2.
+    assert_eq!(
+        eval(
+            &mut s,
+            "redis.call('hset', 'h', 'f', 'v'); local r = redis.call('hgetall', 'h'); \
+             return {redis.call('ping')['ok'], redis.call('incr', 'c') + 1, r[1], r[2]}",
+            &[],
+            &[]
+        ),
+        Reply::Array(vec![bulk("PONG"), Reply::Integer(2), bulk("f"), bulk("v")])
+    );
+    // SELECT changes the script's database only.
+    eval(
+        &mut s,
+        "redis.call('select', 2); redis.call('set', 'in2', 1)",
+        &[],
+        &[],
+    );
+    assert_eq!(exec(&mut s, "EXISTS in2"), Reply::Integer(0));
+}
+
+#[test]
+fn errors_carry_the_script_and_line() {
+    let mut s = State::default();
+    exec(&mut s, "SET str abc");
+    let body = "local x = 1\nreturn redis.call('incr', 'str')";
+    assert_eq!(
+        error_text(eval(&mut s, body, &[], &[])),
+        format!(
+            "ERR value is not an integer or out of range script: {}, on @user_script:2.",
+            sha1_hex(body.as_bytes())
+        )
+    );
+    let e = error_text(eval(&mut s, "return redis.call('nosuch')", &[], &[]));
+    assert!(
+        e.starts_with("ERR Unknown Redis command called from script script: "),
+        "{e}"
+    );
+    let e = error_text(eval(&mut s, "return redis.call('get')", &[], &[]));
+    assert!(
+        e.starts_with("ERR Wrong number of args calling Redis command from script"),
+        "{e}"
+    );
+    let e = error_text(eval(
+        &mut s,
+        "return redis.call('eval', 'return 1', 0)",
+        &[],
+        &[],
+    ));
+    assert!(
+        e.starts_with("ERR This Redis command is not allowed from script"),
+        "{e}"
+    );
+    let e = error_text(eval(&mut s, "return redis.call('get', {})", &[], &[]));
+    assert!(e.starts_with("ERR Lua redis lib command arguments must be strings or integers"));
+    // pcall and redis.pcall catch them.
+    assert_eq!(
+        eval(
+            &mut s,
+            "local ok, e = pcall(redis.call, 'nosuch'); return e",
+            &[],
+            &[]
+        ),
+        bulk("ERR Unknown Redis command called from script")
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.pcall('incr', 'str')", &[], &[]),
+        Reply::error("ERR value is not an integer or out of range")
+    );
+    let e = error_text(eval(&mut s, "return +", &[], &[]));
+    assert!(
+        e.starts_with("ERR Error compiling script (new function): user_script:1:"),
+        "{e}"
+    );
+    let e = error_text(eval(&mut s, "error('boom')", &[], &[]));
+    assert!(e.starts_with("ERR user_script:1: boom script: "), "{e}");
+}
+
+#[test]
+fn the_sandbox_holds() {
+    let mut s = State::default();
+    let e = error_text(eval(&mut s, "a = 1", &[], &[]));
+    assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+    let e = error_text(eval(&mut s, "return b", &[], &[]));
+    assert!(
+        e.starts_with("ERR Script attempted to access nonexistent global variable 'b'"),
+        "{e}"
+    );
+    for lib in [
+        "os", "io", "debug", "package", "dofile", "loadfile", "require",
+    ] {
+        let e = error_text(eval(&mut s, &format!("return {lib}"), &[], &[]));
+        assert!(e.contains("nonexistent global variable"), "{lib}: {e}");
+    }
+    // Precompiled chunks are refused.
+    assert_eq!(
+        eval(
+            &mut s,
+            "return loadstring(string.dump(function() return 1 end))",
+            &[],
+            &[]
+        ),
+        Reply::Nil
+    );
+    assert_eq!(
+        eval(&mut s, "return loadstring('return 7')()", &[], &[]),
+        Reply::Integer(7)
+    );
+}
+
+#[test]
+fn a_runaway_script_stops_at_its_budget_even_under_pcall() {
+    let mut s = State::default();
+    let e = error_text(eval(&mut s, "while true do end", &[], &[]));
+    assert!(e.contains("budget"), "{e}");
+    let e = error_text(eval(
+        &mut s,
+        "while true do pcall(function() while true do end end) end",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("budget"), "{e}");
+    let e = error_text(eval(
+        &mut s,
+        "local co = coroutine.create(function() while true do end end) \
+         while true do coroutine.resume(co) end",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("budget"), "{e}");
+    let e = error_text(eval(
+        &mut s,
+        "local f = coroutine.wrap(function() while true do end end) f()",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("budget"), "{e}");
+    // Writes made before the stop stay, as in Redis (no rollback), on every replica alike.
+    let e = error_text(eval(
+        &mut s,
+        "redis.call('set', 'before', 1) while true do end",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("budget"), "{e}");
+    assert_eq!(exec(&mut s, "GET before"), bulk("1"));
+}
+
+#[test]
+fn random_is_the_same_on_every_replica() {
+    let body = "return {tostring(math.random()), math.random(10), math.random(5, 6)}";
+    let mut a = State::default();
+    let mut b = State::default();
+    let ra = eval(&mut a, body, &[], &[]);
+    assert_eq!(ra, eval(&mut b, body, &[], &[]));
+    // Another entry draws another sequence.
+    assert_ne!(ra, eval(&mut a, body, &[], &[]));
+    // randomseed makes it reproducible within a script.
+    assert_eq!(
+        eval(
+            &mut a,
+            "math.randomseed(7); local x = math.random(); math.randomseed(7); \
+             return x == math.random()",
+            &[],
+            &[]
+        ),
+        Reply::Integer(1)
+    );
+    // Reads that draw at random on the serving node are refused where they could steer writes.
+    exec(&mut a, "SADD s a b c");
+    let e = error_text(eval(
+        &mut a,
+        "return redis.call('srandmember', 's')",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("SRANDMEMBER is not allowed"), "{e}");
+}
+
+#[test]
+fn the_script_cache_is_replicated_state() {
+    let mut s = State::default();
+    let sha = sha1_hex(b"return 42");
+    assert_eq!(
+        exec_args(
+            &mut s,
+            &[
+                Bytes::from("EVALSHA"),
+                Bytes::from(sha.clone()),
+                Bytes::from("0")
+            ]
+        ),
+        Reply::error(cairn_protocol::command::NOSCRIPT)
+    );
+    let load = |s: &mut State, body: &str| {
+        exec_args(
+            s,
+            &[
+                Bytes::from("SCRIPT"),
+                Bytes::from("LOAD"),
+                Bytes::copy_from_slice(body.as_bytes()),
+            ],
+        )
+    };
+    assert_eq!(load(&mut s, "return 42"), bulk(&sha));
+    assert_eq!(
+        exec(&mut s, &format!("EVALSHA {} 0", sha.to_uppercase())),
+        Reply::Integer(42)
+    );
+    assert_eq!(
+        exec(&mut s, &format!("SCRIPT EXISTS {sha} {}", "0".repeat(40))),
+        Reply::Array(vec![Reply::Integer(1), Reply::Integer(0)])
+    );
+    // EVAL caches what it ran.
+    eval(&mut s, "return 'cached'", &[], &[]);
+    let cached = sha1_hex(b"return 'cached'");
+    assert_eq!(exec(&mut s, &format!("EVALSHA {cached} 0")), bulk("cached"));
+    assert_eq!(exec(&mut s, "SCRIPT FLUSH"), Reply::ok());
+    assert_eq!(
+        exec(&mut s, &format!("SCRIPT EXISTS {sha}")),
+        Reply::Array(vec![Reply::Integer(0)])
+    );
+    let e = error_text(load(&mut s, "return +"));
+    assert!(e.starts_with("ERR Error compiling script"), "{e}");
+}
+
+#[test]
+fn read_only_scripts_refuse_writes() {
+    let mut s = State::default();
+    let e = error_text(exec_args(
+        &mut s,
+        &[
+            Bytes::from("EVAL_RO"),
+            Bytes::from("return redis.call('set', 'k', 1)"),
+            Bytes::from("0"),
+        ],
+    ));
+    assert!(
+        e.starts_with("ERR Write commands are not allowed from read-only scripts."),
+        "{e}"
+    );
+    let e = error_text(eval(
+        &mut s,
+        "#!lua flags=no-writes\nreturn redis.call('set', 'k', 1)",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("on @user_script:2."), "{e}");
+    let e = error_text(eval(&mut s, "#!lua flags=bogus\nreturn 1", &[], &[]));
+    assert_eq!(e, "ERR Unexpected flag in script shebang: bogus");
+}
+
+#[test]
+fn resp3_replies_after_setresp() {
+    let mut s = State::default();
+    exec(&mut s, "HSET h f v");
+    assert_eq!(
+        eval(
+            &mut s,
+            "redis.setresp(3); local m = redis.call('hgetall', 'h'); return m['map']['f']",
+            &[],
+            &[]
+        ),
+        bulk("v")
+    );
+    assert_eq!(
+        eval(&mut s, "return {double=1.5}", &[], &[]),
+        Reply::Double(1.5)
+    );
+}
+
+#[test]
+fn numbers_are_passed_as_percent_17g() {
+    assert_eq!(number_arg(1.0), "1");
+    assert_eq!(number_arg(-2.0), "-2");
+    assert_eq!(number_arg(3.5), "3.5");
+    assert_eq!(number_arg(0.1), "0.10000000000000001");
+    assert_eq!(number_arg(1e20), "1e+20");
+    assert_eq!(number_arg(1e-5), "1.0000000000000001e-05");
+    assert_eq!(number_arg(123456789012.0), "123456789012");
+    assert_eq!(number_arg(f64::INFINITY), "inf");
+}
