@@ -84,7 +84,6 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         // Handled asynchronously by the session (it talks to peers).
         ConnCommand::Cairn(_) => Reply::error("ERR CAIRN is not allowed here"),
         ConnCommand::PubSub(_) => Reply::error("ERR pub/sub commands are not allowed here"),
-        ConnCommand::FunctionFlush => Reply::ok(),
         ConnCommand::ScriptKill => Reply::error("NOTBUSY No scripts in execution right now."),
         ConnCommand::Acl(_) => Reply::error("ERR ACL is not allowed here"),
         ConnCommand::Monitor => Reply::error("ERR MONITOR is not allowed here"),

@@ -127,6 +127,8 @@ fn memory(node: &Node, out: &mut String) {
         "maxmemory_policy",
         node.setting("maxmemory-policy").unwrap_or_default(),
     );
+    let scripts = node.keyspace.reading().map_or(0, |s| s.scripts.len());
+    line(out, "number_of_cached_scripts", scripts);
 }
 
 /// Redis's `bytesToHuman`: `512B`, `1.50K`, `3.00M`, `1.25G`.

@@ -52,7 +52,7 @@ COMMANDS = [
     # transactions
     "multi", "exec", "discard", "watch", "unwatch",
     # scripting
-    "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "fcall", "fcall_ro",
     # pub/sub
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub",
 ]
@@ -65,7 +65,7 @@ SUBCOMMANDS = {
                 "slots"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
-    "function": ["flush"],
+    "function": ["delete", "flush", "kill", "list", "load", "stats"],
     "script": ["exists", "flush", "kill", "load"],
     "slowlog": ["get", "len", "reset"],
     "latency": ["doctor", "histogram", "history", "latest", "reset"],

@@ -391,6 +391,24 @@ pub enum WriteCommand {
     },
     /// SCRIPT FLUSH [ASYNC|SYNC]: empties the replicated script cache.
     ScriptFlush,
+    /// FUNCTION LOAD [REPLACE] code: a library of functions, kept as replicated state.
+    FunctionLoad {
+        code: Bytes,
+        replace: bool,
+    },
+    /// FUNCTION DELETE library-name
+    FunctionDelete {
+        library: Bytes,
+    },
+    /// FUNCTION FLUSH [ASYNC|SYNC]: deletes every library.
+    FunctionFlush,
+    /// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
+    FCall {
+        function: Bytes,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+        read_only: bool,
+    },
 }
 
 /// The script an EVAL runs: its source, or the SHA-1 (lowercase hex) of one in the cache.
@@ -597,8 +615,15 @@ impl WriteCommand {
             W::Del { keys }
             | W::LMPop { keys, .. }
             | W::ZMPop { keys, .. }
-            | W::Eval { keys, .. } => keys.first(),
-            W::FlushDb | W::FlushAll | W::ScriptLoad { .. } | W::ScriptFlush => None,
+            | W::Eval { keys, .. }
+            | W::FCall { keys, .. } => keys.first(),
+            W::FlushDb
+            | W::FlushAll
+            | W::ScriptLoad { .. }
+            | W::ScriptFlush
+            | W::FunctionLoad { .. }
+            | W::FunctionDelete { .. }
+            | W::FunctionFlush => None,
         }
     }
 }
@@ -842,6 +867,13 @@ pub enum ReadCommand {
     ScriptExists {
         shas: Vec<Bytes>,
     },
+    /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+    FunctionList {
+        pattern: Option<Bytes>,
+        with_code: bool,
+    },
+    /// FUNCTION STATS
+    FunctionStats,
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.
@@ -1081,10 +1113,7 @@ pub enum ConnCommand {
     Cairn(Vec<Bytes>),
     /// Publish/subscribe: messages are not data, so they never enter the Raft log.
     PubSub(PubSubCommand),
-    /// FUNCTION FLUSH [ASYNC|SYNC]: cairn has no functions, so there is nothing to flush; it
-    /// answers OK so tools that reset a server before use (Redis's test suite does) work.
-    FunctionFlush,
-    /// SCRIPT KILL: scripts run inside one log entry's apply and end within their
+    /// SCRIPT KILL and FUNCTION KILL: scripts run inside one log entry's apply and end within their
     /// instruction budget, so there is never one to kill (`NOTBUSY`).
     ScriptKill,
     Acl(AclCommand),

@@ -255,6 +255,15 @@ impl Ctx<'_> {
             } => self.eval(script, keys, args, *read_only),
             W::ScriptLoad { body } => self.script_load(body),
             W::ScriptFlush => Ok(self.script_flush()),
+            W::FunctionLoad { code, replace } => self.function_load(code, *replace),
+            W::FunctionDelete { library } => Ok(self.function_delete(library)),
+            W::FunctionFlush => Ok(self.function_flush()),
+            W::FCall {
+                function,
+                keys,
+                args,
+                read_only,
+            } => self.fcall(function, keys, args, *read_only),
         }
     }
 

@@ -3,7 +3,7 @@
 //! The file format is the one sled-backed versions wrote (see `store::snapshot`): a stream
 //! of (state-machine key, value) pairs, so snapshots and backups taken by either version load
 //! in the other. Keys use the old tree layout (`store::keys`): data `d db hash key`, reply
-//! groups `r`, ACL users `a`, delete stamps `k`, settings `o`, scripts `s`.
+//! groups `r`, ACL users `a`, delete stamps `k`, settings `o`, scripts `s`, libraries `f`.
 
 use std::io::Read;
 use std::path::Path;
@@ -11,7 +11,7 @@ use std::path::Path;
 use cairn_protocol::acl::Users;
 
 use crate::error::{Error, Result};
-use crate::keyspace::script::Scripts;
+use crate::keyspace::script::{Libraries, Scripts};
 use crate::keyspace::state::replies::{Group, ReplyTable};
 use crate::keyspace::state::{Slots, State, STAMP_BUCKETS};
 use crate::keyspace::{StoredValue, DATABASES};
@@ -27,6 +27,7 @@ pub struct Frozen {
     acl: Users,
     settings: ReplicatedSettings,
     scripts: Scripts,
+    libraries: Libraries,
     stamps: Vec<Vec<u64>>,
     pub applied: Option<LogId>,
     pub membership: StoredMembership,
@@ -40,6 +41,7 @@ impl State {
             acl: self.acl.clone(),
             settings: self.settings.clone(),
             scripts: self.scripts.clone(),
+            libraries: self.libraries.clone(),
             stamps: self.stamps.clone(),
             applied: self.applied,
             membership: self.membership.clone(),
@@ -82,6 +84,9 @@ impl Frozen {
         }
         if !self.scripts.is_empty() {
             w.push(vec![keys::SCRIPTS], encode(&*self.scripts)?)?;
+        }
+        if !self.libraries.is_empty() {
+            w.push(vec![keys::LIBRARIES], encode(&*self.libraries)?)?;
         }
         w.finish()
     }
@@ -163,6 +168,12 @@ fn load_entry(state: &mut State, k: &[u8], v: &[u8]) -> Result<()> {
         Some(keys::SCRIPTS) => {
             let scripts = bincode::deserialize(v).map_err(|e| corrupt(format!("scripts: {e}")))?;
             state.scripts = std::sync::Arc::new(scripts);
+            Ok(())
+        }
+        Some(keys::LIBRARIES) => {
+            let libraries =
+                bincode::deserialize(v).map_err(|e| corrupt(format!("libraries: {e}")))?;
+            state.libraries = std::sync::Arc::new(libraries);
             Ok(())
         }
         Some(keys::DELETE_STAMP) => {

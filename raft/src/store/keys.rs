@@ -8,6 +8,7 @@
 //! - `a` → the ACL users (bincode `cairn_protocol::acl::Users`), once any was set.
 //! - `o` → the replicated settings (bincode `types::ReplicatedSettings`), once any was set.
 //! - `s` → the script cache (bincode map SHA-1 hex → source), once a script was loaded.
+//! - `f` → the FUNCTION libraries (bincode map name → library), once one was loaded.
 //! - `k` db bucket(2, BE) → the log index of the latest delete of a key in that bucket (u64,
 //!   LE), for WATCH on missing keys.
 
@@ -19,6 +20,7 @@ pub const ACL: u8 = b'a';
 pub const SETTINGS: u8 = b'o';
 pub const DELETE_STAMP: u8 = b'k';
 pub const SCRIPTS: u8 = b's';
+pub const LIBRARIES: u8 = b'f';
 
 /// Length of the `d` db hash prefix in front of a user key.
 const DATA_PREFIX_LEN: usize = 10;

@@ -28,7 +28,29 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("script|flush", _) => Err(CommandError::Other(
             "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
         )),
-        ("script|kill", _) => Ok(Command::Conn(ConnCommand::ScriptKill)),
+        ("script|kill" | "function|kill", _) => Ok(Command::Conn(ConnCommand::ScriptKill)),
+        ("fcall" | "fcall_ro", [_, function, numkeys, rest @ ..]) => {
+            let (keys, args) = split_keys(numkeys, rest)?;
+            Ok(Command::Write(WriteCommand::FCall {
+                function: function.clone(),
+                keys,
+                args,
+                read_only: name == "fcall_ro",
+            }))
+        }
+        ("function|load", [_, _, rest @ ..]) => function_load(rest),
+        ("function|delete", [_, _, library]) => Ok(Command::Write(WriteCommand::FunctionDelete {
+            library: library.clone(),
+        })),
+        ("function|flush", [_, _]) => Ok(Command::Write(WriteCommand::FunctionFlush)),
+        ("function|flush", [_, _, mode]) if is(mode, "async") || is(mode, "sync") => {
+            Ok(Command::Write(WriteCommand::FunctionFlush))
+        }
+        ("function|flush", _) => Err(CommandError::Other(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
+        )),
+        ("function|list", [_, _, rest @ ..]) => function_list(rest),
+        ("function|stats", _) => Ok(Command::Read(ReadCommand::FunctionStats)),
         _ => Err(CommandError::Syntax),
     }
 }
@@ -41,6 +63,22 @@ fn eval(name: &str, script: &Bytes, numkeys: &[u8], rest: &[Bytes]) -> Result<Co
     if sha && script.len() != 40 {
         return Err(CommandError::Other(NOSCRIPT.into()));
     }
+    let (keys, args) = split_keys(numkeys, rest)?;
+    let script = if sha {
+        ScriptRef::Sha(String::from_utf8_lossy(script).to_ascii_lowercase())
+    } else {
+        ScriptRef::Body(script.clone())
+    };
+    Ok(Command::Write(WriteCommand::Eval {
+        script,
+        keys,
+        args,
+        read_only: name.ends_with("_ro"),
+    }))
+}
+
+/// `numkeys [key ...] [arg ...]` split into keys and arguments, with Redis's errors.
+fn split_keys(numkeys: &[u8], rest: &[Bytes]) -> Result<(Vec<Bytes>, Vec<Bytes>)> {
     let numkeys = int(numkeys)?;
     if numkeys > rest.len() as i64 {
         return Err(CommandError::Other(
@@ -53,15 +91,52 @@ fn eval(name: &str, script: &Bytes, numkeys: &[u8], rest: &[Bytes]) -> Result<Co
         ));
     };
     let (keys, args) = rest.split_at(numkeys);
-    let script = if sha {
-        ScriptRef::Sha(String::from_utf8_lossy(script).to_ascii_lowercase())
-    } else {
-        ScriptRef::Body(script.clone())
+    Ok((keys.to_vec(), args.to_vec()))
+}
+
+/// `FUNCTION LOAD [REPLACE] code`.
+fn function_load(rest: &[Bytes]) -> Result<Command> {
+    let (replace, rest) = match rest {
+        [first, tail @ ..] if is(first, "replace") => (true, tail),
+        _ => (false, rest),
     };
-    Ok(Command::Write(WriteCommand::Eval {
-        script,
-        keys: keys.to_vec(),
-        args: args.to_vec(),
-        read_only: name.ends_with("_ro"),
+    match rest {
+        [code] => Ok(Command::Write(WriteCommand::FunctionLoad {
+            code: code.clone(),
+            replace,
+        })),
+        [] => Err(CommandError::Other("ERR Function code is missing".into())),
+        [option, ..] => Err(CommandError::Other(format!(
+            "ERR Unknown option given: {}",
+            String::from_utf8_lossy(option)
+        ))),
+    }
+}
+
+/// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`.
+fn function_list(mut rest: &[Bytes]) -> Result<Command> {
+    let (mut pattern, mut with_code) = (None, false);
+    while let Some((option, tail)) = rest.split_first() {
+        if is(option, "withcode") {
+            with_code = true;
+            rest = tail;
+        } else if is(option, "libraryname") {
+            let Some((p, tail)) = tail.split_first() else {
+                return Err(CommandError::Other(
+                    "ERR library name argument was not given".into(),
+                ));
+            };
+            pattern = Some(p.clone());
+            rest = tail;
+        } else {
+            return Err(CommandError::Other(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
+    Ok(Command::Read(ReadCommand::FunctionList {
+        pattern,
+        with_code,
     }))
 }

@@ -25,13 +25,6 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("select", [_, index]) => C::Select(select(index)?),
         ("quit", [_, ..]) => C::Quit,
         ("reset", [_]) => C::Reset,
-        ("function|flush", [_, _]) => C::FunctionFlush,
-        ("function|flush", [_, _, mode])
-            if mode.eq_ignore_ascii_case(b"async") || mode.eq_ignore_ascii_case(b"sync") =>
-        {
-            C::FunctionFlush
-        }
-        ("function|flush", _) => return Err(CommandError::Syntax),
         (name, [_, _, rest @ ..]) if name.starts_with("acl|") => C::Acl(acl(name, rest)?),
         ("monitor", [_]) => C::Monitor,
         ("debug", _) => C::Debug,

@@ -39,8 +39,11 @@ impl Caller<'_, '_> {
             Err(e) => return Reply::error(e.resp_error()),
         };
         let result = match cmd {
-            Command::Write(w)
-            | Command::Blocking(cairn_protocol::command::BlockingCommand { op: w, .. }) => {
+            // A script cannot wait, and Redis 7.0 refuses blocking commands in one.
+            Command::Blocking(_) => {
+                return Reply::error("ERR This Redis command is not allowed from script")
+            }
+            Command::Write(w) => {
                 if self.read_only {
                     return Reply::error(
                         "ERR Write commands are not allowed from read-only scripts.",

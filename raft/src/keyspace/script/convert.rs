@@ -155,6 +155,11 @@ fn table(t: &Table, resp3: bool, depth: usize) -> Reply {
 /// What C's `printf("%.17g", n)` prints: how Redis turns a Lua number argument of
 /// `redis.call` into a string (17 significant digits, trailing zeros dropped).
 pub fn number_arg(n: f64) -> String {
+    format_g(n, 17)
+}
+
+/// C's `%.<precision>g`.
+pub fn format_g(n: f64, precision: usize) -> String {
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
@@ -165,11 +170,12 @@ pub fn number_arg(n: f64) -> String {
         return if n.is_sign_negative() { "-0" } else { "0" }.into();
     }
     // Scientific form with 17 significant digits tells the decimal exponent after rounding.
-    let sci = format!("{n:.16e}");
+    let p = precision.max(1);
+    let sci = format!("{n:.prec$e}", prec = p - 1);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..17).contains(&exp) {
-        let decimals = usize::try_from(16 - exp).unwrap_or(0);
+    if exp >= -4 && exp < p as i32 {
+        let decimals = usize::try_from(p as i32 - 1 - exp).unwrap_or(0);
         trim_zeros(format!("{n:.decimals$}"))
     } else {
         let mantissa = trim_zeros(mantissa.to_string());

@@ -17,7 +17,11 @@
 
 mod call;
 mod convert;
+mod functions;
+mod libs;
 mod lua;
+
+pub use functions::{list, stats, Libraries, Library};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -104,6 +108,7 @@ impl Ctx<'_> {
             Err(e) => return Ok(Reply::error(e)),
         };
         let run = lua::Run {
+            mode: lua::Mode::Eval,
             sha: &sha,
             source: &body[flags.len..],
             keys,

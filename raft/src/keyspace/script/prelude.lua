@@ -1,18 +1,33 @@
 -- The redis API and the sandbox of one script run (cairn's, trusted: it runs before the
 -- user's script, in a fresh Lua state). Arguments: the Rust primitives it wraps.
-local call, pcall_cmd, take_pending, over_budget, set_resp, sha1, log, lrand48, srand48, version, version_num = ...
+local call, pcall_cmd, take_pending, over_budget, set_resp, sha1, log, lrand48, srand48,
+  version, version_num, bit_lib, cjson_lib = ...
 
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local floor, ceil = math.floor, math.ceil
 local lua_pcall, lua_xpcall, lua_resume = pcall, xpcall, coroutine.resume
 local lua_loadstring, lua_load = loadstring, load
-local rawget, setmetatable, concat = rawget, setmetatable, table.concat
+local rawget, rawset, lua_setmetatable, concat, pairs = rawget, rawset, setmetatable, table.concat, pairs
+
+-- Read-only tables, as Redis 7 makes the libraries it exposes: a proxy that refuses writes
+-- and metatable changes.
+local protected = lua_setmetatable({}, { __mode = 'k' })
+local function refuse_write() error('Attempt to modify a readonly table', 2) end
+local function readonly(t)
+  local proxy = lua_setmetatable({}, { __index = t, __newindex = refuse_write, __metatable = false })
+  protected[proxy] = true
+  return proxy
+end
+function setmetatable(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return lua_setmetatable(t, mt)
+end
 
 local function err(msg)
   return { err = msg }
 end
 
-redis = {
+local redis = {
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
   REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
@@ -163,15 +178,25 @@ function math.randomseed(s)
   srand48(int_arg(s, 1, 'randomseed'))
 end
 
-dofile, loadfile, print = nil, nil, nil
-
--- Globals are read-only from here on, and reading a missing one is an error.
-setmetatable(_G, {
+-- Globals are read-only from here on, and reading a missing one is an error: they move to
+-- a backing table that _G only reads through, so even an existing name cannot be rebound.
+local G = _G
+local globals = {}
+for k, v in pairs(G) do globals[k] = v end
+for k in pairs(globals) do rawset(G, k, nil) end
+globals.redis = readonly(redis)
+globals.bit = readonly(bit_lib)
+globals.cjson = readonly(cjson_lib)
+globals.dofile, globals.loadfile, globals.print = nil, nil, nil
+globals._G = G
+lua_setmetatable(globals, {
   __index = function(_, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 0)
   end,
-  __newindex = function()
-    error('Attempt to modify a readonly table', 2)
-  end,
-  __metatable = false,
 })
+local meta = { __index = globals, __newindex = refuse_write }
+meta.__metatable = readonly(meta)
+lua_setmetatable(G, meta)
+protected[G] = true
+
+return redis

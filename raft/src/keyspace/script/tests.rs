@@ -397,3 +397,146 @@ fn numbers_are_passed_as_percent_17g() {
     assert_eq!(number_arg(123456789012.0), "123456789012");
     assert_eq!(number_arg(f64::INFINITY), "inf");
 }
+
+fn function_load(state: &mut State, code: &str) -> Reply {
+    exec_args(
+        state,
+        &[
+            Bytes::from("FUNCTION"),
+            Bytes::from("LOAD"),
+            Bytes::from("REPLACE"),
+            Bytes::copy_from_slice(code.as_bytes()),
+        ],
+    )
+}
+
+#[test]
+fn function_libraries_load_call_list_and_delete() {
+    let mut s = State::default();
+    let lib = "#!lua name=mylib\n\
+               redis.register_function('incr2', function(keys, args) \
+                 return redis.call('incrby', keys[1], 2) end)\n\
+               redis.register_function{function_name='peek', \
+                 callback=function(keys) return redis.call('get', keys[1]) end, \
+                 flags={'no-writes'}}";
+    assert_eq!(function_load(&mut s, lib), bulk("mylib"));
+    assert_eq!(exec(&mut s, "FCALL incr2 1 n"), Reply::Integer(2));
+    assert_eq!(exec(&mut s, "FCALL_RO peek 1 n"), bulk("2"));
+    assert_eq!(
+        exec(&mut s, "FCALL_RO incr2 1 n"),
+        Reply::error("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    assert_eq!(
+        exec(&mut s, "FCALL nosuch 0"),
+        Reply::error("ERR Function not found")
+    );
+    let Reply::Array(libs) = exec(&mut s, "FUNCTION LIST") else {
+        panic!("FUNCTION LIST is an array")
+    };
+    assert_eq!(libs.len(), 1);
+    // Errors of loading, as Redis words them.
+    assert_eq!(
+        function_load(&mut s, "return 1"),
+        Reply::error("ERR Missing library metadata")
+    );
+    assert_eq!(
+        function_load(&mut s, "#!lua name=empty\nlocal x = 1"),
+        Reply::error("ERR No functions registered")
+    );
+    assert_eq!(
+        function_load(
+            &mut s,
+            "#!lua name=other\nredis.register_function('incr2', function() end)"
+        ),
+        Reply::error("ERR Function incr2 already exists")
+    );
+    let e = error_text(function_load(
+        &mut s,
+        "#!lua name=bad\nredis.call('set', 'x', 1)",
+    ));
+    assert!(e.starts_with("ERR Error registering functions: "), "{e}");
+    let e = error_text(function_load(&mut s, "#!lua name=bad\nreturn +"));
+    assert!(
+        e.starts_with("ERR Error compiling function: user_function:2:"),
+        "{e}"
+    );
+    // A runtime error names the function and the library's line.
+    function_load(
+        &mut s,
+        "#!lua name=oops\n\nredis.register_function('oops', function() error('x') end)",
+    );
+    let e = error_text(exec(&mut s, "FCALL oops 0"));
+    assert!(e.ends_with("script: oops, on @user_function:3."), "{e}");
+    assert_eq!(exec(&mut s, "FUNCTION DELETE mylib"), Reply::ok());
+    assert_eq!(
+        exec(&mut s, "FCALL incr2 1 n"),
+        Reply::error("ERR Function not found")
+    );
+    assert_eq!(exec(&mut s, "FUNCTION FLUSH"), Reply::ok());
+    assert_eq!(exec(&mut s, "FUNCTION LIST"), Reply::Array(vec![]));
+}
+
+#[test]
+fn bit_and_cjson_libraries() {
+    let mut s = State::default();
+    assert_eq!(
+        eval(
+            &mut s,
+            "return {bit.band(7, 3), bit.bor(1,2,4,8,16,32,64,128), bit.bxor(1, 2), \
+             bit.tobit(2^32 + 5), bit.lshift(1, 4), bit.tohex(255, 4), bit.bnot(0)}",
+            &[],
+            &[]
+        ),
+        Reply::Array(vec![
+            Reply::Integer(3),
+            Reply::Integer(255),
+            Reply::Integer(3),
+            Reply::Integer(5),
+            Reply::Integer(16),
+            bulk("00ff"),
+            Reply::Integer(-1)
+        ])
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return table.concat(cjson.decode('[0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10]'), ' ')",
+            &[],
+            &[]
+        ),
+        bulk("0 -5000 -1 0.0003 1023.2 0")
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return cjson.encode({1, 'a/b', {x = true}, 2.5})",
+            &[],
+            &[]
+        ),
+        bulk("[1,\"a\\/b\",{\"x\":true},2.5]")
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return cjson.decode('{\"k\": null}').k == cjson.null",
+            &[],
+            &[]
+        ),
+        Reply::Integer(1)
+    );
+    for trick in [
+        "setmetatable(_G, {})",
+        "local g = getmetatable(_G) g.__index = {}",
+        "redis = function() return 1 end",
+        "_G = {}",
+        "redis.call = function() return 1 end",
+        "cjson.encode = function() return 1 end",
+        "bit.band = function() return 1 end",
+    ] {
+        let e = error_text(eval(&mut s, trick, &[], &[]));
+        assert!(
+            e.contains("Attempt to modify a readonly table"),
+            "{trick}: {e}"
+        );
+    }
+}

@@ -53,6 +53,8 @@ pub struct State {
     /// The script cache (SCRIPT LOAD, EVAL): replicated, so EVALSHA finds the same scripts
     /// on every node.
     pub scripts: crate::keyspace::script::Scripts,
+    /// FUNCTION libraries, replicated likewise.
+    pub libraries: crate::keyspace::script::Libraries,
     /// Per database (empty until its first delete), the log index of the latest delete of a
     /// key in each bucket of the scan hash's top 12 bits: WATCH on a missing key compares it.
     pub stamps: Vec<Vec<u64>>,
@@ -68,6 +70,7 @@ impl Default for State {
             acl: Users::new(),
             settings: ReplicatedSettings::new(),
             scripts: Default::default(),
+            libraries: Default::default(),
             stamps: vec![Vec::new(); usize::from(DATABASES)],
             applied: None,
             membership: StoredMembership::default(),

@@ -328,14 +328,21 @@ fn memory_usage() {
 
 #[test]
 fn function_flush() {
-    assert_eq!(conn("function flush"), ConnCommand::FunctionFlush);
-    assert_eq!(conn("FUNCTION FLUSH async"), ConnCommand::FunctionFlush);
-    assert_eq!(conn("function flush SYNC"), ConnCommand::FunctionFlush);
-    assert_eq!(err("function flush later"), "ERR syntax error");
+    for line in [
+        "function flush",
+        "FUNCTION FLUSH async",
+        "function flush SYNC",
+    ] {
+        assert_eq!(write(line), crate::command::WriteCommand::FunctionFlush);
+    }
+    assert_eq!(
+        err("function flush later"),
+        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    );
     assert_eq!(err("function"), arity("function"));
     assert_eq!(
-        err("function load x"),
-        "ERR unknown subcommand 'load'. Try FUNCTION HELP."
+        err("function bogus x"),
+        "ERR unknown subcommand 'bogus'. Try FUNCTION HELP."
     );
 }
 

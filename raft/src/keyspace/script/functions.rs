@@ -1,0 +1,270 @@
+//! FUNCTION and FCALL: libraries of named Lua functions, kept as replicated state.
+//!
+//! A library is stored as its code and what its FUNCTION LOAD learned (function names and
+//! flags). FCALL runs the library's code again in a fresh state and calls the function, so
+//! a call depends on nothing but the stored code and its inputs, as EVAL does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_protocol::glob::glob_match;
+use cairn_protocol::Reply;
+use serde::{Deserialize, Serialize};
+
+use super::super::Ctx;
+use super::lua::{self, Mode};
+use crate::error::Result;
+
+/// The loaded libraries, by name.
+pub type Libraries = Arc<BTreeMap<String, Library>>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Library {
+    /// The code as loaded, its `#!lua name=...` line included.
+    pub code: Bytes,
+    /// The functions it registers, in registration order: (name, flags).
+    pub functions: Vec<(String, Vec<String>)>,
+}
+
+const NAME_RULE: &str = "ERR Library names can only contain letters, numbers, or underscores(_) \
+                         and must be at least one character long";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The library's name from its `#!<engine> name=<name>` line, and that line's length.
+fn metadata(code: &[u8]) -> std::result::Result<(String, usize), String> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".into());
+    }
+    let Some(len) = code.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let line = String::from_utf8_lossy(&code[2..len]);
+    let mut parts = line.split_whitespace();
+    let engine = parts.next().unwrap_or("").to_string();
+    let mut name = None;
+    for part in parts {
+        match part.get(..5) {
+            Some(p) if p.eq_ignore_ascii_case("name=") => {
+                if name.is_some() {
+                    return Err(
+                        "ERR Invalid metadata value, name argument was given multiple times".into(),
+                    );
+                }
+                name = Some(part[5..].to_string());
+            }
+            _ => return Err(format!("ERR Invalid metadata value given: {part}")),
+        }
+    }
+    let Some(name) = name else {
+        return Err("ERR Library name was not given".into());
+    };
+    if !valid_name(&name) {
+        return Err(NAME_RULE.into());
+    }
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    Ok((name, len))
+}
+
+/// The library holding function `name`.
+fn find<'l>(libraries: &'l Libraries, name: &str) -> Option<(&'l Library, &'l [String])> {
+    libraries.values().find_map(|lib| {
+        lib.functions
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, flags)| (lib, flags.as_slice()))
+    })
+}
+
+impl Ctx<'_> {
+    /// FUNCTION LOAD [REPLACE].
+    pub(in crate::keyspace) fn function_load(
+        &mut self,
+        code: &Bytes,
+        replace: bool,
+    ) -> Result<Reply> {
+        let (name, len) = match metadata(code) {
+            Ok(m) => m,
+            Err(e) => return Ok(Reply::Error(e)),
+        };
+        if !replace && self.state.libraries.contains_key(&name) {
+            return Ok(Reply::Error(format!("ERR Library '{name}' already exists")));
+        }
+        let run = lua::Run {
+            mode: Mode::Load,
+            sha: &name,
+            source: &code[len..],
+            keys: &[],
+            args: &[],
+            read_only: true,
+            seed: self.stamp,
+        };
+        let outcome = lua::run(self, run)?;
+        let functions = match outcome.reply {
+            Reply::Error(e) if outcome.compile_failed => {
+                let e = e.replace(
+                    "Error compiling script (new function)",
+                    "Error compiling function",
+                );
+                return Ok(Reply::Error(e));
+            }
+            Reply::Error(e) => {
+                let e = e.strip_prefix("ERR ").unwrap_or(&e);
+                return Ok(Reply::Error(format!(
+                    "ERR Error registering functions: {e}"
+                )));
+            }
+            reply => registered(reply),
+        };
+        if functions.is_empty() {
+            return Ok(Reply::error("ERR No functions registered"));
+        }
+        for (f, _) in &functions {
+            let clash = self
+                .state
+                .libraries
+                .iter()
+                .any(|(lib, l)| *lib != name && l.functions.iter().any(|(g, _)| g == f));
+            if clash {
+                return Ok(Reply::Error(format!("ERR Function {f} already exists")));
+            }
+        }
+        let library = Library {
+            code: code.clone(),
+            functions,
+        };
+        Arc::make_mut(&mut self.state.libraries).insert(name.clone(), library);
+        Ok(Reply::Bulk(Bytes::from(name)))
+    }
+
+    /// FUNCTION DELETE.
+    pub(in crate::keyspace) fn function_delete(&mut self, library: &[u8]) -> Reply {
+        let name = String::from_utf8_lossy(library).into_owned();
+        match Arc::make_mut(&mut self.state.libraries).remove(&name) {
+            Some(_) => Reply::ok(),
+            None => Reply::error("ERR Library not found"),
+        }
+    }
+
+    /// FUNCTION FLUSH.
+    pub(in crate::keyspace) fn function_flush(&mut self) -> Reply {
+        self.state.libraries = Libraries::default();
+        Reply::ok()
+    }
+
+    /// FCALL / FCALL_RO.
+    pub(in crate::keyspace) fn fcall(
+        &mut self,
+        function: &[u8],
+        keys: &[Bytes],
+        args: &[Bytes],
+        read_only: bool,
+    ) -> Result<Reply> {
+        let name = String::from_utf8_lossy(function).into_owned();
+        let Some((library, flags)) = find(&self.state.libraries, &name) else {
+            return Ok(Reply::error("ERR Function not found"));
+        };
+        let no_writes = flags.iter().any(|f| f == "no-writes");
+        if read_only && !no_writes {
+            return Ok(Reply::error(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        let code = library.code.clone();
+        let len = metadata(&code).map_or(0, |(_, len)| len);
+        let run = lua::Run {
+            mode: Mode::Call(&name),
+            sha: &name,
+            source: &code[len..],
+            keys,
+            args,
+            read_only: read_only || no_writes,
+            seed: self.stamp,
+        };
+        Ok(lua::run(self, run)?.reply)
+    }
+}
+
+/// What FUNCTION LOAD's run of the library replied: `[[name, [flag, ...]], ...]`.
+fn registered(reply: Reply) -> Vec<(String, Vec<String>)> {
+    let text = |r: &Reply| match r {
+        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    let Reply::Array(items) = reply else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Reply::Array(pair) => match pair.as_slice() {
+                [name, Reply::Array(flags)] => Some((text(name), flags.iter().map(text).collect())),
+                [name] => Some((text(name), Vec::new())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
+pub fn list(libraries: &Libraries, pattern: Option<&[u8]>, with_code: bool) -> Reply {
+    let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+    let libs = libraries
+        .iter()
+        .filter(|(name, _)| pattern.is_none_or(|p| glob_match(p, name.as_bytes(), false)))
+        .map(|(name, lib)| {
+            let functions = lib
+                .functions
+                .iter()
+                .map(|(f, flags)| {
+                    Reply::Map(vec![
+                        (bulk("name"), bulk(f)),
+                        (bulk("description"), Reply::Nil),
+                        (
+                            bulk("flags"),
+                            Reply::Set(flags.iter().map(|f| bulk(f)).collect()),
+                        ),
+                    ])
+                })
+                .collect();
+            let mut fields = vec![
+                (bulk("library_name"), bulk(name)),
+                (bulk("engine"), bulk("LUA")),
+                (bulk("functions"), Reply::Array(functions)),
+            ];
+            if with_code {
+                fields.push((bulk("library_code"), Reply::Bulk(lib.code.clone())));
+            }
+            Reply::Map(fields)
+        })
+        .collect();
+    Reply::Array(libs)
+}
+
+/// FUNCTION STATS: no script is ever running between entries.
+pub fn stats(libraries: &Libraries) -> Reply {
+    let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+    let functions: usize = libraries.values().map(|l| l.functions.len()).sum();
+    Reply::Map(vec![
+        (bulk("running_script"), Reply::Nil),
+        (
+            bulk("engines"),
+            Reply::Map(vec![(
+                bulk("LUA"),
+                Reply::Map(vec![
+                    (
+                        bulk("libraries_count"),
+                        Reply::Integer(libraries.len() as i64),
+                    ),
+                    (bulk("functions_count"), Reply::Integer(functions as i64)),
+                ]),
+            )]),
+        ),
+    ])
+}

@@ -1,0 +1,252 @@
+//! The libraries Redis adds to Lua that scripts use most: `bit` (LuaBitOp) and `cjson`.
+
+use mlua::{Lua, Table, Value, Variadic};
+
+use super::convert::format_g;
+
+/// LuaBitOp's argument conversion: the number rounded to an integer, modulo 2^32, signed.
+fn tobit(x: f64) -> i32 {
+    if !x.is_finite() {
+        return 0;
+    }
+    x.round_ties_even().rem_euclid(4_294_967_296.0) as u64 as u32 as i32
+}
+
+fn fold(args: Variadic<f64>, f: impl Fn(i32, i32) -> i32) -> mlua::Result<f64> {
+    let mut it = args.iter().map(|x| tobit(*x));
+    let first = it
+        .next()
+        .ok_or_else(|| mlua::Error::runtime("bad argument #1 (number expected, got no value)"))?;
+    Ok(f64::from(it.fold(first, f)))
+}
+
+/// The `bit` library (LuaBitOp 1.0.2's functions, 32-bit).
+pub fn bit(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "tobit",
+        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?,
+    )?;
+    t.raw_set(
+        "bnot",
+        lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?,
+    )?;
+    t.raw_set(
+        "band",
+        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x & y))?,
+    )?;
+    t.raw_set(
+        "bor",
+        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x | y))?,
+    )?;
+    t.raw_set(
+        "bxor",
+        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x ^ y))?,
+    )?;
+    let shift = |f: fn(u32, u32) -> u32| {
+        move |_: &Lua, (x, n): (f64, f64)| {
+            Ok(f64::from(f(tobit(x) as u32, tobit(n) as u32 & 31) as i32))
+        }
+    };
+    t.raw_set("lshift", lua.create_function(shift(|x, n| x << n))?)?;
+    t.raw_set("rshift", lua.create_function(shift(|x, n| x >> n))?)?;
+    t.raw_set(
+        "arshift",
+        lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?,
+    )?;
+    t.raw_set("rol", lua.create_function(shift(|x, n| x.rotate_left(n)))?)?;
+    t.raw_set("ror", lua.create_function(shift(|x, n| x.rotate_right(n)))?)?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x).swap_bytes())))?,
+    )?;
+    t.raw_set(
+        "tohex",
+        lua.create_function(|_, (x, n): (f64, Option<f64>)| {
+            let n = n.map_or(8, tobit);
+            let digits = n.unsigned_abs().min(8) as usize;
+            let v = tobit(x) as u32;
+            let hex = if n < 0 {
+                format!("{v:08X}")
+            } else {
+                format!("{v:08x}")
+            };
+            Ok(hex[8 - digits..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// How deep `cjson.encode` follows nested tables (lua-cjson's default).
+const JSON_DEPTH_MAX: usize = 1000;
+
+/// The `cjson` library: `encode`, `decode` and the `null` sentinel.
+pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let null = lua.create_table()?;
+    t.raw_set("null", null.clone())?;
+    let null_enc = null.clone();
+    t.raw_set(
+        "encode",
+        lua.create_function(move |_, v: Value| {
+            let mut out = String::new();
+            encode(&v, &null_enc, 0, &mut out)?;
+            Ok(out)
+        })?,
+    )?;
+    // lua-cjson's settings: accepted, and answered with what was given (cairn's encoder and
+    // decoder have one fixed behaviour).
+    for setting in [
+        "encode_keep_buffer",
+        "encode_max_depth",
+        "decode_max_depth",
+        "encode_number_precision",
+        "encode_sparse_array",
+        "encode_invalid_numbers",
+        "decode_invalid_numbers",
+    ] {
+        t.raw_set(
+            setting,
+            lua.create_function(|_, args: mlua::MultiValue| Ok(args))?,
+        )?;
+    }
+    t.raw_set(
+        "decode",
+        lua.create_function(move |lua, s: mlua::String| {
+            let json: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
+            })?;
+            decode(lua, &json, &null)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn encode(v: &Value, null: &Table, depth: usize, out: &mut String) -> mlua::Result<()> {
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Integer(n) => out.push_str(&n.to_string()),
+        Value::Number(n) if !n.is_finite() => {
+            return Err(mlua::Error::runtime(
+                "Cannot serialise number: must not be NaN or Inf",
+            ))
+        }
+        Value::Number(n) => out.push_str(&format_g(*n, 14)),
+        Value::String(s) => string(&s.as_bytes(), out),
+        Value::Table(t) if t == null => out.push_str("null"),
+        Value::Table(t) => {
+            if depth >= JSON_DEPTH_MAX {
+                return Err(mlua::Error::runtime(format!(
+                    "Cannot serialise, excessive nesting ({})",
+                    depth + 1
+                )));
+            }
+            table(t, null, depth, out)?;
+        }
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// A table is an array when its keys are exactly 1..n (lua-cjson also takes mildly sparse
+/// arrays; cairn encodes those as objects), else an object with string keys.
+fn table(t: &Table, null: &Table, depth: usize, out: &mut String) -> mlua::Result<()> {
+    let pairs: Vec<(Value, Value)> = t
+        .clone()
+        .pairs::<Value, Value>()
+        .collect::<mlua::Result<_>>()?;
+    let len = pairs.len();
+    let is_array = pairs.iter().all(|(k, _)| match k {
+        Value::Integer(i) => *i >= 1 && (*i as usize) <= len,
+        Value::Number(n) => n.fract() == 0.0 && *n >= 1.0 && (*n as usize) <= len,
+        _ => false,
+    });
+    if is_array && len > 0 {
+        out.push('[');
+        for i in 1..=len {
+            if i > 1 {
+                out.push(',');
+            }
+            encode(&t.raw_get::<Value>(i)?, null, depth + 1, out)?;
+        }
+        out.push(']');
+        return Ok(());
+    }
+    if len == 0 {
+        out.push_str("{}");
+        return Ok(());
+    }
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match k {
+            Value::String(s) => string(&s.as_bytes(), out),
+            Value::Integer(n) => string(n.to_string().as_bytes(), out),
+            Value::Number(n) => string(format_g(*n, 14).as_bytes(), out),
+            _ => {
+                return Err(mlua::Error::runtime(
+                    "Cannot serialise table: table key must be a number or string",
+                ))
+            }
+        }
+        out.push(':');
+        encode(v, null, depth + 1, out)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// A JSON string as lua-cjson writes it (it escapes `/` too).
+fn string(bytes: &[u8], out: &mut String) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'/' => out.push_str("\\/"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b if b < 0x20 || b == 0x7f => out.push_str(&format!("\\u{b:04x}")),
+            b if b < 0x80 => out.push(b as char),
+            // Bytes above ASCII pass through as they are (as lua-cjson does); lossy here only
+            // where they are not UTF-8.
+            _ => out.push_str(&String::from_utf8_lossy(&[b])),
+        }
+    }
+    out.push('"');
+}
+
+fn decode(lua: &Lua, v: &serde_json::Value, null: &Table) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => Value::Table(null.clone()),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, decode(lua, item, null)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(map) => {
+            let t = lua.create_table_with_capacity(0, map.len())?;
+            for (k, item) in map {
+                t.raw_set(lua.create_string(k)?, decode(lua, item, null)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
