@@ -1,5 +1,8 @@
 //! The libraries Redis adds to Lua that scripts use most: `bit` (LuaBitOp) and `cjson`.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use mlua::{Lua, Table, Value, Variadic};
 
 use super::convert::format_g;
@@ -77,32 +80,80 @@ pub fn bit(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// How deep `cjson.encode` follows nested tables (lua-cjson's default).
-const JSON_DEPTH_MAX: usize = 1000;
+/// lua-cjson's settings a script may change (for its own run: every run has a fresh state).
+struct JsonSettings {
+    encode_depth: Cell<usize>,
+    decode_depth: Cell<usize>,
+    invalid_numbers: Cell<bool>,
+}
 
-/// The `cjson` library: `encode`, `decode` and the `null` sentinel.
+/// The `cjson` library: `encode`, `decode`, the `null` sentinel and lua-cjson's settings
+/// (`encode_max_depth`, `decode_max_depth`, `encode_invalid_numbers`; the others are
+/// accepted and change nothing).
 pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     let null = lua.create_table()?;
     t.raw_set("null", null.clone())?;
-    let null_enc = null.clone();
+    // lua-cjson's defaults.
+    let settings = Rc::new(JsonSettings {
+        encode_depth: Cell::new(1000),
+        decode_depth: Cell::new(1000),
+        invalid_numbers: Cell::new(false),
+    });
+    let (set, null_enc) = (settings.clone(), null.clone());
     t.raw_set(
         "encode",
         lua.create_function(move |_, v: Value| {
             let mut out = String::new();
-            encode(&v, &null_enc, 0, &mut out)?;
+            encode(&v, &null_enc, &set, 0, &mut out)?;
             Ok(out)
         })?,
     )?;
-    // lua-cjson's settings: accepted, and answered with what was given (cairn's encoder and
-    // decoder have one fixed behaviour).
+    let set = settings.clone();
+    t.raw_set(
+        "decode",
+        lua.create_function(move |lua, s: mlua::String| {
+            let json: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
+            })?;
+            decode(lua, &json, &null, set.decode_depth.get(), 1)
+        })?,
+    )?;
+    let set = settings.clone();
+    t.raw_set(
+        "encode_max_depth",
+        lua.create_function(move |_, n: Option<f64>| {
+            if let Some(n) = n {
+                set.encode_depth.set(n.max(1.0) as usize);
+            }
+            Ok(set.encode_depth.get())
+        })?,
+    )?;
+    let set = settings.clone();
+    t.raw_set(
+        "decode_max_depth",
+        lua.create_function(move |_, n: Option<f64>| {
+            if let Some(n) = n {
+                set.decode_depth.set(n.max(1.0) as usize);
+            }
+            Ok(set.decode_depth.get())
+        })?,
+    )?;
+    let set = settings;
+    t.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, on: Option<Value>| {
+            if let Some(v) = on {
+                set.invalid_numbers
+                    .set(!matches!(v, Value::Boolean(false) | Value::Nil));
+            }
+            Ok(set.invalid_numbers.get())
+        })?,
+    )?;
     for setting in [
         "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
         "encode_number_precision",
         "encode_sparse_array",
-        "encode_invalid_numbers",
         "decode_invalid_numbers",
     ] {
         t.raw_set(
@@ -110,19 +161,16 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
             lua.create_function(|_, args: mlua::MultiValue| Ok(args))?,
         )?;
     }
-    t.raw_set(
-        "decode",
-        lua.create_function(move |lua, s: mlua::String| {
-            let json: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
-                mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
-            })?;
-            decode(lua, &json, &null)
-        })?,
-    )?;
     Ok(t)
 }
 
-fn encode(v: &Value, null: &Table, depth: usize, out: &mut String) -> mlua::Result<()> {
+fn encode(
+    v: &Value,
+    null: &Table,
+    set: &JsonSettings,
+    depth: usize,
+    out: &mut String,
+) -> mlua::Result<()> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -136,13 +184,13 @@ fn encode(v: &Value, null: &Table, depth: usize, out: &mut String) -> mlua::Resu
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) if t == null => out.push_str("null"),
         Value::Table(t) => {
-            if depth >= JSON_DEPTH_MAX {
+            if depth >= set.encode_depth.get() {
                 return Err(mlua::Error::runtime(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
                 )));
             }
-            table(t, null, depth, out)?;
+            table(t, null, set, depth, out)?;
         }
         other => {
             return Err(mlua::Error::runtime(format!(
@@ -156,7 +204,13 @@ fn encode(v: &Value, null: &Table, depth: usize, out: &mut String) -> mlua::Resu
 
 /// A table is an array when its keys are exactly 1..n (lua-cjson also takes mildly sparse
 /// arrays; cairn encodes those as objects), else an object with string keys.
-fn table(t: &Table, null: &Table, depth: usize, out: &mut String) -> mlua::Result<()> {
+fn table(
+    t: &Table,
+    null: &Table,
+    set: &JsonSettings,
+    depth: usize,
+    out: &mut String,
+) -> mlua::Result<()> {
     let pairs: Vec<(Value, Value)> = t
         .clone()
         .pairs::<Value, Value>()
@@ -173,7 +227,7 @@ fn table(t: &Table, null: &Table, depth: usize, out: &mut String) -> mlua::Resul
             if i > 1 {
                 out.push(',');
             }
-            encode(&t.raw_get::<Value>(i)?, null, depth + 1, out)?;
+            encode(&t.raw_get::<Value>(i)?, null, set, depth + 1, out)?;
         }
         out.push(']');
         return Ok(());
@@ -198,7 +252,7 @@ fn table(t: &Table, null: &Table, depth: usize, out: &mut String) -> mlua::Resul
             }
         }
         out.push(':');
-        encode(v, null, depth + 1, out)?;
+        encode(v, null, set, depth + 1, out)?;
     }
     out.push('}');
     Ok(())
@@ -227,8 +281,19 @@ fn string(bytes: &[u8], out: &mut String) {
     out.push('"');
 }
 
-fn decode(lua: &Lua, v: &serde_json::Value, null: &Table) -> mlua::Result<Value> {
+fn decode(
+    lua: &Lua,
+    v: &serde_json::Value,
+    null: &Table,
+    max: usize,
+    depth: usize,
+) -> mlua::Result<Value> {
     use serde_json::Value as J;
+    if matches!(v, J::Array(_) | J::Object(_)) && depth > max {
+        return Err(mlua::Error::runtime(format!(
+            "Found too many nested data structures ({depth})"
+        )));
+    }
     Ok(match v {
         J::Null => Value::Table(null.clone()),
         J::Bool(b) => Value::Boolean(*b),
@@ -237,14 +302,17 @@ fn decode(lua: &Lua, v: &serde_json::Value, null: &Table) -> mlua::Result<Value>
         J::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, decode(lua, item, null)?)?;
+                t.raw_set(i + 1, decode(lua, item, null, max, depth + 1)?)?;
             }
             Value::Table(t)
         }
         J::Object(map) => {
             let t = lua.create_table_with_capacity(0, map.len())?;
             for (k, item) in map {
-                t.raw_set(lua.create_string(k)?, decode(lua, item, null)?)?;
+                t.raw_set(
+                    lua.create_string(k)?,
+                    decode(lua, item, null, max, depth + 1)?,
+                )?;
             }
             Value::Table(t)
         }

@@ -238,6 +238,7 @@ fn execute(
                 REDIS_VERSION.1,
                 super::libs::bit(lua)?,
                 super::libs::cjson(lua)?,
+                super::msgpack::cmsgpack(lua)?,
             ))?;
         let spent = Rc::new(Cell::new(0u64));
         lua.set_hook(budget_hook(), budget(over, &spent));

@@ -20,6 +20,7 @@ mod convert;
 mod functions;
 mod libs;
 mod lua;
+mod msgpack;
 
 pub use functions::{list, stats, Libraries, Library};
 

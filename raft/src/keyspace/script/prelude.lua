@@ -1,7 +1,7 @@
 -- The redis API and the sandbox of one script run (cairn's, trusted: it runs before the
 -- user's script, in a fresh Lua state). Arguments: the Rust primitives it wraps.
 local call, pcall_cmd, take_pending, over_budget, set_resp, sha1, log, lrand48, srand48,
-  version, version_num, bit_lib, cjson_lib = ...
+  version, version_num, bit_lib, cjson_lib, cmsgpack_lib = ...
 
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local floor, ceil = math.floor, math.ceil
@@ -187,6 +187,7 @@ for k in pairs(globals) do rawset(G, k, nil) end
 globals.redis = readonly(redis)
 globals.bit = readonly(bit_lib)
 globals.cjson = readonly(cjson_lib)
+globals.cmsgpack = readonly(cmsgpack_lib)
 globals.dofile, globals.loadfile, globals.print = nil, nil, nil
 globals._G = G
 lua_setmetatable(globals, {

@@ -524,6 +524,25 @@ fn bit_and_cjson_libraries() {
         ),
         Reply::Integer(1)
     );
+    let hex = "local e = cmsgpack.pack(ARGV[1] == 'd' and 0.1 or -1099511627776) local h = '' \
+               for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end return h";
+    assert_eq!(eval(&mut s, hex, &[], &["d"]), bulk("cb3fb999999999999a"));
+    assert_eq!(eval(&mut s, hex, &[], &["i"]), bulk("d3ffffff0000000000"));
+    assert_eq!(
+        eval(
+            &mut s,
+            "local a = cmsgpack.unpack(cmsgpack.pack({1, 'x', {k = 2.5}, true})) \
+             return {a[1], a[2], tostring(a[3].k), a[4]}",
+            &[],
+            &[]
+        ),
+        Reply::Array(vec![
+            Reply::Integer(1),
+            bulk("x"),
+            bulk("2.5"),
+            Reply::Integer(1)
+        ])
+    );
     for trick in [
         "setmetatable(_G, {})",
         "local g = getmetatable(_G) g.__index = {}",
@@ -532,6 +551,7 @@ fn bit_and_cjson_libraries() {
         "redis.call = function() return 1 end",
         "cjson.encode = function() return 1 end",
         "bit.band = function() return 1 end",
+        "cmsgpack.pack = function() return 1 end",
     ] {
         let e = error_text(eval(&mut s, trick, &[], &[]));
         assert!(
