@@ -210,3 +210,60 @@ fn redis_py_lock_and_registered_scripts_through_a_leader_kill() {
         "counter {counter}, acknowledged {acked}, sent again {resent}"
     );
 }
+
+#[test]
+fn a_paused_lock_holder_is_fenced_off_by_the_newer_token() {
+    let cluster = Cluster::start(3, &[]);
+    let port = cluster.node(cluster.follower()).port;
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/fencing");
+    let mut holder = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/clients/fenced_lock.py"
+        ))
+        .arg(port.to_string())
+        .arg(docs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 (scripts/test.sh installs redis-py)");
+    let pid = holder.id().to_string();
+    let mut out = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let first = out.next().unwrap().unwrap();
+    let old: i64 = first.strip_prefix("ACQUIRED ").unwrap().parse().unwrap();
+    // The holder stops past its 1 s lease, as a GC pause or a stalled VM would stop it.
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let read = |name: &str| std::fs::read_to_string(format!("{docs}/{name}")).unwrap();
+    let mut c = cluster.node(cluster.leader()).conn();
+    let new: i64 = redis::Script::new(&read("acquire.lua"))
+        .key("lock:job")
+        .arg("second-holder")
+        .arg(10_000)
+        .invoke(&mut c)
+        .unwrap();
+    assert!(new > old, "tokens only grow: {old} then {new}");
+    let _: () = redis::Script::new(&read("fenced_set.lua"))
+        .key("lock:job")
+        .key("job:result")
+        .arg(new)
+        .arg("from the new holder")
+        .invoke(&mut c)
+        .unwrap();
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let verdict = wait_for(Duration::from_secs(30), "the holder's verdict", || {
+        out.next().and_then(|l| l.ok())
+    });
+    assert_eq!(verdict, "FENCED");
+    assert!(holder.wait().unwrap().success());
+    let result: String = redis::cmd("GET").arg("job:result").query(&mut c).unwrap();
+    assert_eq!(result, "from the new holder");
+}

@@ -21,6 +21,13 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("script|exists", [_, _, shas @ ..]) => Ok(Command::Read(ReadCommand::ScriptExists {
             shas: shas.to_vec(),
         })),
+        ("script|flush" | "function|flush", [_, _, _, _, ..]) => {
+            let sub = &name[name.len() - 5..];
+            let container = name.split('|').next().unwrap_or("").to_ascii_uppercase();
+            Err(CommandError::Other(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+            )))
+        }
         ("script|flush", [_, _]) => Ok(Command::Write(WriteCommand::ScriptFlush)),
         ("script|flush", [_, _, mode]) if is(mode, "async") || is(mode, "sync") => {
             Ok(Command::Write(WriteCommand::ScriptFlush))
@@ -30,6 +37,11 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         )),
         ("script|kill" | "function|kill", _) => Ok(Command::Conn(ConnCommand::ScriptKill)),
         ("fcall" | "fcall_ro", [_, function, numkeys, rest @ ..]) => {
+            if crate::num::parse_i64(numkeys).is_none() {
+                return Err(CommandError::Other(
+                    "ERR Bad number of keys provided".into(),
+                ));
+            }
             let (keys, args) = split_keys(numkeys, rest)?;
             Ok(Command::Write(WriteCommand::FCall {
                 function: function.clone(),
@@ -117,10 +129,22 @@ fn function_load(rest: &[Bytes]) -> Result<Command> {
 fn function_list(mut rest: &[Bytes]) -> Result<Command> {
     let (mut pattern, mut with_code) = (None, false);
     while let Some((option, tail)) = rest.split_first() {
+        let again = || {
+            CommandError::Other(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(option)
+            ))
+        };
         if is(option, "withcode") {
+            if with_code {
+                return Err(again());
+            }
             with_code = true;
             rest = tail;
         } else if is(option, "libraryname") {
+            if pattern.is_some() {
+                return Err(again());
+            }
             let Some((p, tail)) = tail.split_first() else {
                 return Err(CommandError::Other(
                     "ERR library name argument was not given".into(),

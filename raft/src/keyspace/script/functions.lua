@@ -2,9 +2,10 @@
 -- fresh state every time: on FUNCTION LOAD to learn its functions, on FCALL to call one.
 -- Arguments: the redis table (writable, behind the scripts' read-only view of it), the
 -- compiled library, the function to call (nil on load), KEYS, ARGV.
-local redis, lib, wanted, keys, args = ...
+local redis, meta, lib, wanted, keys, args = ...
 
-local error, type, select, pairs, ipairs = error, type, select, pairs, ipairs
+local error, type, select, pairs, ipairs, tostring = error, type, select, pairs, ipairs, tostring
+local lua_setmetatable = setmetatable
 local known_flags = {
   ['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
   ['no-cluster'] = true, ['allow-cross-slot-keys'] = true,
@@ -15,7 +16,7 @@ local registered, order = {}, {}
 
 local function register(...)
   local n = select('#', ...)
-  local name, callback, flags
+  local name, callback, flags, description
   if n == 1 then
     local t = ...
     if type(t) ~= 'table' then
@@ -28,6 +29,7 @@ local function register(...)
         name = v
       elseif k == 'description' then
         if type(v) ~= 'string' then fail('description argument given to redis.register_function must be a string') end
+        description = v
       elseif k == 'callback' then
         if type(v) ~= 'function' then fail('callback argument given to redis.register_function must be a function') end
         callback = v
@@ -55,20 +57,31 @@ local function register(...)
     fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
   end
   if registered[name] then fail('Function already exists in the library') end
-  registered[name] = { callback = callback, flags = flags or {} }
+  registered[name] = { callback = callback, flags = flags or {}, description = description }
   order[#order + 1] = name
 end
 
+-- What the library's own code sees while it loads: only register_function and log.
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 0)
+end
+local load_api = lua_setmetatable({
+  register_function = register, log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+}, { __index = missing })
+local load_view = lua_setmetatable({ redis = load_api }, { __index = missing })
+
 return function()
-  -- While the library's own code runs, it registers functions and may not run commands.
-  local call, pcall_cmd = redis.call, redis.pcall
-  local function refuse() fail('redis.call/pcall can only be called inside a function invocation') end
-  redis.call, redis.pcall, redis.register_function = refuse, refuse, register
+  local full_view = meta.__index
+  meta.__index = load_view
   lib()
-  redis.call, redis.pcall, redis.register_function = call, pcall_cmd, nil
+  meta.__index = full_view
   if wanted == nil then
     local out = {}
-    for i, name in ipairs(order) do out[i] = { name, registered[name].flags } end
+    for i, name in ipairs(order) do
+      local f = registered[name]
+      out[i] = { name, f.flags, f.description }
+    end
     return out
   end
   local f = registered[wanted]

@@ -23,8 +23,15 @@ pub type Libraries = Arc<BTreeMap<String, Library>>;
 pub struct Library {
     /// The code as loaded, its `#!lua name=...` line included.
     pub code: Bytes,
-    /// The functions it registers, in registration order: (name, flags).
-    pub functions: Vec<(String, Vec<String>)>,
+    /// The functions it registers, in registration order.
+    pub functions: Vec<FunctionMeta>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionMeta {
+    pub name: String,
+    pub description: Option<String>,
+    pub flags: Vec<String>,
 }
 
 const NAME_RULE: &str = "ERR Library names can only contain letters, numbers, or underscores(_) \
@@ -43,8 +50,9 @@ fn metadata(code: &[u8]) -> std::result::Result<(String, usize), String> {
         return Err("ERR Invalid library metadata".into());
     };
     let line = String::from_utf8_lossy(&code[2..len]);
-    let mut parts = line.split_whitespace();
-    let engine = parts.next().unwrap_or("").to_string();
+    let (engine, rest) = line.split_once(' ').unwrap_or((&line, ""));
+    let engine = engine.to_string();
+    let parts = rest.split_whitespace();
     let mut name = None;
     for part in parts {
         match part.get(..5) {
@@ -54,7 +62,13 @@ fn metadata(code: &[u8]) -> std::result::Result<(String, usize), String> {
                         "ERR Invalid metadata value, name argument was given multiple times".into(),
                     );
                 }
-                name = Some(part[5..].to_string());
+                // `name="x"`, quoted as Redis's argument splitter allows.
+                let value = &part[5..];
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                name = Some(value.to_string());
             }
             _ => return Err(format!("ERR Invalid metadata value given: {part}")),
         }
@@ -72,12 +86,14 @@ fn metadata(code: &[u8]) -> std::result::Result<(String, usize), String> {
 }
 
 /// The library holding function `name`.
-fn find<'l>(libraries: &'l Libraries, name: &str) -> Option<(&'l Library, &'l [String])> {
+/// The library holding function `name` (names compare case-insensitively, as Redis's do),
+/// and the function.
+fn find<'l>(libraries: &'l Libraries, name: &str) -> Option<(&'l Library, &'l FunctionMeta)> {
     libraries.values().find_map(|lib| {
         lib.functions
             .iter()
-            .find(|(f, _)| f == name)
-            .map(|(_, flags)| (lib, flags.as_slice()))
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| (lib, f))
     })
 }
 
@@ -124,14 +140,18 @@ impl Ctx<'_> {
         if functions.is_empty() {
             return Ok(Reply::error("ERR No functions registered"));
         }
-        for (f, _) in &functions {
-            let clash = self
-                .state
-                .libraries
-                .iter()
-                .any(|(lib, l)| *lib != name && l.functions.iter().any(|(g, _)| g == f));
+        for f in &functions {
+            let clash = self.state.libraries.iter().any(|(lib, l)| {
+                *lib != name
+                    && l.functions
+                        .iter()
+                        .any(|g| g.name.eq_ignore_ascii_case(&f.name))
+            });
             if clash {
-                return Ok(Reply::Error(format!("ERR Function {f} already exists")));
+                return Ok(Reply::Error(format!(
+                    "ERR Function {} already exists",
+                    f.name
+                )));
             }
         }
         let library = Library {
@@ -166,10 +186,11 @@ impl Ctx<'_> {
         read_only: bool,
     ) -> Result<Reply> {
         let name = String::from_utf8_lossy(function).into_owned();
-        let Some((library, flags)) = find(&self.state.libraries, &name) else {
+        let Some((library, meta)) = find(&self.state.libraries, &name) else {
             return Ok(Reply::error("ERR Function not found"));
         };
-        let no_writes = flags.iter().any(|f| f == "no-writes");
+        let no_writes = meta.flags.iter().any(|f| f == "no-writes");
+        let name = meta.name.clone();
         if read_only && !no_writes {
             return Ok(Reply::error(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -190,8 +211,8 @@ impl Ctx<'_> {
     }
 }
 
-/// What FUNCTION LOAD's run of the library replied: `[[name, [flag, ...]], ...]`.
-fn registered(reply: Reply) -> Vec<(String, Vec<String>)> {
+/// What FUNCTION LOAD's run of the library replied: `[[name, [flag, ...], description], ...]`.
+fn registered(reply: Reply) -> Vec<FunctionMeta> {
     let text = |r: &Reply| match r {
         Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
@@ -202,9 +223,12 @@ fn registered(reply: Reply) -> Vec<(String, Vec<String>)> {
     items
         .iter()
         .filter_map(|item| match item {
-            Reply::Array(pair) => match pair.as_slice() {
-                [name, Reply::Array(flags)] => Some((text(name), flags.iter().map(text).collect())),
-                [name] => Some((text(name), Vec::new())),
+            Reply::Array(fields) => match fields.as_slice() {
+                [name, Reply::Array(flags), rest @ ..] => Some(FunctionMeta {
+                    name: text(name),
+                    description: rest.first().map(text).filter(|d| !d.is_empty()),
+                    flags: flags.iter().map(text).collect(),
+                }),
                 _ => None,
             },
             _ => None,
@@ -222,14 +246,13 @@ pub fn list(libraries: &Libraries, pattern: Option<&[u8]>, with_code: bool) -> R
             let functions = lib
                 .functions
                 .iter()
-                .map(|(f, flags)| {
+                .map(|f| {
+                    let description = f.description.as_deref().map_or(Reply::Nil, bulk);
+                    let flags = f.flags.iter().map(|flag| bulk(flag)).collect();
                     Reply::Map(vec![
-                        (bulk("name"), bulk(f)),
-                        (bulk("description"), Reply::Nil),
-                        (
-                            bulk("flags"),
-                            Reply::Set(flags.iter().map(|f| bulk(f)).collect()),
-                        ),
+                        (bulk("name"), bulk(&f.name)),
+                        (bulk("description"), description),
+                        (bulk("flags"), Reply::Set(flags)),
                     ])
                 })
                 .collect();

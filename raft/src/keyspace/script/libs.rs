@@ -175,6 +175,15 @@ fn encode(
         Value::Nil => out.push_str("null"),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Integer(n) => out.push_str(&n.to_string()),
+        Value::Number(n) if !n.is_finite() && set.invalid_numbers.get() => {
+            out.push_str(if n.is_nan() {
+                "nan"
+            } else if *n > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            })
+        }
         Value::Number(n) if !n.is_finite() => {
             return Err(mlua::Error::runtime(
                 "Cannot serialise number: must not be NaN or Inf",

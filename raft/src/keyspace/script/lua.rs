@@ -62,7 +62,7 @@ pub(in crate::keyspace) struct Run<'a> {
     pub keys: &'a [Bytes],
     pub args: &'a [Bytes],
     pub read_only: bool,
-    /// Seeds `math.random`: the entry's log index.
+    /// The entry's log index: seeds `math.random`, and is `cairn.log_index()`.
     pub seed: u64,
 }
 
@@ -127,7 +127,11 @@ pub(in crate::keyspace) fn run(ctx: &mut Ctx<'_>, run: Run<'_>) -> Result<Outcom
     if let Some(e) = caller.fatal {
         return Err(e);
     }
-    let reply = if over.get() {
+    let reply = if over.get() && run.mode == Mode::Load {
+        Reply::error(format!(
+            "ERR FUNCTION LOAD timeout: over the budget of {INSTRUCTION_BUDGET} Lua instructions"
+        ))
+    } else if over.get() {
         Reply::error(format!(
             "ERR Script exceeded its budget of {INSTRUCTION_BUDGET} Lua instructions \
              (it ran on every replica alike and was stopped at the same point)"
@@ -219,7 +223,7 @@ fn execute(
             srand48(&r, seed as i64 as i32);
             Ok(())
         })?;
-        let redis: Table = lua
+        let (redis, meta): (Table, Table) = lua
             .load(PRELUDE)
             .set_name("=cairn")
             .set_mode(ChunkMode::Text)
@@ -239,6 +243,7 @@ fn execute(
                 super::libs::bit(lua)?,
                 super::libs::cjson(lua)?,
                 super::msgpack::cmsgpack(lua)?,
+                run.seed as f64,
             ))?;
         let spent = Rc::new(Cell::new(0u64));
         lua.set_hook(budget_hook(), budget(over, &spent));
@@ -252,8 +257,8 @@ fn execute(
         coroutine.raw_set("create", create)?;
         let entry = match run.mode {
             Mode::Eval => func,
-            Mode::Call(name) => functions(lua)?.call((redis, func, name, keys, args))?,
-            Mode::Load => functions(lua)?.call((redis, func, Value::Nil, keys, args))?,
+            Mode::Call(name) => functions(lua)?.call((redis, meta, func, name, keys, args))?,
+            Mode::Load => functions(lua)?.call((redis, meta, func, Value::Nil, keys, args))?,
         };
         let (ok, value): (bool, Value) = xpcall.call((entry, handler))?;
         lua.remove_hook();

@@ -22,7 +22,7 @@ mod libs;
 mod lua;
 mod msgpack;
 
-pub use functions::{list, stats, Libraries, Library};
+pub use functions::{list, stats, FunctionMeta, Libraries, Library};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

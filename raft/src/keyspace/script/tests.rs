@@ -560,3 +560,14 @@ fn bit_and_cjson_libraries() {
         );
     }
 }
+
+#[test]
+fn the_log_index_is_a_fencing_token_that_only_grows() {
+    let mut s = State::default();
+    let a = eval(&mut s, "return cairn.log_index()", &[], &[]);
+    let b = eval(&mut s, "return cairn.log_index()", &[], &[]);
+    match (a, b) {
+        (Reply::Integer(a), Reply::Integer(b)) => assert!(a > 0 && b > a, "{a} then {b}"),
+        other => panic!("{other:?}"),
+    }
+}
