@@ -138,7 +138,7 @@ pub fn may_refuse(node: &Node, args: &[Bytes]) -> bool {
     let Some(spec) = cairn_protocol::acl::spec_of(args) else {
         return false;
     };
-    if !spec.has_flag("denyoom") {
+    if !spec.has_flag("denyoom") && !script_denied_when_oom(node, spec.name, args) {
         return false;
     }
     // The common case first: no limit set, or the dataset under it (one setting read).
@@ -150,6 +150,29 @@ pub fn may_refuse(node: &Node, args: &[Bytes]) -> bool {
     let limits = Limits::of(node);
     limits.over(node.keyspace.used_bytes())
         && (limits.policy == Policy::NoEviction || limits.policy.volatile())
+}
+
+/// EVAL, EVALSHA and FCALL of a script whose declared flags let it write without
+/// `allow-oom` (looked up in this node's replicated script cache and libraries).
+fn script_denied_when_oom(node: &Node, name: &str, args: &[Bytes]) -> bool {
+    use cairn_raft::keyspace::script::{denied_when_oom, function_denied_when_oom};
+    let Some(target) = args.get(1) else {
+        return false;
+    };
+    match name {
+        "eval" => denied_when_oom(target),
+        "evalsha" => node.keyspace.reading().is_some_and(|s| {
+            let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
+            s.scripts
+                .get(&sha)
+                .is_some_and(|body| denied_when_oom(body))
+        }),
+        "fcall" => node
+            .keyspace
+            .reading()
+            .is_some_and(|s| function_denied_when_oom(&s.libraries, target)),
+        _ => false,
+    }
 }
 
 /// The OOM error for a request that may grow the dataset while it is over maxmemory and

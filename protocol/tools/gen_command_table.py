@@ -65,7 +65,7 @@ SUBCOMMANDS = {
                 "slots"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],
-    "function": ["delete", "flush", "kill", "list", "load", "stats"],
+    "function": ["delete", "dump", "flush", "kill", "list", "load", "restore", "stats"],
     "script": ["exists", "flush", "kill", "load"],
     "slowlog": ["get", "len", "reset"],
     "latency": ["doctor", "histogram", "history", "latest", "reset"],

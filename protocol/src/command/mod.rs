@@ -402,6 +402,11 @@ pub enum WriteCommand {
     },
     /// FUNCTION FLUSH [ASYNC|SYNC]: deletes every library.
     FunctionFlush,
+    /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: libraries from a FUNCTION DUMP.
+    FunctionRestore {
+        payload: Bytes,
+        policy: RestorePolicy,
+    },
     /// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
     FCall {
         function: Bytes,
@@ -409,6 +414,17 @@ pub enum WriteCommand {
         args: Vec<Bytes>,
         read_only: bool,
     },
+}
+
+/// What FUNCTION RESTORE does with the libraries already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestorePolicy {
+    /// Refuse if a restored library exists already (the default).
+    Append,
+    /// Restored libraries replace those of the same name.
+    Replace,
+    /// Delete every library first.
+    Flush,
 }
 
 /// The script an EVAL runs: its source, or the SHA-1 (lowercase hex) of one in the cache.
@@ -623,6 +639,7 @@ impl WriteCommand {
             | W::ScriptFlush
             | W::FunctionLoad { .. }
             | W::FunctionDelete { .. }
+            | W::FunctionRestore { .. }
             | W::FunctionFlush => None,
         }
     }
@@ -874,6 +891,8 @@ pub enum ReadCommand {
     },
     /// FUNCTION STATS
     FunctionStats,
+    /// FUNCTION DUMP: every library, as a payload FUNCTION RESTORE takes.
+    FunctionDump,
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.

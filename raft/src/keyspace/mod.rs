@@ -258,6 +258,7 @@ impl Ctx<'_> {
             W::FunctionLoad { code, replace } => self.function_load(code, *replace),
             W::FunctionDelete { library } => Ok(self.function_delete(library)),
             W::FunctionFlush => Ok(self.function_flush()),
+            W::FunctionRestore { payload, policy } => Ok(self.function_restore(payload, *policy)),
             W::FCall {
                 function,
                 keys,

@@ -98,6 +98,7 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
             super::script::list(&state.libraries, pattern.as_deref(), *with_code)
         }
         ReadCommand::FunctionStats => super::script::stats(&state.libraries),
+        ReadCommand::FunctionDump => super::script::dump(&state.libraries),
         ReadCommand::DbSize => Reply::Integer(i64::try_from(state.len(db)).unwrap_or(i64::MAX)),
         // The key's share of `used_memory`: the stored record (value and expiry), the key,
         // and a fixed per-key overhead for the index entries, an estimate as Redis's is.

@@ -3,7 +3,9 @@
 use bytes::Bytes;
 
 use super::{int, is, Result};
-use crate::command::{Command, CommandError, ConnCommand, ReadCommand, ScriptRef, WriteCommand};
+use crate::command::{
+    Command, CommandError, ConnCommand, ReadCommand, RestorePolicy, ScriptRef, WriteCommand,
+};
 
 /// Redis's reply to an EVALSHA of a script the cache does not hold.
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -63,6 +65,31 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         )),
         ("function|list", [_, _, rest @ ..]) => function_list(rest),
         ("function|stats", _) => Ok(Command::Read(ReadCommand::FunctionStats)),
+        ("function|dump", _) => Ok(Command::Read(ReadCommand::FunctionDump)),
+        ("function|restore", [_, _, payload, policy @ ..]) => {
+            let policy = match policy {
+                [] => RestorePolicy::Append,
+                [p] if is(p, "append") => RestorePolicy::Append,
+                [p] if is(p, "replace") => RestorePolicy::Replace,
+                [p] if is(p, "flush") => RestorePolicy::Flush,
+                [_] => {
+                    return Err(CommandError::Other(
+                        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+                            .into(),
+                    ))
+                }
+                _ => {
+                    return Err(CommandError::Other(
+                        "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
+                            .into(),
+                    ))
+                }
+            };
+            Ok(Command::Write(WriteCommand::FunctionRestore {
+                payload: payload.clone(),
+                policy,
+            }))
+        }
         _ => Err(CommandError::Syntax),
     }
 }

@@ -1584,6 +1584,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ..BASE
         },
         CommandSpec {
+            name: "function|dump",
+            arity: 2,
+            flags: &["noscript"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@scripting"],
+            summary: "Dumps all libraries into a serialized binary payload.",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("O(N) where N is the number of functions"),
+            ..BASE
+        },
+        CommandSpec {
             name: "function|flush",
             arity: -2,
             flags: &["write", "noscript"],
@@ -1654,6 +1668,29 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             args: &[
                 Arg { name: "replace", kind: "pure-token", token: Some("REPLACE"), flags: &["optional"], ..ARG },
                 Arg { name: "function-code", kind: "string", ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "function|restore",
+            arity: -3,
+            flags: &["write", "denyoom", "noscript"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@write", "@slow", "@scripting"],
+            summary: "Restores all libraries from a payload.",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("O(N) where N is the number of functions on the payload"),
+            tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+            args: &[
+                Arg { name: "serialized-value", kind: "string", ..ARG },
+                Arg { name: "policy", kind: "oneof", flags: &["optional"], args: &[
+                    Arg { name: "flush", kind: "pure-token", token: Some("FLUSH"), ..ARG },
+                    Arg { name: "append", kind: "pure-token", token: Some("APPEND"), ..ARG },
+                    Arg { name: "replace", kind: "pure-token", token: Some("REPLACE"), ..ARG },
+                ], ..ARG },
             ],
             ..BASE
         },

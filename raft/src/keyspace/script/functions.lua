@@ -67,6 +67,7 @@ local function missing(_, k)
 end
 local load_api = lua_setmetatable({
   register_function = register, log = redis.log,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
 }, { __index = missing })
 local load_view = lua_setmetatable({ redis = load_api }, { __index = missing })

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn_protocol::command::RestorePolicy;
 use cairn_protocol::glob::glob_match;
 use cairn_protocol::Reply;
 use serde::{Deserialize, Serialize};
@@ -177,6 +178,36 @@ impl Ctx<'_> {
         Reply::ok()
     }
 
+    /// FUNCTION RESTORE: the libraries of a [`dump`] payload, checked before anything changes.
+    pub(in crate::keyspace) fn function_restore(
+        &mut self,
+        payload: &[u8],
+        policy: RestorePolicy,
+    ) -> Reply {
+        let Some(restored) = undump(payload) else {
+            return Reply::error("ERR DUMP payload version or checksum are wrong");
+        };
+        let mut libraries = match policy {
+            RestorePolicy::Flush => BTreeMap::new(),
+            _ => (*self.state.libraries).clone(),
+        };
+        for (name, lib) in restored {
+            if policy == RestorePolicy::Append && libraries.contains_key(&name) {
+                return Reply::Error(format!("ERR Library {name} already exists"));
+            }
+            libraries.insert(name, lib);
+        }
+        // A function name may belong to one library only.
+        let mut seen = std::collections::HashSet::new();
+        for f in libraries.values().flat_map(|l| &l.functions) {
+            if !seen.insert(f.name.to_ascii_lowercase()) {
+                return Reply::Error(format!("ERR Function {} already exists", f.name));
+            }
+        }
+        self.state.libraries = Arc::new(libraries);
+        Reply::ok()
+    }
+
     /// FCALL / FCALL_RO.
     pub(in crate::keyspace) fn fcall(
         &mut self,
@@ -268,6 +299,30 @@ pub fn list(libraries: &Libraries, pattern: Option<&[u8]>, with_code: bool) -> R
         })
         .collect();
     Reply::Array(libs)
+}
+
+/// The version tag of FUNCTION DUMP payloads (cairn's own format: Redis's RDB encoding of
+/// libraries means nothing to cairn; clients treat the payload as opaque).
+const DUMP_TAG: &[u8] = b"cairn-functions-1";
+
+/// FUNCTION DUMP: the tag, the libraries (bincode), and a CRC-32 of both.
+pub fn dump(libraries: &Libraries) -> Reply {
+    let mut out = DUMP_TAG.to_vec();
+    match bincode::serialize(&**libraries) {
+        Ok(body) => out.extend_from_slice(&body),
+        Err(e) => return Reply::Error(format!("ERR {e}")),
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Reply::Bulk(Bytes::from(out))
+}
+
+fn undump(payload: &[u8]) -> Option<BTreeMap<String, Library>> {
+    let (body, crc) = payload.split_at_checked(payload.len().checked_sub(4)?)?;
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return None;
+    }
+    bincode::deserialize(body.strip_prefix(DUMP_TAG)?).ok()
 }
 
 /// FUNCTION STATS: no script is ever running between entries.

@@ -22,7 +22,7 @@ mod libs;
 mod lua;
 mod msgpack;
 
-pub use functions::{list, stats, FunctionMeta, Libraries, Library};
+pub use functions::{dump, list, stats, FunctionMeta, Libraries, Library};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
 struct Shebang {
     /// `no-writes`: the script may only read.
     no_writes: bool,
+    /// `allow-oom`: the script may run while the dataset is over maxmemory.
+    allow_oom: bool,
     /// Bytes of the shebang line (its line feed stays, so line numbers are kept).
     len: usize,
 }
@@ -71,6 +73,7 @@ fn shebang(body: &[u8]) -> std::result::Result<Shebang, String> {
     }
     let mut out = Shebang {
         no_writes: false,
+        allow_oom: false,
         len,
     };
     for part in parts {
@@ -80,12 +83,31 @@ fn shebang(body: &[u8]) -> std::result::Result<Shebang, String> {
         for flag in flags.split(',').filter(|f| !f.is_empty()) {
             match flag {
                 "no-writes" => out.no_writes = true,
-                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                "allow-oom" => out.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
                 other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
             }
         }
     }
     Ok(out)
+}
+
+/// Whether a script is refused while the dataset is over maxmemory, as Redis refuses a
+/// script that declares its flags (`#!lua`) without `allow-oom` or `no-writes`. A script
+/// without a shebang runs (Redis then checks each command inside; cairn does not).
+pub fn denied_when_oom(body: &[u8]) -> bool {
+    body.starts_with(b"#!") && shebang(body).is_ok_and(|f| !f.no_writes && !f.allow_oom)
+}
+
+/// [`denied_when_oom`] for a function's flags.
+pub fn function_denied_when_oom(libraries: &Libraries, name: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(name);
+    libraries.values().any(|lib| {
+        lib.functions.iter().any(|f| {
+            f.name.eq_ignore_ascii_case(&name)
+                && !f.flags.iter().any(|x| x == "no-writes" || x == "allow-oom")
+        })
+    })
 }
 
 impl Ctx<'_> {

@@ -467,6 +467,41 @@ fn function_libraries_load_call_list_and_delete() {
     );
     let e = error_text(exec(&mut s, "FCALL oops 0"));
     assert!(e.ends_with("script: oops, on @user_function:3."), "{e}");
+    // DUMP and RESTORE round-trip; APPEND refuses an existing library, REPLACE takes it.
+    let Reply::Bulk(payload) = exec(&mut s, "FUNCTION DUMP") else {
+        panic!("FUNCTION DUMP is a bulk string")
+    };
+    let restore = |s: &mut State, policy: &str| {
+        exec_args(
+            s,
+            &[
+                Bytes::from("FUNCTION"),
+                Bytes::from("RESTORE"),
+                payload.clone(),
+                Bytes::copy_from_slice(policy.as_bytes()),
+            ],
+        )
+    };
+    assert_eq!(
+        restore(&mut s, "APPEND"),
+        Reply::error("ERR Library mylib already exists")
+    );
+    assert_eq!(restore(&mut s, "REPLACE"), Reply::ok());
+    assert_eq!(restore(&mut s, "FLUSH"), Reply::ok());
+    assert_eq!(exec(&mut s, "FCALL incr2 1 n"), Reply::Integer(4));
+    let mut bad = payload.to_vec();
+    bad[20] ^= 1;
+    assert_eq!(
+        exec_args(
+            &mut s,
+            &[
+                Bytes::from("FUNCTION"),
+                Bytes::from("RESTORE"),
+                Bytes::from(bad)
+            ]
+        ),
+        Reply::error("ERR DUMP payload version or checksum are wrong")
+    );
     assert_eq!(exec(&mut s, "FUNCTION DELETE mylib"), Reply::ok());
     assert_eq!(
         exec(&mut s, "FCALL incr2 1 n"),
