@@ -59,6 +59,7 @@ impl Caller<'_, '_> {
                         String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
                     ));
                 }
+                let r = self.sorted_for_script(r);
                 read(self.ctx.state, self.ctx.db, &r, self.ctx.now)
             }
             Command::Conn(c) => Ok(self.conn(c)),
@@ -70,6 +71,26 @@ impl Caller<'_, '_> {
                 self.fatal.get_or_insert(e);
                 reply
             }
+        }
+    }
+
+    /// SORT BY a constant of a set sorts the members anyway inside a script, as Redis does, so
+    /// the reply does not depend on the set's internal order.
+    fn sorted_for_script(&self, r: ReadCommand) -> ReadCommand {
+        match r {
+            ReadCommand::Sort(mut spec)
+                if spec.by.as_ref().is_some_and(|p| !p.contains(&b'*'))
+                    && self
+                        .ctx
+                        .state
+                        .get_live(self.ctx.db, &spec.key, self.ctx.now)
+                        .is_some_and(|v| matches!(v.data, super::super::Data::Set(_))) =>
+            {
+                spec.by = None;
+                spec.alpha = true;
+                ReadCommand::Sort(spec)
+            }
+            other => other,
         }
     }
 
