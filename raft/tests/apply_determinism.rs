@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{
-    BitOp, ExpireCondition, Expiry, ListEnd, ScoreBound, SetCondition, SetOp, SetTtl, ZAggregate,
-    ZCompare, ZRange, ZRangeBy,
+    BitOp, ExpireCondition, Expiry, ListEnd, ScoreBound, ScriptRef, SetCondition, SetOp, SetTtl,
+    ZAggregate, ZCompare, ZRange, ZRangeBy,
 };
 use cairn_protocol::WriteCommand;
 use cairn_raft::keyspace::dump;
@@ -32,7 +32,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..41) {
+    let cmd = match rng.gen_range(0..43) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -261,6 +261,34 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                 payload: Bytes::from(payload),
                 replace: rng.gen(),
                 hint: None,
+            }
+        }
+        // Scripts: random numbers, writes, errors after writes, the script cache.
+        41 | 42 => {
+            const SCRIPTS: [&str; 4] = [
+                "redis.call('set', KEYS[1], tostring(math.random())) \
+                 return redis.call('incr', KEYS[2])",
+                "local n = math.random(1, 5) for i = 1, n do \
+                 redis.call('rpush', KEYS[1], i * math.random(100)) end return n",
+                "redis.call('hset', KEYS[1], 'f', ARGV[1]) error('boom')",
+                "local ok, e = pcall(redis.call, 'lpush', KEYS[2], 'x') \
+                 redis.call('sadd', KEYS[1], tostring(ok), cairn.log_index() % 7) return e",
+            ];
+            let body = Bytes::from_static(SCRIPTS[rng.gen_range(0..SCRIPTS.len())].as_bytes());
+            match rng.gen_range(0..3) {
+                0 => WriteCommand::ScriptLoad { body },
+                1 => WriteCommand::Eval {
+                    script: ScriptRef::Sha(cairn_raft::keyspace::script::sha1_hex(&body)),
+                    keys: vec![key, other(rng)],
+                    args: vec![field(rng)],
+                    read_only: false,
+                },
+                _ => WriteCommand::Eval {
+                    script: ScriptRef::Body(body),
+                    keys: vec![key, other(rng)],
+                    args: vec![field(rng)],
+                    read_only: false,
+                },
             }
         }
         _ => WriteCommand::SetRange {
