@@ -10,11 +10,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Cluster};
+use common::{python_client, wait_for, Cluster};
 
 /// Rounds of the scenario each client runs; the leader dies after half of them.
 const ROUNDS: usize = 40;
@@ -49,47 +48,21 @@ fn redis_py_scenario(extra: &[&str], replica_reads: bool) {
     let mut cluster = Cluster::start(3, extra);
     let leader = cluster.leader();
     let seed = cluster.follower();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/redis_py_cluster.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(cluster.node(seed).port.to_string())
-        .arg(if replica_reads { "1" } else { "0" })
-        .arg(ROUNDS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 (scripts/test.sh installs redis-py)");
-    let pid = child.id();
-    // A watchdog: the script bounds its own retries, this bounds the script.
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            if Command::new("kill")
-                .args(["-0", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| !s.success())
-            {
-                return;
+    let args = [
+        cluster.node(seed).port.to_string(),
+        (if replica_reads { "1" } else { "0" }).to_string(),
+        ROUNDS.to_string(),
+    ];
+    let (status, lines) = python_client(
+        "redis_py_cluster.py",
+        &args,
+        Duration::from_secs(240),
+        |line| {
+            if line == "HALF" {
+                cluster.kill(leader);
             }
-        }
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    });
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for line in out.lines() {
-        let line = line.unwrap();
-        if line == "HALF" {
-            cluster.kill(leader);
-        }
-        lines.push(line);
-    }
-    let status = child.wait().unwrap();
-    watchdog.join().unwrap();
+        },
+    );
     assert!(
         status.success(),
         "redis-py scenario failed ({status}); it printed {lines:?}"

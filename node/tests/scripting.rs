@@ -9,9 +9,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{err_text, local_get, wait_for, Cluster};
+use common::{err_text, local_get, python_client, wait_for, Cluster};
 
 #[test]
 fn scripts_through_a_follower_write_the_same_on_every_replica() {
@@ -151,44 +151,17 @@ fn redis_py_lock_and_registered_scripts_through_a_leader_kill() {
     let mut cluster = Cluster::start(3, &[]);
     let leader = cluster.leader();
     let follower = cluster.follower();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/redis_py_lock.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(cluster.node(follower).port.to_string())
-        .arg(ROUNDS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 (scripts/test.sh installs redis-py)");
-    let pid = child.id();
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            let gone = Command::new("kill")
-                .args(["-0", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| !s.success());
-            if gone {
-                return;
+    let args = [cluster.node(follower).port.to_string(), ROUNDS.to_string()];
+    let (status, lines) = python_client(
+        "redis_py_lock.py",
+        &args,
+        Duration::from_secs(240),
+        |line| {
+            if line == "HALF" {
+                cluster.kill(leader);
             }
-        }
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    });
-    let mut lines = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if line == "HALF" {
-            cluster.kill(leader);
-        }
-        lines.push(line);
-    }
-    let status = child.wait().unwrap();
-    watchdog.join().unwrap();
+        },
+    );
     assert!(
         status.success(),
         "the lock scenario failed ({status}): {lines:?}"

@@ -454,3 +454,48 @@ pub fn edit_snapshot(data_dir: &std::path::Path, mut edit: impl FnMut(&[u8], &mu
     writer.unwrap().finish().unwrap();
     std::fs::rename(&tmp, &file).unwrap();
 }
+
+/// Runs the Python client `tests/clients/<name>` with `args` (redis-py: scripts/test.sh
+/// installs it), calling `on_line` with each line it prints. A watchdog kills it after
+/// `limit` (its own retries are bounded too). Its exit status and every line it printed.
+pub fn python_client(
+    name: &str,
+    args: &[String],
+    limit: Duration,
+    mut on_line: impl FnMut(&str),
+) -> (std::process::ExitStatus, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let script = format!("{}/tests/clients/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 (scripts/test.sh installs redis-py)");
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            let gone = Command::new("kill")
+                .args(["-0", &pid])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| !s.success());
+            if gone {
+                return;
+            }
+        }
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        on_line(&line);
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    watchdog.join().unwrap();
+    (status, lines)
+}

@@ -119,26 +119,18 @@ pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
             decode(lua, &json, &null, set.decode_depth.get(), 1)
         })?,
     )?;
-    let set = settings.clone();
-    t.raw_set(
-        "encode_max_depth",
+    let depth = |get: fn(&JsonSettings) -> &Cell<usize>| {
+        let set = settings.clone();
         lua.create_function(move |_, n: Option<f64>| {
+            let cell = get(&set);
             if let Some(n) = n {
-                set.encode_depth.set(n.max(1.0) as usize);
+                cell.set(n.max(1.0) as usize);
             }
-            Ok(set.encode_depth.get())
-        })?,
-    )?;
-    let set = settings.clone();
-    t.raw_set(
-        "decode_max_depth",
-        lua.create_function(move |_, n: Option<f64>| {
-            if let Some(n) = n {
-                set.decode_depth.set(n.max(1.0) as usize);
-            }
-            Ok(set.decode_depth.get())
-        })?,
-    )?;
+            Ok(cell.get())
+        })
+    };
+    t.raw_set("encode_max_depth", depth(|s| &s.encode_depth)?)?;
+    t.raw_set("decode_max_depth", depth(|s| &s.decode_depth)?)?;
     let set = settings;
     t.raw_set(
         "encode_invalid_numbers",
@@ -220,16 +212,25 @@ fn table(
     depth: usize,
     out: &mut String,
 ) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t
-        .clone()
-        .pairs::<Value, Value>()
-        .collect::<mlua::Result<_>>()?;
-    let len = pairs.len();
-    let is_array = pairs.iter().all(|(k, _)| match k {
-        Value::Integer(i) => *i >= 1 && (*i as usize) <= len,
-        Value::Number(n) => n.fract() == 0.0 && *n >= 1.0 && (*n as usize) <= len,
-        _ => false,
-    });
+    // Counted first, holding one pair at a time: every value held from Rust takes a slot of
+    // mlua's reference stack, which collecting a big table would exhaust.
+    let (mut len, mut is_array) = (0usize, true);
+    let mut max = 0.0f64;
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        len += 1;
+        let n = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => {
+                is_array = false;
+                continue;
+            }
+        };
+        is_array &= n >= 1.0 && n.fract() == 0.0;
+        max = max.max(n);
+    }
+    is_array &= max == len as f64;
     if is_array && len > 0 {
         out.push('[');
         for i in 1..=len {
@@ -246,14 +247,15 @@ fn table(
         return Ok(());
     }
     out.push('{');
-    for (i, (k, v)) in pairs.iter().enumerate() {
+    for (i, pair) in t.clone().pairs::<Value, Value>().enumerate() {
+        let (k, v) = pair?;
         if i > 0 {
             out.push(',');
         }
         match k {
             Value::String(s) => string(&s.as_bytes(), out),
             Value::Integer(n) => string(n.to_string().as_bytes(), out),
-            Value::Number(n) => string(format_g(*n, 14).as_bytes(), out),
+            Value::Number(n) => string(format_g(n, 14).as_bytes(), out),
             _ => {
                 return Err(mlua::Error::runtime(
                     "Cannot serialise table: table key must be a number or string",
@@ -261,7 +263,7 @@ fn table(
             }
         }
         out.push(':');
-        encode(v, null, set, depth + 1, out)?;
+        encode(&v, null, set, depth + 1, out)?;
     }
     out.push('}');
     Ok(())

@@ -37,7 +37,51 @@ pub fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
             Ok(MultiValue::from_iter(out))
         })?,
     )?;
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(|lua, (s, offset): (mlua::String, Option<i64>)| {
+            unpack_some(lua, &s.as_bytes(), 1, offset.unwrap_or(0))
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(
+            |lua, (s, limit, offset): (mlua::String, i64, Option<i64>)| {
+                unpack_some(lua, &s.as_bytes(), limit, offset.unwrap_or(0))
+            },
+        )?,
+    )?;
     Ok(t)
+}
+
+/// `unpack_one` / `unpack_limit`: up to `limit` objects from byte `offset`, after the offset
+/// to continue from (-1 once the input is used up).
+fn unpack_some(lua: &Lua, bytes: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+    let (Ok(start), Ok(limit)) = (usize::try_from(offset), usize::try_from(limit)) else {
+        return Err(mlua::Error::runtime(format!(
+            "Invalid request to unpack with offset of {offset} and limit of {limit}."
+        )));
+    };
+    if start > bytes.len() {
+        return Err(mlua::Error::runtime(format!(
+            "Start offset {start} greater than input length {}.",
+            bytes.len()
+        )));
+    }
+    let mut d = Decoder {
+        buf: bytes,
+        pos: start,
+    };
+    let mut out = vec![Value::Nil];
+    while d.pos < d.buf.len() && out.len() <= limit {
+        out.push(d.value(lua)?);
+    }
+    out[0] = Value::Integer(if d.pos == d.buf.len() {
+        -1
+    } else {
+        d.pos as i64
+    });
+    Ok(MultiValue::from_iter(out))
 }
 
 fn encode(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
@@ -125,30 +169,34 @@ fn header(len: usize, small: u8, x16: u8, x32: u8, out: &mut Vec<u8>) {
 }
 
 fn table(t: &Table, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t
-        .clone()
-        .pairs::<Value, Value>()
-        .collect::<mlua::Result<_>>()?;
-    let mut max = 0.0f64;
-    let is_array = pairs.iter().all(|(k, _)| {
+    // Two passes over the pairs, holding one at a time: every value held from Rust takes a
+    // slot of mlua's reference stack, which a big table would exhaust.
+    let (mut count, mut max, mut integral) = (0usize, 0.0f64, true);
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        count += 1;
         let n = match k {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => return false,
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => {
+                integral = false;
+                continue;
+            }
         };
+        integral &= n > 0.0 && n.fract() == 0.0;
         max = max.max(n);
-        n > 0.0 && n.fract() == 0.0
-    }) && max == pairs.len() as f64;
-    if is_array {
-        header(pairs.len(), 0x90, 0xdc, 0xdd, out);
-        for i in 1..=pairs.len() {
+    }
+    if integral && max == count as f64 {
+        header(count, 0x90, 0xdc, 0xdd, out);
+        for i in 1..=count {
             encode(&t.raw_get::<Value>(i)?, level + 1, out)?;
         }
     } else {
-        header(pairs.len(), 0x80, 0xde, 0xdf, out);
-        for (k, v) in &pairs {
-            encode(k, level + 1, out)?;
-            encode(v, level + 1, out)?;
+        header(count, 0x80, 0xde, 0xdf, out);
+        for pair in t.clone().pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            encode(&k, level + 1, out)?;
+            encode(&v, level + 1, out)?;
         }
     }
     Ok(())

@@ -606,3 +606,34 @@ fn the_log_index_is_a_fencing_token_that_only_grows() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn cmsgpack_round_trips_big_values_and_unpacks_piecewise() {
+    let mut s = State::default();
+    let body = "local big = {} for i = 1, 100000 do big[i] = i end \
+        local map = {} for i = 1, 100000 do map[tostring(i)] = i end \
+        local v = {s = string.rep('x', 100000), a = big, m = map, n = -3147483648, d = 0.1} \
+        local back = cmsgpack.unpack(cmsgpack.pack(v)) \
+        assert(#back.a == 100000 and back.m['777'] == 777 and back.n == -3147483648) \
+        local packed = cmsgpack.pack('a', 'bb', 'ccc') \
+        local off, x = cmsgpack.unpack_limit(packed, 1, 0) \
+        local off2, y = cmsgpack.unpack_limit(packed, 1, off) \
+        local off3, z = cmsgpack.unpack_one(packed, off2) \
+        return {x, y, z, off3}";
+    assert_eq!(
+        eval(&mut s, body, &[], &[]),
+        Reply::Array(vec![bulk("a"), bulk("bb"), bulk("ccc"), Reply::Integer(-1)])
+    );
+}
+
+#[test]
+fn a_call_with_thousands_of_arguments_is_served_not_a_panic() {
+    let mut s = State::default();
+    let reply = eval(
+        &mut s,
+        "local t = {} for i = 1, 7900 do t[i] = tostring(i) end return redis.call('rpush', 'l', unpack(t))",
+        &[],
+        &[],
+    );
+    assert_eq!(reply, Reply::Integer(7900));
+}
