@@ -93,12 +93,12 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
                 Reply::Array(keys),
             ])
         }
-        ReadCommand::ScriptExists { shas } => super::script::exists(&state.scripts, shas),
+        ReadCommand::ScriptExists { shas } => super::script::catalog::exists(&state.scripts, shas),
         ReadCommand::FunctionList { pattern, with_code } => {
-            super::script::list(&state.libraries, pattern.as_deref(), *with_code)
+            super::script::catalog::list(&state.libraries, pattern.as_deref(), *with_code)
         }
-        ReadCommand::FunctionStats => super::script::stats(&state.libraries),
-        ReadCommand::FunctionDump => super::script::dump(&state.libraries),
+        ReadCommand::FunctionStats => super::script::catalog::stats(&state.libraries),
+        ReadCommand::FunctionDump => super::script::catalog::dump(&state.libraries),
         ReadCommand::DbSize => Reply::Integer(i64::try_from(state.len(db)).unwrap_or(i64::MAX)),
         // The key's share of `used_memory`: the stored record (value and expiry), the key,
         // and a fixed per-key overhead for the index entries, an estimate as Redis's is.

@@ -11,7 +11,7 @@ use std::path::Path;
 use cairn_protocol::acl::Users;
 
 use crate::error::{Error, Result};
-use crate::keyspace::script::{Libraries, Scripts};
+use crate::keyspace::script::catalog::{Libraries, Scripts};
 use crate::keyspace::state::replies::{Group, ReplyTable};
 use crate::keyspace::state::{Slots, State, STAMP_BUCKETS};
 use crate::keyspace::{StoredValue, DATABASES};

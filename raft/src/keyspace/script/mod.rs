@@ -16,15 +16,15 @@
 //! same scripts on every node.
 
 mod call;
+pub mod catalog;
 mod convert;
 mod functions;
 mod libs;
 mod lua;
 mod msgpack;
 
-pub use functions::{dump, list, stats, FunctionMeta, Libraries, Library};
+use catalog::{Libraries, Scripts};
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,9 +34,6 @@ use sha1::{Digest, Sha1};
 
 use super::Ctx;
 use crate::error::Result;
-
-/// The script cache: SHA-1 (lowercase hex) → source.
-pub type Scripts = Arc<BTreeMap<String, Bytes>>;
 
 /// The most scripts EVAL adds to the cache; past it EVAL still runs scripts but caches no more
 /// (SCRIPT LOAD always caches). Every replica counts the same, so they agree on what is cached.
@@ -171,18 +168,6 @@ impl Ctx<'_> {
         self.state.scripts = Scripts::default();
         Reply::ok()
     }
-}
-
-/// SCRIPT EXISTS: 1 or 0 per digest (case-insensitive, as Redis compares them).
-pub fn exists(scripts: &Scripts, shas: &[Bytes]) -> Reply {
-    Reply::Array(
-        shas.iter()
-            .map(|sha| {
-                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                Reply::Integer(i64::from(scripts.contains_key(&sha)))
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]

@@ -52,9 +52,9 @@ pub struct State {
     pub settings: ReplicatedSettings,
     /// The script cache (SCRIPT LOAD, EVAL): replicated, so EVALSHA finds the same scripts
     /// on every node.
-    pub scripts: crate::keyspace::script::Scripts,
+    pub scripts: crate::keyspace::script::catalog::Scripts,
     /// FUNCTION libraries, replicated likewise.
-    pub libraries: crate::keyspace::script::Libraries,
+    pub libraries: crate::keyspace::script::catalog::Libraries,
     /// Per database (empty until its first delete), the log index of the latest delete of a
     /// key in each bucket of the scan hash's top 12 bits: WATCH on a missing key compares it.
     pub stamps: Vec<Vec<u64>>,
