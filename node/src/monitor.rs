@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 /// Lines a monitor may fall behind before it is disconnected.
 pub const QUEUE_MAX: usize = 16_384;
 
+#[derive(Clone)]
 pub struct Monitors {
     tx: broadcast::Sender<Bytes>,
 }
@@ -22,6 +23,19 @@ impl Monitors {
         Monitors {
             tx: broadcast::Sender::new(QUEUE_MAX),
         }
+    }
+
+    /// Monitors that also show the commands scripts run when this node applies them, as
+    /// `[db lua]` (one node per process: the script engine takes one observer).
+    pub fn for_scripts() -> Monitors {
+        let monitors = Monitors::new();
+        let observer = monitors.clone();
+        cairn_raft::keyspace::script::set_monitor(move |db, args| {
+            if observer.watched() {
+                observer.feed(db, "lua", args);
+            }
+        });
+        monitors
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
@@ -75,10 +89,17 @@ fn shown(args: &[Bytes]) -> bool {
         (false, Some(sub)) => spec.subcommand(sub).unwrap_or(spec),
         _ => spec,
     };
-    !spec
-        .flags
-        .iter()
-        .any(|f| matches!(*f, "admin" | "skip_monitor"))
+    // Scripts are flagged skip_monitor because Redis feeds them by hand, before the commands
+    // they run (which the script engine reports as `[db lua]`).
+    let script = matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    );
+    script
+        || !spec
+            .flags
+            .iter()
+            .any(|f| matches!(*f, "admin" | "skip_monitor"))
 }
 
 /// Whether argument `i` is a credential: everything after AUTH, and HELLO's AUTH pair.

@@ -286,7 +286,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         pubsub,
         slowlog: crate::slowlog::SlowLog::new(),
         latency: crate::latency::LatencyMonitor::default(),
-        monitors: crate::monitor::Monitors::new(),
+        monitors: crate::monitor::Monitors::for_scripts(),
         turnstile: crate::blocking::Turnstile::default(),
         started: Instant::now(),
         run_id: random_hex(40),

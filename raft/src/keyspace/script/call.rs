@@ -38,6 +38,7 @@ impl Caller<'_, '_> {
             }
             Err(e) => return Reply::error(e.resp_error()),
         };
+        super::monitor(self.ctx.db, args);
         let result = match cmd {
             // A script cannot wait, and Redis 7.0 refuses blocking commands in one.
             Command::Blocking(_) => {

@@ -35,6 +35,22 @@ use sha1::{Digest, Sha1};
 use super::Ctx;
 use crate::error::Result;
 
+/// Where the commands scripts run are reported (MONITOR): set once by the node.
+type Observer = Box<dyn Fn(u8, &[Bytes]) + Send + Sync>;
+static MONITOR: std::sync::OnceLock<Observer> = std::sync::OnceLock::new();
+
+/// Reports every command a script runs on this node to `observer` (db, arguments). The first
+/// call wins: a process runs one node.
+pub fn set_monitor(observer: impl Fn(u8, &[Bytes]) + Send + Sync + 'static) {
+    let _ = MONITOR.set(Box::new(observer));
+}
+
+fn monitor(db: u8, args: &[Bytes]) {
+    if let Some(observer) = MONITOR.get() {
+        observer(db, args);
+    }
+}
+
 /// The most scripts EVAL adds to the cache; past it EVAL still runs scripts but caches no more
 /// (SCRIPT LOAD always caches). Every replica counts the same, so they agree on what is cached.
 const EVAL_CACHE_MAX: usize = 10_000;
