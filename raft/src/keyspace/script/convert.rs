@@ -190,3 +190,25 @@ fn trim_zeros(s: String) -> String {
     }
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
+
+/// A table's number of pairs, and whether its keys are exactly 1..n (an array to encoders).
+/// Walks the pairs holding one at a time: every value held from Rust takes a slot of mlua's
+/// reference stack, which collecting a big table would exhaust.
+pub fn sequence_len(t: &Table) -> mlua::Result<(usize, bool)> {
+    let (mut len, mut max, mut integral) = (0usize, 0.0f64, true);
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        len += 1;
+        let n = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => {
+                integral = false;
+                continue;
+            }
+        };
+        integral &= n >= 1.0 && n.fract() == 0.0;
+        max = max.max(n);
+    }
+    Ok((len, integral && max == len as f64))
+}

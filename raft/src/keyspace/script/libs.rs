@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use mlua::{Lua, Table, Value, Variadic};
 
-use super::convert::format_g;
+use super::convert::{format_g, sequence_len};
 
 /// LuaBitOp's argument conversion: the number rounded to an integer, modulo 2^32, signed.
 fn tobit(x: f64) -> i32 {
@@ -212,25 +212,7 @@ fn table(
     depth: usize,
     out: &mut String,
 ) -> mlua::Result<()> {
-    // Counted first, holding one pair at a time: every value held from Rust takes a slot of
-    // mlua's reference stack, which collecting a big table would exhaust.
-    let (mut len, mut is_array) = (0usize, true);
-    let mut max = 0.0f64;
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        len += 1;
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => {
-                is_array = false;
-                continue;
-            }
-        };
-        is_array &= n >= 1.0 && n.fract() == 0.0;
-        max = max.max(n);
-    }
-    is_array &= max == len as f64;
+    let (len, is_array) = sequence_len(t)?;
     if is_array && len > 0 {
         out.push('[');
         for i in 1..=len {

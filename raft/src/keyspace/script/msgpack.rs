@@ -4,6 +4,8 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::convert::sequence_len;
+
 /// lua-cmsgpack's LUACMSGPACK_MAX_NESTING: a table deeper than this encodes as nil.
 const NESTING_MAX: usize = 16;
 
@@ -169,24 +171,8 @@ fn header(len: usize, small: u8, x16: u8, x32: u8, out: &mut Vec<u8>) {
 }
 
 fn table(t: &Table, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    // Two passes over the pairs, holding one at a time: every value held from Rust takes a
-    // slot of mlua's reference stack, which a big table would exhaust.
-    let (mut count, mut max, mut integral) = (0usize, 0.0f64, true);
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        count += 1;
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => {
-                integral = false;
-                continue;
-            }
-        };
-        integral &= n > 0.0 && n.fract() == 0.0;
-        max = max.max(n);
-    }
-    if integral && max == count as f64 {
+    let (count, is_array) = sequence_len(t)?;
+    if is_array {
         header(count, 0x90, 0xdc, 0xdd, out);
         for i in 1..=count {
             encode(&t.raw_get::<Value>(i)?, level + 1, out)?;
