@@ -104,13 +104,7 @@ impl Ctx<'_> {
         };
         let outcome = lua::run(self, run)?;
         let functions = match outcome.reply {
-            Reply::Error(e) if outcome.compile_failed => {
-                let e = e.replace(
-                    "Error compiling script (new function)",
-                    "Error compiling function",
-                );
-                return Ok(Reply::Error(e));
-            }
+            Reply::Error(e) if outcome.compile_failed => return Ok(Reply::Error(e)),
             Reply::Error(e) => {
                 let e = e.strip_prefix("ERR ").unwrap_or(&e);
                 return Ok(Reply::Error(format!(

@@ -91,7 +91,13 @@ fn compile(lua: &Lua, source: &[u8], chunk: &str) -> std::result::Result<Functio
                 mlua::Error::SyntaxError { message, .. } => message,
                 other => other.to_string(),
             };
-            one_line(&format!("ERR Error compiling script (new function): {msg}"))
+            // Redis words the two differently.
+            let what = if chunk == FUNCTION_CHUNK {
+                "function"
+            } else {
+                "script (new function)"
+            };
+            one_line(&format!("ERR Error compiling {what}: {msg}"))
         })
 }
 
