@@ -314,6 +314,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     crate::access::spawn_reporter(node.clone());
     crate::stats::spawn_sampler(node.clone());
     crate::backup::schedule::spawn(node.clone());
+    node.metrics.watch(&node);
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
 }

@@ -94,6 +94,26 @@ fn health_ready_and_metrics() {
         text.contains("cairn_replication_lag_entries{follower="),
         "{text}"
     );
+    // One metric per quantity (docs/METRICS.md), beside the deprecated families above.
+    for line in [
+        "cairn_raft_is_leader 1",
+        "cairn_raft_has_leader 1",
+        "cairn_raft_voters 3",
+        "cairn_raft_voters_reachable 3",
+        "cairn_db_keys{db=\"0\"} 1",
+        "cairn_consistency_ok 1",
+        "cairn_disk_full 0",
+        "cairn_maxmemory_policy_info{policy=\"noeviction\"} 1",
+        "cairn_keyspace_hits_total 1",
+        "# TYPE cairn_raft_leader_changes_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    assert!(
+        text.contains("cairn_raft_peer_last_contact_seconds{peer="),
+        "{text}"
+    );
 
     // Without a quorum the survivor has no leader and says it is not ready.
     let others: Vec<u64> = cluster

@@ -68,6 +68,10 @@ pub struct BackupStatus {
     pub failed: AtomicU64,
     pub last: Mutex<Option<Manifest>>,
     pub last_error: Mutex<Option<String>>,
+    /// When the newest complete backup at the scheduled destination was made (Unix ms; 0:
+    /// none found), as this node last saw it while backups were its turn: what an alert on
+    /// stale backups needs, whichever node took the backup.
+    pub newest_ms: AtomicU64,
 }
 
 impl BackupStatus {
@@ -333,10 +337,22 @@ pub fn spawn(node: Arc<Node>) {
                 continue;
             }
             match newest_backup(&url).await {
-                Ok(at) if !is_due(at) => newest = Some(at),
-                Ok(_) => match scheduled(&node, &url).await {
-                    Ok(()) => newest = Some(Some(super::unix_ms())),
+                Ok(at) if !is_due(at) => {
+                    node.backup
+                        .newest_ms
+                        .store(at.unwrap_or(0), Ordering::Relaxed);
+                    newest = Some(at);
+                }
+                Ok(at) => match scheduled(&node, &url).await {
+                    Ok(()) => {
+                        let now = super::unix_ms();
+                        node.backup.newest_ms.store(now, Ordering::Relaxed);
+                        newest = Some(Some(now));
+                    }
                     Err(e) => {
+                        node.backup
+                            .newest_ms
+                            .store(at.unwrap_or(0), Ordering::Relaxed);
                         tracing::warn!(error = %format!("{e:#}"), "scheduled backup");
                         node.backup.set_error(Some(format!("{e:#}")));
                         newest = None;

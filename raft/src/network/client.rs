@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -57,6 +57,9 @@ pub struct PeerClients {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     token: super::PeerToken,
     tls: Option<super::PeerTls>,
+    /// When each peer last answered one of this node's raft RPCs (appends and heartbeats
+    /// while leading, votes while standing): how operators see an unreachable follower.
+    contacts: Arc<Mutex<HashMap<NodeId, Instant>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -82,6 +85,27 @@ impl PeerClients {
             channels: Arc::default(),
             token,
             tls,
+            contacts: Arc::default(),
+        }
+    }
+
+    /// Time since each peer last answered a raft RPC of this node, for the peers it has
+    /// sent any to since it started.
+    pub fn last_contacts(&self) -> Vec<(NodeId, Duration)> {
+        let Ok(contacts) = self.contacts.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<_> = contacts
+            .iter()
+            .map(|(&id, at)| (id, at.elapsed()))
+            .collect();
+        out.sort_unstable_by_key(|&(id, _)| id);
+        out
+    }
+
+    fn contacted(&self, peer: NodeId) {
+        if let Ok(mut contacts) = self.contacts.lock() {
+            contacts.insert(peer, Instant::now());
         }
     }
 
@@ -330,6 +354,8 @@ impl PeerConn {
             .call(&self.addr, rpc, req, option.hard_ttl())
             .await
             .map_err(CallError::into_rpc)?;
+        // An answer, even a refusal, shows the peer is up and reachable.
+        self.clients.contacted(self.target);
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
