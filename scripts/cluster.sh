@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A local 3-node cairn cluster on 127.0.0.1: RESP on 6379/6380/6381, peers on 16379/16380/16381.
+# A local 3-node cairn cluster on 127.0.0.1: RESP on 6379/6380/6381, peers on 16379/16380/16381,
+# HTTP (/metrics, /healthz, /readyz) on 7379/7380/7381.
 #
 #   scripts/cluster.sh up       build (release) and start the cluster, wait for a leader
 #   scripts/cluster.sh down     stop the nodes (SIGTERM, then SIGKILL after 10 s)
@@ -7,13 +8,15 @@
 #   scripts/cluster.sh clean    stop and delete the data
 #
 # Data and logs go to $CAIRN_CLUSTER_DIR (default: .cluster/ in the repository).
-# Ports can be moved with CAIRN_BASE_PORT (default 6379) and CAIRN_BASE_RAFT_PORT (16379).
+# Ports can be moved with CAIRN_BASE_PORT (default 6379), CAIRN_BASE_RAFT_PORT (16379) and
+# CAIRN_BASE_HTTP_PORT (7379).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${CAIRN_CLUSTER_DIR:-$root/.cluster}"
 base="${CAIRN_BASE_PORT:-6379}"
 raft_base="${CAIRN_BASE_RAFT_PORT:-16379}"
+http_base="${CAIRN_BASE_HTTP_PORT:-7379}"
 bin="$root/target/release/cairn"
 nodes=(1 2 3)
 
@@ -41,9 +44,9 @@ up() {
   for i in "${nodes[@]}"; do
     if running "$i"; then echo "node $i already running (pid $(cat "$dir/node$i.pid"))"; continue; fi
     "$bin" serve --id "$i" --data-dir "$dir/node$i" --initial-cluster "$cluster" \
-      >>"$dir/node$i.log" 2>&1 &
+      --http-port "$((http_base + i - 1))" >>"$dir/node$i.log" 2>&1 &
     echo $! >"$dir/node$i.pid"
-    echo "node $i: pid $!, RESP 127.0.0.1:$((base + i - 1)), log $dir/node$i.log"
+    echo "node $i: pid $!, RESP 127.0.0.1:$((base + i - 1)), metrics http://127.0.0.1:$((http_base + i - 1))/metrics, log $dir/node$i.log"
   done
   for _ in $(seq 1 100); do
     if "$bin" status --port "$base" 2>/dev/null | grep -q '^leader: [1-9]'; then

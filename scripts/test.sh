@@ -15,6 +15,9 @@ command -v redis-cli >/dev/null || missing+=(redis-tools)
 # libfaketime: the clock-skew test and the chaos harness's skew fault move a node's clock.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(faketime)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# prometheus and promtool: the alert rules' unit tests and the test that runs a real
+# Prometheus against a cluster (deploy/monitoring).
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -34,6 +37,7 @@ command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/validate-manifests.sh
+scripts/monitoring.sh check
 # Integration tests start several 3-node clusters; two at a time suit a 2-core machine.
 cargo test --workspace --locked -- --test-threads "${CAIRN_TEST_THREADS:-2}"
 scripts/chaos.sh --smoke # chaos smoke (~2 min): each workload 20 s under kill (+partition with netns)

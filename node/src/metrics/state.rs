@@ -77,6 +77,8 @@ pub struct State {
     leader_changes: IntCounter,
     peer_contact: prometheus::GaugeVec,
     reachable: IntGaugeVec,
+    /// Member peers that never answered this node: since when it has looked for them.
+    unheard: std::sync::Mutex<std::collections::HashMap<u64, std::time::Instant>>,
     lag: IntGaugeVec,
     db_keys: IntGaugeVec,
     db_expiring: IntGaugeVec,
@@ -204,6 +206,7 @@ impl State {
                     &["peer"],
                 )?,
             )?,
+            unheard: Default::default(),
             reachable: registered(
                 registry,
                 IntGaugeVec::new(
@@ -329,11 +332,7 @@ impl State {
         self.peer_contact.reset();
         self.reachable.reset();
         let mut reachable = 1; // itself
-        for (peer, age) in node.peers.last_contacts() {
-            // Peers no longer members are no longer contacted: their age means nothing.
-            if peer == node.id || !membership.nodes().any(|(id, _)| *id == peer) {
-                continue;
-            }
+        for (peer, age) in self.contact_ages(node, membership) {
             self.peer_contact
                 .with_label_values(&[&peer.to_string()])
                 .set(age.as_secs_f64());
@@ -382,6 +381,39 @@ impl State {
                 mirror(c, Stats::get(counter));
             }
         }
+    }
+}
+
+impl State {
+    /// The time since each member peer last answered this node; for a peer that never has,
+    /// the time since this node first found it missing (a follower that is down when a new
+    /// leader takes over has never answered that leader). Peers no longer members are no
+    /// longer contacted, so their age would mean nothing: they are left out.
+    fn contact_ages(
+        &self,
+        node: &Node,
+        membership: &openraft::Membership<u64, cairn_raft::NodeInfo>,
+    ) -> Vec<(u64, std::time::Duration)> {
+        let heard = node.peers.last_contacts();
+        let mut unheard = self.unheard.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (&peer, _) in membership.nodes() {
+            if peer == node.id {
+                continue;
+            }
+            match heard.iter().find(|(id, _)| *id == peer) {
+                Some(&(_, age)) => {
+                    unheard.remove(&peer);
+                    out.push((peer, age));
+                }
+                None => {
+                    let since = unheard.entry(peer).or_insert_with(std::time::Instant::now);
+                    out.push((peer, since.elapsed()));
+                }
+            }
+        }
+        unheard.retain(|id, _| membership.nodes().any(|(m, _)| m == id));
+        out
     }
 }
 
