@@ -12,6 +12,7 @@ pub mod disk;
 mod image;
 mod keys;
 mod migrate;
+pub mod pitr;
 mod restore;
 mod sm;
 pub mod snapshot;
