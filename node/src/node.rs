@@ -63,6 +63,8 @@ pub struct Node {
     pub run_id: String,
     /// Backups this node took (see `backup::schedule`).
     pub backup: crate::backup::schedule::BackupStatus,
+    /// The log archive, as this node knows it (see `backup::archive`).
+    pub archive: crate::backup::archive::ArchiveStatus,
     /// SAVE/BGSAVE state.
     pub saves: crate::save::Saves,
     /// Whether the data dir's disk takes writes (see `cairn_raft::store::disk`).
@@ -291,6 +293,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         started: Instant::now(),
         run_id: random_hex(40),
         backup: Default::default(),
+        archive: Default::default(),
         saves: Default::default(),
         shutdown,
         exit: watch::Sender::new(None),
@@ -314,6 +317,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     crate::access::spawn_reporter(node.clone());
     crate::stats::spawn_sampler(node.clone());
     crate::backup::schedule::spawn(node.clone());
+    crate::backup::archive::writer::spawn(node.clone(), store.log.clone());
     node.metrics.watch(&node);
     tracing::info!(id = node.id, peer = %peer_addr, fresh, "node started");
     Ok(node)

@@ -15,9 +15,11 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::archive::catalog::{self, Catalog};
 use super::create::Progress;
 use super::dest::{Destination, Listed};
 use super::manifest::Manifest;
+use super::pitr::{self, Point};
 use super::restore::{self, Target};
 use super::seal::Key;
 
@@ -43,21 +45,37 @@ enum Action {
         #[arg(long, env = "REDISCLI_AUTH", hide_env_values = true)]
         password: Option<String>,
     },
-    /// List the backups at a URL, oldest first (incomplete ones are marked).
+    /// List the backups at a URL, oldest first (incomplete ones are marked), and the log
+    /// archive there: the indexes it holds, its newest time, its gaps.
     List { url: String },
     /// Download a backup (URL/ID, ID may be `latest`), check every checksum and the
     /// manifest, and restore it into a temporary directory (under TMPDIR) to check the
-    /// keyspace.
+    /// keyspace. Given a URL without an ID: check every segment of the log archive there,
+    /// then restore the newest backup plus the whole archive after it (a trial replay) and
+    /// check the keyspace.
     Verify {
         backup: String,
         #[command(flatten)]
         key: KeyArg,
     },
-    /// Build a node's data dir from a backup (URL/ID, ID may be `latest`). Run it for each
-    /// node of the new cluster (or for one, and start the others empty: they catch up from
-    /// it), then start the nodes with the same --initial-cluster.
+    /// Build a node's data dir from a backup (URL/ID, ID may be `latest`), or, given the URL
+    /// alone, from the newest backup there plus the log archive up to --to-time or
+    /// --to-index (default: everything archived). Run it for each node of the new cluster
+    /// (or for one, and start the others empty: they catch up from it), then start the
+    /// nodes with the same --initial-cluster.
     Restore {
         backup: String,
+        /// Restore the state as of this time (RFC 3339, e.g. 2026-12-06T14:05:00Z): every
+        /// write applied at or before it, none after.
+        #[arg(long, conflicts_with = "to_index")]
+        to_time: Option<String>,
+        /// Restore the state as of this log index.
+        #[arg(long)]
+        to_index: Option<u64>,
+        /// Where a segment of the archive is missing or damaged, restore up to the last
+        /// consistent point before it instead of failing.
+        #[arg(long)]
+        stop_at_damage: bool,
         #[arg(long)]
         data_dir: PathBuf,
         /// This node's id in the new cluster.
@@ -88,8 +106,11 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         } => create(&format!("{host}:{port}"), to, password).await,
         Action::List { url } => list(&url).await,
         Action::Verify { backup, key } => {
-            let (dest, m) = locate(&backup).await?;
             let key = Key::load(key.key_file.as_deref())?;
+            if names_backup(&backup).is_none() {
+                return verify_archive(&backup, key.as_ref()).await;
+            }
+            let (dest, m) = locate(&backup).await?;
             let progress = Arc::new(Progress::default());
             let bar = Bar::start(&format!("verifying {}", m.id), progress.clone());
             let scratch = std::env::temp_dir();
@@ -103,14 +124,35 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         }
         Action::Restore {
             backup,
+            to_time,
+            to_index,
+            stop_at_damage,
             data_dir,
             id,
             initial_cluster,
             key,
         } => {
             let members = crate::config::parse_initial_cluster(&initial_cluster)?;
-            let (dest, m) = locate(&backup).await?;
             let key = Key::load(key.key_file.as_deref())?;
+            let point = match (to_time, to_index) {
+                (Some(t), _) => Some(Point::Time(parse_time(&t)?)),
+                (None, Some(n)) => Some(Point::Index(n)),
+                (None, None) => None,
+            };
+            if names_backup(&backup).is_none() || point.is_some() {
+                if names_backup(&backup).is_some() {
+                    bail!("--to-time and --to-index take the destination URL, not a backup in it");
+                }
+                let target = Target {
+                    dir: data_dir.clone(),
+                    members,
+                    me: id,
+                };
+                let dest = Destination::open(&backup)?;
+                let point = point.unwrap_or(Point::End);
+                return restore_point(&dest, point, stop_at_damage, key.as_ref(), target).await;
+            }
+            let (dest, m) = locate(&backup).await?;
             let progress = Arc::new(Progress::default());
             let bar = Bar::start(&format!("restoring {}", m.id), progress.clone());
             let target = Target {
@@ -131,6 +173,112 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The backup id (or `latest`) that ends `spec`, if it ends with one; else `spec` names a
+/// destination (its archive, or its newest backup).
+fn names_backup(spec: &str) -> Option<&str> {
+    let last = spec.trim_end_matches('/').rsplit_once('/')?.1;
+    let is_id = last.split_once('-').is_some_and(|(stamp, index)| {
+        stamp.len() == 19
+            && stamp.ends_with('Z')
+            && stamp.as_bytes()[8] == b'T'
+            && index.bytes().all(|b| b.is_ascii_digit())
+            && !index.is_empty()
+    });
+    (last == "latest" || is_id).then_some(last)
+}
+
+/// An RFC 3339 time as unix ms.
+fn parse_time(t: &str) -> anyhow::Result<u64> {
+    let at = chrono::DateTime::parse_from_rfc3339(t).with_context(|| {
+        format!("--to-time {t}: give an RFC 3339 time, e.g. 2026-12-06T14:05:00Z")
+    })?;
+    u64::try_from(at.timestamp_millis()).context("--to-time before 1970")
+}
+
+async fn restore_point(
+    dest: &Destination,
+    point: Point,
+    stop_at_damage: bool,
+    key: Option<&Key>,
+    target: Target,
+) -> anyhow::Result<()> {
+    let (dir, me) = (target.dir.clone(), target.me);
+    let progress = Arc::new(Progress::default());
+    let bar = Bar::start("restoring the backup", progress.clone());
+    let r = pitr::restore_to(dest, point, stop_at_damage, key, target, progress).await;
+    bar.finish();
+    let r = r?;
+    if let Some(why) = &r.stopped {
+        eprintln!("stopped early: {why}");
+    }
+    println!(
+        "restored backup {} (log index {}) and {} archived entries: the state at log index {} in {} as node {me}",
+        r.backup.id,
+        r.backup.index,
+        r.replayed,
+        r.index,
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `cairn backup verify URL`: every archive segment, then a trial replay.
+async fn verify_archive(url: &str, key: Option<&Key>) -> anyhow::Result<()> {
+    let dest = Destination::open(url)?;
+    let catalog = Catalog::load(&dest).await?;
+    if catalog.segments.is_empty() {
+        bail!("no log archive at {url}");
+    }
+    let mut entries = 0u64;
+    for seg in &catalog.segments {
+        entries += catalog::fetch(&dest, seg, key).await?.len() as u64;
+    }
+    println!(
+        "archive: {} segments, {entries} entries, every checksum matches{}",
+        catalog.segments.len(),
+        if key.is_some() {
+            ", every segment authenticates"
+        } else {
+            ""
+        }
+    );
+    for (from, to) in catalog.gaps() {
+        println!("archive gap: indexes {from}..{to} are missing");
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("archive-verify-")
+        .tempdir()
+        .context("creating a scratch directory")?;
+    let members = std::collections::BTreeMap::from([(
+        1,
+        cairn_raft::types::NodeInfo {
+            resp_addr: "127.0.0.1:0".into(),
+            raft_addr: "127.0.0.1:0".into(),
+        },
+    )]);
+    let target = Target {
+        dir: scratch.path().join("node"),
+        members,
+        me: 1,
+    };
+    let progress = Arc::new(Progress::default());
+    let r = pitr::restore_to(&dest, Point::End, false, key, target, progress).await?;
+    println!(
+        "trial replay: backup {} (index {}) plus {} archived entries to index {}",
+        r.backup.id, r.backup.index, r.replayed, r.index
+    );
+    let dir = scratch.path().join("node");
+    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        Ok(cairn_raft::store::Store::open(&dir)?.verify_offline()?)
+    })
+    .await??;
+    for line in lines.iter().filter(|l| l.starts_with("keyspace")) {
+        println!("{line}");
+    }
+    println!("{url}: ok");
+    Ok(())
 }
 
 /// `URL/ID` → the destination and the backup's manifest (`latest`: the newest complete).
@@ -156,6 +304,17 @@ async fn locate(spec: &str) -> anyhow::Result<(Destination, Manifest)> {
 async fn list(url: &str) -> anyhow::Result<()> {
     let dest = Destination::open(url)?;
     let listed = dest.list().await?;
+    let catalog = Catalog::load(&dest).await?;
+    if let (Some(first), Some(last)) = (catalog.first_index(), catalog.last_index()) {
+        println!(
+            "archive  indexes={first}..{last}  segments={}  newest={}",
+            catalog.segments.len(),
+            super::manifest::rfc3339(catalog.newest_ms())
+        );
+        for (from, to) in catalog.gaps() {
+            println!("archive  GAP indexes={from}..{to}");
+        }
+    }
     if listed.is_empty() {
         println!("no backups at {url}");
     }

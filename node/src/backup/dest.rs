@@ -136,6 +136,7 @@ impl Destination {
             .common_prefixes
             .iter()
             .filter_map(|p| p.filename().map(str::to_string))
+            .filter(|id| id != super::archive::DIR)
             .collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
@@ -194,6 +195,32 @@ impl Destination {
             .try_collect()
             .await
             .with_context(|| format!("listing {}/{backup}", self.url))
+    }
+
+    /// The objects directly under `dir` (the archive's segments): names and sizes.
+    pub async fn files(&self, dir: &str) -> anyhow::Result<Vec<(String, u64)>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.prefix.child(dir)))
+            .await
+            .with_context(|| format!("listing {}/{dir}", self.url))?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .filter_map(|o| Some((o.location.filename()?.to_string(), o.size)))
+            .collect())
+    }
+
+    /// Deletes one object (gone already is fine).
+    pub async fn remove(&self, dir: &str, name: &str) -> anyhow::Result<()> {
+        match self.store.delete(&self.path(dir, name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("deleting {}/{dir}/{name}", self.url)),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Deletes the named parts of a backup that failed midway (best effort: the backup has

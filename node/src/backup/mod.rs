@@ -16,12 +16,16 @@
 //! - `seal`: per-part encryption and the key.
 //! - `create` / `restore`: the two pipes.
 //! - `schedule`: `--backup-to` with interval and retention, and the status INFO reports.
+//! - `archive`: the continuous log archive (`--archive-to`).
+//! - `pitr`: restoring a backup plus the archived log up to a point in time.
 //! - `cli`: `cairn backup create|list|verify|restore`.
 
+pub mod archive;
 pub mod cli;
 pub mod create;
 pub mod dest;
 pub mod manifest;
+pub mod pitr;
 pub mod restore;
 pub mod schedule;
 pub mod seal;

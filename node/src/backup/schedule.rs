@@ -54,6 +54,17 @@ pub struct BackupConfig {
           value_parser = clap::value_parser!(u64).range(65536..=(1 << 30)))]
     pub backup_part_size: u64,
 
+    /// Ship committed log entries continuously to this URL (the schemes of --backup-to; it
+    /// may be the same URL), a segment at least every second under load: with backups at
+    /// the same place, `cairn backup restore URL --to-time T` restores any point in time.
+    /// Encrypted with the backup key when one is set.
+    #[arg(long, env = "CAIRN_ARCHIVE_TO")]
+    pub archive_to: Option<String>,
+
+    /// The node that ships the archive; default: the leader.
+    #[arg(long, env = "CAIRN_ARCHIVE_NODE")]
+    pub archive_node: Option<u64>,
+
     /// A name for this cluster, recorded in backup manifests.
     #[arg(long, env = "CAIRN_CLUSTER_NAME", default_value = "cairn")]
     pub cluster_name: String,
@@ -160,7 +171,7 @@ pub fn metrics(node: &Node) -> [(&'static str, i64); 7] {
 }
 
 /// A URL without any user:password part, for display.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("");
@@ -417,6 +428,20 @@ async fn scheduled(node: &Node, url: &str) -> anyhow::Result<()> {
     let removed = prune(&dest, node.config.backup.backup_keep).await?;
     if !removed.is_empty() {
         tracing::info!(removed = ?removed, "backup retention");
+    }
+    // The archive keeps what restores from the oldest kept backup need: everything after it.
+    if let Some(archive) = &node.config.backup.archive_to {
+        if let Some(oldest) = dest.complete().await?.first() {
+            let archive = Destination::open(archive)?;
+            let removed = super::archive::catalog::prune(&archive, oldest.index + 1).await?;
+            if removed > 0 {
+                tracing::info!(
+                    segments = removed,
+                    before = oldest.index + 1,
+                    "archive retention"
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -84,6 +84,7 @@ pub struct State {
     db_expiring: IntGaugeVec,
     policy: IntGaugeVec,
     backups: IntCounterVec,
+    archive_uploads: IntCounterVec,
     counters: Vec<(&'static str, IntCounter)>,
 }
 
@@ -112,9 +113,13 @@ enum Field {
     BackupInProgress,
     BackupLastIndex,
     BackupLastSizeBytes,
+    ArchiveActive,
+    ArchiveLastIndex,
+    ArchiveLagEntries,
+    ArchiveGaps,
 }
 
-const FIELDS: [(Field, &str, &str); 22] = [
+const FIELDS: [(Field, &str, &str); 26] = [
     (Field::Term, "cairn_raft_term", "The current Raft term."),
     (Field::IsLeader, "cairn_raft_is_leader", "1 on the leader, else 0."),
     (Field::HasLeader, "cairn_raft_has_leader", "1 if this node knows a live leader (one it heard from within an election timeout; on the leader, a quorum acknowledged it within that time), else 0."),
@@ -137,6 +142,10 @@ const FIELDS: [(Field, &str, &str); 22] = [
     (Field::BackupInProgress, "cairn_backup_in_progress", "1 while this node takes a backup."),
     (Field::BackupLastIndex, "cairn_backup_last_index", "Log index of the last backup this node took (0: none)."),
     (Field::BackupLastSizeBytes, "cairn_backup_last_size_bytes", "Stored bytes of the last backup this node took."),
+    (Field::ArchiveActive, "cairn_archive_active", "1 while this node ships the log archive (--archive-to), else 0."),
+    (Field::ArchiveLastIndex, "cairn_archive_last_index", "The last log index the archive holds, as this node last listed or shipped it (0: none or unknown)."),
+    (Field::ArchiveLagEntries, "cairn_archive_lag_entries", "On the shipping node: entries applied that the archive does not hold yet."),
+    (Field::ArchiveGaps, "cairn_archive_gaps", "Index ranges missing from the archive, as this node knows (log purged before it was shipped)."),
 ];
 
 /// Float gauges (seconds).
@@ -147,14 +156,18 @@ enum FloatField {
     BackupNewest,
     BackupLastDuration,
     BackupInterval,
+    ArchiveNewest,
+    ArchiveDelay,
 }
 
-const FLOAT_FIELDS: [(FloatField, &str, &str); 5] = [
+const FLOAT_FIELDS: [(FloatField, &str, &str); 7] = [
     (FloatField::SnapshotTimestamp, "cairn_raft_snapshot_timestamp_seconds", "When this node's current snapshot was written (Unix time; 0: none)."),
     (FloatField::BackupLastSuccess, "cairn_backup_last_success_timestamp_seconds", "When the last backup this node took was made (Unix time; 0: none since it started)."),
     (FloatField::BackupNewest, "cairn_backup_newest_timestamp_seconds", "When the newest complete backup at the scheduled destination was made, as this node last listed it while backups were its turn (Unix time; 0: none found or not its turn yet)."),
     (FloatField::BackupLastDuration, "cairn_backup_last_duration_seconds", "How long the last backup this node took ran."),
     (FloatField::BackupInterval, "cairn_backup_interval_seconds", "Time between scheduled backups (0: no schedule, --backup-to unset)."),
+    (FloatField::ArchiveNewest, "cairn_archive_newest_timestamp_seconds", "The newest entry stamp the archive holds, as this node knows (Unix time; 0: none)."),
+    (FloatField::ArchiveDelay, "cairn_archive_delay_seconds", "On the shipping node: how long the archive has been behind its applied index (0: caught up). Under load it stays near a second."),
 ];
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -231,6 +244,16 @@ impl State {
                 "1 for the maxmemory-policy in force.",
                 "policy",
             )?,
+            archive_uploads: registered(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "cairn_archive_uploads_total",
+                        "Archive segments this node uploaded since it started, by result (ok, failed).",
+                    ),
+                    &["result"],
+                )?,
+            )?,
             backups: registered(
                 registry,
                 IntCounterVec::new(
@@ -305,6 +328,12 @@ impl State {
                 }
                 Field::BackupLastIndex => backup.as_ref().map_or(0, |b| int(b.index)),
                 Field::BackupLastSizeBytes => backup.as_ref().map_or(0, |b| int(b.stored_bytes)),
+                Field::ArchiveActive => i64::from(node.archive.active.load(Ordering::Relaxed)),
+                Field::ArchiveLastIndex => int(node.archive.last_index.load(Ordering::Relaxed)),
+                Field::ArchiveLagEntries => int(node
+                    .archive
+                    .lag(crate::backup::archive::applied_index(node))),
+                Field::ArchiveGaps => node.archive.gap_list().len() as i64,
             });
         }
         let interval = node.config.backup.backup_interval.as_secs_f64();
@@ -320,6 +349,10 @@ impl State {
                 FloatField::BackupLastDuration => backup
                     .as_ref()
                     .map_or(0.0, |b| b.duration_ms as f64 / 1000.0),
+                FloatField::ArchiveNewest => {
+                    node.archive.newest_ms.load(Ordering::Relaxed) as f64 / 1000.0
+                }
+                FloatField::ArchiveDelay => node.archive.delay_secs(),
                 FloatField::BackupInterval => {
                     if node.config.backup.backup_to.is_some() {
                         interval
@@ -375,6 +408,15 @@ impl State {
         mirror(
             &self.backups.with_label_values(&["failed"]),
             node.backup.failed.load(Ordering::Relaxed),
+        );
+        let archive = &node.archive;
+        mirror(
+            &self.archive_uploads.with_label_values(&["ok"]),
+            archive.ok.load(Ordering::Relaxed),
+        );
+        mirror(
+            &self.archive_uploads.with_label_values(&["failed"]),
+            archive.failed.load(Ordering::Relaxed),
         );
         for (field, counter) in node.stats.named() {
             if let Some((_, c)) = self.counters.iter().find(|(f, _)| *f == field) {

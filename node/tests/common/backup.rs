@@ -39,10 +39,15 @@ impl S3Server {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join(BUCKET)).unwrap();
         let port = free_port();
+        let child = Self::spawn(port, root.path());
+        S3Server { port, root, child }
+    }
+
+    fn spawn(port: u16, root: &std::path::Path) -> Child {
         let child = Command::new(s3s_fs_binary())
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
+            .arg(root)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -51,7 +56,19 @@ impl S3Server {
         wait_for(Duration::from_secs(10), "s3s-fs to listen", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
-        S3Server { port, root, child }
+        child
+    }
+
+    /// SIGKILL, whatever it was doing (requests in flight fail midway).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and files.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::spawn(self.port, self.root.path());
     }
 
     pub fn url(&self, prefix: &str) -> String {
