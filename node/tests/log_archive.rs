@@ -16,18 +16,28 @@ use common::backup::{cairn, cairn_ok, S3Server};
 use common::{info_num, unix_ms, wait_for, Cluster};
 use redis::Commands;
 
-/// Restores `url` (with `more` flags) into every node of a new cluster of `n` and starts it.
+/// Restores `url` (with `more` flags) into every node of a new cluster of `n`, all from one
+/// `cairn backup restore` (one download and replay), and starts it.
 fn restore_cluster(url: &str, n: usize, more: &[&str], env: &[(String, String)]) -> Cluster {
     let mut b = Cluster::unstarted(n, &[]);
-    for node in &b.nodes {
-        let dir = node.data_dir.to_str().unwrap().to_string();
-        let id = node.id.to_string();
-        let mut args = vec!["backup", "restore", url, "--data-dir", &dir, "--id", &id];
-        args.extend(["--initial-cluster", &b.spec]);
-        args.extend(more);
-        let out = cairn_ok(&args, env);
-        assert!(out.contains("restored backup"), "{out}");
+    let dirs: Vec<String> = b
+        .nodes
+        .iter()
+        .map(|n| n.data_dir.to_str().unwrap().to_string())
+        .collect();
+    let ids: Vec<String> = b.nodes.iter().map(|n| n.id.to_string()).collect();
+    let mut args = vec!["backup", "restore", url, "--initial-cluster", &b.spec];
+    for (dir, id) in dirs.iter().zip(&ids) {
+        args.extend(["--data-dir", dir.as_str(), "--id", id.as_str()]);
     }
+    args.extend(more);
+    let out = cairn_ok(&args, env);
+    assert!(out.contains("restored backup"), "{out}");
+    assert_eq!(
+        out.matches("copied the restored state").count(),
+        n - 1,
+        "{out}"
+    );
     b.env = env.to_vec();
     b.launch();
     b
@@ -173,6 +183,10 @@ fn a_flushall_is_undone_by_restoring_to_just_before_it() {
     for i in 0..300 {
         let _: () = c.set(format!("after-backup:{i}"), i).unwrap();
         let _: () = c.hset("h", i, i * 2).unwrap();
+        if i % 100 == 99 {
+            // Longer than the archive's cadence: these writes span several segments.
+            std::thread::sleep(Duration::from_millis(700));
+        }
     }
     std::thread::sleep(Duration::from_millis(50));
     let before_flush = chrono::DateTime::from_timestamp_millis(unix_ms()).unwrap();

@@ -76,11 +76,13 @@ enum Action {
         /// consistent point before it instead of failing.
         #[arg(long)]
         stop_at_damage: bool,
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// This node's id in the new cluster.
-        #[arg(long)]
-        id: u64,
+        /// The data dir to build; repeat `--data-dir D --id N` to build several nodes' data
+        /// dirs from one download and replay.
+        #[arg(long, required = true)]
+        data_dir: Vec<PathBuf>,
+        /// The node's id in the new cluster (one per --data-dir, in the same order).
+        #[arg(long, required = true)]
+        id: Vec<u64>,
         /// The new cluster: `1=HOST:PORT@RAFTPORT,2=...`.
         #[arg(long)]
         initial_cluster: String,
@@ -133,6 +135,23 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
             key,
         } => {
             let members = crate::config::parse_initial_cluster(&initial_cluster)?;
+            if data_dir.len() != id.len() {
+                bail!(
+                    "give one --data-dir per --id ({} and {})",
+                    data_dir.len(),
+                    id.len()
+                );
+            }
+            let mut targets = data_dir.into_iter().zip(id).map(|(dir, me)| Target {
+                dir,
+                members: members.clone(),
+                me,
+            });
+            let Some(first) = targets.next() else {
+                bail!("give --data-dir and --id");
+            };
+            let rest: Vec<Target> = targets.collect();
+            let (first_dir, first_id) = (first.dir.clone(), first.me);
             let key = Key::load(key.key_file.as_deref())?;
             let point = match (to_time, to_index) {
                 (Some(t), _) => Some(Point::Time(parse_time(&t)?)),
@@ -143,33 +162,32 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
                 if names_backup(&backup).is_some() {
                     bail!("--to-time and --to-index take the destination URL, not a backup in it");
                 }
-                let target = Target {
-                    dir: data_dir.clone(),
-                    members,
-                    me: id,
-                };
                 let dest = Destination::open(&backup)?;
                 let point = point.unwrap_or(Point::End);
-                return restore_point(&dest, point, stop_at_damage, key.as_ref(), target).await;
+                restore_point(&dest, point, stop_at_damage, key.as_ref(), first).await?;
+            } else {
+                let (dest, m) = locate(&backup).await?;
+                let progress = Arc::new(Progress::default());
+                let bar = Bar::start(&format!("restoring {}", m.id), progress.clone());
+                let r = restore::restore(&dest, &m, key.as_ref(), first, progress).await;
+                bar.finish();
+                let r = r?;
+                println!(
+                    "restored backup {} (log index {}, {} entries) into {} as node {first_id}",
+                    m.id,
+                    r.last_applied.map_or(0, |l| l.index),
+                    r.entries,
+                    first_dir.display()
+                );
             }
-            let (dest, m) = locate(&backup).await?;
-            let progress = Arc::new(Progress::default());
-            let bar = Bar::start(&format!("restoring {}", m.id), progress.clone());
-            let target = Target {
-                dir: data_dir.clone(),
-                members,
-                me: id,
-            };
-            let r = restore::restore(&dest, &m, key.as_ref(), target, progress).await;
-            bar.finish();
-            let r = r?;
-            println!(
-                "restored backup {} (log index {}, {} entries) into {} as node {id}",
-                m.id,
-                r.last_applied.map_or(0, |l| l.index),
-                r.entries,
-                data_dir.display()
-            );
+            for target in rest {
+                let (dir, me) = (target.dir.clone(), target.me);
+                restore::copy_restored(&first_dir, target).await?;
+                println!(
+                    "copied the restored state into {} as node {me}",
+                    dir.display()
+                );
+            }
             Ok(())
         }
     }
@@ -271,7 +289,7 @@ async fn verify_archive(url: &str, key: Option<&Key>) -> anyhow::Result<()> {
     );
     let dir = scratch.path().join("node");
     let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        Ok(cairn_raft::store::Store::open(&dir)?.verify_offline()?)
+        Ok(restore::open_when_free(&dir)?.verify_offline()?)
     })
     .await??;
     for line in lines.iter().filter(|l| l.starts_with("keyspace")) {

@@ -179,7 +179,8 @@ async fn replay(
     stop_at_damage: bool,
     key: Option<&Key>,
 ) -> anyhow::Result<(u64, u64, Option<String>, std::path::PathBuf)> {
-    let store = open_when_free(dir).await?;
+    let owned = dir.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || restore::open_when_free(&owned)).await??;
     let mut reached = from;
     let mut replayed = 0u64;
     let mut stopped = None;
@@ -229,15 +230,4 @@ async fn replay(
     let snapshot = store.snapshot_now().await?;
     store.log.close();
     Ok((reached, replayed, stopped, snapshot))
-}
-
-/// Opens the store a restore just built, once that restore's own handle has let go of it.
-async fn open_when_free(dir: &Path) -> anyhow::Result<Store> {
-    for _ in 0..100 {
-        if let Ok(store) = Store::open(dir) {
-            return Ok(store);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Ok(Store::open(dir)?)
 }

@@ -122,6 +122,42 @@ pub async fn restore(
     result.with_context(|| format!("restoring backup {}", m.id))
 }
 
+/// Builds `target` from the data dir `restored` that a restore just built (its current
+/// snapshot, with the same members): several nodes' data dirs from one download.
+pub async fn copy_restored(restored: &Path, target: Target) -> anyhow::Result<()> {
+    let from = restored.to_path_buf();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let store = open_when_free(&from)?;
+        let file = store
+            .sm
+            .current_snapshot_file()?
+            .with_context(|| format!("{} holds no snapshot", from.display()))?;
+        let reader = std::io::BufReader::new(std::fs::File::open(&file)?);
+        if let Err(e) = Store::restore(&target.dir, reader, &target.members, target.me) {
+            remove_partial(&target.dir);
+            return Err(e.into());
+        }
+        Ok(())
+    })
+    .await?
+}
+
+/// Opens a store that a restore just built, once the restore's own handle (closed with its
+/// flusher task, just after) has let go of sled's lock.
+pub fn open_when_free(dir: &Path) -> anyhow::Result<Store> {
+    let mut tries = 0;
+    loop {
+        match Store::open(dir) {
+            Ok(s) => return Ok(s),
+            Err(_) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Removes what a failed restore created, so no node starts from half a restore.
 fn remove_partial(dir: &Path) {
     if let Err(e) = Store::wipe(dir) {
@@ -213,20 +249,7 @@ pub async fn verify(
     ));
     let dir = scratch.path().to_path_buf();
     let offline = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        // The restore's own handle on the database closes with its flusher task, just
-        // after; wait for that (bounded) rather than fail on sled's lock.
-        let mut tries = 0;
-        let store = loop {
-            match Store::open(&dir) {
-                Ok(s) => break s,
-                Err(_) if tries < 100 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        Ok(store.verify_offline()?)
+        Ok(open_when_free(&dir)?.verify_offline()?)
     })
     .await??;
     lines.extend(offline.into_iter().filter(|l| l.starts_with("keyspace")));
