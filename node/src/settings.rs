@@ -58,6 +58,7 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("hash-max-listpack-value", Kind::Int, "64"),
     ("hash-max-ziplist-entries", Kind::Int, "128"),
     ("hash-max-ziplist-value", Kind::Int, "64"),
+    ("hll-sparse-max-bytes", Kind::Int, "3000"),
     ("hz", Kind::Int, "10"),
     ("latency-tracking", Kind::Bool, "yes"),
     ("latency-monitor-threshold", Kind::Int, "0"),
@@ -98,9 +99,11 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
 ];
 
 /// Settings replicated through the log (`OpKind::Config`): every node must agree on them,
-/// because the leader (whichever node that is) evicts by them and every node refuses
-/// writes with OOM by them.
+/// because the leader (whichever node that is) evicts by them, every node refuses writes
+/// with OOM by them, and writes apply by them on every replica.
 const REPLICATED: &[&str] = &[
+    // Whether a PFADD leaves an HLL sparse is decided where the write applies.
+    "hll-sparse-max-bytes",
     "maxmemory",
     "maxmemory-policy",
     "maxmemory-samples",

@@ -21,6 +21,8 @@ COMMANDS = [
     "incrbyfloat", "lcs",
     # bitmaps
     "setbit", "getbit", "bitcount", "bitpos", "bitop",
+    # hyperloglog
+    "pfadd", "pfcount", "pfmerge", "pfdebug",
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",

@@ -414,6 +414,20 @@ pub enum WriteCommand {
         args: Vec<Bytes>,
         read_only: bool,
     },
+    /// PFADD key [element ...]
+    PfAdd {
+        key: Bytes,
+        elements: Vec<Bytes>,
+    },
+    /// PFMERGE destkey [sourcekey ...]
+    PfMerge {
+        destination: Bytes,
+        sources: Vec<Bytes>,
+    },
+    /// PFDEBUG TODENSE key
+    PfDebugToDense {
+        key: Bytes,
+    },
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -623,7 +637,10 @@ impl WriteCommand {
             | W::ZIncrBy { key, .. }
             | W::ZPop { key, .. }
             | W::ZRemRange { key, .. }
-            | W::SetBit { key, .. } => Some(key),
+            | W::SetBit { key, .. }
+            | W::PfAdd { key, .. }
+            | W::PfDebugToDense { key } => Some(key),
+            W::PfMerge { destination, .. } => Some(destination),
             W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
@@ -893,6 +910,15 @@ pub enum ReadCommand {
     FunctionStats,
     /// FUNCTION DUMP: every library, as a payload FUNCTION RESTORE takes.
     FunctionDump,
+    /// PFCOUNT key [key ...]
+    PfCount {
+        keys: Vec<Bytes>,
+    },
+    /// PFDEBUG GETREG|ENCODING|DECODE key (`sub` lowercase).
+    PfDebug {
+        sub: String,
+        key: Bytes,
+    },
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.

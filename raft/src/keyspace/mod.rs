@@ -11,6 +11,7 @@ mod bits;
 pub mod dump;
 mod exec;
 mod hash;
+pub mod hll;
 mod keys;
 mod lcs;
 mod list;
@@ -234,6 +235,12 @@ impl Ctx<'_> {
             W::LMPop { keys, end, count } => self.lmpop(keys, *end, *count),
             W::ZMPop { keys, max, count } => self.zmpop(keys, *max, *count),
             W::SetBit { key, offset, value } => self.setbit(key, *offset, *value),
+            W::PfAdd { key, elements } => self.pfadd(key, elements),
+            W::PfMerge {
+                destination,
+                sources,
+            } => self.pfmerge(destination, sources),
+            W::PfDebugToDense { key } => self.pfdebug_todense(key),
             W::BitOp {
                 op,
                 destination,

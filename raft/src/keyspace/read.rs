@@ -164,6 +164,11 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
         },
         ReadCommand::Lcs { a, b, answer } => lcs::lcs(live(a), live(b), *answer),
         ReadCommand::GetBit { key, offset } => bits::getbit(live(key), *offset),
+        ReadCommand::PfCount { keys } => {
+            let values: Vec<_> = keys.iter().map(|k| live(k)).collect();
+            super::hll::pfcount(&values)
+        }
+        ReadCommand::PfDebug { sub, key } => super::hll::pfdebug(sub, live(key)),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key), *range),
         ReadCommand::BitPos {
             key,

@@ -14,6 +14,7 @@ mod bits;
 mod blocking;
 mod client;
 mod hashes;
+mod hll;
 mod keys;
 mod lists;
 mod pubsub;
@@ -74,6 +75,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ) => blocking::parse(name, args),
         ("string", name) => strings::parse(name, args),
         ("bitmap", name) => bits::parse(name, args),
+        ("hyperloglog", name) => hll::parse(name, args),
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),
