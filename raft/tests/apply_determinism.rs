@@ -32,7 +32,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..43) {
+    let cmd = match rng.gen_range(0..46) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -291,6 +291,15 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                 },
             }
         }
+        // HyperLogLogs, including over keys of other types and damaged ones (SETRANGE).
+        43 => WriteCommand::PfAdd {
+            key,
+            elements: (0..rng.gen_range(0..4)).map(|_| field(rng)).collect(),
+        },
+        44 => WriteCommand::PfMerge {
+            destination: key,
+            sources: vec![other(rng), other(rng)],
+        },
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),
