@@ -12,6 +12,8 @@ missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 # redis-cli: the TLS test runs `redis-cli --tls` as users do.
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+# redis-server: the reference that differential tests compare replies and bytes with.
+command -v redis-server >/dev/null || missing+=(redis-server)
 # libfaketime: the clock-skew test and the chaos harness's skew fault move a node's clock.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(faketime)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)

@@ -20,7 +20,7 @@ COMMANDS = [
     "msetnx", "append", "strlen", "getrange", "setrange", "incr", "incrby", "decr", "decrby",
     "incrbyfloat", "lcs",
     # bitmaps
-    "setbit", "getbit", "bitcount", "bitpos", "bitop",
+    "setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro",
     # hyperloglog
     "pfadd", "pfcount", "pfmerge", "pfdebug",
     # keys

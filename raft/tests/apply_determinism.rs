@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{
-    BitOp, ExpireCondition, Expiry, ListEnd, ScoreBound, ScriptRef, SetCondition, SetOp, SetTtl,
-    ZAggregate, ZCompare, ZRange, ZRangeBy,
+    BitFieldKind, BitFieldOp, BitOp, ExpireCondition, Expiry, ListEnd, Overflow, ScoreBound,
+    ScriptRef, SetCondition, SetOp, SetTtl, ZAggregate, ZCompare, ZRange, ZRangeBy,
 };
 use cairn_protocol::WriteCommand;
 use cairn_raft::keyspace::dump;
@@ -32,7 +32,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..46) {
+    let cmd = match rng.gen_range(0..47) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -299,6 +299,20 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
         44 => WriteCommand::PfMerge {
             destination: key,
             sources: vec![other(rng), other(rng)],
+        },
+        45 => WriteCommand::BitField {
+            key,
+            ops: (0..rng.gen_range(1..4))
+                .map(|_| BitFieldOp {
+                    kind: [BitFieldKind::Get, BitFieldKind::Set, BitFieldKind::IncrBy]
+                        [rng.gen_range(0..3)],
+                    signed: rng.gen(),
+                    bits: rng.gen_range(1..=63),
+                    offset: rng.gen_range(0..40),
+                    value: rng.gen_range(-300..300),
+                    overflow: [Overflow::Wrap, Overflow::Sat, Overflow::Fail][rng.gen_range(0..3)],
+                })
+                .collect(),
         },
         _ => WriteCommand::SetRange {
             key,

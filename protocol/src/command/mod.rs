@@ -428,6 +428,11 @@ pub enum WriteCommand {
     PfDebugToDense {
         key: Bytes,
     },
+    /// BITFIELD key with at least one SET or INCRBY.
+    BitField {
+        key: Bytes,
+        ops: Vec<BitFieldOp>,
+    },
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -492,6 +497,35 @@ impl BlockingCommand {
 /// The largest string Redis builds is [`MAX_STRING_LEN`] bytes, so a bit offset (SETBIT,
 /// GETBIT) must be below this many bits (2^32).
 pub const MAX_BIT_OFFSET: u64 = MAX_STRING_LEN * 8;
+
+/// One operation of BITFIELD: GET, SET or INCRBY of a `bits`-wide integer at bit `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitFieldOp {
+    pub kind: BitFieldKind,
+    pub signed: bool,
+    /// 1 to 64 signed, 1 to 63 unsigned.
+    pub bits: u8,
+    pub offset: u64,
+    /// SET's value or INCRBY's increment (0 for GET).
+    pub value: i64,
+    /// The OVERFLOW in force for this operation.
+    pub overflow: Overflow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BitFieldKind {
+    Get,
+    Set,
+    IncrBy,
+}
+
+/// BITFIELD's OVERFLOW behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
 
 /// BITOP's operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -639,7 +673,8 @@ impl WriteCommand {
             | W::ZRemRange { key, .. }
             | W::SetBit { key, .. }
             | W::PfAdd { key, .. }
-            | W::PfDebugToDense { key } => Some(key),
+            | W::PfDebugToDense { key }
+            | W::BitField { key, .. } => Some(key),
             W::PfMerge { destination, .. } => Some(destination),
             W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
@@ -918,6 +953,11 @@ pub enum ReadCommand {
     PfDebug {
         sub: String,
         key: Bytes,
+    },
+    /// BITFIELD (only GETs) and BITFIELD_RO.
+    BitField {
+        key: Bytes,
+        ops: Vec<BitFieldOp>,
     },
 }
 

@@ -241,6 +241,7 @@ impl Ctx<'_> {
                 sources,
             } => self.pfmerge(destination, sources),
             W::PfDebugToDense { key } => self.pfdebug_todense(key),
+            W::BitField { key, ops } => self.bitfield(key, ops),
             W::BitOp {
                 op,
                 destination,

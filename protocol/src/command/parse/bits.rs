@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use super::{int, is, Result};
 use crate::command::{
-    BitOp, BitRange, BitUnit, Command, CommandError, ReadCommand, WriteCommand, MAX_BIT_OFFSET,
+    BitFieldKind, BitFieldOp, BitOp, BitRange, BitUnit, Command, CommandError, Overflow,
+    ReadCommand, WriteCommand, MAX_BIT_OFFSET,
 };
 use crate::num::parse_i64;
 
@@ -32,6 +33,19 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("bitpos", [_, key, bit, range @ ..]) => Read(bitpos(key, bit, range)?),
         ("bitop", [_, op, destination, keys @ ..]) if !keys.is_empty() => {
             Write(bitop(op, destination, keys)?)
+        }
+        ("bitfield" | "bitfield_ro", [_, key, rest @ ..]) => {
+            let ops = bitfield_ops(rest)?;
+            let key = key.clone();
+            if ops.iter().all(|o| o.kind == BitFieldKind::Get) {
+                Read(ReadCommand::BitField { key, ops })
+            } else if name == "bitfield_ro" {
+                return Err(CommandError::Other(
+                    "ERR BITFIELD_RO only supports the GET subcommand".into(),
+                ));
+            } else {
+                Write(WriteCommand::BitField { key, ops })
+            }
         }
         _ => return Err(CommandError::Arity(name.into())),
     })
@@ -58,6 +72,93 @@ fn bit_value(arg: &[u8]) -> Result<bool> {
             "ERR bit is not an integer or out of range".into(),
         )),
     }
+}
+
+/// BITFIELD's operations, checked in Redis's order (each operation's type, offset and value
+/// before the next); OVERFLOW applies to the operations after it.
+fn bitfield_ops(mut args: &[Bytes]) -> Result<Vec<BitFieldOp>> {
+    let mut ops = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    while let Some((sub, rest)) = args.split_first() {
+        let kind = if is(sub, "get") && rest.len() >= 2 {
+            BitFieldKind::Get
+        } else if is(sub, "set") && rest.len() >= 3 {
+            BitFieldKind::Set
+        } else if is(sub, "incrby") && rest.len() >= 3 {
+            BitFieldKind::IncrBy
+        } else if is(sub, "overflow") && !rest.is_empty() {
+            overflow = if is(&rest[0], "wrap") {
+                Overflow::Wrap
+            } else if is(&rest[0], "sat") {
+                Overflow::Sat
+            } else if is(&rest[0], "fail") {
+                Overflow::Fail
+            } else {
+                return Err(CommandError::Other(
+                    "ERR Invalid OVERFLOW type specified".into(),
+                ));
+            };
+            args = &rest[1..];
+            continue;
+        } else {
+            return Err(CommandError::Syntax);
+        };
+        let (signed, bits) = bitfield_type(&rest[0])?;
+        let offset = bitfield_offset(&rest[1], bits)?;
+        let value = if kind == BitFieldKind::Get {
+            0
+        } else {
+            int(&rest[2])?
+        };
+        ops.push(BitFieldOp {
+            kind,
+            signed,
+            bits,
+            offset,
+            value,
+            overflow,
+        });
+        args = &rest[if kind == BitFieldKind::Get { 2 } else { 3 }..];
+    }
+    Ok(ops)
+}
+
+/// `i1`..`i64` or `u1`..`u63`.
+fn bitfield_type(arg: &[u8]) -> Result<(bool, u8)> {
+    let bad = || {
+        CommandError::Other(
+            "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+                .into(),
+        )
+    };
+    let (signed, max) = match arg.first() {
+        Some(b'i') => (true, 64),
+        Some(b'u') => (false, 63),
+        _ => return Err(bad()),
+    };
+    let bits = parse_i64(&arg[1..])
+        .filter(|b| (1..=max).contains(b))
+        .ok_or_else(bad)?;
+    Ok((signed, bits as u8))
+}
+
+/// A bit offset, or `#n` for the n-th field of the type's width.
+fn bitfield_offset(arg: &[u8], bits: u8) -> Result<u64> {
+    let err = || CommandError::Other("ERR bit offset is not an integer or out of range".into());
+    let (hash, digits) = match arg.strip_prefix(b"#") {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let n = parse_i64(digits).ok_or_else(err)?;
+    let n = if hash {
+        n.checked_mul(i64::from(bits)).ok_or_else(err)?
+    } else {
+        n
+    };
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n < MAX_BIT_OFFSET)
+        .ok_or_else(err)
 }
 
 /// BYTE or BIT, case-insensitively.

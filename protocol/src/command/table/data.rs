@@ -266,6 +266,71 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "bitfield",
+        arity: -2,
+        flags: &["write", "denyoom"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@write", "@bitmap", "@slow"],
+        summary: "Performs arbitrary bitfield integer operations on strings.",
+        since: "3.2.0",
+        group: "bitmap",
+        complexity: Some("O(1) for each subcommand specified"),
+        key_specs: &[KeySpec { notes: Some("This command allows both access and modification of the key"), flags: &["RW", "access", "update", "variable_flags"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "operation", kind: "oneof", flags: &["optional", "multiple"], args: &[
+                Arg { name: "get-block", kind: "block", token: Some("GET"), args: &[
+                    Arg { name: "encoding", kind: "string", ..ARG },
+                    Arg { name: "offset", kind: "integer", ..ARG },
+                ], ..ARG },
+                Arg { name: "write", kind: "block", args: &[
+                    Arg { name: "overflow-block", kind: "oneof", token: Some("OVERFLOW"), flags: &["optional"], args: &[
+                        Arg { name: "wrap", kind: "pure-token", token: Some("WRAP"), ..ARG },
+                        Arg { name: "sat", kind: "pure-token", token: Some("SAT"), ..ARG },
+                        Arg { name: "fail", kind: "pure-token", token: Some("FAIL"), ..ARG },
+                    ], ..ARG },
+                    Arg { name: "write-operation", kind: "oneof", args: &[
+                        Arg { name: "set-block", kind: "block", token: Some("SET"), args: &[
+                            Arg { name: "encoding", kind: "string", ..ARG },
+                            Arg { name: "offset", kind: "integer", ..ARG },
+                            Arg { name: "value", kind: "integer", ..ARG },
+                        ], ..ARG },
+                        Arg { name: "incrby-block", kind: "block", token: Some("INCRBY"), args: &[
+                            Arg { name: "encoding", kind: "string", ..ARG },
+                            Arg { name: "offset", kind: "integer", ..ARG },
+                            Arg { name: "increment", kind: "integer", ..ARG },
+                        ], ..ARG },
+                    ], ..ARG },
+                ], ..ARG },
+            ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
+        name: "bitfield_ro",
+        arity: -2,
+        flags: &["readonly", "fast"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@bitmap", "@fast"],
+        summary: "Performs arbitrary read-only bitfield integer operations on strings.",
+        since: "6.0.0",
+        group: "bitmap",
+        complexity: Some("O(1) for each subcommand specified"),
+        key_specs: &[KeySpec { notes: None, flags: &["RO", "access"], begin_index: 1, find_keys: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        args: &[
+            Arg { name: "key", kind: "key", key_spec_index: Some(0), ..ARG },
+            Arg { name: "get-block", kind: "block", token: Some("GET"), flags: &["optional", "multiple", "multiple_token"], args: &[
+                Arg { name: "encoding", kind: "string", ..ARG },
+                Arg { name: "offset", kind: "integer", ..ARG },
+            ], ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "bitop",
         arity: -4,
         flags: &["write", "denyoom"],
