@@ -1,4 +1,4 @@
-//! Bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
+//! Bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP (BITFIELD: `bitfield`).
 //!
 //! A bitmap is a plain string. Bit 0 is the most significant bit of the first byte, as in
 //! Redis, so `SETBIT k 7 1` on a missing key makes the string `"\x01"`. The bit logic is pure
@@ -6,7 +6,7 @@
 //! store values.
 
 use bytes::{Bytes, BytesMut};
-use cairn_protocol::command::{BitFieldKind, BitFieldOp, BitOp, BitRange, BitUnit, Overflow};
+use cairn_protocol::command::{BitOp, BitRange, BitUnit};
 use cairn_protocol::Reply;
 
 use super::{str_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
@@ -72,7 +72,7 @@ impl Ctx<'_> {
 }
 
 /// The string in a key's live value; `None` for a missing key, WRONGTYPE for another type.
-fn bitmap(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
+pub(super) fn bitmap(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
     match value.map(|v| &v.data) {
         None => Ok(None),
         Some(Data::Str(s)) => Ok(Some(s.to_bytes())),
@@ -117,7 +117,7 @@ pub(super) fn bitpos(
 }
 
 /// The bytes of a value already checked to be a string.
-fn str_bytes(v: &StoredValue) -> Bytes {
+pub(super) fn str_bytes(v: &StoredValue) -> Bytes {
     match &v.data {
         Data::Str(s) => s.to_bytes(),
         Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
@@ -130,7 +130,7 @@ fn mask(offset: u64) -> u8 {
 }
 
 /// Bit `offset` of `s`; bits past the end are 0.
-fn get_bit(s: &[u8], offset: u64) -> bool {
+pub(super) fn get_bit(s: &[u8], offset: u64) -> bool {
     usize::try_from(offset / 8)
         .ok()
         .and_then(|i| s.get(i))
@@ -138,7 +138,7 @@ fn get_bit(s: &[u8], offset: u64) -> bool {
 }
 
 /// Sets bit `offset` of `s`, which the caller has made long enough; a no-op past the end.
-fn set_bit(s: &mut [u8], offset: u64, value: bool) {
+pub(super) fn set_bit(s: &mut [u8], offset: u64, value: bool) {
     let byte = usize::try_from(offset / 8).ok().and_then(|i| s.get_mut(i));
     if let Some(b) = byte {
         if value {
@@ -704,213 +704,5 @@ mod tests {
                 err("ERR BITOP NOT must be called with a single source key."),
             ]
         );
-    }
-}
-
-impl Ctx<'_> {
-    /// BITFIELD with at least one SET or INCRBY: the string is created, or grown with zero
-    /// bytes, to hold the farthest field written (and kept so even if every write fails under
-    /// OVERFLOW FAIL, as in Redis); the operations run in order, each seeing the ones before.
-    pub(crate) fn bitfield(&mut self, key: &Bytes, ops: &[BitFieldOp]) -> Result<Reply> {
-        let (mut s, ttl, existed) = match self.string(key)? {
-            Err(e) => return Ok(e),
-            Ok(None) => (Vec::new(), None, false),
-            Ok(Some(v)) => (str_bytes(&v).to_vec(), v.expire_at_ms(), true),
-        };
-        let needed = ops
-            .iter()
-            .filter(|o| o.kind != BitFieldKind::Get)
-            .map(|o| ((o.offset + u64::from(o.bits) - 1) / 8 + 1) as usize)
-            .max()
-            .unwrap_or(0);
-        let dirty = !existed || s.len() < needed;
-        if s.len() < needed {
-            s.resize(needed, 0);
-        }
-        let mut changed = false;
-        let replies = ops
-            .iter()
-            .map(|op| {
-                let (reply, wrote) = field_op(&mut s, op);
-                changed |= wrote;
-                reply
-            })
-            .collect();
-        if dirty || changed {
-            self.put(key, StoredValue::string(s, ttl));
-        }
-        Ok(Reply::Array(replies))
-    }
-}
-
-/// BITFIELD's GETs (BITFIELD_RO, or BITFIELD without writes) on a key's live value.
-pub(super) fn bitfield_get(value: Option<&StoredValue>, ops: &[BitFieldOp]) -> Reply {
-    match bitmap(value) {
-        Err(e) => e,
-        Ok(s) => {
-            let mut s = s.map(|b| b.to_vec()).unwrap_or_default();
-            Reply::Array(ops.iter().map(|op| field_op(&mut s, op).0).collect())
-        }
-    }
-}
-
-/// Runs one BITFIELD operation on `s` (long enough for any write): its reply, and whether
-/// it changed a bit.
-fn field_op(s: &mut [u8], op: &BitFieldOp) -> (Reply, bool) {
-    let bits = u32::from(op.bits);
-    let old = get_field(s, op.offset, bits);
-    if op.kind == BitFieldKind::Get {
-        return (Reply::Integer(as_reply(old, op.signed, bits)), false);
-    }
-    let incr = if op.kind == BitFieldKind::IncrBy {
-        op.value
-    } else {
-        0
-    };
-    let start = if op.kind == BitFieldKind::IncrBy {
-        old
-    } else {
-        op.value as u64
-    };
-    let (overflowed, new) = if op.signed {
-        let start = if op.kind == BitFieldKind::IncrBy {
-            sign_extend(old, bits)
-        } else {
-            op.value
-        };
-        let (over, v) = signed_add(start, incr, bits, op.overflow);
-        (over, v as u64)
-    } else {
-        unsigned_add(start, incr, bits, op.overflow)
-    };
-    if overflowed && op.overflow == Overflow::Fail {
-        return (Reply::Nil, false);
-    }
-    set_field(s, op.offset, bits, new);
-    let reply = if op.kind == BitFieldKind::IncrBy {
-        new
-    } else {
-        old
-    };
-    let wrote = get_field(s, op.offset, bits) != old;
-    (Reply::Integer(as_reply(reply, op.signed, bits)), wrote)
-}
-
-fn as_reply(v: u64, signed: bool, bits: u32) -> i64 {
-    if signed {
-        sign_extend(v, bits)
-    } else {
-        v as i64
-    }
-}
-
-/// The `bits`-wide field at bit `offset` (most significant bit first), as Redis reads it;
-/// bits past the end are 0.
-fn get_field(s: &[u8], offset: u64, bits: u32) -> u64 {
-    (0..u64::from(bits)).fold(0u64, |v, i| (v << 1) | u64::from(get_bit(s, offset + i)))
-}
-
-fn set_field(s: &mut [u8], offset: u64, bits: u32, value: u64) {
-    for i in 0..u64::from(bits) {
-        let bit = (value >> (u64::from(bits) - 1 - i)) & 1 == 1;
-        set_bit(s, offset + i, bit);
-    }
-}
-
-fn sign_extend(v: u64, bits: u32) -> i64 {
-    if bits < 64 && v & (1 << (bits - 1)) != 0 {
-        (v | (u64::MAX << bits)) as i64
-    } else {
-        v as i64
-    }
-}
-
-/// `value + incr` in an unsigned field of `bits`: (overflowed, the value to store) under
-/// `overflow` (WRAP: modulo 2^bits; SAT: the nearest limit; FAIL: not stored).
-fn unsigned_add(value: u64, incr: i64, bits: u32, overflow: Overflow) -> (bool, u64) {
-    let max = if bits == 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    };
-    let wrapped = || {
-        let sum = value.wrapping_add(incr as u64);
-        if bits == 64 {
-            sum
-        } else {
-            sum & max
-        }
-    };
-    let max_incr = max.wrapping_sub(value) as i64;
-    let min_incr = (value as i64).wrapping_neg();
-    if value > max || (incr > 0 && incr > max_incr) {
-        (
-            true,
-            if overflow == Overflow::Sat {
-                max
-            } else {
-                wrapped()
-            },
-        )
-    } else if incr < 0 && incr < min_incr {
-        (
-            true,
-            if overflow == Overflow::Sat {
-                0
-            } else {
-                wrapped()
-            },
-        )
-    } else {
-        (false, value.wrapping_add(incr as u64))
-    }
-}
-
-/// `value + incr` in a signed field of `bits`, as [`unsigned_add`] (WRAP: two's complement).
-fn signed_add(value: i64, incr: i64, bits: u32, overflow: Overflow) -> (bool, i64) {
-    let max = if bits == 64 {
-        i64::MAX
-    } else {
-        (1i64 << (bits - 1)) - 1
-    };
-    let min = -max - 1;
-    let wrapped = || {
-        let mut c = (value as u64).wrapping_add(incr as u64);
-        if bits < 64 {
-            let mask = u64::MAX << bits;
-            if c & (1 << (bits - 1)) != 0 {
-                c |= mask;
-            } else {
-                c &= !mask;
-            }
-        }
-        c as i64
-    };
-    let max_incr = (max as u64).wrapping_sub(value as u64) as i64;
-    let min_incr = min.wrapping_sub(value);
-    if value > max || (bits != 64 && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr)
-    {
-        (
-            true,
-            if overflow == Overflow::Sat {
-                max
-            } else {
-                wrapped()
-            },
-        )
-    } else if value < min
-        || (bits != 64 && incr < min_incr)
-        || (value < 0 && incr < 0 && incr < min_incr)
-    {
-        (
-            true,
-            if overflow == Overflow::Sat {
-                min
-            } else {
-                wrapped()
-            },
-        )
-    } else {
-        (false, value.wrapping_add(incr))
     }
 }

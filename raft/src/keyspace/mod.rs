@@ -7,6 +7,7 @@
 //! logically expired at the reader's clock.
 
 mod acl;
+mod bitfield;
 mod bits;
 pub mod dump;
 mod exec;

@@ -169,7 +169,7 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
             super::hll::pfcount(&values)
         }
         ReadCommand::PfDebug { sub, key } => super::hll::pfdebug(sub, live(key)),
-        ReadCommand::BitField { key, ops } => bits::bitfield_get(live(key), ops),
+        ReadCommand::BitField { key, ops } => super::bitfield::bitfield_get(live(key), ops),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key), *range),
         ReadCommand::BitPos {
             key,
