@@ -17,6 +17,9 @@ use object_store::{ObjectStore, PutPayload};
 
 use super::manifest::{Manifest, MANIFEST};
 
+/// The log archive's directory under the prefix, beside the backups' ids.
+pub const ARCHIVE_DIR: &str = "archive";
+
 #[derive(Clone)]
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
@@ -136,7 +139,7 @@ impl Destination {
             .common_prefixes
             .iter()
             .filter_map(|p| p.filename().map(str::to_string))
-            .filter(|id| id != super::archive::DIR)
+            .filter(|id| id != ARCHIVE_DIR)
             .collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
