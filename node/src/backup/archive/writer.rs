@@ -129,11 +129,7 @@ impl Archiver {
         if !due && !flush && applied - next + 1 < SEGMENT_ENTRIES {
             return Ok(());
         }
-        let mut entries = self
-            .log
-            .try_get_log_entries(next..=applied.min(next + SEGMENT_ENTRIES - 1))
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the log from index {next}: {e}"))?;
+        let entries = read(&mut self.log, next, applied.min(next + SEGMENT_ENTRIES - 1)).await?;
         let Some(first) = entries.first().map(|e| e.log_id.index) else {
             return Ok(());
         };
@@ -146,7 +142,6 @@ impl Archiver {
             );
             status.gap(next, first - 1);
         }
-        cut_to_bytes(&mut entries);
         let key = Key::load(self.node.config.backup.backup_key_file.as_deref())?;
         let cfg = &self.node.config.backup;
         let (name, bytes) =
@@ -167,13 +162,33 @@ impl Archiver {
     }
 }
 
-/// Keeps a prefix of `entries` within about [`SEGMENT_BYTES`] (at least one entry).
-fn cut_to_bytes(entries: &mut Vec<Entry>) {
+/// The entries `from..=to` the log holds (from the first it still has), read a chunk at
+/// a time and no more than about [`SEGMENT_BYTES`] of them (at least one): entries can be
+/// large, and the archiver must not hold thousands of them at once.
+async fn read(log: &mut LogStore, from: u64, to: u64) -> anyhow::Result<Vec<Entry>> {
+    const CHUNK: u64 = 256;
+    let mut out: Vec<Entry> = Vec::new();
     let mut bytes = 0u64;
-    if let Some(over) = entries.iter().position(|e| {
-        bytes = bytes.saturating_add(cairn_raft::store::pitr::encoded_size(e));
-        bytes > SEGMENT_BYTES as u64
-    }) {
-        entries.truncate(over.max(1));
+    let mut at = from;
+    while at <= to {
+        let chunk = log
+            .try_get_log_entries(at..=to.min(at + CHUNK - 1))
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the log from index {at}: {e}"))?;
+        let Some(last) = chunk.last().map(|e| e.log_id.index) else {
+            break;
+        };
+        if !out.is_empty() && chunk.first().map(|e| e.log_id.index) != Some(at) {
+            break; // purged meanwhile: ship what is contiguous
+        }
+        for e in chunk {
+            bytes = bytes.saturating_add(cairn_raft::store::pitr::encoded_size(&e));
+            if bytes > SEGMENT_BYTES as u64 && !out.is_empty() {
+                return Ok(out);
+            }
+            out.push(e);
+        }
+        at = last + 1;
     }
+    Ok(out)
 }
