@@ -6,6 +6,7 @@
 #   scripts/chaos.sh --runs N [--duration 60] [--backend netns|process|docker] [--bin PATH]
 #                    [--image IMG] [--out DIR] [--seed S] [--nodes 3|5] [--harness PATH]
 #                    [--nemesis LIST]   # one fault mix for every run instead of cycling
+#                    [--workload W]     # one workload for every run instead of cycling
 #   scripts/chaos.sh --smoke [--bin PATH]     # CI: each workload once, 20 s, kill+partition
 #
 # The backend defaults to netns where `ip netns add` works (root), else process; the process
@@ -25,6 +26,7 @@ nodes=3
 smoke=0
 harness=""
 only_mix=""
+only_workload=""
 image="cairn:dev"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
     --seed) seed="$2"; shift 2 ;;
     --nodes) nodes="$2"; shift 2 ;;
     --nemesis) only_mix="$2"; shift 2 ;;
+    --workload) only_workload="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -65,17 +68,18 @@ if [ -z "$backend" ]; then
   fi
 fi
 
-workloads=(register counter list-append set register-nocas ttl)
+workloads=(register counter list-append set register-nocas ttl fenced)
 if [ "$backend" = netns ] || [ "$backend" = docker ]; then
   mixes=(kill pause partition restart partition,loss member kill,pause,partition,restart,loss,member)
 else
   mixes=(kill pause restart member kill,pause,restart,member)
 fi
 [ -z "$only_mix" ] || mixes=("$only_mix")
+[ -z "$only_workload" ] || workloads=("$only_workload")
 if [ "$smoke" = 1 ]; then
-  workloads=(register counter list-append set ttl)
+  workloads=(register counter list-append set ttl fenced)
   if [ "$backend" = netns ]; then mixes=(kill,partition); else mixes=(kill); fi
-  runs=5
+  runs=6
   duration=20
 fi
 out="${out:-$target/chaos-runs/$(date +%Y%m%d-%H%M%S)}"

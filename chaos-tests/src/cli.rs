@@ -35,6 +35,9 @@ pub enum Workload {
     Set,
     /// SET with PX TTLs and reads around the deadlines (most telling with --nemesis skew).
     Ttl,
+    /// Locks with fencing tokens (docs/fencing): appends under a token never land after a
+    /// newer holder's (most telling with --nemesis pause).
+    Fenced,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]

@@ -35,6 +35,10 @@ pub enum Call {
     ReadSet,
     /// SET with PX: a key written once, with a TTL.
     SetTtl { value: i64, ttl_ms: u64 },
+    /// Take a lock with a fencing token (docs/fencing/acquire.lua): the token, or nothing.
+    Acquire { holder: i64 },
+    /// RPUSH under a fencing token (docs/fencing/fenced_append.lua).
+    FencedAppend { token: i64, value: i64 },
 }
 
 impl Call {

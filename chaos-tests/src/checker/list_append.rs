@@ -6,6 +6,8 @@
 //! - `list-no-phantoms`: every element read was appended (without a definite failure).
 //! - `list-append-position`: RPUSH answers the new length L, so its element sits at position
 //!   L − 1 of the final read: anything else is a reordering.
+//!
+//! The fenced workload's appends (`FencedAppend`) count as appends.
 
 use std::collections::{HashMap, HashSet};
 
@@ -37,7 +39,9 @@ pub fn check(ops: &[Op]) -> Vec<Check> {
             .next_back();
         let mut attempted = HashSet::new();
         for o in &ops {
-            if let (Call::Append { value }, true) = (&o.call, o.outcome != Outcome::Fail) {
+            if let (Call::Append { value } | Call::FencedAppend { value, .. }, true) =
+                (&o.call, o.outcome != Outcome::Fail)
+            {
                 attempted.insert(*value);
             }
         }
@@ -50,7 +54,7 @@ pub fn check(ops: &[Op]) -> Vec<Check> {
             .iter()
             .filter(|o| o.outcome == Outcome::Ok)
             .filter_map(|o| match o.call {
-                Call::Append { value } => Some((*o, value)),
+                Call::Append { value } | Call::FencedAppend { value, .. } => Some((*o, value)),
                 _ => None,
             })
             .collect();

@@ -3,6 +3,7 @@
 //! evidence it needs is missing, or a search bound was reached); unknown does not pass.
 
 pub mod counter;
+pub mod fenced;
 pub mod linearizable;
 pub mod list_append;
 pub mod set;
@@ -95,6 +96,11 @@ pub fn check(workload: Workload, ops: &[Op], search_limit: usize) -> Vec<Check> 
         Workload::ListAppend => list_append::check(ops),
         Workload::Set => set::check(ops),
         Workload::Ttl => ttl::check(ops),
+        Workload::Fenced => {
+            let mut checks = list_append::check(ops);
+            checks.push(fenced::check(ops));
+            checks
+        }
     };
     checks.push(well_formed(ops));
     checks

@@ -7,6 +7,7 @@
 //! timeout does not prove that the entry was not committed.
 
 pub mod counter;
+pub mod fenced;
 pub mod list_append;
 pub mod register;
 pub mod set;
@@ -52,6 +53,13 @@ pub struct Ctx {
     pub cas: bool,
 }
 
+impl Ctx {
+    /// Whether the run is over (deadline or stop).
+    pub fn finished(&self) -> bool {
+        Instant::now() >= self.deadline || *self.stop.borrow()
+    }
+}
+
 /// The next operation of `client` for `workload`: (key, call).
 fn next_op(
     workload: Workload,
@@ -70,6 +78,8 @@ fn next_op(
         Workload::ListAppend => list_append::next(rng, epoch, unique),
         Workload::Set => set::next(rng, unique),
         Workload::Ttl => ttl::next(rng, client, seq, unique),
+        // Stateful (a token carries over between calls): see `fenced::client`.
+        Workload::Fenced => list_append::next(rng, epoch, unique),
     }
 }
 
@@ -85,6 +95,8 @@ pub async fn exec(con: &mut MultiplexedConnection, key: &str, call: &Call) -> Re
         Call::Add { value } => set::add(con, key, *value).await,
         Call::ReadSet => set::read(con, key).await,
         Call::SetTtl { value, ttl_ms } => ttl::set(con, key, *value, *ttl_ms).await,
+        Call::Acquire { holder } => fenced::acquire(con, key, *holder).await,
+        Call::FencedAppend { token, value } => fenced::append(con, key, *token, *value).await,
     }
 }
 
@@ -118,7 +130,7 @@ async fn connect(spec: &NodeSpec, timeout: Duration) -> Result<MultiplexedConnec
 
 /// Runs one call with a timeout and records it; drops the connection when its state is
 /// no longer known.
-async fn run_one(
+pub(crate) async fn run_one(
     ctx: &Ctx,
     con: &mut Option<MultiplexedConnection>,
     spec: &NodeSpec,
@@ -126,7 +138,7 @@ async fn run_one(
     key: String,
     call: Call,
     final_read: bool,
-) -> Outcome {
+) -> (Outcome, Option<Ret>) {
     let invoke_us = ctx.recorder.now_us();
     let id = ctx.recorder.next_id();
     if con.is_none() {
@@ -145,22 +157,22 @@ async fn run_one(
                     Res::Fail(e),
                     final_read,
                 );
-                return Outcome::Fail;
+                return (Outcome::Fail, None);
             }
         }
     }
     let Some(c) = con.as_mut() else {
-        return Outcome::Fail;
+        return (Outcome::Fail, None);
     };
     let res = match tokio::time::timeout(ctx.op_timeout, exec(c, &key, &call)).await {
         Ok(r) => r,
         Err(_) if call.is_write() => Res::Info("timed out".into()),
         Err(_) => Res::Fail("timed out".into()),
     };
-    let outcome = match &res {
-        Res::Ok(_) => Outcome::Ok,
-        Res::Fail(_) => Outcome::Fail,
-        Res::Info(_) => Outcome::Info,
+    let (outcome, ret) = match &res {
+        Res::Ok(r) => (Outcome::Ok, r.clone()),
+        Res::Fail(_) => (Outcome::Fail, None),
+        Res::Info(_) => (Outcome::Info, None),
     };
     let drop_con = match &res {
         Res::Ok(_) => false,
@@ -175,7 +187,7 @@ async fn run_one(
     record(
         ctx, id, client, spec.id, key, call, invoke_us, res, final_read,
     );
-    outcome
+    (outcome, ret)
 }
 
 /// Errors after which the connection's state is unknown (and so must not be reused).
@@ -229,14 +241,18 @@ fn record(
 pub async fn client(ctx: Ctx, workload: Workload, client: usize) {
     let spec = ctx.specs[client % ctx.specs.len()].clone();
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ (client as u64 + 1).wrapping_mul(0x9e37_79b9));
+    if workload == Workload::Fenced {
+        fenced::client(&ctx, &mut rng, client, OPS_PER_CLIENT_MAX).await;
+        return;
+    }
     let mut con = None;
     for seq in 0..OPS_PER_CLIENT_MAX {
-        if Instant::now() >= ctx.deadline || *ctx.stop.borrow() {
+        if ctx.finished() {
             break;
         }
         let elapsed = ctx.recorder.start().elapsed();
         let (key, call) = next_op(workload, ctx.cas, &mut rng, client, seq, elapsed);
-        let outcome = run_one(&ctx, &mut con, &spec, client, key, call, false).await;
+        let (outcome, _) = run_one(&ctx, &mut con, &spec, client, key, call, false).await;
         if outcome != Outcome::Ok {
             // Back off a little so a dead node is not hammered with reconnects.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -250,15 +266,17 @@ pub async fn final_reads(ctx: &Ctx, workload: Workload, keys: &[String], attempt
     let call = match workload {
         Workload::Register | Workload::Ttl => return,
         Workload::Counter => Call::Read,
-        Workload::ListAppend => Call::ReadList,
+        Workload::ListAppend | Workload::Fenced => Call::ReadList,
         Workload::Set => Call::ReadSet,
     };
     let client = FINAL_READ_CLIENT;
-    for key in keys {
+    // The fenced workload's locks are strings: only its lists are read.
+    let lists = |k: &&String| workload != Workload::Fenced || k.starts_with("fenced:");
+    for key in keys.iter().filter(lists) {
         for attempt in 0..attempts {
             let spec = &ctx.specs[attempt % ctx.specs.len()];
             let mut con = None;
-            let outcome =
+            let (outcome, _) =
                 run_one(ctx, &mut con, spec, client, key.clone(), call.clone(), true).await;
             if outcome == Outcome::Ok {
                 break;

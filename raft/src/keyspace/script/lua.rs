@@ -250,6 +250,7 @@ fn execute(
                 super::libs::cjson(lua)?,
                 super::msgpack::cmsgpack(lua)?,
                 run.seed as f64,
+                super::structlib::structlib(lua)?,
             ))?;
         let spent = Rc::new(Cell::new(0u64));
         lua.set_hook(budget_hook(), budget(over, &spent));
@@ -330,6 +331,17 @@ fn arguments(args: MultiValue) -> std::result::Result<Vec<Bytes>, &'static str> 
 /// The error handler: the error as Redis's table `{err=..., source=..., line=...}`, with
 /// the script line that raised it.
 fn error_table(lua: &Lua, err: Value, chunk: &'static str) -> mlua::Result<Table> {
+    let mut line = None;
+    for level in 0..64 {
+        let Some(frame) = lua.inspect_stack(level) else {
+            break;
+        };
+        let l = frame.curr_line();
+        if l > 0 && frame.source().source.as_deref() == Some(chunk) {
+            line = Some(l);
+            break;
+        }
+    }
     let table = match err {
         Value::Table(t) => t,
         Value::String(s) => {
@@ -342,25 +354,36 @@ fn error_table(lua: &Lua, err: Value, chunk: &'static str) -> mlua::Result<Table
         other => {
             let t = lua.create_table()?;
             let text = match &other {
-                Value::Error(e) => e.to_string(),
+                // A library function written in Rust failed: its message, placed as Lua
+                // places a C function's error (`user_script:<line>: ...`), without mlua's
+                // wrapping and traceback.
+                Value::Error(e) => {
+                    let msg = root_message(e);
+                    match line {
+                        Some(l) => format!("user_script:{l}: {msg}"),
+                        None => msg,
+                    }
+                }
                 v => v.to_string().unwrap_or_else(|_| "execution failure".into()),
             };
             t.raw_set("err", format!("ERR {text}"))?;
             t
         }
     };
-    for level in 0..64 {
-        let Some(frame) = lua.inspect_stack(level) else {
-            break;
-        };
-        let line = frame.curr_line();
-        if line > 0 && frame.source().source.as_deref() == Some(chunk) {
-            table.raw_set("source", chunk)?;
-            table.raw_set("line", line)?;
-            break;
-        }
+    if let Some(l) = line {
+        table.raw_set("source", chunk)?;
+        table.raw_set("line", l)?;
     }
     Ok(table)
+}
+
+/// The message of the innermost cause of an mlua error.
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The reply to a script that raised an error: Redis 7's `<error> script: <sha>, on

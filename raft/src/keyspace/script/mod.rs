@@ -22,6 +22,7 @@ mod functions;
 mod libs;
 mod lua;
 mod msgpack;
+mod structlib;
 
 use catalog::{Libraries, Scripts};
 

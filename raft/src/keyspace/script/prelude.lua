@@ -1,7 +1,7 @@
 -- The redis API and the sandbox of one script run (cairn's, trusted: it runs before the
 -- user's script, in a fresh Lua state). Arguments: the Rust primitives it wraps.
 local call, pcall_cmd, take_pending, over_budget, set_resp, sha1, log, lrand48, srand48,
-  version, version_num, bit_lib, cjson_lib, cmsgpack_lib, log_index = ...
+  version, version_num, bit_lib, cjson_lib, cmsgpack_lib, log_index, struct_lib = ...
 
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local floor, ceil = math.floor, math.ceil
@@ -188,6 +188,7 @@ globals.redis = readonly(redis)
 globals.bit = readonly(bit_lib)
 globals.cjson = readonly(cjson_lib)
 globals.cmsgpack = readonly(cmsgpack_lib)
+globals.struct = readonly(struct_lib)
 -- cairn's own: the log index of the entry this run applies in. It is strictly increasing
 -- over the cluster's whole history, so it serves as a lock's fencing token.
 globals.cairn = readonly({ log_index = function() return log_index end })
