@@ -11,7 +11,8 @@ mod codec;
 use bytes::Bytes;
 use cairn_protocol::Reply;
 
-use super::{Ctx, Data, StoredValue, WRONGTYPE};
+use super::bits::{bitmap, str_bytes};
+use super::{Ctx, StoredValue};
 use crate::error::Result;
 use codec::{Bad, Encoding, REGISTERS};
 
@@ -30,15 +31,6 @@ fn bad(b: Bad) -> Reply {
         Bad::NotHll => NOT_HLL,
         Bad::Corrupt => CORRUPT,
     })
-}
-
-/// The string of a live value: `Ok(None)` when missing, WRONGTYPE for another type.
-fn string_of(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
-    match value.map(|v| &v.data) {
-        None => Ok(None),
-        Some(Data::Str(s)) => Ok(Some(s.to_bytes())),
-        Some(_) => Err(Reply::error(WRONGTYPE)),
-    }
 }
 
 /// Merges the registers of `hll` (a checked HLL string) into `max`.
@@ -67,7 +59,7 @@ impl Ctx<'_> {
             Ok(None) => Ok(None),
             Ok(Some(v)) => {
                 let ttl = v.expire_at_ms();
-                let bytes = string_of(Some(&v)).ok().flatten().unwrap_or_default();
+                let bytes = str_bytes(&v);
                 match codec::encoding(&bytes) {
                     Ok(_) => Ok(Some((bytes, ttl))),
                     Err(b) => Err(bad(b)),
@@ -158,7 +150,7 @@ impl Ctx<'_> {
 
 /// The HLL string of a live value, checked.
 fn hll_of(value: Option<&StoredValue>) -> std::result::Result<Option<Bytes>, Reply> {
-    match string_of(value)? {
+    match bitmap(value)? {
         None => Ok(None),
         Some(b) => codec::encoding(&b).map(|_| Some(b)).map_err(bad),
     }
