@@ -337,7 +337,7 @@ pub fn spawn(node: Arc<Node>) {
             if *shutdown.borrow() {
                 return;
             }
-            if !my_turn(&node) {
+            if !my_turn(&node, node.config.backup.backup_node) {
                 newest = None;
                 continue;
             }
@@ -396,8 +396,10 @@ fn remove_stale_scratch(data_dir: &std::path::Path) {
     }
 }
 
-fn my_turn(node: &Node) -> bool {
-    match node.config.backup.backup_node {
+/// Whether scheduled work (backups, the log archive) is this node's to do: the node `named`
+/// by its flag, else the leader.
+pub fn my_turn(node: &Node, named: Option<u64>) -> bool {
+    match named {
         Some(id) => id == node.id,
         None => node.leader().is_some_and(|(id, _)| id == node.id),
     }

@@ -74,8 +74,12 @@ impl ArchiveStatus {
         *lock(&self.last_error) = Some(e);
     }
 
+    /// Records a gap once, though a retried upload finds it again.
     pub(super) fn gap(&self, from: u64, to: u64) {
-        lock(&self.gaps).push((from, to));
+        let mut gaps = lock(&self.gaps);
+        if !gaps.contains(&(from, to)) {
+            gaps.push((from, to));
+        }
     }
 
     /// Notes whether the archive holds everything applied here, to time how long it lags.

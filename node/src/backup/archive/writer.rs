@@ -22,6 +22,7 @@ use openraft::RaftLogReader;
 use super::catalog::Catalog;
 use super::{segment, DIR};
 use crate::backup::dest::Destination;
+use crate::backup::schedule::my_turn;
 use crate::backup::seal::Key;
 use crate::node::Node;
 
@@ -57,6 +58,7 @@ pub fn spawn(node: Arc<Node>, log: LogStore) {
             log,
             dest,
             next: None,
+            key: None,
             last_upload: None,
         };
         archiver.run().await;
@@ -69,6 +71,8 @@ struct Archiver {
     dest: Destination,
     /// The next index to ship, once known (while it is this node's turn).
     next: Option<u64>,
+    /// The backup key, read from its file when this node's turn begins (not per upload).
+    key: Option<Key>,
     last_upload: Option<Instant>,
 }
 
@@ -81,7 +85,7 @@ impl Archiver {
                 _ = shutdown.changed() => {}
             }
             let stopping = *shutdown.borrow();
-            if !self.my_turn() {
+            if !my_turn(&self.node, self.node.config.backup.archive_node) {
                 self.next = None;
                 self.node.archive.active.store(false, Ordering::Relaxed);
             } else if let Err(e) = self.step(stopping).await {
@@ -96,19 +100,13 @@ impl Archiver {
         }
     }
 
-    fn my_turn(&self) -> bool {
-        match self.node.config.backup.archive_node {
-            Some(id) => id == self.node.id,
-            None => self.node.leader().is_some_and(|(id, _)| id == self.node.id),
-        }
-    }
-
     /// Ships what is due. On shutdown, ships everything applied (one last flush).
     async fn step(&mut self, flush: bool) -> anyhow::Result<()> {
         let status = &self.node.archive;
         let next = match self.next {
             Some(n) => n,
             None => {
+                self.key = Key::load(self.node.config.backup.backup_key_file.as_deref())?;
                 let catalog = Catalog::load(&self.dest).await?;
                 status.listed(&catalog);
                 status.active.store(true, Ordering::Relaxed);
@@ -142,10 +140,9 @@ impl Archiver {
             );
             status.gap(next, first - 1);
         }
-        let key = Key::load(self.node.config.backup.backup_key_file.as_deref())?;
         let cfg = &self.node.config.backup;
         let (name, bytes) =
-            segment::encode(&entries, key.as_ref(), &cfg.cluster_name, self.node.id)?;
+            segment::encode(&entries, self.key.as_ref(), &cfg.cluster_name, self.node.id)?;
         self.dest.put(DIR, &name.file(), bytes.into()).await?;
         status.shipped(&name);
         status.caught_up(name.last >= applied);
