@@ -269,30 +269,15 @@ async fn verify_archive(url: &str, key: Option<&Key>) -> anyhow::Result<()> {
         .prefix("archive-verify-")
         .tempdir()
         .context("creating a scratch directory")?;
-    let members = std::collections::BTreeMap::from([(
-        1,
-        cairn_raft::types::NodeInfo {
-            resp_addr: "127.0.0.1:0".into(),
-            raft_addr: "127.0.0.1:0".into(),
-        },
-    )]);
-    let target = Target {
-        dir: scratch.path().join("node"),
-        members,
-        me: 1,
-    };
+    let dir = scratch.path().join("node");
+    let target = restore::trial_target(&dir);
     let progress = Arc::new(Progress::default());
     let r = pitr::restore_to(&dest, Point::End, false, key, target, progress).await?;
     println!(
         "trial replay: backup {} (index {}) plus {} archived entries to index {}",
         r.backup.id, r.backup.index, r.replayed, r.index
     );
-    let dir = scratch.path().join("node");
-    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        Ok(restore::open_when_free(&dir)?.verify_offline()?)
-    })
-    .await??;
-    for line in lines.iter().filter(|l| l.starts_with("keyspace")) {
+    for line in restore::check_keyspace(&dir).await? {
         println!("{line}");
     }
     println!("{url}: ok");

@@ -218,19 +218,7 @@ pub async fn verify(
         .prefix("backup-verify-")
         .tempdir_in(scratch_in)
         .with_context(|| format!("creating a scratch directory in {}", scratch_in.display()))?;
-    let members = BTreeMap::from([(
-        1,
-        NodeInfo {
-            resp_addr: "127.0.0.1:0".into(),
-            raft_addr: "127.0.0.1:0".into(),
-        },
-    )]);
-    let target = Target {
-        dir: scratch.path().to_path_buf(),
-        members,
-        me: 1,
-    };
-    let restored = restore(dest, m, key, target, progress).await?;
+    let restored = restore(dest, m, key, trial_target(scratch.path()), progress).await?;
     let mut lines = vec![format!(
         "parts: {} ({} bytes), every size and crc32 matches{}",
         m.parts.len(),
@@ -247,11 +235,36 @@ pub async fn verify(
         restored.entries,
         restored.last_applied.map_or(0, |l| l.index)
     ));
-    let dir = scratch.path().to_path_buf();
-    let offline = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+    lines.extend(check_keyspace(scratch.path()).await?);
+    Ok(lines)
+}
+
+/// Node 1 of a one-node cluster in `dir`: where a trial restore goes.
+pub fn trial_target(dir: &Path) -> Target {
+    let members = BTreeMap::from([(
+        1,
+        NodeInfo {
+            resp_addr: "127.0.0.1:0".into(),
+            raft_addr: "127.0.0.1:0".into(),
+        },
+    )]);
+    Target {
+        dir: dir.to_path_buf(),
+        members,
+        me: 1,
+    }
+}
+
+/// The offline check of the keyspace a restore just built in `dir` (`cairn verify`'s):
+/// its lines about the keyspace against its digest.
+pub async fn check_keyspace(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = dir.to_path_buf();
+    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
         Ok(open_when_free(&dir)?.verify_offline()?)
     })
     .await??;
-    lines.extend(offline.into_iter().filter(|l| l.starts_with("keyspace")));
-    Ok(lines)
+    Ok(lines
+        .into_iter()
+        .filter(|l| l.starts_with("keyspace"))
+        .collect())
 }
