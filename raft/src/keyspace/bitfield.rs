@@ -65,21 +65,18 @@ fn field_op(s: &mut [u8], op: &BitFieldOp) -> (Reply, bool) {
     if op.kind == BitFieldKind::Get {
         return (Reply::Integer(as_reply(old, op.signed, bits)), false);
     }
-    let incr = if op.kind == BitFieldKind::IncrBy {
-        op.value
+    let incrby = op.kind == BitFieldKind::IncrBy;
+    // INCRBY adds to the field; SET checks its value as an increment of 0 from it (Redis's).
+    let (start, incr) = if incrby {
+        (old, op.value)
     } else {
-        0
-    };
-    let start = if op.kind == BitFieldKind::IncrBy {
-        old
-    } else {
-        op.value as u64
+        (op.value as u64, 0)
     };
     let (overflowed, new) = if op.signed {
-        let start = if op.kind == BitFieldKind::IncrBy {
-            sign_extend(old, bits)
+        let start = if incrby {
+            sign_extend(start, bits)
         } else {
-            op.value
+            start as i64
         };
         let (over, v) = signed_add(start, incr, bits, op.overflow);
         (over, v as u64)
@@ -90,11 +87,7 @@ fn field_op(s: &mut [u8], op: &BitFieldOp) -> (Reply, bool) {
         return (Reply::Nil, false);
     }
     set_field(s, op.offset, bits, new);
-    let reply = if op.kind == BitFieldKind::IncrBy {
-        new
-    } else {
-        old
-    };
+    let reply = if incrby { new } else { old };
     let wrote = get_field(s, op.offset, bits) != old;
     (Reply::Integer(as_reply(reply, op.signed, bits)), wrote)
 }
