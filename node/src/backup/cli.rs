@@ -309,14 +309,20 @@ async fn list(url: &str) -> anyhow::Result<()> {
     let listed = dest.list().await?;
     let catalog = Catalog::load(&dest).await?;
     if let (Some(first), Some(last)) = (catalog.first_index(), catalog.last_index()) {
+        let newest = match catalog.newest_ms() {
+            0 => "none".to_string(),
+            ms => super::manifest::rfc3339(ms),
+        };
         println!(
-            "archive  indexes={first}..{last}  segments={}  newest={}",
-            catalog.segments.len(),
-            super::manifest::rfc3339(catalog.newest_ms())
+            "archive  indexes={first}..{last}  segments={}  newest={newest}",
+            catalog.segments.len()
         );
         for (from, to) in catalog.gaps() {
             println!("archive  GAP indexes={from}..{to}");
         }
+    }
+    for stray in &catalog.strays {
+        println!("archive  NOT A SEGMENT {stray} (ignored)");
     }
     if listed.is_empty() {
         println!("no backups at {url}");

@@ -61,7 +61,8 @@ impl SegmentName {
             first_ms: parts.next()??,
             max_ms: parts.next()??,
         };
-        (parts.next().is_none() && name.first <= name.last).then_some(name)
+        // Only the name the archiver writes: a renamed object is not taken for a segment.
+        (parts.next().is_none() && name.first <= name.last && name.file() == file).then_some(name)
     }
 }
 
@@ -252,6 +253,13 @@ mod tests {
         );
         assert_eq!(SegmentName::parse("1-2-3.seg"), None);
         assert_eq!(SegmentName::parse("1-2-3-4.part"), None);
-        assert!(SegmentName::parse("1-2-3-4.seg").is_some());
+        assert_eq!(SegmentName::parse("1-2-3-4.seg"), None);
+        let name = SegmentName {
+            first: 1,
+            last: 2,
+            first_ms: 3,
+            max_ms: 4,
+        };
+        assert_eq!(SegmentName::parse(&name.file()), Some(name));
     }
 }
