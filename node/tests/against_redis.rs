@@ -1,5 +1,5 @@
-//! Goal: BITFIELD, the HyperLogLog commands and scripts' `struct` library answer exactly as
-//! redis-server does, replies, errors and stored bytes alike.
+//! Goal: BITFIELD, the HyperLogLog and geo commands and scripts' `struct` library answer
+//! exactly as redis-server does, replies, errors and stored bytes alike.
 //! Method: differential: the same random commands (every type width, offsets in both forms,
 //! all OVERFLOW modes, bad types and offsets; PFADD/PFMERGE/PFCOUNT over shared keys; not
 //! damaged HLLs, where Redis may still edit a sparse one that cairn refuses) go to
@@ -152,6 +152,171 @@ fn hll_cmd(rng: &mut impl Rng) -> Vec<String> {
     }
 }
 
+/// Places near a few centres, the antimeridian and the Mercator limit among them, so that
+/// searches find points and cross cell edges.
+const GEO_CENTRES: [(f64, f64); 5] = [
+    (13.36, 38.11),
+    (-73.98, 40.75),
+    (0.0, 0.0),
+    (179.9, 10.0),
+    (-179.9, -84.9),
+];
+
+fn geo_point(rng: &mut impl Rng) -> (String, String) {
+    if rng.gen_bool(0.03) {
+        return ("200".into(), "10".into());
+    }
+    let (lon, lat) = GEO_CENTRES[rng.gen_range(0..GEO_CENTRES.len())];
+    let spread = [0.001, 0.05, 1.0, 3.0][rng.gen_range(0..4)];
+    let lon = (lon + rng.gen_range(-spread..spread)).clamp(-180.0, 180.0);
+    let lat = (lat + rng.gen_range(-spread..spread)).clamp(-85.05112878, 85.05112878);
+    (format!("{lon:.6}"), format!("{lat:.6}"))
+}
+
+fn geo_cmd(rng: &mut impl Rng) -> Vec<String> {
+    let key = |rng: &mut dyn rand::RngCore| format!("g{}", rng.gen_range(0..2));
+    let member = |rng: &mut dyn rand::RngCore| format!("m{}", rng.gen_range(0..60));
+    let unit = |rng: &mut dyn rand::RngCore| ["m", "km", "ft", "mi", "KM"][rng.gen_range(0..5)];
+    // Redis looks a search's member up before it reads the options after it; cairn checks
+    // arguments first (docs/COMPATIBILITY.md), so searches from a member get valid ones.
+    let mut by_member = false;
+    let size = |rng: &mut dyn rand::RngCore, by_member: bool| {
+        let sizes = [
+            "0", "10", "800", "5000", "50000", "400000", "3000000", "-1", "x",
+        ];
+        sizes[rng.gen_range(0..if by_member { 7 } else { 9 })]
+    };
+    let mut cmd: Vec<String> = Vec::new();
+    let push =
+        |cmd: &mut Vec<String>, items: &[&str]| cmd.extend(items.iter().map(|s| s.to_string()));
+    match rng.gen_range(0..11) {
+        0..=3 => {
+            push(&mut cmd, &["GEOADD"]);
+            cmd.push(key(rng));
+            for opt in ["NX", "XX", "CH"] {
+                if rng.gen_bool(0.1) {
+                    cmd.push(opt.into());
+                }
+            }
+            for _ in 0..rng.gen_range(1..6) {
+                let (lon, lat) = geo_point(rng);
+                cmd.extend([lon, lat, member(rng)]);
+            }
+        }
+        4 => {
+            cmd.extend([
+                ["GEOPOS", "GEOHASH"][rng.gen_range(0..2)].to_string(),
+                key(rng),
+            ]);
+            cmd.extend((0..rng.gen_range(1..4)).map(|_| member(rng)));
+        }
+        5 => {
+            cmd.extend(["GEODIST".to_string(), key(rng), member(rng), member(rng)]);
+            if rng.gen_bool(0.7) {
+                cmd.push(unit(rng).into());
+            }
+        }
+        _ => {
+            let store = rng.gen_bool(0.25);
+            let (lon, lat) = geo_point(rng);
+            match rng.gen_range(0..3) {
+                0 => {
+                    let name = if store { "GEOSEARCHSTORE" } else { "GEOSEARCH" };
+                    cmd.push(name.into());
+                    if store {
+                        cmd.push("dest".into());
+                    }
+                    cmd.push(key(rng));
+                    by_member = rng.gen_bool(0.5);
+                    if by_member {
+                        cmd.extend(["FROMMEMBER".to_string(), member(rng)]);
+                    } else {
+                        cmd.extend(["FROMLONLAT".to_string(), lon, lat]);
+                    }
+                    if rng.gen_bool(0.5) {
+                        cmd.extend([
+                            "BYRADIUS".to_string(),
+                            size(rng, by_member).into(),
+                            unit(rng).into(),
+                        ]);
+                    } else {
+                        cmd.extend([
+                            "BYBOX".into(),
+                            size(rng, by_member).into(),
+                            size(rng, by_member).into(),
+                        ]);
+                        cmd.push(unit(rng).into());
+                    }
+                    if store && rng.gen_bool(0.5) {
+                        cmd.push("STOREDIST".into());
+                    }
+                }
+                1 => {
+                    let ro = rng.gen_bool(0.3) && !store;
+                    cmd.push(if ro { "GEORADIUS_RO" } else { "GEORADIUS" }.into());
+                    cmd.extend([
+                        key(rng),
+                        lon,
+                        lat,
+                        size(rng, by_member).into(),
+                        unit(rng).into(),
+                    ]);
+                }
+                _ => {
+                    let ro = rng.gen_bool(0.3) && !store;
+                    cmd.push(
+                        if ro {
+                            "GEORADIUSBYMEMBER_RO"
+                        } else {
+                            "GEORADIUSBYMEMBER"
+                        }
+                        .into(),
+                    );
+                    by_member = true;
+                    let radius = size(rng, by_member);
+                    cmd.extend([key(rng), member(rng), radius.into(), unit(rng).into()]);
+                }
+            }
+            if rng.gen_bool(0.5) {
+                cmd.push(["ASC", "DESC"][rng.gen_range(0..2)].into());
+            }
+            if rng.gen_bool(0.4) {
+                let counts = ["1", "3", "10", "0"];
+                let count = counts[rng.gen_range(0..if by_member { 3 } else { 4 })];
+                cmd.extend(["COUNT".to_string(), count.into()]);
+                if rng.gen_bool(0.3) {
+                    cmd.push("ANY".into());
+                }
+            }
+            if !store {
+                for opt in ["WITHDIST", "WITHHASH", "WITHCOORD"] {
+                    if rng.gen_bool(0.4) {
+                        cmd.push(opt.into());
+                    }
+                }
+            } else if cmd[0].starts_with("GEORADIUS") {
+                cmd.extend([
+                    ["STORE", "STOREDIST"][rng.gen_range(0..2)].to_string(),
+                    "dest".into(),
+                ]);
+            }
+        }
+    }
+    cmd
+}
+
+/// A sorted set's members and scores as numbers: Debian's redis-server 7.0 writes scores with
+/// `%.17g`, cairn as Redis 7.2 does, so the texts may differ where the values do not.
+fn scored_members(c: &mut redis::Connection, key: &str) -> Vec<(String, f64)> {
+    redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(c)
+        .unwrap()
+}
+
 /// A script that packs ARGV[3..] with format ARGV[1], then per ARGV[2]: returns the packed
 /// bytes, the format's size, or the packed bytes and everything unpacked from them.
 const STRUCT_SCRIPT: &str = "
@@ -265,5 +430,41 @@ fn bitfield_and_hyperloglog_answer_as_redis_server_does() {
     for key in ["b0", "b1", "b2", "h0", "h1", "h2", "h3"] {
         let get = vec!["GET".to_string(), key.to_string()];
         assert_eq!(run(&mut theirs, &get), run(&mut ours, &get), "{key}");
+    }
+}
+
+#[test]
+fn geo_commands_answer_as_redis_server_does() {
+    let Some(reference) = redis_server() else {
+        return;
+    };
+    let cluster = Cluster::start(3, &[]);
+    let mut ours = cluster.node(cluster.follower()).conn();
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}", reference.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4326);
+    let mut found = 0;
+    for _ in 0..1500 {
+        let cmd = geo_cmd(&mut rng);
+        let (a, b) = (run(&mut theirs, &cmd), run(&mut ours, &cmd));
+        if cmd[0].starts_with("GEO")
+            && matches!(&b, Ok(redis::Value::Array(items)) if items.len() > 1)
+        {
+            found += 1;
+        }
+        assert_eq!(a, b, "{cmd:?}");
+        if cmd.iter().any(|a| a == "dest") {
+            let stored = scored_members(&mut theirs, "dest");
+            assert_eq!(stored, scored_members(&mut ours, "dest"), "{cmd:?}");
+        }
+    }
+    // The searches must have found something for the comparison to mean anything.
+    assert!(found > 100, "only {found} replies with several items");
+    for key in ["g0", "g1"] {
+        let theirs = scored_members(&mut theirs, key);
+        assert!(theirs.len() > 20, "{key} holds {} points", theirs.len());
+        assert_eq!(theirs, scored_members(&mut ours, key), "{key}");
     }
 }

@@ -40,6 +40,10 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A double in RESP3, a bulk string in RESP2.
     Double(f64),
+    /// A double written as Redis's `addReplyHumanLongDouble` writes it (`%.17Lf` without
+    /// trailing zeros, see [`human_double`]): a double in RESP3, a bulk string in RESP2. The
+    /// geo commands' coordinates.
+    HumanDouble(f64),
     /// A boolean in RESP3, the integer 1 or 0 in RESP2.
     Bool(bool),
     /// A verbatim string (`=txt:`) in RESP3, a bulk string in RESP2.
@@ -131,6 +135,9 @@ impl Reply {
             Reply::Double(d) => {
                 out.extend_from_slice(format!(",{}\r\n", format_double(*d)).as_bytes())
             }
+            Reply::HumanDouble(d) => {
+                out.extend_from_slice(format!(",{}\r\n", human_double(*d)).as_bytes())
+            }
             Reply::Array(list) => items(out, '*', list),
             Reply::Set(list) => items(out, '~', list),
             Reply::Push(list) => items(out, '>', list),
@@ -196,6 +203,7 @@ impl Reply {
                     .collect(),
             ),
             Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(*d))),
+            Reply::HumanDouble(d) => Frame2::BulkString(Bytes::from(human_double(*d))),
             Reply::Bool(b) => Frame2::Integer(i64::from(*b)),
             Reply::Verbatim(s) => Frame2::BulkString(Bytes::from(s.clone())),
         }
@@ -234,6 +242,7 @@ impl Reply {
             Reply::Nil
             | Reply::NilArray
             | Reply::Double(_)
+            | Reply::HumanDouble(_)
             | Reply::Array(_)
             | Reply::Set(_)
             | Reply::Push(_)
@@ -246,6 +255,12 @@ impl Reply {
 /// A simple string or error must be one line: CR and LF would break the framing.
 fn sanitize_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
+}
+
+/// A double as Redis's `addReplyHumanLongDouble` writes it: the value widened to `long
+/// double` and printed with `%.17Lf`, trailing zeros removed (`13.36138933897018433`).
+pub fn human_double(d: f64) -> String {
+    crate::long_double::LongDouble::from_f64(d).to_human_string()
 }
 
 /// Formats a double as Redis 7.2 does in replies (`d2string`): `inf`, `-inf`, `nan`, `0` and

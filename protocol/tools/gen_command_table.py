@@ -23,6 +23,9 @@ COMMANDS = [
     "setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro",
     # hyperloglog
     "pfadd", "pfcount", "pfmerge", "pfdebug",
+    # geo
+    "geoadd", "geopos", "geohash", "geodist", "geosearch", "geosearchstore", "georadius",
+    "georadius_ro", "georadiusbymember", "georadiusbymember_ro",
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
+use cairn_protocol::command::geo::{GeoCenter, GeoQuery, GeoShape, GeoSort, GeoUnit};
 use cairn_protocol::command::{
     BitFieldKind, BitFieldOp, BitOp, ExpireCondition, Expiry, ListEnd, Overflow, ScoreBound,
     ScriptRef, SetCondition, SetOp, SetTtl, ZAggregate, ZCompare, ZRange, ZRangeBy,
@@ -32,7 +33,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..47) {
+    let cmd = match rng.gen_range(0..49) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -313,6 +314,47 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                     overflow: [Overflow::Wrap, Overflow::Sat, Overflow::Fail][rng.gen_range(0..3)],
                 })
                 .collect(),
+        },
+        // Geo sets: points near one another so that searches find some, stored by hash and
+        // by distance (libm's trigonometry must agree on every replica).
+        46 => WriteCommand::GeoAdd {
+            key,
+            condition: [None, Some(SetCondition::Nx), Some(SetCondition::Xx)][rng.gen_range(0..3)],
+            ch: rng.gen(),
+            points: (0..rng.gen_range(1..4))
+                .map(|_| {
+                    let lon = 13.0 + rng.gen_range(-0.5..0.5);
+                    let lat = 38.0 + rng.gen_range(-0.5..0.5);
+                    (lon, lat, field(rng))
+                })
+                .collect(),
+        },
+        47 => WriteCommand::GeoSearchStore {
+            destination: key,
+            key: other(rng),
+            query: GeoQuery {
+                center: if rng.gen_bool(0.5) {
+                    GeoCenter::Member(field(rng))
+                } else {
+                    GeoCenter::LonLat(13.0, 38.0)
+                },
+                shape: if rng.gen_bool(0.5) {
+                    GeoShape::Radius(rng.gen_range(1.0..80.0))
+                } else {
+                    GeoShape::Box {
+                        width: rng.gen_range(1.0..80.0),
+                        height: rng.gen_range(1.0..80.0),
+                    }
+                },
+                unit: [GeoUnit::Kilometers, GeoUnit::Miles][rng.gen_range(0..2)],
+                sort: [GeoSort::Unsorted, GeoSort::Asc, GeoSort::Desc][rng.gen_range(0..3)],
+                count: [None, Some(2)][rng.gen_range(0..2)],
+                any: false,
+                with_coord: false,
+                with_dist: false,
+                with_hash: false,
+            },
+            store_dist: rng.gen(),
         },
         _ => WriteCommand::SetRange {
             key,

@@ -12,6 +12,7 @@
 //! The on-disk encoding of [`WriteCommand`] is part of the log format: add new variants at the
 //! end of an enum, never reorder or remove one.
 
+pub mod geo;
 pub(crate) mod parse;
 pub mod table;
 
@@ -433,6 +434,22 @@ pub enum WriteCommand {
         key: Bytes,
         ops: Vec<BitFieldOp>,
     },
+    /// GEOADD key [NX|XX] [CH] longitude latitude member ...: ZADD with each point's 52-bit
+    /// geohash as its score. Coordinates are checked to be in range when parsed.
+    GeoAdd {
+        key: Bytes,
+        condition: Option<SetCondition>,
+        ch: bool,
+        points: Vec<(f64, f64, Bytes)>,
+    },
+    /// GEOSEARCHSTORE, and GEORADIUS / GEORADIUSBYMEMBER with STORE or STOREDIST: the members
+    /// found replace `destination` (scored by geohash, or by distance in the query's unit).
+    GeoSearchStore {
+        destination: Bytes,
+        key: Bytes,
+        query: geo::GeoQuery,
+        store_dist: bool,
+    },
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -675,7 +692,10 @@ impl WriteCommand {
             | W::PfAdd { key, .. }
             | W::PfDebugToDense { key }
             | W::BitField { key, .. } => Some(key),
-            W::PfMerge { destination, .. } => Some(destination),
+            W::PfMerge { destination, .. } | W::GeoSearchStore { destination, .. } => {
+                Some(destination)
+            }
+            W::GeoAdd { key, .. } => Some(key),
             W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
@@ -958,6 +978,28 @@ pub enum ReadCommand {
     BitField {
         key: Bytes,
         ops: Vec<BitFieldOp>,
+    },
+    /// GEOPOS key member ...
+    GeoPos {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    /// GEOHASH key member ...
+    GeoHash {
+        key: Bytes,
+        members: Vec<Bytes>,
+    },
+    /// GEODIST key member1 member2 [unit]
+    GeoDist {
+        key: Bytes,
+        a: Bytes,
+        b: Bytes,
+        unit: geo::GeoUnit,
+    },
+    /// GEOSEARCH, and GEORADIUS / GEORADIUSBYMEMBER (and their _RO forms) without STORE.
+    GeoSearch {
+        key: Bytes,
+        query: geo::GeoQuery,
     },
 }
 

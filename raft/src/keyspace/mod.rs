@@ -11,6 +11,7 @@ mod bitfield;
 mod bits;
 pub mod dump;
 mod exec;
+mod geo;
 mod hash;
 pub mod hll;
 mod keys;
@@ -242,6 +243,18 @@ impl Ctx<'_> {
                 sources,
             } => self.pfmerge(destination, sources),
             W::PfDebugToDense { key } => self.pfdebug_todense(key),
+            W::GeoAdd {
+                key,
+                condition,
+                ch,
+                points,
+            } => self.geoadd(key, *condition, *ch, points),
+            W::GeoSearchStore {
+                destination,
+                key,
+                query,
+                store_dist,
+            } => self.geosearchstore(destination, key, query, *store_dist),
             W::BitField { key, ops } => self.bitfield(key, ops),
             W::BitOp {
                 op,

@@ -168,6 +168,10 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
             let values: Vec<_> = keys.iter().map(|k| live(k)).collect();
             super::hll::pfcount(&values)
         }
+        ReadCommand::GeoPos { key, .. }
+        | ReadCommand::GeoHash { key, .. }
+        | ReadCommand::GeoDist { key, .. }
+        | ReadCommand::GeoSearch { key, .. } => super::geo::read(cmd, live(key)),
         ReadCommand::PfDebug { sub, key } => super::hll::pfdebug(sub, live(key)),
         ReadCommand::BitField { key, ops } => super::bitfield::bitfield_get(live(key), ops),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key), *range),

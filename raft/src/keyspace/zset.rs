@@ -20,7 +20,7 @@ use crate::error::Result;
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 
 /// The sorted set in `value` (empty for no value), or the WRONGTYPE reply.
-fn zset_of(value: Option<&StoredValue>) -> std::result::Result<Arc<ZSetValue>, Reply> {
+pub(super) fn zset_of(value: Option<&StoredValue>) -> std::result::Result<Arc<ZSetValue>, Reply> {
     match value.map(|v| &v.data) {
         None => Ok(Arc::default()),
         Some(Data::ZSet(z)) => Ok(z.clone()),

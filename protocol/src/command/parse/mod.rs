@@ -13,6 +13,7 @@
 mod bits;
 mod blocking;
 mod client;
+mod geo;
 mod hashes;
 mod hll;
 mod keys;
@@ -76,6 +77,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("string", name) => strings::parse(name, args),
         ("bitmap", name) => bits::parse(name, args),
         ("hyperloglog", name) => hll::parse(name, args),
+        ("geo", name) => geo::parse(name, args),
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),

@@ -2,7 +2,7 @@
 //! after `redis.setresp(3)`).
 
 use bytes::Bytes;
-use cairn_protocol::reply::format_double;
+use cairn_protocol::reply::{format_double, human_double};
 use cairn_protocol::Reply;
 use mlua::{Lua, Table, Value};
 
@@ -58,6 +58,8 @@ pub fn to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
         Reply::Set(items) => array(&mut items.iter()),
         Reply::Double(d) if resp3 => single("double", Value::Number(*d)),
         Reply::Double(d) => string(format_double(*d).as_bytes()),
+        Reply::HumanDouble(d) if resp3 => single("double", Value::Number(*d)),
+        Reply::HumanDouble(d) => string(human_double(*d).as_bytes()),
         Reply::Bool(b) if resp3 => Ok(Value::Boolean(*b)),
         Reply::Bool(b) => Ok(Value::Number(if *b { 1.0 } else { 0.0 })),
         Reply::Verbatim(s) if resp3 => {
