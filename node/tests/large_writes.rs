@@ -2,7 +2,9 @@
 //! write too large to replicate within a heartbeat is refused up front with a clear error.
 //! Method: a follower takes pipelined batches of 4 KiB values (log entries far larger than
 //! one AppendEntries call may carry, so replication ships them in parts); every node must
-//! hold every value and the leader must not change. Then a node with a small
+//! hold every value and the leader must not change. Likewise for a stream of single commands
+//! of a megabyte each (20,000-member ZADDs, which also were quadratic to apply). Then a node
+//! with a small
 //! `--max-write-bytes` refuses one oversized SET inside a pipeline and serves the rest.
 #![allow(clippy::unwrap_used)]
 
@@ -40,6 +42,32 @@ fn pipelined_large_batches_replicate_in_parts() {
         cluster.leader(),
         leader,
         "the load must not cost an election"
+    );
+}
+
+#[test]
+fn megabyte_commands_do_not_cost_an_election() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader();
+    let mut c = cluster.node(cluster.follower()).conn();
+    for round in 0..12 {
+        let _: () = c.del("big").unwrap();
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg("big");
+        for i in 0..20_000u32 {
+            // Distinct scores and members of about 50 bytes in all per pair.
+            zadd.arg(f64::from(i) * 1.000_001 + f64::from(round))
+                .arg(format!("member-{round}-{i:08}-padding-padding"));
+        }
+        let added: u64 = zadd.query(&mut c).unwrap();
+        assert_eq!(added, 20_000);
+    }
+    let card: u64 = c.zcard("big").unwrap();
+    assert_eq!(card, 20_000);
+    assert_eq!(
+        cluster.leader(),
+        leader,
+        "megabyte writes must not cost an election"
     );
 }
 

@@ -4,6 +4,7 @@
 //! score, equal scores by member bytes. A sorted set that loses its last member is deleted,
 //! as in Redis.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -151,15 +152,16 @@ impl Ctx<'_> {
             Ok(z) => z,
         };
         // Decide every change first (an INCR to NaN refuses the whole command), then apply.
+        // `pending` holds each member's latest decided score, so a member named twice sees
+        // its first change, in O(1): the command stays O(M log N) as Redis documents.
         let mut changes: Vec<(Bytes, f64)> = Vec::new();
+        let mut pending: HashMap<&Bytes, f64> = HashMap::new();
         let (mut added, mut updated) = (0, 0);
         let mut incr_reply = Reply::Nil;
         for (score, member) in pairs {
-            let existing = changes
-                .iter()
-                .rev()
-                .find(|(m, _)| m == member)
-                .map(|(_, s)| *s)
+            let existing = pending
+                .get(member)
+                .copied()
                 .or_else(|| current.score(member));
             match existing {
                 Some(old) => {
@@ -180,6 +182,7 @@ impl Ctx<'_> {
                     }
                     if new != old {
                         changes.push((member.clone(), new));
+                        pending.insert(member, new);
                         updated += 1;
                     }
                     incr_reply = Reply::Double(new);
@@ -189,6 +192,7 @@ impl Ctx<'_> {
                         continue;
                     }
                     changes.push((member.clone(), *score));
+                    pending.insert(member, *score);
                     added += 1;
                     incr_reply = Reply::Double(*score);
                 }
