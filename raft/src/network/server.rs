@@ -4,7 +4,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
-use openraft::raft::{AppendEntriesResponse, VoteRequest, VoteResponse};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response as TonicResponse, Status};
 
@@ -16,7 +16,7 @@ use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
 use crate::proposer::Proposer;
 use crate::store::StateMachine;
-use crate::types::{NodeId, NodeInfo, OpKind, Raft};
+use crate::types::{NodeId, NodeInfo, OpKind, Raft, TypeConfig};
 
 /// A node's view of the cluster, as answered to the `Status` RPC.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,7 +179,15 @@ impl Peer for PeerService {
         &self,
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
-        let rpc = open(req.get_ref()).map_err(bad_request)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = open(req.get_ref()).map_err(bad_request)?;
+        // The leader this node follows (or a newer one) is heard from when its append
+        // arrives, not only when raft has stored it: a large entry can take longer to store
+        // than the leader waits for an answer (one heartbeat interval), and the leader then
+        // sends it again, alive all along. Counting only completed appends made followers
+        // stand for election under a stream of megabyte writes.
+        if rpc.vote >= self.raft.metrics().borrow().vote {
+            self.elections.heard_from_leader();
+        }
         let result = self.raft.append_entries(rpc).await;
         if matches!(&result, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
             self.elections.heard_from_leader();
