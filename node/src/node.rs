@@ -301,6 +301,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         disk: store.disk.clone(),
         config: cfg,
     });
+    crate::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
     node.slowlog.configure(&node);
     node.latency.configure(&node);
     node.reads.start(node.clone());

@@ -7,6 +7,9 @@
 //! [`PEER_TIMEOUT`], so a cluster answers as one Redis would. PUBSUB CHANNELS / NUMSUB /
 //! NUMPAT describe this node's subscribers, as in Redis Cluster.
 //!
+//! Keyspace notifications are published on every node from its own applies
+//! ([`publish_key_events`]), never sent between nodes: each replica raises the same events.
+//!
 //! Each subscribed connection has a bounded queue of messages. A subscriber that lets
 //! [`QUEUE_MAX`] messages pile up is disconnected, as Redis disconnects a pub/sub client past
 //! its output buffer limit, so a slow reader never holds memory without bound.
@@ -27,6 +30,35 @@ use crate::node::Node;
 pub const QUEUE_MAX: usize = 8192;
 /// How long PUBLISH waits for a peer to deliver and count.
 const PEER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Publishes each batch of keyspace events this node applies to its own subscribers, in
+/// the order they were raised.
+pub fn publish_key_events(
+    hub: Arc<Hub>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<Vec<cairn_raft::keyspace::notify::KeyEvent>>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(batch) => {
+                    for event in batch.iter() {
+                        for (channel, message) in event.messages() {
+                            hub.deliver(&channel, &message);
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(lost)) => {
+                    tracing::warn!(
+                        batches = lost,
+                        "keyspace events lost: the publisher fell behind"
+                    );
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
 
 /// One subscribed connection, as the hub sees it.
 #[derive(Clone)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use cairn_protocol::glob::glob_match;
+use cairn_raft::keyspace::notify;
 use cairn_raft::types::ReplicatedSettings;
 
 use crate::config::ServeConfig;
@@ -19,6 +20,8 @@ enum Kind {
     Bool,
     Enum(&'static [&'static str]),
     Text,
+    /// `notify-keyspace-events`: event class characters, shown normalized (`KA` as `AK`).
+    Events,
     Immutable,
 }
 
@@ -78,7 +81,7 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("maxmemory", Kind::Memory, "0"),
     ("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     ("maxmemory-samples", Kind::Int, "5"),
-    ("notify-keyspace-events", Kind::Text, ""),
+    ("notify-keyspace-events", Kind::Events, ""),
     ("port", Kind::Immutable, "6379"),
     ("proto-max-bulk-len", Kind::Immutable, "536870912"),
     ("requirepass", Kind::Text, ""),
@@ -109,6 +112,8 @@ const REPLICATED: &[&str] = &[
     "maxmemory-samples",
     "lfu-log-factor",
     "lfu-decay-time",
+    // Events are raised where writes apply: every replica raises the same ones.
+    "notify-keyspace-events",
 ];
 
 pub fn is_replicated(name: &str) -> bool {
@@ -205,7 +210,13 @@ impl Settings {
                     Some(r) if is_replicated(n) => r,
                     _ => v,
                 };
-                ((*n).to_string(), v.clone())
+                let shown = match kind_of(n) {
+                    Some((_, Kind::Events)) => {
+                        notify::parse_flags(v).map_or_else(String::new, notify::flags_text)
+                    }
+                    _ => v.clone(),
+                };
+                ((*n).to_string(), shown)
             })
             .collect()
     }
@@ -266,6 +277,10 @@ impl Settings {
                     v
                 }
                 Kind::Text => value.clone(),
+                // Kept as given ("KEAn" keeps its `n`, which the shown form "AKE" drops).
+                Kind::Events => notify::parse_flags(value)
+                    .map(|_| value.clone())
+                    .ok_or_else(|| fail("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?,
             };
             checked.push((canonical, value));
         }

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod backup;
+pub mod reference;
 
 use std::fs::File;
 use std::net::TcpListener;

@@ -17,6 +17,7 @@ pub mod hll;
 mod keys;
 mod lcs;
 mod list;
+pub mod notify;
 pub mod once;
 mod random;
 mod read;
@@ -56,6 +57,12 @@ pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> 
     state
         .replies
         .forget_before(op.now_ms.saturating_sub(once::REPLY_KEPT_MS));
+    // Read per entry: a CONFIG SET of the setting applies from the next entry on.
+    state.notify.flags = state
+        .settings
+        .get(notify::SETTING)
+        .and_then(|text| notify::parse_flags(text))
+        .unwrap_or(0);
     op.ops
         .iter()
         .map(|kind| apply_one(state, index, kind, op.now_ms))
@@ -63,6 +70,7 @@ pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> 
 }
 
 fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<Reply> {
+    state.notify.changes.clear();
     fn ctx(state: &mut State, db: u8, now: u64, stamp: u64) -> Ctx<'_> {
         Ctx {
             state,
@@ -83,7 +91,7 @@ fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<R
             let mut removed = 0;
             for key in keys {
                 if c.get(key).is_some_and(|v| v.is_expired(now)) {
-                    c.delete(key);
+                    c.expire_now(key);
                     removed += 1;
                 }
             }
@@ -104,7 +112,16 @@ fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<R
         }
         OpKind::Evict { db, keys } => {
             let mut c = ctx(state, *db, now, index);
-            let removed = keys.iter().filter(|key| c.delete(key)).count();
+            let removed = keys
+                .iter()
+                .filter(|key| {
+                    let gone = c.delete(key);
+                    if gone {
+                        c.state.notify.raise(notify::EVICTED, "evicted", *db, key);
+                    }
+                    gone
+                })
+                .count();
             Ok(Reply::Integer(removed as i64))
         }
     }
@@ -121,7 +138,20 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Runs one write command and raises its keyspace events.
     fn command(&mut self, cmd: &cairn_protocol::WriteCommand) -> Result<Reply> {
+        if !self.state.notify.on() {
+            return self.run(cmd);
+        }
+        // Commands nest (scripts, transactions): each raises events for its own changes.
+        let mark = self.state.notify.changes.len();
+        let reply = self.run(cmd)?;
+        let changes = self.state.notify.changes.split_off(mark);
+        notify::command_events(&mut self.state.notify, self.db, cmd, &changes);
+        Ok(reply)
+    }
+
+    fn run(&mut self, cmd: &cairn_protocol::WriteCommand) -> Result<Reply> {
         use cairn_protocol::WriteCommand as W;
         match cmd {
             W::Set {
@@ -322,15 +352,36 @@ impl Ctx<'_> {
     /// [`Ctx::live`] without the clone.
     pub fn live_ref(&mut self, key: &[u8]) -> Option<&StoredValue> {
         if self.get(key).is_some_and(|v| v.is_expired(self.now)) {
-            self.delete(key);
+            self.expire_now(key);
             return None;
         }
         self.get(key)
     }
 
+    /// Deletes an expired key: not a change by the command that found it, but an "expired"
+    /// event of its own.
+    pub(crate) fn expire_now(&mut self, key: &[u8]) {
+        let db = self.db;
+        if self.db_mut(db).remove(db, key).is_some() {
+            self.state.stamp_delete(db, key, self.stamp);
+            self.state.notify.raise(notify::EXPIRED, "expired", db, key);
+        }
+    }
+
     /// Stores `value` at `key` in database `db`, stamped with this entry's version.
-    pub fn put_in(&mut self, db: u8, key: &[u8], mut value: StoredValue) {
+    pub fn put_in(&mut self, db: u8, key: &[u8], value: StoredValue) {
+        self.store(db, key, value, true);
+    }
+
+    /// Stores `value`; a key that `may_be_new` and was absent counts as created ("new").
+    fn store(&mut self, db: u8, key: &[u8], mut value: StoredValue, may_be_new: bool) {
         value.version = self.stamp;
+        if self.state.notify.on() {
+            if may_be_new && self.state.get(db, key).is_none() {
+                self.state.notify.changed(db, key, notify::Change::Created);
+            }
+            self.state.notify.changed(db, key, notify::Change::Written);
+        }
         self.db_mut(db).put(db, key, value);
     }
 
@@ -344,6 +395,7 @@ impl Ctx<'_> {
         let removed = self.db_mut(db).remove(db, key).is_some();
         if removed {
             self.state.stamp_delete(db, key, self.stamp);
+            self.state.notify.changed(db, key, notify::Change::Deleted);
         }
         removed
     }
@@ -355,10 +407,17 @@ impl Ctx<'_> {
 
     /// Stores a collection value, or deletes the key when the collection is empty.
     pub(crate) fn put_or_delete(&mut self, key: &[u8], value: StoredValue) {
+        self.put_or_delete_as(key, value, true);
+    }
+
+    fn put_or_delete_as(&mut self, key: &[u8], value: StoredValue, may_be_new: bool) {
         if value.data.is_empty_collection() {
-            self.delete(key);
+            if self.delete(key) {
+                let db = self.db;
+                self.state.notify.changed(db, key, notify::Change::Emptied);
+            }
         } else {
-            self.put(key, value);
+            self.store(self.db, key, value, may_be_new);
         }
     }
 
@@ -376,17 +435,23 @@ impl Ctx<'_> {
         f: impl FnOnce(&mut StoredValue) -> T,
     ) -> std::result::Result<Option<T>, Reply> {
         let db = self.db;
-        let mut value = match self.live_ref(key) {
+        let (mut value, existed) = match self.live_ref(key) {
             Some(v) if !kind.matches(&v.data) => return Err(Reply::error(WRONGTYPE)),
             Some(_) => match self.db_mut(db).remove(db, key) {
-                Some(v) => v,
+                Some(v) => (v, true),
                 None => return Ok(None),
             },
-            None if create => StoredValue::new(kind.empty(), None),
+            None if create => (StoredValue::new(kind.empty(), None), false),
             None => return Ok(None),
         };
         let out = f(&mut value);
-        self.put_or_delete(key, value);
+        if existed && value.data.is_empty_collection() {
+            // Taken out above: what remains of the deletion is its stamp and its change.
+            self.state.stamp_delete(db, key, self.stamp);
+            self.state.notify.changed(db, key, notify::Change::Emptied);
+        } else {
+            self.put_or_delete_as(key, value, !existed);
+        }
         Ok(Some(out))
     }
 }

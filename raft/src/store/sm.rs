@@ -27,6 +27,7 @@ use super::image::{self, Frozen};
 use super::view::Keyspace;
 use crate::error::{Error, Result};
 use crate::keyspace;
+use crate::keyspace::notify::KeyEvent;
 use crate::keyspace::State;
 use crate::types::{
     Entry, LogId, OpKind, ReplicatedSettings, Response, Snapshot, SnapshotMeta, StorageError,
@@ -36,6 +37,8 @@ use crate::types::{
 const INCOMING: &str = "incoming.snap.tmp";
 /// Consistency-check results a replica keeps (index, digest), newest last.
 const CHECKS_KEPT: usize = 16;
+/// Applied batches of keyspace events the node's publisher may fall behind by.
+const KEY_EVENT_BATCHES: usize = 4096;
 /// The sled tree of the catalogue, and its keys.
 const META_TREE: &str = "meta";
 const META_SNAPSHOT: &str = "snapshot";
@@ -96,6 +99,9 @@ pub(super) struct Shared {
     snap_dir: PathBuf,
     /// Counts applied batches and snapshot installs: blocked clients wake on it.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Each applied batch's keyspace events, for the node to publish. Bounded: a publisher
+    /// that falls [`KEY_EVENT_BATCHES`] batches behind loses the oldest (and says so).
+    key_events: tokio::sync::broadcast::Sender<Arc<Vec<KeyEvent>>>,
     /// Mirrors of the ACL users and settings, read per command without the state lock.
     acl: RwLock<Arc<Users>>,
     settings: RwLock<Arc<ReplicatedSettings>>,
@@ -199,6 +205,7 @@ impl StateMachine {
             meta,
             snap_dir,
             changes: tokio::sync::watch::Sender::new(0),
+            key_events: tokio::sync::broadcast::Sender::new(KEY_EVENT_BATCHES),
             acl: RwLock::default(),
             settings: RwLock::default(),
             checks: std::sync::Mutex::new(checks),
@@ -213,6 +220,11 @@ impl StateMachine {
     /// installed), so a blocked client can look again instead of polling.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
+    }
+
+    /// Keyspace events, one batch per applied batch that raised any.
+    pub fn key_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<KeyEvent>>> {
+        self.shared.key_events.subscribe()
     }
 
     /// The ACL users as last applied (empty: only Redis's default user, never changed).
@@ -359,8 +371,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut checks = Vec::new();
         let mut acl_changed = false;
         let mut settings_changed = false;
-        {
+        let events = {
             let mut state = self.shared.write();
+            // Events raised outside a batch (a replay at start) have nobody to go to.
+            state.notify.events.clear();
             for entry in entries {
                 let reply = match &entry.payload {
                     EntryPayload::Blank => Vec::new(),
@@ -392,6 +406,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 replies.push(Response(reply));
             }
             self.shared.mirror(&state, acl_changed, settings_changed);
+            std::mem::take(&mut state.notify.events)
+        };
+        if !events.is_empty() {
+            // No receiver (nobody subscribed to a node that is starting) is not an error.
+            let _ = self.shared.key_events.send(Arc::new(events));
         }
         if !checks.is_empty() {
             self.note_checks(checks);

@@ -101,7 +101,7 @@ fn geoadd(key: &Bytes, rest: &[Bytes]) -> Result<WriteCommand> {
         at += 1;
     }
     let triples = &rest[at..];
-    if triples.is_empty() || triples.len() % 3 != 0 || (nx && xx) {
+    if triples.is_empty() || !triples.len().is_multiple_of(3) || (nx && xx) {
         return Err(CommandError::Syntax);
     }
     let mut points = Vec::with_capacity(triples.len() / 3);

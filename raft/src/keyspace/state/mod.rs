@@ -60,6 +60,9 @@ pub struct State {
     pub stamps: Vec<Vec<u64>>,
     pub applied: Option<LogId>,
     pub membership: StoredMembership,
+    /// Keyspace events raised while applying, taken by the store after each batch: not
+    /// state (never in an image or a digest).
+    pub notify: crate::keyspace::notify::Notifications,
 }
 
 impl Default for State {
@@ -74,6 +77,7 @@ impl Default for State {
             stamps: vec![Vec::new(); usize::from(DATABASES)],
             applied: None,
             membership: StoredMembership::default(),
+            notify: Default::default(),
         }
     }
 }
