@@ -149,6 +149,22 @@ fn watch_aborts_exec_after_a_write_on_another_node() {
         aborted.is_none(),
         "EXEC must abort after absent -> v -> absent"
     );
+    // Likewise when the key is a collection that a pop empties (and so deletes).
+    redis::cmd("WATCH")
+        .arg("fresh-list")
+        .query::<()>(&mut mine)
+        .unwrap();
+    let _: i64 = other.rpush("fresh-list", "x").unwrap();
+    let _: Option<String> = other.lpop("fresh-list", None).unwrap();
+    let aborted: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("fresh-list", "mine")
+        .query(&mut mine)
+        .unwrap();
+    assert!(
+        aborted.is_none(),
+        "EXEC must abort after absent -> [x] -> emptied"
+    );
     // Untouched, a missing watched key lets EXEC through.
     redis::cmd("WATCH")
         .arg("fresh")
