@@ -46,6 +46,7 @@ const COMMANDS: &[&str] = &[
     "sunionstore s4 s3",
     "geoadd g 13 38 p",
     "geosearchstore g2 g fromlonlat 13 38 byradius 10 km",
+    "georadius g 13 38 10 km store g3",
     "setbit bits 3 1",
     "pfadd hl a",
     "getdel c",

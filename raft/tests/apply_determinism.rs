@@ -355,6 +355,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
                 with_hash: false,
             },
             store_dist: rng.gen(),
+            georadius: rng.gen(),
         },
         _ => WriteCommand::SetRange {
             key,

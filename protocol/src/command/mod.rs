@@ -449,6 +449,8 @@ pub enum WriteCommand {
         key: Bytes,
         query: geo::GeoQuery,
         store_dist: bool,
+        /// Named GEORADIUS(BYMEMBER) ... STORE: its keyspace event is `georadiusstore`.
+        georadius: bool,
     },
 }
 

@@ -284,6 +284,7 @@ impl Ctx<'_> {
                 key,
                 query,
                 store_dist,
+                ..
             } => self.geosearchstore(destination, key, query, *store_dist),
             W::BitField { key, ops } => self.bitfield(key, ops),
             W::BitOp {

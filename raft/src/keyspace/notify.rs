@@ -330,7 +330,18 @@ pub fn command_events(
         W::PfAdd { key, .. } => r.on(STRING, "pfadd", key),
         W::PfMerge { destination, .. } => r.on(STRING, "pfadd", destination),
         W::GeoAdd { key, .. } => r.on(ZSET, "zadd", key),
-        W::GeoSearchStore { destination, .. } => r.store(ZSET, "geosearchstore", destination),
+        W::GeoSearchStore {
+            destination,
+            georadius,
+            ..
+        } => {
+            let name = if *georadius {
+                "georadiusstore"
+            } else {
+                "geosearchstore"
+            };
+            r.store(ZSET, name, destination);
+        }
         // Scripts and transactions raise their commands' events; the rest change no key.
         W::FlushDb
         | W::FlushAll

@@ -255,12 +255,14 @@ fn search(
             key,
             query,
             store_dist,
+            georadius: false,
         }),
         (_, Some((destination, store_dist))) => Command::Write(WriteCommand::GeoSearchStore {
             destination,
             key,
             query,
             store_dist,
+            georadius: true,
         }),
         _ => Command::Read(ReadCommand::GeoSearch { key, query }),
     })
