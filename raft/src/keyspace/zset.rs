@@ -636,6 +636,27 @@ mod tests {
                 int(0),
             ]
         );
+        // Mixed scores: members compared in score order, as Redis walks its list
+        // (redis-server 7.0.15 gives these answers).
+        let mut t = State::default();
+        exec(&mut t, "zadd m 1 a 2 b 3 c 4 d");
+        assert_eq!(
+            script(
+                &mut t,
+                &[
+                    "zrange m [b [c bylex",
+                    "zrangestore m2 m [b [c bylex",
+                    "zlexcount m (a +",
+                    "zrevrangebylex m [c (a",
+                ]
+            ),
+            [
+                arr(&["b", "c"]),
+                int(2),
+                int(3),
+                arr(&["c", "b"]),
+            ]
+        );
     }
 
     #[test]

@@ -243,12 +243,38 @@ impl ZSetValue {
         })
     }
 
-    /// How many elements sort before `member` (`inclusive`: up to and including it) at the
-    /// score of the lowest element: a lex range, meaningful when every score is equal.
+    /// How many elements, in score order, come before the first whose member is at least
+    /// `member` (`inclusive`: more than it): the start or end of a lex range. A lex range is
+    /// meant for a set whose scores are all equal, where this is a search of the tree; with
+    /// mixed scores Redis still compares members only while it walks the score order, and so
+    /// does the binary search over positions here (the same answer whenever the members
+    /// happen to be in order, as in Redis's tests).
     pub fn count_lex_below(&self, member: &[u8], inclusive: bool) -> usize {
-        let Some((_, score)) = self.by_rank(0) else {
+        let last = self.len().checked_sub(1).and_then(|i| self.by_rank(i));
+        let (Some((_, score)), Some((_, last))) = (self.by_rank(0), last) else {
             return 0;
         };
+        if score != last {
+            let before = |i: usize| {
+                self.order.get(i).is_some_and(|k| {
+                    if inclusive {
+                        k.member.as_ref() <= member
+                    } else {
+                        k.member.as_ref() < member
+                    }
+                })
+            };
+            let (mut lo, mut hi) = (0, self.len());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if before(mid) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            return lo;
+        }
         let member = if inclusive {
             just_after(member)
         } else {
