@@ -62,6 +62,8 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Time => time_reply(),
         // SAVE waits, so the session runs it (see `Session::run`); never reached here.
         ConnCommand::Save => Reply::error("ERR SAVE is run by the session"),
+        // WAIT waits, so the session runs it (and refuses it inside MULTI); never reached here.
+        ConnCommand::Wait { .. } => Reply::error("ERR WAIT is run by the session"),
         ConnCommand::Shutdown { .. } => Reply::error("ERR SHUTDOWN is run by the session"),
         ConnCommand::BgSave => crate::save::bgsave(&s.node),
         ConnCommand::LastSave => Reply::Integer(crate::save::last_save_unix(&s.node) as i64),

@@ -37,6 +37,7 @@ mod stats;
 mod status;
 mod tls;
 mod transaction;
+mod wait;
 
 /// mimalloc for the whole process: under the keyspace's many small allocations it keeps RSS
 /// closer to the data than glibc's allocator (docs/BENCHMARKS.md measures both).

@@ -466,6 +466,10 @@ impl Session {
                 Ok(Step::Conn(c)) => {
                     let reply = match c {
                         ConnCommand::Save => Some(crate::save::save(&self.node).await),
+                        ConnCommand::Wait {
+                            replicas,
+                            timeout_ms,
+                        } => Some(crate::wait::wait(&self.node, replicas, timeout_ms).await),
                         ConnCommand::Shutdown { save, abort } => self.shutdown(save, abort).await,
                         c => Some(crate::conn::handle(self, c)),
                     };

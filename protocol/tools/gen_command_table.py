@@ -31,7 +31,7 @@ COMMANDS = [
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
     "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move", "dump", "restore",
     "sort", "sort_ro",
-    "object",
+    "object", "wait",
     # hashes
     "hset", "hsetnx", "hget", "hmget", "hmset", "hgetall", "hdel", "hexists", "hlen", "hkeys",
     "hvals", "hincrby", "hincrbyfloat", "hstrlen", "hrandfield", "hscan",

@@ -1212,6 +1212,11 @@ pub enum ConnCommand {
     BgSave,
     /// LASTSAVE: when this node's current snapshot was made (unix seconds).
     LastSave,
+    /// WAIT numreplicas timeout (milliseconds, 0: no limit).
+    Wait {
+        replicas: i64,
+        timeout_ms: u64,
+    },
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stop this node as SIGTERM does (a
     /// leader hands off first). `save`: SAVE builds a snapshot first; NOW and FORCE change
     /// nothing here (there is no save to wait for or skip).

@@ -650,12 +650,7 @@ mod tests {
                     "zrevrangebylex m [c (a",
                 ]
             ),
-            [
-                arr(&["b", "c"]),
-                int(2),
-                int(3),
-                arr(&["c", "b"]),
-            ]
+            [arr(&["b", "c"]), int(2), int(3), arr(&["c", "b"]),]
         );
     }
 

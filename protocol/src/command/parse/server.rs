@@ -53,6 +53,10 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("bgsave", [_, opt]) if opt.eq_ignore_ascii_case(b"schedule") => C::BgSave,
         ("bgsave", _) => return Err(CommandError::Syntax),
         ("lastsave", [_]) => C::LastSave,
+        ("wait", [_, replicas, timeout]) => C::Wait {
+            replicas: int(replicas)?,
+            timeout_ms: wait_timeout(timeout)?,
+        },
         ("shutdown", [_, options @ ..]) => shutdown(options)?,
         ("readonly", [_]) => C::ReadOnly,
         ("readwrite", [_]) => C::ReadWrite,
@@ -255,4 +259,12 @@ fn shutdown(options: &[Bytes]) -> Result<ConnCommand> {
         return Err(CommandError::Syntax);
     }
     Ok(ConnCommand::Shutdown { save, abort })
+}
+
+/// WAIT's timeout in milliseconds, with Redis's errors (`getTimeoutFromObjectOrReply`).
+fn wait_timeout(arg: &[u8]) -> Result<u64> {
+    let ms = parse_i64(arg).ok_or_else(|| {
+        CommandError::Other("ERR timeout is not an integer or out of range".into())
+    })?;
+    u64::try_from(ms).map_err(|_| CommandError::Other("ERR timeout is negative".into()))
 }

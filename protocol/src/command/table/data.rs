@@ -4843,6 +4843,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "wait",
+        arity: 3,
+        flags: &[],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@slow", "@connection"],
+        summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+        since: "3.0.0",
+        group: "generic",
+        complexity: Some("O(1)"),
+        tips: &["request_policy:all_shards", "response_policy:agg_min"],
+        args: &[
+            Arg { name: "numreplicas", kind: "integer", ..ARG },
+            Arg { name: "timeout", kind: "integer", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "watch",
         arity: -2,
         flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
