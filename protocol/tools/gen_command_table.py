@@ -27,7 +27,7 @@ COMMANDS = [
     "geoadd", "geopos", "geohash", "geodist", "geosearch", "geosearchstore", "georadius",
     "georadius_ro", "georadiusbymember", "georadiusbymember_ro",
     # keys
-    "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall",
+    "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall", "swapdb",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
     "persist", "rename", "renamenx", "randomkey", "touch", "copy", "move", "dump", "restore",
     "sort", "sort_ro",

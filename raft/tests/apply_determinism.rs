@@ -33,7 +33,7 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..49) {
+    let cmd = match rng.gen_range(0..50) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -356,6 +356,10 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             },
             store_dist: rng.gen(),
             georadius: rng.gen(),
+        },
+        48 if rng.gen_bool(0.2) => WriteCommand::SwapDb {
+            a: [0, 3][rng.gen_range(0..2)],
+            b: [0, 3, 7][rng.gen_range(0..3)],
         },
         _ => WriteCommand::SetRange {
             key,

@@ -33,6 +33,9 @@ pub enum Command {
     Blocking(BlockingCommand),
 }
 
+/// The number of logical databases, as in Redis (SELECT, MOVE, COPY ... DB, SWAPDB).
+pub const DATABASES: u8 = 16;
+
 /// When a key should expire, as the client said it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expiry {
@@ -452,6 +455,11 @@ pub enum WriteCommand {
         /// Named GEORADIUS(BYMEMBER) ... STORE: its keyspace event is `georadiusstore`.
         georadius: bool,
     },
+    /// SWAPDB index1 index2 (both below [`DATABASES`]).
+    SwapDb {
+        a: u8,
+        b: u8,
+    },
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -709,6 +717,7 @@ impl WriteCommand {
             | W::FCall { keys, .. } => keys.first(),
             W::FlushDb
             | W::FlushAll
+            | W::SwapDb { .. }
             | W::ScriptLoad { .. }
             | W::ScriptFlush
             | W::FunctionLoad { .. }

@@ -46,7 +46,7 @@ use crate::error::Result;
 use crate::types::{OpKind, WriteOp};
 
 /// The number of logical databases, as in Redis.
-pub const DATABASES: u8 = 16;
+pub const DATABASES: u8 = cairn_protocol::command::DATABASES;
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -180,6 +180,10 @@ impl Ctx<'_> {
                 for db in 0..DATABASES {
                     self.clear(db);
                 }
+                Ok(Reply::ok())
+            }
+            W::SwapDb { a, b } => {
+                self.state.swap_dbs(*a, *b, self.stamp);
                 Ok(Reply::ok())
             }
             W::Expire { key, at, condition } => self.expire(key, *at, *condition),
@@ -363,7 +367,7 @@ impl Ctx<'_> {
     /// event of its own.
     pub(crate) fn expire_now(&mut self, key: &[u8]) {
         let db = self.db;
-        if self.db_mut(db).remove(db, key).is_some() {
+        if self.db_mut(db).remove(key).is_some() {
             self.state.stamp_delete(db, key, self.stamp);
             self.state.notify.raise(notify::EXPIRED, "expired", db, key);
         }
@@ -383,7 +387,7 @@ impl Ctx<'_> {
             }
             self.state.notify.changed(db, key, notify::Change::Written);
         }
-        self.db_mut(db).put(db, key, value);
+        self.db_mut(db).put(key, value);
     }
 
     /// Stores `value` at `key` in this database.
@@ -393,7 +397,7 @@ impl Ctx<'_> {
 
     /// Deletes `key` from database `db`; whether it was there.
     pub fn delete_in(&mut self, db: u8, key: &[u8]) -> bool {
-        let removed = self.db_mut(db).remove(db, key).is_some();
+        let removed = self.db_mut(db).remove(key).is_some();
         if removed {
             self.state.stamp_delete(db, key, self.stamp);
             self.state.notify.changed(db, key, notify::Change::Deleted);
@@ -438,7 +442,7 @@ impl Ctx<'_> {
         let db = self.db;
         let (mut value, existed) = match self.live_ref(key) {
             Some(v) if !kind.matches(&v.data) => return Err(Reply::error(WRONGTYPE)),
-            Some(_) => match self.db_mut(db).remove(db, key) {
+            Some(_) => match self.db_mut(db).remove(key) {
                 Some(v) => (v, true),
                 None => return Ok(None),
             },

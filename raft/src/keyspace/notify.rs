@@ -345,6 +345,7 @@ pub fn command_events(
         // Scripts and transactions raise their commands' events; the rest change no key.
         W::FlushDb
         | W::FlushAll
+        | W::SwapDb { .. }
         | W::PfDebugToDense { .. }
         | W::Eval { .. }
         | W::FCall { .. }

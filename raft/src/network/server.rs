@@ -34,12 +34,14 @@ pub struct PeerStatus {
     pub checks: Vec<(u64, u64)>,
 }
 
-/// Marks the log indexes of the checks a node reports: its digests are of this scheme (per
-/// key, from content digests kept by each value; see `keyspace::value::digest`). Nodes of
-/// the versions before it reported bare indexes and digested differently, so during a
-/// rolling upgrade each side finds no comparable record from the other (no answer, which
-/// never makes a majority against a node) instead of a mismatch.
-pub const DIGEST_SCHEME: u64 = 1 << 63;
+/// Marks the log indexes of the checks a node reports: its digests are of this scheme
+/// (scheme 2: per key from content digests kept by each value, see `keyspace::value::digest`,
+/// summed per database and each database's sum placed by its number, so SWAPDB is O(1)).
+/// Scheme 1 (each key's digest included its database number) was marked `1 << 63`, and the
+/// versions before it reported bare indexes: during a rolling upgrade each side finds no
+/// comparable record from the other (no answer, which never makes a majority against a
+/// node) instead of a mismatch.
+pub const DIGEST_SCHEME: u64 = 1 << 62;
 
 pub type ForwardResult = crate::proposer::ProposeResult;
 pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;

@@ -143,7 +143,7 @@ fn load_entry(state: &mut State, k: &[u8], v: &[u8]) -> Result<()> {
             let Some(d) = state.dbs.get_mut(usize::from(db)) else {
                 return Err(corrupt(format!("a key in database {db}")));
             };
-            d.put(db, key, value);
+            d.put(key, value);
             Ok(())
         }
         Some(keys::REPLY) => {
@@ -211,7 +211,7 @@ mod tests {
                 Data::string(format!("v{i}")),
                 (i % 5 == 0).then_some(1_000_000 + u64::from(i)),
             );
-            state.dbs[usize::from(db)].put(db, format!("k{i}").as_bytes(), value);
+            state.dbs[usize::from(db)].put(format!("k{i}").as_bytes(), value);
         }
         state.stamp_delete(1, b"gone", 77);
         state.replies.insert(

@@ -42,7 +42,10 @@ const KEY_EVENT_BATCHES: usize = 4096;
 /// The sled tree of the catalogue, and its keys.
 const META_TREE: &str = "meta";
 const META_SNAPSHOT: &str = "snapshot";
-const META_CHECKS: &str = "checks";
+/// The checks of digest scheme 2 (see `network::DIGEST_SCHEME`); those under `checks` were
+/// of scheme 1 and are dropped when the store opens, never compared.
+const META_CHECKS: &str = "checks2";
+const META_CHECKS_SCHEME_1: &str = "checks";
 
 /// The reply to a Check op: `[index, digest as 16 hex digits]`.
 pub fn check_reply(index: u64, digest: u64) -> Reply {
@@ -182,6 +185,7 @@ impl StateMachine {
                 std::fs::remove_file(entry.path())?;
             }
         }
+        meta.remove(META_CHECKS_SCHEME_1).map_err(sled_err)?;
         let checks = read_meta(&meta, META_CHECKS)?.unwrap_or_default();
         let current: Option<CurrentSnapshot> = read_meta(&meta, META_SNAPSHOT)?;
         let state = match &current {

@@ -7,7 +7,7 @@ use crate::command::{
     AccessHint, Command, CommandError, ExpireCondition, Expiry, ObjectQuery, ReadCommand, SortSpec,
     TtlQuery, WriteCommand, MAX_RELATIVE_EXPIRE_MS,
 };
-use crate::num::parse_u64_cursor;
+use crate::num::{parse_i64, parse_u64_cursor};
 
 /// The type names SCAN's TYPE option accepts (Redis's `obj_type_name`).
 const TYPE_NAMES: [&str; 6] = ["string", "list", "set", "zset", "hash", "stream"];
@@ -59,6 +59,24 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("flushall", [_, options @ ..]) => {
             flush_mode(options)?;
             Write(W::FlushAll)
+        }
+        ("swapdb", [_, a, b]) => {
+            let index = |arg: &[u8], which: &str| {
+                parse_i64(arg)
+                    .filter(|n| i32::try_from(*n).is_ok())
+                    .ok_or_else(|| CommandError::Other(format!("ERR invalid {which} DB index")))
+            };
+            let (a, b) = (index(a, "first")?, index(b, "second")?);
+            let db = |n: i64| {
+                u8::try_from(n)
+                    .ok()
+                    .filter(|d| *d < crate::command::DATABASES)
+                    .ok_or_else(|| CommandError::Other("ERR DB index is out of range".into()))
+            };
+            Write(W::SwapDb {
+                a: db(a)?,
+                b: db(b)?,
+            })
         }
         ("expire" | "pexpire" | "expireat" | "pexpireat", [_, key, when, options @ ..]) => {
             Write(expire(name, key, when, options)?)

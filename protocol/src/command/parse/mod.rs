@@ -87,7 +87,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         // Redis files DBSIZE and the FLUSHes under "server"; they are keyspace commands here.
         // WAIT is filed under "generic" but is answered by the node.
         ("generic", "wait") => server::parse("wait", args),
-        ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall")) => {
+        ("generic", name) | ("server", name @ ("dbsize" | "flushdb" | "flushall" | "swapdb")) => {
             keys::parse(name, args)
         }
         (_, name) => server::parse(name, args),

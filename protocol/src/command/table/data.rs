@@ -4721,6 +4721,24 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         ..BASE
     },
     CommandSpec {
+        name: "swapdb",
+        arity: 3,
+        flags: &["write", "fast"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@keyspace", "@write", "@fast", "@dangerous"],
+        summary: "Swaps two Redis databases.",
+        since: "4.0.0",
+        group: "server",
+        complexity: Some("O(N) where N is the count of clients watching or blocking on keys from both databases."),
+        args: &[
+            Arg { name: "index1", kind: "integer", ..ARG },
+            Arg { name: "index2", kind: "integer", ..ARG },
+        ],
+        ..BASE
+    },
+    CommandSpec {
         name: "time",
         arity: 1,
         flags: &["loading", "stale", "fast"],

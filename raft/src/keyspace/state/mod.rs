@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use cairn_protocol::acl::Users;
 
-use super::value::{entry_bytes, key_digest, StoredValue};
+use super::value::digest::{hash, mix};
+use super::value::{db_key_digest, entry_bytes, StoredValue};
 use super::DATABASES;
 use crate::types::{LogId, ReplicatedSettings, StoredMembership};
 pub use replies::ReplyTable;
@@ -37,7 +38,7 @@ pub struct Db {
     pub expires: BTreeSet<(u64, Bytes)>,
     /// Number of keys.
     pub len: u64,
-    /// Wrapping sum of `key_digest` of every key: the consistency check compares it.
+    /// Wrapping sum of `db_key_digest` of every key: the consistency check compares it.
     pub digest: u64,
     /// Sum of `entry_bytes` of every key: `used_memory`, the same on every replica.
     pub bytes: u64,
@@ -89,8 +90,8 @@ pub fn stamp_bucket(key: &[u8]) -> usize {
 
 impl Db {
     /// Adds (`sign` 1) or removes (-1) a stored value's share of the counters and index.
-    fn account(&mut self, db: u8, key: &[u8], value: &StoredValue, add: bool) {
-        let digest = key_digest(db, key, value);
+    fn account(&mut self, key: &[u8], value: &StoredValue, add: bool) {
+        let digest = db_key_digest(key, value);
         let bytes = entry_bytes(key, value);
         if add {
             self.digest = self.digest.wrapping_add(digest);
@@ -113,18 +114,18 @@ impl Db {
         self.keys.get(key)
     }
 
-    /// Stores a value (database number `db`), replacing any, keeping the counters and index.
-    pub fn put(&mut self, db: u8, key: &[u8], value: StoredValue) {
-        self.account(db, key, &value, true);
+    /// Stores a value, replacing any, keeping the counters and index.
+    pub fn put(&mut self, key: &[u8], value: StoredValue) {
+        self.account(key, &value, true);
         if let Some(old) = self.keys.insert(key, value) {
-            self.account(db, key, &old, false);
+            self.account(key, &old, false);
         }
     }
 
     /// Takes a key's value out, keeping the counters and index.
-    pub fn remove(&mut self, db: u8, key: &[u8]) -> Option<StoredValue> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<StoredValue> {
         let old = self.keys.remove(key)?;
-        self.account(db, key, &old, false);
+        self.account(key, &old, false);
         Some(old)
     }
 }
@@ -156,9 +157,27 @@ impl State {
         }
     }
 
-    /// The whole keyspace's digest: the sum of the databases'.
+    /// The whole keyspace's digest: each database's, placed by its number, summed (digest
+    /// scheme 2: a database's own digest does not depend on its number, so SWAPDB is O(1)).
     pub fn digest(&self) -> u64 {
-        self.dbs.iter().fold(0, |acc, d| acc.wrapping_add(d.digest))
+        (0u64..).zip(&self.dbs).fold(0, |acc, (i, d)| {
+            acc.wrapping_add(mix(hash(i, b"db") ^ d.digest))
+        })
+    }
+
+    /// SWAPDB: databases `a` and `b` trade places, keys, indexes, digests and delete stamps
+    /// alike. Every bucket of both counts as deleted at `index`, so a WATCH of a key missing
+    /// in either sees the swap.
+    pub fn swap_dbs(&mut self, a: u8, b: u8, index: u64) {
+        let (a, b) = (usize::from(a), usize::from(b));
+        if a == b || a >= self.dbs.len() || b >= self.dbs.len() {
+            return;
+        }
+        self.dbs.swap(a, b);
+        self.stamps.swap(a, b);
+        for db in [a, b] {
+            self.stamp_all(db as u8, index);
+        }
     }
 
     /// The dataset size: every database's bytes.
@@ -176,7 +195,7 @@ impl State {
             let computed = d
                 .keys
                 .iter()
-                .fold(0u64, |acc, (k, v)| acc.wrapping_add(key_digest(db, k, v)));
+                .fold(0u64, |acc, (k, v)| acc.wrapping_add(db_key_digest(k, v)));
             if computed != d.digest {
                 bad.push((db, d.digest, computed));
             }

@@ -221,11 +221,27 @@ pub fn entry_bytes(key: &[u8], value: &StoredValue) -> u64 {
         .saturating_add(KEY_OVERHEAD_BYTES)
 }
 
-/// One key's contribution to the keyspace digest: its database, name, type, expiry and
-/// content digest, mixed. The digest of a keyspace is the wrapping sum of its keys', so a
-/// write changes it in O(1). Part of the check protocol between replicas: must never change.
+/// A key with its database, name, type, expiry and content digest, mixed: what WATCH
+/// records of a key (with its version). It was also each key's share of the check digest
+/// until SWAPDB (digest scheme 2, [`db_key_digest`]); WATCH keeps it, because the digests a
+/// node records at WATCH are compared where EXEC applies, on every replica alike, so it must
+/// never change.
 pub fn key_digest(db: u8, key: &[u8], value: &StoredValue) -> u64 {
-    let mut h = digest::hash(u64::from(db), key);
+    entry_digest(digest::hash(u64::from(db), key), value)
+}
+
+/// A key's share of its database's running digest: [`key_digest`] without the database
+/// number, so that SWAPDB swaps two databases' digests with them (the state's digest places
+/// each database's by its number, see `State::digest`).
+pub fn db_key_digest(key: &[u8], value: &StoredValue) -> u64 {
+    entry_digest(digest::hash(DB_FREE_SEED, key), value)
+}
+
+/// The seed of [`db_key_digest`]'s key hash: not a database number.
+const DB_FREE_SEED: u64 = 0x6462_2d66_7265_6521;
+
+fn entry_digest(key_hash: u64, value: &StoredValue) -> u64 {
+    let mut h = key_hash;
     h = digest::mix(h ^ value.data.type_tag());
     h = digest::mix(h ^ value.expire_at_ms().unwrap_or(0));
     digest::mix(h.wrapping_add(value.data.content_digest()))
