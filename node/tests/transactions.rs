@@ -165,6 +165,21 @@ fn watch_aborts_exec_after_a_write_on_another_node() {
         aborted.is_none(),
         "EXEC must abort after absent -> [x] -> emptied"
     );
+    // SMOVE of a member the destination already holds leaves the destination untouched.
+    let _: i64 = other.sadd("src-set", &["a", "b"]).unwrap();
+    let _: i64 = other.sadd("dst-set", "a").unwrap();
+    redis::cmd("WATCH")
+        .arg("dst-set")
+        .query::<()>(&mut mine)
+        .unwrap();
+    let moved: i64 = other.smove("src-set", "dst-set", "a").unwrap();
+    assert_eq!(moved, 1);
+    let ok: Option<(i64,)> = redis::pipe()
+        .atomic()
+        .sadd("dst-set", "c")
+        .query(&mut mine)
+        .unwrap();
+    assert_eq!(ok, Some((1,)), "the destination did not change");
     // Untouched, a missing watched key lets EXEC through.
     redis::cmd("WATCH")
         .arg("fresh")

@@ -164,9 +164,10 @@ impl Ctx<'_> {
             Err(e) => return Ok(e),
             Ok(s) => s,
         };
-        if let Err(e) = self.set_at(dst) {
-            return Ok(e);
-        }
+        let already = match self.set_at(dst) {
+            Err(e) => return Ok(e),
+            Ok(to) => to.contains(member),
+        };
         if !from.contains(member) {
             return Ok(Reply::Integer(0));
         }
@@ -174,15 +175,17 @@ impl Ctx<'_> {
         if src == dst {
             return Ok(Reply::Integer(1));
         }
-        let moved = self
-            .modify(src, Kind::Set, false, |v| {
-                set_mut(v).is_some_and(|s| s.remove(member))
-            })
-            .and_then(|_| {
-                self.modify(dst, Kind::Set, true, |v| {
-                    set_mut(v).map(|s| s.insert(member.clone()))
-                })
-            });
+        let removed = self.modify(src, Kind::Set, false, |v| {
+            set_mut(v).is_some_and(|s| s.remove(member))
+        });
+        // A destination that already holds the member is not written (nor its WATCH touched).
+        let moved = match removed {
+            Ok(_) if already => Ok(None),
+            Ok(_) => self.modify(dst, Kind::Set, true, |v| {
+                set_mut(v).map(|s| s.insert(member.clone()))
+            }),
+            Err(e) => Err(e),
+        };
         Ok(match moved {
             Ok(_) => Reply::Integer(1),
             Err(e) => e,
