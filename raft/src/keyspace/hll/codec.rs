@@ -121,25 +121,72 @@ pub fn registers(bytes: &[u8]) -> Result<Box<[u8; REGISTERS]>, Bad> {
     Ok(regs)
 }
 
-/// Register `i` of dense registers `body`.
-fn dense_get(body: &[u8], i: usize) -> u8 {
-    let bit = i * 6;
-    let (byte, shift) = (bit / 8, bit % 8);
-    let lo = body.get(byte).copied().unwrap_or(0) as u16;
-    let hi = body.get(byte + 1).copied().unwrap_or(0) as u16;
+/// PFADD on a dense HLL as Redis does it, as the byte writes it takes: each element's
+/// register raised if its count is higher, O(1) per element, and the cached cardinality
+/// marked stale if any changed. `(offset, bytes)` to write in order; none when nothing
+/// changes. `bytes` must be a checked dense HLL.
+pub fn dense_changes(bytes: &[u8], elements: &[bytes::Bytes]) -> Vec<(usize, Vec<u8>)> {
+    let body = &bytes[HEADER..];
+    // The bytes written so far, over the string's: a register spans at most two bytes.
+    let mut written: std::collections::BTreeMap<usize, u8> = Default::default();
+    let mut writes = Vec::new();
+    for e in elements {
+        let (i, count) = position(e);
+        let (bytes, shift) = dense_window(body.len(), i);
+        let at = bytes.start;
+        let mut window: Vec<u8> = bytes
+            .map(|b| written.get(&b).copied().unwrap_or(body[b]))
+            .collect();
+        if dense_get_at(&window, shift) < count {
+            dense_set_at(&mut window, shift, count);
+            for (k, b) in window.iter().enumerate() {
+                written.insert(at + k, *b);
+            }
+            writes.push((HEADER + at, window));
+        }
+    }
+    if !writes.is_empty() && bytes[15] & 0x80 == 0 {
+        writes.push((15, vec![bytes[15] | 0x80]));
+    }
+    writes
+}
+
+/// The 6-bit register at bit `shift` (below 8) of a one- or two-byte window.
+fn dense_get_at(window: &[u8], shift: usize) -> u8 {
+    let lo = window.first().copied().unwrap_or(0) as u16;
+    let hi = window.get(1).copied().unwrap_or(0) as u16;
     (((lo | (hi << 8)) >> shift) & 0x3f) as u8
 }
 
-fn dense_set(body: &mut [u8], i: usize, value: u8) {
-    let bit = i * 6;
-    let (byte, shift) = (bit / 8, bit % 8);
-    let mut word = body[byte] as u16 | (body.get(byte + 1).copied().unwrap_or(0) as u16) << 8;
+fn dense_set_at(window: &mut [u8], shift: usize, value: u8) {
+    let mut word = window.first().copied().unwrap_or(0) as u16
+        | (window.get(1).copied().unwrap_or(0) as u16) << 8;
     word &= !(0x3f << shift);
     word |= (value as u16 & 0x3f) << shift;
-    body[byte] = word as u8;
-    if let Some(b) = body.get_mut(byte + 1) {
+    if let Some(b) = window.get_mut(0) {
+        *b = word as u8;
+    }
+    if let Some(b) = window.get_mut(1) {
         *b = (word >> 8) as u8;
     }
+}
+
+/// The one or two bytes of dense registers `body` that register `i` spans, and the bit it
+/// starts at within them.
+fn dense_window(body_len: usize, i: usize) -> (std::ops::Range<usize>, usize) {
+    let byte = i * 6 / 8;
+    (byte..(byte + 2).min(body_len), i * 6 % 8)
+}
+
+/// Register `i` of dense registers `body`.
+fn dense_get(body: &[u8], i: usize) -> u8 {
+    let (bytes, shift) = dense_window(body.len(), i);
+    dense_get_at(&body[bytes], shift)
+}
+
+fn dense_set(body: &mut [u8], i: usize, value: u8) {
+    let (bytes, shift) = dense_window(body.len(), i);
+    dense_set_at(&mut body[bytes], shift, value);
 }
 
 /// Encodes `regs` with the header of `old` (its cached cardinality, marked stale when

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use cairn_protocol::Reply;
 
 use super::bits::{bitmap, str_bytes};
-use super::{Ctx, StoredValue};
+use super::{str_mut, Ctx, Kind, StoredValue};
 use crate::error::Result;
 use codec::{Bad, Encoding, REGISTERS};
 
@@ -73,6 +73,22 @@ impl Ctx<'_> {
     pub(crate) fn pfadd(&mut self, key: &Bytes, elements: &[Bytes]) -> Result<Reply> {
         let (old, ttl, created) = match self.hll(key)? {
             Err(e) => return Ok(e),
+            Ok(Some((bytes, _))) if codec::encoding(&bytes) == Ok(Encoding::Dense) => {
+                // Dense: registers set in the string in place, O(1) per element as in Redis
+                // (the string's digest follows each changed byte).
+                let changes = codec::dense_changes(&bytes, elements);
+                if changes.is_empty() {
+                    return Ok(Reply::Integer(0));
+                }
+                let written = self.modify(key, Kind::Str, false, |v| {
+                    if let Some(s) = str_mut(v) {
+                        for (at, data) in &changes {
+                            s.write_at(*at, data);
+                        }
+                    }
+                });
+                return Ok(written.err().unwrap_or(Reply::Integer(1)));
+            }
             Ok(Some((bytes, ttl))) => (bytes.to_vec(), ttl, false),
             Ok(None) => (codec::empty(), None, true),
         };
