@@ -63,6 +63,8 @@ impl Conn for EtcdConn {
                             })
                             .await
                             .map(|_| ()),
+                        // Refused before any load starts (`Op::on_etcd`).
+                        Op::Pfadd | Op::Geoadd | Op::Geosearch => Ok(()),
                     }
                 }
             });

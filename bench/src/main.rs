@@ -8,7 +8,8 @@
 //! `target op requests/s p50_ms p99_ms max_ms errors`.
 //!
 //! Targets: `resp://host:port` (RESP2 over TCP: cairn, redis-server) and `etcd://host:port`
-//! (etcd's v3 gRPC KV API: Put, and Range with linearizable reads, etcd's default).
+//! (etcd's v3 gRPC KV API: Put, and Range with linearizable reads, etcd's default). Besides
+//! SET and GET, RESP targets take PFADD, GEOADD and GEOSEARCH (`--op`).
 
 mod etcd;
 mod resp;
@@ -57,6 +58,30 @@ struct Args {
 enum Op {
     Set,
     Get,
+    /// `PFADD hll <key>`: every request adds its key to one HyperLogLog (RESP only).
+    Pfadd,
+    /// `GEOADD geo <lon> <lat> <key>`, the point derived from the key (RESP only).
+    Geoadd,
+    /// `GEOSEARCH geo FROMLONLAT <lon> <lat> BYRADIUS 100 km ASC COUNT 10` around the key's
+    /// point (RESP only): run after `geoadd` filled the set.
+    Geosearch,
+}
+
+impl Op {
+    /// Whether etcd has this operation (its KV API has no HyperLogLog or geo).
+    pub fn on_etcd(self) -> bool {
+        matches!(self, Op::Set | Op::Get)
+    }
+}
+
+/// A key's point for the geo operations: spread over Europe, the same for the same key.
+pub fn key_point(key: &[u8]) -> (String, String) {
+    let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let lon = -10.0 + (h % 40_000) as f64 / 1000.0;
+    let lat = 35.0 + ((h >> 20) % 30_000) as f64 / 1000.0;
+    (format!("{lon:.6}"), format!("{lat:.6}"))
 }
 
 /// One connection of a target: sends a batch of requests and waits for every reply.
@@ -131,6 +156,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.target.starts_with("etcd://") && !args.op.on_etcd() {
+        bail!("etcd has no {:?}", args.op);
+    }
     let totals = Arc::new(Totals {
         issued: AtomicU64::new(0),
         errors: AtomicU64::new(0),

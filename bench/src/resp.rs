@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::{Conn, Op};
+use crate::{key_point, Conn, Op};
 
 pub struct RespConn {
     stream: BufReader<TcpStream>,
@@ -40,28 +40,36 @@ impl RespConn {
         }
     }
 
-    /// Reads one reply; whether it was an error.
+    /// Reads one reply, arrays included; whether it was an error.
     async fn read_reply(&mut self) -> anyhow::Result<bool> {
-        self.line.clear();
-        let n = self.stream.read_until(b'\n', &mut self.line).await?;
-        if n < 3 {
-            bail!("the connection closed");
-        }
-        let body = &self.line[1..self.line.len() - 2];
-        let number = || -> anyhow::Result<i64> { Ok(std::str::from_utf8(body)?.parse::<i64>()?) };
-        match self.line[0] {
-            b'+' | b':' => Ok(false),
-            b'-' => Ok(true),
-            b'$' => {
-                let len = number()?;
-                if len >= 0 {
-                    let mut skip = vec![0u8; len as usize + 2];
-                    self.stream.read_exact(&mut skip).await?;
-                }
-                Ok(false)
+        // Elements still to read: an array adds its own.
+        let mut pending: u64 = 1;
+        let mut error = false;
+        while pending > 0 {
+            pending -= 1;
+            self.line.clear();
+            let n = self.stream.read_until(b'\n', &mut self.line).await?;
+            if n < 3 {
+                bail!("the connection closed");
             }
-            other => bail!("unexpected reply type {:?}", other as char),
+            let body = &self.line[1..self.line.len() - 2];
+            let number =
+                || -> anyhow::Result<i64> { Ok(std::str::from_utf8(body)?.parse::<i64>()?) };
+            match self.line[0] {
+                b'+' | b':' => {}
+                b'-' => error = true,
+                b'$' => {
+                    let len = number()?;
+                    if len >= 0 {
+                        let mut skip = vec![0u8; len as usize + 2];
+                        self.stream.read_exact(&mut skip).await?;
+                    }
+                }
+                b'*' => pending += u64::try_from(number()?).unwrap_or(0),
+                other => bail!("unexpected reply type {:?}", other as char),
+            }
         }
+        Ok(error)
     }
 }
 
@@ -78,6 +86,33 @@ impl Conn for RespConn {
                 match op {
                     Op::Set => self.push_request(&[b"SET", key, value]),
                     Op::Get => self.push_request(&[b"GET", key]),
+                    Op::Pfadd => self.push_request(&[b"PFADD", b"hll", key]),
+                    Op::Geoadd => {
+                        let (lon, lat) = key_point(key);
+                        self.push_request(&[
+                            b"GEOADD",
+                            b"geo",
+                            lon.as_bytes(),
+                            lat.as_bytes(),
+                            key,
+                        ]);
+                    }
+                    Op::Geosearch => {
+                        let (lon, lat) = key_point(key);
+                        self.push_request(&[
+                            b"GEOSEARCH",
+                            b"geo",
+                            b"FROMLONLAT",
+                            lon.as_bytes(),
+                            lat.as_bytes(),
+                            b"BYRADIUS",
+                            b"100",
+                            b"km",
+                            b"ASC",
+                            b"COUNT",
+                            b"10",
+                        ]);
+                    }
                 }
             }
             self.stream.get_mut().write_all(&self.out).await?;
