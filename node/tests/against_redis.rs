@@ -10,9 +10,22 @@
 
 mod common;
 
-use common::reference::redis_server;
+use common::reference::{redis_server, RedisServer};
 use common::Cluster;
 use rand::{Rng, SeedableRng};
+
+/// A redis-server and a 3-node cluster, and a connection to each: to the server, and to a
+/// follower of the cluster, as users connect. None where redis-server is missing.
+fn against_a_follower() -> Option<(RedisServer, Cluster, redis::Connection, redis::Connection)> {
+    let reference = redis_server()?;
+    let cluster = Cluster::start(3, &[]);
+    let ours = cluster.node(cluster.follower()).conn();
+    let theirs = redis::Client::open(format!("redis://127.0.0.1:{}", reference.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    Some((reference, cluster, theirs, ours))
+}
 
 /// A reply or an error, comparable across the two servers.
 fn run(c: &mut redis::Connection, cmd: &[String]) -> Result<redis::Value, String> {
@@ -353,15 +366,9 @@ fn the_struct_library_packs_and_unpacks_as_redis_server_does() {
 
 #[test]
 fn bitfield_and_hyperloglog_answer_as_redis_server_does() {
-    let Some(reference) = redis_server() else {
+    let Some((_reference, _cluster, mut theirs, mut ours)) = against_a_follower() else {
         return;
     };
-    let cluster = Cluster::start(3, &[]);
-    let mut ours = cluster.node(cluster.follower()).conn();
-    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}", reference.port))
-        .unwrap()
-        .get_connection()
-        .unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261206);
     for i in 0..1500 {
         let cmd = if i % 2 == 0 {
@@ -380,15 +387,9 @@ fn bitfield_and_hyperloglog_answer_as_redis_server_does() {
 
 #[test]
 fn geo_commands_answer_as_redis_server_does() {
-    let Some(reference) = redis_server() else {
+    let Some((_reference, _cluster, mut theirs, mut ours)) = against_a_follower() else {
         return;
     };
-    let cluster = Cluster::start(3, &[]);
-    let mut ours = cluster.node(cluster.follower()).conn();
-    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}", reference.port))
-        .unwrap()
-        .get_connection()
-        .unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(4326);
     let mut found = 0;
     for _ in 0..1500 {

@@ -145,38 +145,35 @@ pub fn standard_string(score: f64) -> String {
         .collect()
 }
 
-/// Moves a cell one step east (`east`) or west, wrapping around.
-fn move_lon(cell: Cell, east: bool) -> Cell {
+/// The bits of a cell that hold its longitude (odd) and its latitude (even).
+const LON_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+const LAT_BITS: u64 = 0x5555_5555_5555_5555;
+
+/// Moves a cell one step along the axis whose bits `axis` selects, forward (east, north) or
+/// back, wrapping around: the axis's interleaved bits are counted up or down as one number.
+fn step(cell: Cell, axis: u64, forward: bool) -> Cell {
     let shift = 64 - u32::from(cell.step) * 2;
-    let lon = cell.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let lat = cell.bits & 0x5555_5555_5555_5555;
-    let fill = 0x5555_5555_5555_5555u64 >> shift;
-    let moved = if east {
-        lon.wrapping_add(fill + 1)
+    let along = cell.bits & axis;
+    let fill = !axis >> shift;
+    let moved = if forward {
+        along.wrapping_add(fill + 1)
     } else {
-        (lon | fill).wrapping_sub(fill + 1)
+        (along | fill).wrapping_sub(fill + 1)
     };
     Cell {
-        bits: (moved & (0xAAAA_AAAA_AAAA_AAAA >> shift)) | lat,
+        bits: (moved & (axis >> shift)) | (cell.bits & !axis),
         step: cell.step,
     }
 }
 
+/// Moves a cell one step east (`east`) or west.
+fn move_lon(cell: Cell, east: bool) -> Cell {
+    step(cell, LON_BITS, east)
+}
+
 /// Moves a cell one step north (`north`) or south.
 fn move_lat(cell: Cell, north: bool) -> Cell {
-    let shift = 64 - u32::from(cell.step) * 2;
-    let lon = cell.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let lat = cell.bits & 0x5555_5555_5555_5555;
-    let fill = 0xAAAA_AAAA_AAAA_AAAAu64 >> shift;
-    let moved = if north {
-        lat.wrapping_add(fill + 1)
-    } else {
-        (lat | fill).wrapping_sub(fill + 1)
-    };
-    Cell {
-        bits: lon | (moved & (0x5555_5555_5555_5555 >> shift)),
-        step: cell.step,
-    }
+    step(cell, LAT_BITS, north)
 }
 
 /// The scores `min..max` of the points inside a cell.
