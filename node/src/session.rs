@@ -768,6 +768,11 @@ impl Session {
                 Some(Outcome::Reply(_)) => {}
                 _ => return None,
             }
+            // Committed, but this node may not have applied it yet: a CONFIG GET right after
+            // on this connection must see it, so wait as a read would.
+            if let Err(e) = self.node.reads.wait(&self.node).await {
+                return Some(e);
+            }
         }
         let cmd = ConnCommand::Config(ConfigCommand::Set(pairs));
         Some(crate::conn::handle(self, cmd))

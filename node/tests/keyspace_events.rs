@@ -4,7 +4,7 @@
 //! Method: a redis-server started here and a 3-node cluster get `notify-keyspace-events
 //! KEAn` and the same commands (set through a follower); a `PSUBSCRIBE *` on each records
 //! what it hears, and the recordings must be equal. Skipped where redis-server is not
-//! installed, except in CI.
+//! installed, except in CI. And the setting, replicated, reads back at once through a follower.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -174,5 +174,27 @@ fn keyspace_events_are_redis_servers_on_every_node() {
     for (ps, node) in pubsubs[1..].iter_mut().zip([leader, follower]) {
         let heard = record(ps, Some(expected.len()), Duration::from_secs(15));
         assert_eq!(heard, expected, "node {node}");
+    }
+}
+
+/// A replicated setting set through a follower is what that connection reads back at once
+/// (the follower applies it before it answers), as with one redis-server.
+#[test]
+fn a_replicated_setting_reads_back_at_once_through_a_follower() {
+    let cluster = Cluster::start(3, &[]);
+    let mut c = cluster.node(cluster.follower()).conn();
+    for (i, (set, shown)) in [("KA", "AK"), ("EA", "AE"), ("gKE", "gKE"), ("Kl", "lK")]
+        .iter()
+        .cycle()
+        .take(40)
+        .enumerate()
+    {
+        send(&mut c, &format!("config set notify-keyspace-events {set}"));
+        let got: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("notify-keyspace-events")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got[1], *shown, "round {i}");
     }
 }
