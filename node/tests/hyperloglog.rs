@@ -25,6 +25,13 @@ fn hyperloglogs_agree_on_every_replica() {
     assert_eq!(n, 0);
     assert_eq!(c.pfadd::<_, _, i64>("small", &["a", "b", "c"]).unwrap(), 1);
     assert_eq!(c.pfadd::<_, _, i64>("small", "a").unwrap(), 0);
+    // A raw string in Redis, however short.
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("small")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(encoding, "raw");
     let elements: Vec<String> = (0..20_000).map(|i| format!("user:{i}")).collect();
     for chunk in elements.chunks(500) {
         let _: i64 = c.pfadd("big", chunk).unwrap();

@@ -253,6 +253,8 @@ fn encoding(data: &Data) -> &'static str {
         Data::Str(s) if s.len() <= 20 && cairn_protocol::num::parse_i64(s.bytes()).is_some() => {
             "int"
         }
+        // Redis builds a HyperLogLog as a raw string (PFADD), however short.
+        Data::Str(s) if super::hll::is_hll(s.bytes()) => "raw",
         Data::Str(s) if s.len() <= 44 => "embstr",
         Data::Str(_) => "raw",
         Data::List(l) if small(l.len(), l.iter()) => "listpack",

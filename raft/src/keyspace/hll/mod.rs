@@ -42,6 +42,11 @@ fn merge_into(max: &mut [u8; REGISTERS], hll: &[u8]) -> std::result::Result<(), 
     Ok(())
 }
 
+/// Whether `bytes` read as a HyperLogLog (Redis's header checks).
+pub fn is_hll(bytes: &[u8]) -> bool {
+    codec::encoding(bytes).is_ok()
+}
+
 impl Ctx<'_> {
     fn sparse_max(&self) -> usize {
         self.state
