@@ -412,17 +412,13 @@ impl Ctx<'_> {
 
     /// Stores a collection value, or deletes the key when the collection is empty.
     pub(crate) fn put_or_delete(&mut self, key: &[u8], value: StoredValue) {
-        self.put_or_delete_as(key, value, true);
-    }
-
-    fn put_or_delete_as(&mut self, key: &[u8], value: StoredValue, may_be_new: bool) {
         if value.data.is_empty_collection() {
             if self.delete(key) {
                 let db = self.db;
                 self.state.notify.changed(db, key, notify::Change::Emptied);
             }
         } else {
-            self.store(self.db, key, value, may_be_new);
+            self.put(key, value);
         }
     }
 
@@ -450,12 +446,12 @@ impl Ctx<'_> {
             None => return Ok(None),
         };
         let out = f(&mut value);
-        if existed && value.data.is_empty_collection() {
+        if !value.data.is_empty_collection() {
+            self.store(db, key, value, !existed);
+        } else if existed {
             // Taken out above: what remains of the deletion is its stamp and its change.
             self.state.stamp_delete(db, key, self.stamp);
             self.state.notify.changed(db, key, notify::Change::Emptied);
-        } else {
-            self.put_or_delete_as(key, value, !existed);
         }
         Ok(Some(out))
     }

@@ -356,53 +356,46 @@ pub fn command_events(
         | W::FunctionFlush
         | W::FunctionRestore { .. } => {}
     }
-    // A collection the command emptied is deleted right after the command's last event on
-    // it ("del" once: a store of nothing raised it already), or at the end.
-    let emptied = |d: u8, key: &Bytes| {
+    let has = |kind: Change, d: u8, key: &Bytes| {
         changes
             .iter()
-            .any(|(cd, ck, c)| *cd == d && ck == key && *c == Change::Emptied)
+            .any(|(cd, ck, c)| *cd == d && ck == key && *c == kind)
     };
-    let created = |d: u8, key: &Bytes| {
-        changes
-            .iter()
-            .any(|(cd, ck, c)| *cd == d && ck == key && *c == Change::Created)
-    };
-    let mut done: Vec<(u8, Bytes)> = Vec::new();
+    // "new" once per created key, before its first event.
     let mut announced: Vec<(u8, Bytes)> = Vec::new();
+    let mut announce = |n: &mut Notifications, d: u8, key: &Bytes| {
+        if has(Change::Created, d, key) && !announced.iter().any(|(ad, ak)| *ad == d && ak == key) {
+            n.raise(NEW, "new", d, key);
+            announced.push((d, key.clone()));
+        }
+    };
     // RENAME and MOVE add the new key before they tell of either end.
     if matches!(cmd, W::Rename { .. } | W::Move { .. }) {
-        for (d, key, c) in changes {
-            if *c == Change::Created {
-                n.raise(NEW, "new", *d, key);
-                announced.push((*d, key.clone()));
-            }
+        for (d, key, _) in changes {
+            announce(n, *d, key);
         }
     }
+    // A collection the command emptied is deleted right after the command's last event on
+    // it ("del" once: a store of nothing raised it already), or at the end.
+    let mut deleted: Vec<(u8, Bytes)> = Vec::new();
     for (i, (class, event, d, key)) in r.events.iter().enumerate() {
-        if created(*d, key) && !announced.iter().any(|(ad, ak)| ad == d && ak == key) {
-            n.raise(NEW, "new", *d, key);
-            announced.push((*d, key.clone()));
-        }
+        announce(n, *d, key);
         n.raise(*class, event, *d, key);
         let last = !r.events[i + 1..]
             .iter()
             .any(|(_, _, ld, lk)| ld == d && lk == key);
-        if last && emptied(*d, key) {
+        if last && has(Change::Emptied, *d, key) {
             if *event != "del" {
                 n.raise(GENERIC, "del", *d, key);
             }
-            done.push((*d, key.clone()));
+            deleted.push((*d, key.clone()));
         }
     }
     for (d, key, c) in changes {
-        if *c == Change::Created && !announced.iter().any(|(ad, ak)| ad == d && ak == key) {
-            n.raise(NEW, "new", *d, key);
-            announced.push((*d, key.clone()));
-        }
-        if *c == Change::Emptied && !done.iter().any(|(dd, dk)| dd == d && dk == key) {
+        announce(n, *d, key);
+        if *c == Change::Emptied && !deleted.iter().any(|(dd, dk)| dd == d && dk == key) {
             n.raise(GENERIC, "del", *d, key);
-            done.push((*d, key.clone()));
+            deleted.push((*d, key.clone()));
         }
     }
 }
