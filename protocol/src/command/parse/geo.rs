@@ -249,22 +249,23 @@ fn search(
         with_hash,
     };
     let key = key.clone();
-    Ok(match (flavor, store) {
-        (Flavor::Search(Some(destination)), _) => Command::Write(WriteCommand::GeoSearchStore {
-            destination,
-            key,
-            query,
-            store_dist,
-            georadius: false,
-        }),
-        (_, Some((destination, store_dist))) => Command::Write(WriteCommand::GeoSearchStore {
-            destination,
-            key,
-            query,
-            store_dist,
-            georadius: true,
-        }),
-        _ => Command::Read(ReadCommand::GeoSearch { key, query }),
+    // (destination, STOREDIST, named GEORADIUS) of a search that stores.
+    let stored = match (flavor, store) {
+        (Flavor::Search(Some(destination)), _) => Some((destination, store_dist, false)),
+        (_, Some((destination, store_dist))) => Some((destination, store_dist, true)),
+        _ => None,
+    };
+    Ok(match stored {
+        Some((destination, store_dist, georadius)) => {
+            Command::Write(WriteCommand::GeoSearchStore {
+                destination,
+                key,
+                query,
+                store_dist,
+                georadius,
+            })
+        }
+        None => Command::Read(ReadCommand::GeoSearch { key, query }),
     })
 }
 
