@@ -4,6 +4,6 @@
 -- elements never go down, whatever pauses, kills and partitions happened.
 local newest = tonumber(redis.call('get', KEYS[1] .. ':fence') or '0')
 if tonumber(ARGV[1]) < newest then
-  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is older than ' .. newest)
+  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is older than ' .. string.format('%.0f', newest))
 end
 return redis.call('rpush', KEYS[2], ARGV[2])

@@ -1,5 +1,5 @@
-//! Locks with fencing tokens: `fence-order`. Every token is handed out once (the log index of
-//! the acquiring write), and in every read of a list, element by element in list order, the
+//! Locks with fencing tokens: `fence-order`. Every token is handed out once
+//! (`cairn.fencing_token()` of the acquiring write), and in every read of a list, element by element in list order, the
 //! tokens never go down: no holder's append landed after an append of a newer holder (a
 //! holder that outlived its lease and lost the lock was refused). The list checks
 //! (`list_append`) cover lost and phantom appends.

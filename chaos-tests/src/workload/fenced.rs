@@ -1,6 +1,6 @@
 //! Locks with fencing tokens (docs/fencing): each client takes the epoch's lock with
-//! `acquire.lua` (a short lease; the token is the log index of the acquiring write), then
-//! appends a few elements to the epoch's list with `fenced_append.lua` under that token,
+//! `acquire.lua` (a short lease; the token is `cairn.fencing_token()`, unique to the
+//! acquiring write), then appends a few elements to the epoch's list with `fenced_append.lua` under that token,
 //! sometimes after sleeping past its lease, and now and then reads the list. An element
 //! carries its token (`token * 16 + n`), so the checker can see whose writes are where: a
 //! holder whose lease ran out while it slept (or was paused by the nemesis), and whose lock

@@ -57,6 +57,7 @@ pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> 
     state
         .replies
         .forget_before(op.now_ms.saturating_sub(once::REPLY_KEPT_MS));
+    state.scripts_in_entry = 0;
     // Read per entry: a CONFIG SET of the setting applies from the next entry on.
     state.notify.flags = state
         .settings

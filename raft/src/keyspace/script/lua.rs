@@ -118,6 +118,8 @@ pub(in crate::keyspace) fn run(ctx: &mut Ctx<'_>, run: Run<'_>) -> Result<Outcom
         Err(e) => return Ok(failed(e, true)),
     };
     let db = ctx.db;
+    let token = fencing_token(run.seed, ctx.state.scripts_in_entry);
+    ctx.state.scripts_in_entry += 1;
     let over = Rc::new(Cell::new(false));
     let caller = RefCell::new(Caller {
         ctx,
@@ -125,7 +127,7 @@ pub(in crate::keyspace) fn run(ctx: &mut Ctx<'_>, run: Run<'_>) -> Result<Outcom
         resp3: false,
         fatal: None,
     });
-    let reply = execute(&lua, func, &run, &caller, &over)
+    let reply = execute(&lua, func, &run, token, &caller, &over)
         .unwrap_or_else(|e| Reply::Error(one_line(&format!("ERR {e}"))));
     let caller = caller.into_inner();
     // SELECT inside a script changes the script's database only.
@@ -162,6 +164,7 @@ fn execute(
     lua: &Lua,
     func: Function,
     run: &Run<'_>,
+    token: Option<f64>,
     caller: &RefCell<Caller<'_, '_>>,
     over: &Rc<Cell<bool>>,
 ) -> mlua::Result<Reply> {
@@ -229,6 +232,10 @@ fn execute(
             srand48(&r, seed as i64 as i32);
             Ok(())
         })?;
+        // `cairn.log_index()` and `cairn.fencing_token()` (nil: none left).
+        let entry = lua.create_table()?;
+        entry.raw_set("log_index", run.seed as f64)?;
+        entry.raw_set("fencing_token", token)?;
         let (redis, meta): (Table, Table) = lua
             .load(PRELUDE)
             .set_name("=cairn")
@@ -249,7 +256,7 @@ fn execute(
                 super::libs::bit(lua)?,
                 super::libs::cjson(lua)?,
                 super::msgpack::cmsgpack(lua)?,
-                run.seed as f64,
+                entry,
                 super::structlib::structlib(lua)?,
             ))?;
         let spent = Rc::new(Cell::new(0u64));
@@ -409,6 +416,20 @@ fn error_reply(value: &Value, sha: &str) -> Reply {
 
 fn one_line(s: &str) -> String {
     s.trim_end_matches(['\r', '\n']).replace(['\r', '\n'], " ")
+}
+
+/// Bits of a fencing token below the log index: how many scripts one entry may run and still
+/// give each its own token.
+const TOKEN_RUN_BITS: u32 = 20;
+
+/// `cairn.fencing_token()` of the `nth` script run in the entry at `index`: unique to the
+/// run and larger than every earlier run's, on any node, ever. One entry holds many writes
+/// (the proposer batches them), so the log index alone is shared. `None` (the function raises
+/// an error) once the entry has run more scripts than the low bits count, or once the token
+/// no longer fits a Lua number exactly (2^53: an index past 2^33).
+fn fencing_token(index: u64, nth: u64) -> Option<f64> {
+    let token = index.checked_mul(1 << TOKEN_RUN_BITS)?;
+    (nth < 1 << TOKEN_RUN_BITS && token < 1 << 53).then(|| (token + nth) as f64)
 }
 
 /// The 32-bit seed of an entry: its log index, mixed (consecutive entries draw differently).

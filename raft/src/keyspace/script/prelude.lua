@@ -1,7 +1,7 @@
 -- The redis API and the sandbox of one script run (cairn's, trusted: it runs before the
 -- user's script, in a fresh Lua state). Arguments: the Rust primitives it wraps.
 local call, pcall_cmd, take_pending, over_budget, set_resp, sha1, log, lrand48, srand48,
-  version, version_num, bit_lib, cjson_lib, cmsgpack_lib, log_index, struct_lib = ...
+  version, version_num, bit_lib, cjson_lib, cmsgpack_lib, entry, struct_lib = ...
 
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local floor, ceil = math.floor, math.ceil
@@ -189,9 +189,16 @@ globals.bit = readonly(bit_lib)
 globals.cjson = readonly(cjson_lib)
 globals.cmsgpack = readonly(cmsgpack_lib)
 globals.struct = readonly(struct_lib)
--- cairn's own: the log index of the entry this run applies in. It is strictly increasing
--- over the cluster's whole history, so it serves as a lock's fencing token.
-globals.cairn = readonly({ log_index = function() return log_index end })
+-- cairn's own. log_index: the log index of the entry this run applies in (one entry holds
+-- many writes, so scripts share it). fencing_token: unique to this run and larger than every
+-- earlier run's, on any node, ever (a lock's fencing token).
+globals.cairn = readonly({
+  log_index = function() return entry.log_index end,
+  fencing_token = function()
+    if entry.fencing_token == nil then error('ERR no fencing token left in this log entry', 0) end
+    return entry.fencing_token
+  end,
+})
 globals.dofile, globals.loadfile, globals.print = nil, nil, nil
 globals._G = G
 lua_setmetatable(globals, {

@@ -597,14 +597,41 @@ fn bit_and_cjson_libraries() {
 }
 
 #[test]
-fn the_log_index_is_a_fencing_token_that_only_grows() {
+fn fencing_tokens_only_grow_even_within_one_log_entry() {
     let mut s = State::default();
-    let a = eval(&mut s, "return cairn.log_index()", &[], &[]);
-    let b = eval(&mut s, "return cairn.log_index()", &[], &[]);
-    match (a, b) {
-        (Reply::Integer(a), Reply::Integer(b)) => assert!(a > 0 && b > a, "{a} then {b}"),
+    let token = |s: &mut State| match eval(s, "return cairn.fencing_token()", &[], &[]) {
+        Reply::Integer(t) => t,
         other => panic!("{other:?}"),
-    }
+    };
+    let (a, b) = (token(&mut s), token(&mut s));
+    assert!(a > 0 && b > a, "{a} then {b}");
+    // Two scripts in one entry (the proposer batches writes) share the log index, not the
+    // token.
+    let line = [
+        "EVAL",
+        "return {cairn.log_index(), cairn.fencing_token()}",
+        "0",
+    ]
+    .map(Bytes::from);
+    let Ok(cairn_protocol::Command::Write(cmd)) = cairn_protocol::command::parse(&line) else {
+        panic!("EVAL did not parse as a write");
+    };
+    let command = crate::types::OpKind::Command { db: 0, cmd };
+    let op = crate::types::WriteOp {
+        now_ms: 1_000,
+        ops: vec![command.clone(), command],
+    };
+    let replies = crate::keyspace::apply(&mut s, 1_000, &op).unwrap();
+    let pair = |r: &Reply| match r {
+        Reply::Array(v) => match v.as_slice() {
+            [Reply::Integer(i), Reply::Integer(t)] => (*i, *t),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let ((i1, c), (i2, d)) = (pair(&replies[0]), pair(&replies[1]));
+    assert_eq!((i1, i2), (1_000, 1_000));
+    assert!(c > b && d > c, "{b}, then {c} and {d} in one entry");
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub struct State {
     /// Keyspace events raised while applying, taken by the store after each batch: not
     /// state (never in an image or a digest).
     pub notify: crate::keyspace::notify::Notifications,
+    /// Scripts run so far in the entry being applied (reset per entry): the low bits of
+    /// each run's fencing token. Not state either.
+    pub scripts_in_entry: u64,
 }
 
 impl Default for State {
@@ -79,6 +82,7 @@ impl Default for State {
             applied: None,
             membership: StoredMembership::default(),
             notify: Default::default(),
+            scripts_in_entry: 0,
         }
     }
 }
