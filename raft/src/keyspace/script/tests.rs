@@ -621,7 +621,7 @@ fn fencing_tokens_only_grow_even_within_one_log_entry() {
         now_ms: 1_000,
         ops: vec![command.clone(), command],
     };
-    let replies = crate::keyspace::apply(&mut s, 1_000, &op).unwrap();
+    let replies = crate::keyspace::apply(&mut s, 1_000, &op).expect("the entry applies");
     let pair = |r: &Reply| match r {
         Reply::Array(v) => match v.as_slice() {
             [Reply::Integer(i), Reply::Integer(t)] => (*i, *t),
