@@ -1,4 +1,5 @@
-//! Blocking pops: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP.
+//! Blocking pops: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP,
+//! XREADGROUP ... BLOCK; and blocking reads: XREAD ... BLOCK ([`run_read`]).
 //!
 //! A blocking command is its non-blocking pop (`LMPop`, `LMove`, `ZMPop`) tried through the
 //! log until it pops something. The client's node looks first: after a read barrier, a local
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use cairn_protocol::command::BlockingCommand;
+use cairn_protocol::command::{BlockingCommand, BlockingRead};
 use cairn_protocol::{ReadCommand, Reply, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
@@ -85,6 +86,10 @@ pub async fn run(
             Some(Reply::NilArray)
         };
         node.turnstile.done(ticket.0, round);
+        let popped = match (first, popped) {
+            (false, Some(Reply::Error(e))) => Some(gone_while_blocked(node, db, &cmd.op, e)),
+            (_, popped) => popped,
+        };
         match popped {
             Some(reply) if !BlockingCommand::is_empty_reply(&reply) => return Ended::Reply(reply),
             Some(_) => {}
@@ -109,6 +114,10 @@ pub async fn run(
 
 /// What a kill or CLIENT UNBLOCK makes of the command; `None`: neither (a stale signal).
 fn interrupted(control: &Control, cmd: &BlockingCommand) -> Option<Ended> {
+    interrupted_with(control, timed_out(&cmd.op))
+}
+
+fn interrupted_with(control: &Control, timeout_reply: Reply) -> Option<Ended> {
     if control.is_killed() {
         return Some(Ended::Close);
     }
@@ -116,7 +125,91 @@ fn interrupted(control: &Control, cmd: &BlockingCommand) -> Option<Ended> {
         true => Some(Ended::Reply(Reply::error(
             "UNBLOCKED client unblocked via CLIENT UNBLOCK",
         ))),
-        false => Some(Ended::Reply(timed_out(&cmd.op))),
+        false => Some(Ended::Reply(timeout_reply)),
+    }
+}
+
+/// Runs a blocking read (XREAD ... BLOCK) for the client `client` in database `db`: after a
+/// read barrier, `$` becomes each stream's last ID and the read is tried on this node; then
+/// again after each batch this node applies, until it finds entries (entries this node has
+/// applied are committed, so serving them needs no further round), the timeout passes or the
+/// client goes away. A read writes nothing, so it waits on any node without the log.
+pub async fn run_read(
+    node: &Node,
+    client: u64,
+    control: &Control,
+    db: u8,
+    cmd: BlockingRead,
+    hangup: impl Future<Output = ()>,
+) -> Ended {
+    let deadline =
+        (cmd.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cmd.timeout_ms));
+    let mut changes = node.sm.changes();
+    control.take_unblock();
+    tokio::pin!(hangup);
+    if let Err(e) = node.reads.wait(node).await {
+        return Ended::Reply(e);
+    }
+    changes.borrow_and_update();
+    let look = |read: &ReadCommand| -> Reply {
+        let Some(reading) = node.keyspace.reading() else {
+            return Reply::error(cairn_raft::store::LOADING);
+        };
+        keyspace::read(&reading, db, read, now_ms())
+            .unwrap_or_else(|e| Reply::error(format!("ERR storage: {e}")))
+    };
+    // `$` is the last ID as of the barrier; later looks use the default COUNT of a woken
+    // XREAD when none was given.
+    let resolved = {
+        let Some(reading) = node.keyspace.reading() else {
+            return Ended::Reply(Reply::error(cairn_raft::store::LOADING));
+        };
+        match keyspace::stream::read::resolve_last(&reading, db, &cmd.read, now_ms()) {
+            Ok(r) => r,
+            Err(e) => return Ended::Reply(e),
+        }
+    };
+    let first = match (&cmd.read, &resolved) {
+        (ReadCommand::XRead { count, .. }, ReadCommand::XRead { streams, .. }) => {
+            ReadCommand::XRead {
+                count: *count,
+                streams: streams.clone(),
+            }
+        }
+        _ => resolved.clone(),
+    };
+    let reply = look(&first);
+    if !BlockingCommand::is_empty_reply(&reply) {
+        return Ended::Reply(reply);
+    }
+    let timeout = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    let _blocked = Blocked::new(node, client);
+    loop {
+        tokio::select! {
+            () = &mut hangup => return Ended::Close,
+            () = control.signalled() => match interrupted_with(control, Reply::NilArray) {
+                Some(ended) => return ended,
+                None => continue,
+            },
+            () = &mut timeout => return Ended::Reply(Reply::NilArray),
+            changed = changes.changed() => if changed.is_err() {
+                return Ended::Close;
+            },
+        }
+        changes.borrow_and_update();
+        let reply = look(&resolved);
+        // Woken only by a stream: a key re-created as another type is not one (as Redis
+        // wakes a blocked XREAD only for a stream).
+        let other_type = matches!(&reply, Reply::Error(e) if e.starts_with("WRONGTYPE"));
+        if !BlockingCommand::is_empty_reply(&reply) && !other_type {
+            return Ended::Reply(reply);
+        }
     }
 }
 
@@ -189,6 +282,12 @@ impl Drop for Ticket<'_> {
 /// of the type the pop takes, as Redis wakes a client only for that (a list deleted and
 /// re-created as a string does not answer a waiting BLPOP).
 fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool {
+    if let WriteCommand::XReadGroup(r) = &cmd.op {
+        return match node.keyspace.reading() {
+            Some(reading) => keyspace::stream::read::group_ready(&reading, db, r, now_ms()),
+            None => true,
+        };
+    }
     let wanted = match cmd.op {
         WriteCommand::ZMPop { .. } => "zset",
         _ => "list",
@@ -206,6 +305,28 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
             // A storage error: let the pop through the log report it.
             _ => true,
         }
+    })
+}
+
+/// The error a blocked XREADGROUP gets when its stream or group went away while it waited,
+/// in Redis's words (other errors pass as they are).
+fn gone_while_blocked(node: &Node, db: u8, op: &WriteCommand, e: String) -> Reply {
+    let WriteCommand::XReadGroup(r) = op else {
+        return Reply::Error(e);
+    };
+    if !e.starts_with("NOGROUP") && !e.starts_with("WRONGTYPE") {
+        return Reply::Error(e);
+    }
+    let streams_there = node.keyspace.reading().is_some_and(|reading| {
+        r.streams.iter().all(|(key, _)| {
+            let query = ReadCommand::Type { key: key.clone() };
+            matches!(keyspace::read(&reading, db, &query, now_ms()), Ok(Reply::Simple(t)) if t == "stream")
+        })
+    });
+    Reply::error(if streams_there {
+        "NOGROUP the consumer group this client was blocked on no longer exists"
+    } else {
+        "UNBLOCKED the stream key no longer exists"
     })
 }
 

@@ -86,6 +86,8 @@ enum Step {
     /// CLIENT REPLY: takes effect after the runs before it are answered.
     ReplyMode(ReplyMode),
     Block(BlockingCommand),
+    /// XREAD ... BLOCK.
+    BlockRead(cairn_protocol::command::BlockingRead),
     Acl(AclCommand),
     /// CONFIG SET: a new requirepass is replicated first.
     ConfigSet(Vec<(Bytes, Bytes)>),
@@ -505,6 +507,22 @@ impl Session {
                         Ended::Close => return false,
                     }
                 }
+                Ok(Step::BlockRead(cmd)) => {
+                    let ended = blocking::run_read(
+                        &self.node,
+                        self.id,
+                        &self.control,
+                        self.db,
+                        cmd,
+                        io.hangup(),
+                    )
+                    .await;
+                    self.finished(name, started, args);
+                    match ended {
+                        Ended::Reply(r) => r.encode(self.protocol, out),
+                        Ended::Close => return false,
+                    }
+                }
                 Ok(Step::Monitor) => {
                     if self.monitor.is_none() {
                         self.monitor = Some(self.node.monitors.subscribe());
@@ -688,6 +706,7 @@ impl Session {
                 Some(redirect) => Step::Reply(redirect),
                 None => Step::Block(b),
             },
+            Command::BlockingRead(b) => Step::BlockRead(b),
             Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
             Command::Conn(ConnCommand::Client(ClientCommand::Reply(mode))) => Step::ReplyMode(mode),

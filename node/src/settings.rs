@@ -114,6 +114,9 @@ const REPLICATED: &[&str] = &[
     "lfu-decay-time",
     // Events are raised where writes apply: every replica raises the same ones.
     "notify-keyspace-events",
+    // Where a stream's nodes split decides what an approximate trim removes.
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
 ];
 
 pub fn is_replicated(name: &str) -> bool {

@@ -99,6 +99,7 @@ impl Transaction {
             Command::Write(w) => ExecItem::Write(w),
             // Inside MULTI a blocking command pops or answers nil at once, as in Redis.
             Command::Blocking(b) => ExecItem::Write(b.op),
+            Command::BlockingRead(b) => ExecItem::Read(b.read),
             Command::Read(r) if !needs_whole_db(&r) => ExecItem::Read(r),
             Command::Conn(ConnCommand::Ping(None)) => ExecItem::Const(Reply::Simple("PONG".into())),
             Command::Conn(ConnCommand::Ping(Some(m)) | ConnCommand::Echo(m)) => {

@@ -53,6 +53,9 @@ pub enum Reply {
     /// Pairs as Redis sends HRANDFIELD ... WITHVALUES: in RESP3 an array of two-element
     /// arrays, in RESP2 a flat array of key, value, ...
     Pairs(Vec<(Reply, Reply)>),
+    /// Keyed replies as XREAD sends them: a map in RESP3, in RESP2 an array of two-element
+    /// arrays.
+    KeyedArrays(Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -119,7 +122,7 @@ impl Reply {
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 items.iter().any(Reply::contains_nil_array)
             }
-            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
+            Reply::Map(pairs) | Reply::Pairs(pairs) | Reply::KeyedArrays(pairs) => pairs
                 .iter()
                 .any(|(k, v)| k.contains_nil_array() || v.contains_nil_array()),
             _ => false,
@@ -141,7 +144,7 @@ impl Reply {
             Reply::Array(list) => items(out, '*', list),
             Reply::Set(list) => items(out, '~', list),
             Reply::Push(list) => items(out, '>', list),
-            Reply::Map(pairs) => {
+            Reply::Map(pairs) | Reply::KeyedArrays(pairs) => {
                 out.extend_from_slice(format!("%{}\r\n", pairs.len()).as_bytes());
                 for (k, v) in pairs {
                     k.encode_resp3_by_hand(out);
@@ -174,6 +177,14 @@ impl Reply {
                     v.encode_resp2_by_hand(out);
                 }
             }
+            Reply::KeyedArrays(pairs) => {
+                out.extend_from_slice(format!("*{}\r\n", pairs.len()).as_bytes());
+                for (k, v) in pairs {
+                    out.extend_from_slice(b"*2\r\n");
+                    k.encode_resp2_by_hand(out);
+                    v.encode_resp2_by_hand(out);
+                }
+            }
             leaf => leaf.encode(Protocol::Resp2, out),
         }
     }
@@ -200,6 +211,12 @@ impl Reply {
                 pairs
                     .iter()
                     .flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()])
+                    .collect(),
+            ),
+            Reply::KeyedArrays(pairs) => Frame2::Array(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Frame2::Array(vec![k.to_resp2(), v.to_resp2()]))
                     .collect(),
             ),
             Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(*d))),
@@ -247,7 +264,8 @@ impl Reply {
             | Reply::Set(_)
             | Reply::Push(_)
             | Reply::Map(_)
-            | Reply::Pairs(_) => Frame3::Null,
+            | Reply::Pairs(_)
+            | Reply::KeyedArrays(_) => Frame3::Null,
         }
     }
 }

@@ -26,6 +26,9 @@ COMMANDS = [
     # geo
     "geoadd", "geopos", "geohash", "geodist", "geosearch", "geosearchstore", "georadius",
     "georadius_ro", "georadiusbymember", "georadiusbymember_ro",
+    # streams
+    "xadd", "xlen", "xrange", "xrevrange", "xread", "xdel", "xtrim", "xsetid", "xinfo", "xgroup",
+    "xreadgroup", "xack", "xpending", "xclaim", "xautoclaim",
     # keys
     "del", "unlink", "exists", "type", "keys", "scan", "dbsize", "flushdb", "flushall", "swapdb",
     "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
@@ -77,6 +80,8 @@ SUBCOMMANDS = {
     "acl": ["cat", "deluser", "genpass", "getuser", "list", "load", "save", "setuser", "users",
             "whoami"],
     "object": ["encoding", "freq", "idletime", "refcount"],
+    "xinfo": ["consumers", "groups", "help", "stream"],
+    "xgroup": ["create", "createconsumer", "delconsumer", "destroy", "help", "setid"],
 }
 
 # server.c addReplyFlagsForCommand order; hidden flags are absent.

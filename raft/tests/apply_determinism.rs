@@ -8,6 +8,9 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::geo::{GeoCenter, GeoQuery, GeoShape, GeoSort, GeoUnit};
+use cairn_protocol::command::stream::{
+    GroupRead, GroupStart, StreamId, Trim, TrimTo, XAddId, XAutoClaim, XClaim, XGroupOp, XReadGroup,
+};
 use cairn_protocol::command::{
     BitFieldKind, BitFieldOp, BitOp, ExpireCondition, Expiry, ListEnd, Overflow, ScoreBound,
     ScriptRef, SetCondition, SetOp, SetTtl, ZAggregate, ZCompare, ZRange, ZRangeBy,
@@ -22,7 +25,7 @@ use openraft::storage::RaftStateMachine;
 use openraft::{Entry, EntryPayload, LogId, RaftSnapshotBuilder};
 use rand::{Rng, SeedableRng};
 
-fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
+fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
     let key = Bytes::from(format!("k{}", rng.gen_range(0..40)));
     let field = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("f{}", rng.gen_range(0..6)));
     let other = |rng: &mut rand::rngs::StdRng| Bytes::from(format!("k{}", rng.gen_range(0..40)));
@@ -33,7 +36,14 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             ListEnd::Right
         }
     };
-    let cmd = match rng.gen_range(0..50) {
+    // Streams live at their own few keys (other types' writes would replace them too often)
+    // and name IDs near the entry's time, which auto IDs come from.
+    let stream_key =
+        |rng: &mut rand::rngs::StdRng| Bytes::from(format!("s{}", rng.gen_range(0..4)));
+    let near = |rng: &mut rand::rngs::StdRng| {
+        StreamId::new(now - rng.gen_range(0..20), rng.gen_range(0..2))
+    };
+    let cmd = match rng.gen_range(0..58) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -361,6 +371,94 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             a: [0, 3][rng.gen_range(0..2)],
             b: [0, 3, 7][rng.gen_range(0..3)],
         },
+        // Streams: IDs from the entry's time, trims by node, groups and their pending entries.
+        49 | 50 => WriteCommand::XAdd {
+            key: stream_key(rng),
+            nomkstream: rng.gen_bool(0.1),
+            trim: rng.gen_bool(0.3).then(|| Trim {
+                to: if rng.gen_bool(0.5) {
+                    TrimTo::MaxLen(rng.gen_range(0..6))
+                } else {
+                    TrimTo::MinId(StreamId::new(now - rng.gen_range(0..30), 0))
+                },
+                approx: rng.gen(),
+                limit: None,
+            }),
+            id: [
+                XAddId::Auto,
+                XAddId::AutoSeq(1_000),
+                XAddId::Explicit(StreamId::new(1_500, 1)),
+            ][rng.gen_range(0..3)],
+            fields: vec![(field(rng), field(rng))],
+        },
+        51 => WriteCommand::XDel {
+            key: stream_key(rng),
+            ids: vec![StreamId::new(
+                rng.gen_range(990..1_100),
+                rng.gen_range(0..3),
+            )],
+        },
+        52 => WriteCommand::XGroup(match rng.gen_range(0..4) {
+            0 => XGroupOp::Create {
+                key: stream_key(rng),
+                group: Bytes::from_static(b"g"),
+                start: [GroupStart::Last, GroupStart::Id(StreamId::MIN)][rng.gen_range(0..2)],
+                mkstream: rng.gen(),
+                entries_read: None,
+            },
+            1 => XGroupOp::SetId {
+                key: stream_key(rng),
+                group: Bytes::from_static(b"g"),
+                start: GroupStart::Id(StreamId::MIN),
+                entries_read: None,
+            },
+            2 => XGroupOp::DelConsumer {
+                key: stream_key(rng),
+                group: Bytes::from_static(b"g"),
+                consumer: field(rng),
+            },
+            _ => XGroupOp::Destroy {
+                key: stream_key(rng),
+                group: Bytes::from_static(b"g"),
+            },
+        }),
+        53 | 54 => WriteCommand::XReadGroup(XReadGroup {
+            group: Bytes::from_static(b"g"),
+            consumer: field(rng),
+            count: [None, Some(2)][rng.gen_range(0..2)],
+            noack: rng.gen_bool(0.2),
+            streams: vec![(
+                stream_key(rng),
+                [GroupRead::New, GroupRead::Pending(StreamId::MIN)][rng.gen_range(0..2)],
+            )],
+        }),
+        55 => WriteCommand::XAck {
+            key: stream_key(rng),
+            group: Bytes::from_static(b"g"),
+            ids: vec![near(rng)],
+        },
+        56 => WriteCommand::XClaim(XClaim {
+            key: stream_key(rng),
+            group: Bytes::from_static(b"g"),
+            consumer: field(rng),
+            min_idle_ms: rng.gen_range(0..3),
+            ids: vec![near(rng)],
+            idle_ms: None,
+            time_ms: None,
+            retry_count: None,
+            force: rng.gen(),
+            justid: rng.gen(),
+            last_id: None,
+        }),
+        57 => WriteCommand::XAutoClaim(XAutoClaim {
+            key: stream_key(rng),
+            group: Bytes::from_static(b"g"),
+            consumer: field(rng),
+            min_idle_ms: rng.gen_range(0..3),
+            start: StreamId::MIN,
+            count: rng.gen_range(1..4),
+            justid: rng.gen(),
+        }),
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),
@@ -410,6 +508,12 @@ fn random_op(rng: &mut rand::rngs::StdRng) -> OpKind {
             rng.gen_range(0..100_000u64).to_string(),
         )]);
     }
+    if rng.gen_bool(0.01) {
+        return OpKind::Config(vec![(
+            "stream-node-max-entries".to_string(),
+            rng.gen_range(1..5u64).to_string(),
+        )]);
+    }
     if rng.gen_bool(0.03) {
         // The leader's eviction: some of the keys exist, some do not.
         return OpKind::Evict {
@@ -440,7 +544,7 @@ fn random_entry(rng: &mut rand::rngs::StdRng, now: &mut u64, index: u64) -> Entr
     };
     let ops = (0..rng.gen_range(1..4))
         .map(|_| {
-            let op = random_op(rng);
+            let op = random_op(rng, *now);
             // The leader never tags its own check entries.
             if !matches!(op, OpKind::Check) && rng.gen_bool(0.5) {
                 let id = RequestId {
@@ -512,6 +616,17 @@ async fn same_ops_give_identical_state() {
     assert_eq!(replies_a, replies_b, "seed {seed}: replies differ");
     let dump_a = dump(&a);
     assert!(!dump_a.is_empty());
+    // The stream ops got as far as pending entries of a group.
+    let pending = dump_a
+        .iter()
+        .filter(|(_, _, v)| {
+            matches!(
+                cairn_raft::keyspace::StoredValue::decode(v).map(|v| v.data),
+                Ok(Data::Stream(s)) if s.groups().values().any(|g| !g.pel.is_empty())
+            )
+        })
+        .count();
+    assert!(pending > 0, "seed {seed}: no stream has pending entries");
     assert_eq!(dump_a, dump(&b), "seed {seed}: state differs");
 
     // A third replica that only receives a snapshot ends up identical too.

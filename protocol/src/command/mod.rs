@@ -14,6 +14,7 @@
 
 pub mod geo;
 pub(crate) mod parse;
+pub mod stream;
 pub mod table;
 
 pub use parse::parse;
@@ -31,6 +32,8 @@ pub enum Command {
     Write(WriteCommand),
     Conn(ConnCommand),
     Blocking(BlockingCommand),
+    /// A read tried until it finds something or its timeout passes (XREAD ... BLOCK).
+    BlockingRead(BlockingRead),
 }
 
 /// The number of logical databases, as in Redis (SELECT, MOVE, COPY ... DB, SWAPDB).
@@ -460,6 +463,42 @@ pub enum WriteCommand {
         a: u8,
         b: u8,
     },
+    /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] id field value ...
+    XAdd {
+        key: Bytes,
+        nomkstream: bool,
+        trim: Option<stream::Trim>,
+        id: stream::XAddId,
+        fields: Vec<(Bytes, Bytes)>,
+    },
+    /// XDEL key id ...
+    XDel {
+        key: Bytes,
+        ids: Vec<stream::StreamId>,
+    },
+    /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]
+    XTrim {
+        key: Bytes,
+        trim: stream::Trim,
+    },
+    /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]
+    XSetId {
+        key: Bytes,
+        last: stream::StreamId,
+        entries_added: Option<u64>,
+        max_deleted: Option<stream::StreamId>,
+    },
+    XGroup(stream::XGroupOp),
+    /// XREADGROUP: a write (it moves the group and its pending entries).
+    XReadGroup(stream::XReadGroup),
+    /// XACK key group id ...
+    XAck {
+        key: Bytes,
+        group: Bytes,
+        ids: Vec<stream::StreamId>,
+    },
+    XClaim(stream::XClaim),
+    XAutoClaim(stream::XAutoClaim),
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
@@ -495,8 +534,16 @@ pub struct SortSpec {
     pub alpha: bool,
 }
 
-/// A blocking command (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP):
-/// the non-blocking write it is made of, tried until it pops something or the timeout
+/// XREAD ... BLOCK: the read, tried until it finds entries or the timeout passes (0 waits
+/// for ever). Inside MULTI (and in a script) it reads once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockingRead {
+    pub read: ReadCommand,
+    pub timeout_ms: u64,
+}
+
+/// A blocking command (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP,
+/// XREADGROUP ... BLOCK): the non-blocking write it is made of, tried until it pops something or the timeout
 /// passes. Inside MULTI only `op` runs, once, as Redis does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockingCommand {
@@ -705,7 +752,16 @@ impl WriteCommand {
             W::PfMerge { destination, .. } | W::GeoSearchStore { destination, .. } => {
                 Some(destination)
             }
-            W::GeoAdd { key, .. } => Some(key),
+            W::GeoAdd { key, .. }
+            | W::XAdd { key, .. }
+            | W::XDel { key, .. }
+            | W::XTrim { key, .. }
+            | W::XSetId { key, .. }
+            | W::XAck { key, .. }
+            | W::XClaim(stream::XClaim { key, .. })
+            | W::XAutoClaim(stream::XAutoClaim { key, .. }) => Some(key),
+            W::XGroup(op) => Some(op.key()),
+            W::XReadGroup(r) => r.streams.first().map(|(k, _)| k),
             W::ZRangeStore { destination, .. } | W::ZStore { destination, .. } => Some(destination),
             W::SMove { source, .. } | W::LMove { source, .. } => Some(source),
             W::SStore { destination, .. } | W::BitOp { destination, .. } => Some(destination),
@@ -1011,6 +1067,35 @@ pub enum ReadCommand {
     GeoSearch {
         key: Bytes,
         query: geo::GeoQuery,
+    },
+    /// XLEN key
+    XLen {
+        key: Bytes,
+    },
+    /// XRANGE / XREVRANGE key start end [COUNT n]: `start` and `end` inclusive, already
+    /// moved past an exclusive `(` bound; `rev` lists from `end` down.
+    XRange {
+        key: Bytes,
+        start: stream::StreamId,
+        end: stream::StreamId,
+        count: Option<u64>,
+        rev: bool,
+    },
+    /// XREAD [COUNT n] STREAMS key ... id ...
+    XRead {
+        count: Option<u64>,
+        streams: Vec<(Bytes, stream::ReadFrom)>,
+    },
+    XInfo(stream::XInfo),
+    /// XINFO HELP or (`xgroup`) XGROUP HELP.
+    XHelp {
+        xgroup: bool,
+    },
+    /// XPENDING key group [[IDLE min-idle] start end count [consumer]]
+    XPending {
+        key: Bytes,
+        group: Bytes,
+        range: Option<stream::PendingRange>,
     },
 }
 

@@ -76,7 +76,7 @@ pub(super) fn bitmap(value: Option<&StoredValue>) -> std::result::Result<Option<
     match value.map(|v| &v.data) {
         None => Ok(None),
         Some(Data::Str(s)) => Ok(Some(s.to_bytes())),
-        Some(Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_)) => {
+        Some(Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_)) => {
             Err(Reply::error(WRONGTYPE))
         }
     }
@@ -120,7 +120,9 @@ pub(super) fn bitpos(
 pub(super) fn str_bytes(v: &StoredValue) -> Bytes {
     match &v.data {
         Data::Str(s) => s.to_bytes(),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_) => {
+            Bytes::new()
+        }
     }
 }
 

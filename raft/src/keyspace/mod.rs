@@ -26,6 +26,7 @@ pub mod script;
 mod set;
 mod sort;
 pub mod state;
+pub mod stream;
 mod strings;
 #[cfg(test)]
 mod testing;
@@ -292,6 +293,26 @@ impl Ctx<'_> {
                 ..
             } => self.geosearchstore(destination, key, query, *store_dist),
             W::BitField { key, ops } => self.bitfield(key, ops),
+            W::XAdd {
+                key,
+                nomkstream,
+                trim,
+                id,
+                fields,
+            } => self.xadd(key, *nomkstream, trim.as_ref(), *id, fields),
+            W::XDel { key, ids } => self.xdel(key, ids),
+            W::XTrim { key, trim } => self.xtrim(key, trim),
+            W::XSetId {
+                key,
+                last,
+                entries_added,
+                max_deleted,
+            } => self.xsetid(key, *last, *entries_added, *max_deleted),
+            W::XGroup(op) => self.xgroup(op),
+            W::XReadGroup(r) => self.xreadgroup(r),
+            W::XAck { key, group, ids } => self.xack(key, group, ids),
+            W::XClaim(c) => self.xclaim(c),
+            W::XAutoClaim(c) => self.xautoclaim(c),
             W::BitOp {
                 op,
                 destination,
@@ -479,6 +500,7 @@ pub(crate) enum Kind {
     Set,
     List,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -490,6 +512,7 @@ impl Kind {
                 | (Kind::Set, Data::Set(_))
                 | (Kind::List, Data::List(_))
                 | (Kind::ZSet, Data::ZSet(_))
+                | (Kind::Stream, Data::Stream(_))
         )
     }
 
@@ -500,6 +523,7 @@ impl Kind {
             Kind::Set => Data::Set(Arc::default()),
             Kind::List => Data::List(Arc::default()),
             Kind::ZSet => Data::ZSet(Arc::default()),
+            Kind::Stream => Data::Stream(Arc::default()),
         }
     }
 }

@@ -147,6 +147,9 @@ pub struct Notifications {
     pub flags: u32,
     pub events: Vec<KeyEvent>,
     pub changes: Vec<(u8, Bytes, Change)>,
+    /// The stream events of the running command, in order (they depend on what the command
+    /// found, not only on which keys it changed).
+    pub stream: Vec<(&'static str, u8, Bytes)>,
 }
 
 impl Notifications {
@@ -167,6 +170,13 @@ impl Notifications {
             keyspace: self.flags & KEYSPACE != 0,
             keyevent: self.flags & KEYEVENT != 0,
         });
+    }
+
+    /// Records a stream event of the running command (only while notifications are on).
+    pub fn stream_event(&mut self, event: &'static str, db: u8, key: &[u8]) {
+        if self.on() {
+            self.stream.push((event, db, Bytes::copy_from_slice(key)));
+        }
     }
 
     /// Records a change by the running command (only while notifications are on).
@@ -341,6 +351,19 @@ pub fn command_events(
                 "geosearchstore"
             };
             r.store(ZSET, name, destination);
+        }
+        W::XAdd { .. }
+        | W::XDel { .. }
+        | W::XTrim { .. }
+        | W::XSetId { .. }
+        | W::XGroup(_)
+        | W::XReadGroup(_)
+        | W::XAck { .. }
+        | W::XClaim(_)
+        | W::XAutoClaim(_) => {
+            for (event, d, key) in std::mem::take(&mut n.stream) {
+                r.events.push((STREAM, event, d, key));
+            }
         }
         // Scripts and transactions raise their commands' events; the rest change no key.
         W::FlushDb

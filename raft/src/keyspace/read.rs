@@ -172,6 +172,12 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
         | ReadCommand::GeoHash { key, .. }
         | ReadCommand::GeoDist { key, .. }
         | ReadCommand::GeoSearch { key, .. } => super::geo::read(cmd, live(key)),
+        ReadCommand::XLen { .. }
+        | ReadCommand::XRange { .. }
+        | ReadCommand::XRead { .. }
+        | ReadCommand::XInfo(_)
+        | ReadCommand::XPending { .. }
+        | ReadCommand::XHelp { .. } => super::stream::read::read(cmd, live, now_ms),
         ReadCommand::PfDebug { sub, key } => super::hll::pfdebug(sub, live(key)),
         ReadCommand::BitField { key, ops } => super::bitfield::bitfield_get(live(key), ops),
         ReadCommand::BitCount { key, range } => bits::bitcount(live(key), *range),
@@ -188,7 +194,9 @@ pub fn read<'s>(state: &'s State, db: u8, cmd: &ReadCommand, now_ms: u64) -> Res
 fn string_or_wrongtype(v: &StoredValue, f: impl FnOnce(&super::value::Str) -> Reply) -> Reply {
     match &v.data {
         Data::Str(s) => f(s),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Reply::error(WRONGTYPE),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_) => {
+            Reply::error(WRONGTYPE)
+        }
     }
 }
 
@@ -272,6 +280,7 @@ fn encoding(data: &Data) -> &'static str {
         Data::Hash(_) => "hashtable",
         Data::ZSet(z) if small(z.len(), z.members().map(|(m, _)| m)) => "listpack",
         Data::ZSet(_) => "skiplist",
+        Data::Stream(_) => "stream",
     }
 }
 

@@ -37,7 +37,9 @@ pub fn sort(
         Some(Data::List(l)) => l.len(),
         Some(Data::Set(s)) => s.len(),
         Some(Data::ZSet(z)) => z.len(),
-        Some(Data::Str(_) | Data::Hash(_)) => return Ok(Err(Reply::error(WRONGTYPE))),
+        Some(Data::Str(_) | Data::Hash(_) | Data::Stream(_)) => {
+            return Ok(Err(Reply::error(WRONGTYPE)))
+        }
     };
     let (start, end) = limits(spec.limit, len);
     // Lists and sorted sets keep their own order when not sorted: take the range directly.
@@ -54,7 +56,7 @@ pub fn sort(
         Some(Data::List(l)) => l.iter().cloned().collect(),
         Some(Data::Set(s)) => s.iter().cloned().collect(),
         Some(Data::ZSet(z)) => z.members().map(|(m, _)| m.clone()).collect(),
-        Some(Data::Str(_) | Data::Hash(_)) => Vec::new(),
+        Some(Data::Str(_) | Data::Hash(_) | Data::Stream(_)) => Vec::new(),
     };
     let (start, end) = if sliced {
         (0, items.len())

@@ -42,7 +42,7 @@ impl Ctx<'_> {
         match self.live(key)? {
             Some(v) => match &v.data {
                 Data::Str(_) => Ok(Ok(Some(v))),
-                Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => {
+                Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_) => {
                     Ok(Err(Reply::error(WRONGTYPE)))
                 }
             },
@@ -300,13 +300,17 @@ fn too_big() -> Reply {
 fn str_of(v: &StoredValue) -> Bytes {
     match &v.data {
         Data::Str(s) => s.to_bytes(),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Bytes::new(),
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_) => {
+            Bytes::new()
+        }
     }
 }
 
 fn bulk_of(v: &StoredValue) -> Reply {
     match &v.data {
         Data::Str(s) => Reply::Bulk(s.reply_bytes()),
-        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) => Reply::Nil,
+        Data::Hash(_) | Data::Set(_) | Data::List(_) | Data::ZSet(_) | Data::Stream(_) => {
+            Reply::Nil
+        }
     }
 }

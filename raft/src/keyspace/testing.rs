@@ -22,7 +22,10 @@ pub(crate) fn exec_args(state: &mut State, args: &[Bytes]) -> Reply {
         Ok(Command::Write(cmd)) => run(state, cmd),
         // The pop a blocking command is made of, tried once.
         Ok(Command::Blocking(b)) => run(state, b.op),
-        Ok(Command::Read(cmd)) => match read(state, 0, &cmd, 1_000) {
+        Ok(
+            Command::Read(cmd)
+            | Command::BlockingRead(cairn_protocol::command::BlockingRead { read: cmd, .. }),
+        ) => match read(state, 0, &cmd, 1_000) {
             Ok(reply) => reply,
             Err(e) => Reply::error(format!("storage error: {e}")),
         },

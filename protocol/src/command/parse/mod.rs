@@ -23,6 +23,7 @@ mod scripting;
 pub use scripting::NOSCRIPT;
 mod server;
 mod sets;
+mod streams;
 mod strings;
 mod zsets;
 
@@ -78,6 +79,7 @@ pub fn parse(args: &[Bytes]) -> Result<Command> {
         ("bitmap", name) => bits::parse(name, args),
         ("hyperloglog", name) => hll::parse(name, args),
         ("geo", name) => geo::parse(name, args),
+        ("stream", name) => streams::parse(name, args),
         ("hash", name) => hashes::parse(name, args),
         ("set", name) => sets::parse(name, args),
         ("list", name) => lists::parse(name, args),

@@ -44,6 +44,12 @@ impl Caller<'_, '_> {
             Command::Blocking(_) => {
                 return Reply::error("ERR This Redis command is not allowed from script")
             }
+            Command::BlockingRead(_) => {
+                return Reply::error(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&args[0])
+                ))
+            }
             Command::Write(w) => {
                 if self.read_only {
                     return Reply::error(

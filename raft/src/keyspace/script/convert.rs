@@ -32,7 +32,7 @@ pub fn to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
         Reply::Nil | Reply::NilArray if resp3 => Ok(Value::Nil),
         Reply::Nil | Reply::NilArray => Ok(Value::Boolean(false)),
         Reply::Array(items) | Reply::Push(items) => array(&mut items.iter()),
-        Reply::Map(pairs) if resp3 => {
+        Reply::Map(pairs) | Reply::KeyedArrays(pairs) if resp3 => {
             let t = lua.create_table()?;
             for (k, v) in pairs {
                 t.raw_set(to_lua(lua, k, resp3)?, to_lua(lua, v, resp3)?)?;
@@ -47,6 +47,13 @@ pub fn to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
             single("set", Value::Table(t))
         }
         Reply::Map(pairs) => array(&mut pairs.iter().flat_map(|(k, v)| [k, v])),
+        Reply::KeyedArrays(pairs) => {
+            let t = lua.create_table()?;
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                t.raw_set(i + 1, array(&mut [k, v].into_iter())?)?;
+            }
+            Ok(Value::Table(t))
+        }
         Reply::Pairs(pairs) if !resp3 => array(&mut pairs.iter().flat_map(|(k, v)| [k, v])),
         Reply::Pairs(pairs) => {
             let t = lua.create_table()?;

@@ -9,6 +9,7 @@
 pub mod digest;
 pub mod hash;
 pub mod list;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use hash::{HashValue, SetValue};
 pub use list::ListValue;
+pub use stream::StreamValue;
 pub use string::Str;
 pub use zset::ZSetValue;
 
@@ -58,6 +60,8 @@ pub enum Data {
     List(Arc<ListValue>),
     /// Scores are never NaN. Never empty: an emptied sorted set is deleted.
     ZSet(Arc<ZSetValue>),
+    /// May be empty: a stream stays when its last entry goes, as in Redis.
+    Stream(Arc<StreamValue>),
 }
 
 impl Serialize for Str {
@@ -86,6 +90,7 @@ impl Data {
             Data::Set(s) => s.is_empty(),
             Data::List(l) => l.is_empty(),
             Data::ZSet(z) => z.is_empty(),
+            Data::Stream(_) => false,
         }
     }
 
@@ -97,6 +102,7 @@ impl Data {
             Data::Set(_) => "set",
             Data::List(_) => "list",
             Data::ZSet(_) => "zset",
+            Data::Stream(_) => "stream",
         }
     }
 
@@ -107,6 +113,7 @@ impl Data {
             Data::Set(_) => 3,
             Data::List(_) => 4,
             Data::ZSet(_) => 5,
+            Data::Stream(_) => 6,
         }
     }
 
@@ -118,6 +125,7 @@ impl Data {
             Data::Set(s) => s.digest(),
             Data::List(l) => l.digest(),
             Data::ZSet(z) => z.digest(),
+            Data::Stream(s) => s.digest(),
         }
     }
 
@@ -129,6 +137,7 @@ impl Data {
             Data::Set(s) => s.bytes(),
             Data::List(l) => l.bytes(),
             Data::ZSet(z) => z.bytes(),
+            Data::Stream(s) => s.bytes(),
         }
     }
 }
