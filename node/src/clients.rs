@@ -74,6 +74,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     pub no_touch: bool,
     pub control: Arc<Control>,
+    /// The connection's message queue (pub/sub messages, invalidations).
+    pub outlet: Option<crate::pubsub::Outlet>,
 }
 
 impl ClientInfo {
@@ -184,6 +186,7 @@ impl Clients {
                 no_evict: false,
                 no_touch: false,
                 control: control.clone(),
+                outlet: None,
             },
         );
         Some((id, control))

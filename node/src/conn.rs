@@ -37,6 +37,11 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             if let Some(mut subs) = s.subs.take() {
                 subs.leave_all(&s.node.pubsub);
             }
+            s.publish_outlet();
+            if s.track.on {
+                crate::tracking::stop(&s.node, s.id);
+                s.track = Default::default();
+            }
             s.db = 0;
             s.protocol = Protocol::Resp2;
             s.readonly = false;
@@ -275,6 +280,45 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
             s.node.clients.update(s.id, |c| c.no_evict = on);
             Reply::ok()
         }
+        ClientCommand::Tracking { on: true, options } => {
+            match s
+                .node
+                .tracking
+                .enable(&s.node.clients, s.id, &options, s.track)
+            {
+                Ok(track) => {
+                    s.track = track;
+                    s.node.sm.set_tracking(true);
+                    Reply::ok()
+                }
+                Err(e) => Reply::error(e),
+            }
+        }
+        ClientCommand::Tracking { on: false, .. } => {
+            if s.track.on {
+                crate::tracking::stop(&s.node, s.id);
+            }
+            s.track = Default::default();
+            Reply::ok()
+        }
+        ClientCommand::Caching(yes) => {
+            if !s.track.on {
+                Reply::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+            } else if yes && !s.track.optin {
+                Reply::error(
+                    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+                )
+            } else if !yes && !s.track.optout {
+                Reply::error(
+                    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+                )
+            } else {
+                s.track.caching = true;
+                Reply::ok()
+            }
+        }
+        ClientCommand::GetRedir => Reply::Integer(s.node.tracking.getredir(s.id)),
+        ClientCommand::TrackingInfo => s.node.tracking.info(s.id, s.track),
         ClientCommand::NoTouch(on) => {
             s.node.clients.update(s.id, |c| c.no_touch = on);
             s.no_touch = on;

@@ -104,6 +104,8 @@ fn clients(node: &Node, out: &mut String) {
     line(out, "connected_clients", node.clients.len());
     line(out, "maxclients", node.config.max_clients);
     line(out, "blocked_clients", node.clients.blocked());
+    let (tracking, ..) = node.tracking.counts();
+    line(out, "tracking_clients", tracking);
 }
 
 fn memory(node: &Node, out: &mut String) {
@@ -197,6 +199,10 @@ fn stats(node: &Node, out: &mut String) {
         "instantaneous_ops_per_sec",
         node.stats.instantaneous_ops(),
     );
+    let (_, keys, items, prefixes) = node.tracking.counts();
+    line(out, "tracking_total_keys", keys);
+    line(out, "tracking_total_items", items);
+    line(out, "tracking_total_prefixes", prefixes);
 }
 
 fn replication(node: &Node, out: &mut String) {

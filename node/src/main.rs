@@ -36,6 +36,7 @@ mod slowlog;
 mod stats;
 mod status;
 mod tls;
+mod tracking;
 mod transaction;
 mod wait;
 

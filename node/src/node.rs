@@ -54,6 +54,8 @@ pub struct Node {
     pub request_ids: RequestIds,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<Hub>,
+    /// This node's client-side caching clients and the keys they read.
+    pub tracking: crate::tracking::Tracking,
     pub slowlog: crate::slowlog::SlowLog,
     pub latency: crate::latency::LatencyMonitor,
     pub monitors: crate::monitor::Monitors,
@@ -268,6 +270,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     });
 
     let data_dir = cfg.data_dir.clone();
+    let request_ids = RequestIds::new();
     let node = Arc::new(Node {
         id: cfg.id,
         raft: raft.clone(),
@@ -284,7 +287,8 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         reads: ReadBarrier::new(),
         lease,
         elections,
-        request_ids: RequestIds::new(),
+        tracking: crate::tracking::Tracking::new(request_ids.origin()),
+        request_ids,
         pubsub,
         slowlog: crate::slowlog::SlowLog::new(),
         latency: crate::latency::LatencyMonitor::default(),
@@ -302,6 +306,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         config: cfg,
     });
     crate::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
+    crate::tracking::run_invalidations(node.clone());
     node.slowlog.configure(&node);
     node.latency.configure(&node);
     node.reads.start(node.clone());

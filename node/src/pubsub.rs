@@ -154,6 +154,24 @@ impl Hub {
     }
 }
 
+/// A connection's message queue as others push to it (client-side caching's
+/// invalidations): what the connection writes between replies.
+#[derive(Clone)]
+pub struct Outlet(Subscriber);
+
+impl Outlet {
+    /// Queues a message; false if the queue is full (the connection will close) or gone.
+    pub fn send(&self, message: Reply) -> bool {
+        self.0.send(message)
+    }
+}
+
+impl std::fmt::Debug for Outlet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outlet")
+    }
+}
+
 /// One connection's subscriptions and its message queue.
 pub struct Subscriptions {
     client: u64,
@@ -176,6 +194,11 @@ impl Subscriptions {
             },
             rx,
         }
+    }
+
+    /// The queue's sending end, for pushes from elsewhere.
+    pub fn outlet(&self) -> Outlet {
+        Outlet(self.me.clone())
     }
 
     /// (channels, patterns), as CLIENT LIST shows them.

@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn_protocol::{Reply, WriteCommand};
+use cairn_protocol::Reply;
 use cairn_raft::keyspace::once::REPLY_KEPT_MS;
 use cairn_raft::network::{CallError, ForwardResult};
 use cairn_raft::{OpKind, RequestId};
@@ -46,6 +46,11 @@ impl RequestIds {
         }
     }
 
+    /// This process's origin: random, so ids from different runs never collide.
+    pub fn origin(&self) -> u64 {
+        self.origin
+    }
+
     fn next(&self) -> RequestId {
         RequestId {
             origin: self.origin,
@@ -72,7 +77,7 @@ impl InFlight {
     fn is_client_write(&self) -> bool {
         matches!(
             self.op,
-            OpKind::Command { .. } | OpKind::Exec { .. } | OpKind::Acl(_)
+            OpKind::Command { .. } | OpKind::Exec { .. } | OpKind::Acl(_) | OpKind::Tracked { .. }
         )
     }
 
@@ -110,15 +115,6 @@ pub enum Outcome {
 
 pub fn cluster_down() -> Reply {
     Reply::error("CLUSTERDOWN The cluster is down: no leader elected")
-}
-
-/// Executes client writes in order; one outcome each.
-pub async fn write_batch(node: &Node, db: u8, cmds: Vec<WriteCommand>) -> Vec<Outcome> {
-    let ops: Vec<OpKind> = cmds
-        .into_iter()
-        .map(|cmd| OpKind::Command { db, cmd })
-        .collect();
-    write_ops(node, ops).await
 }
 
 /// Executes operations through the leader in order; one outcome each.

@@ -55,8 +55,10 @@ pub struct Session {
     pub closing: bool,
     /// MULTI/EXEC and WATCH state.
     pub tx: Transaction,
-    /// Pub/sub subscriptions and their message queue, once the connection subscribed.
+    /// Pub/sub subscriptions and the connection's message queue (also for invalidations).
     pub subs: Option<Subscriptions>,
+    /// Client-side caching: this connection's CLIENT TRACKING state.
+    pub track: crate::tracking::SessionTracking,
     /// CLIENT REPLY OFF: commands get no replies (pub/sub pushes still do).
     pub replies_off: bool,
     /// CLIENT REPLY SKIP: the next command gets no reply.
@@ -138,12 +140,14 @@ where
         user: cairn_protocol::acl::DEFAULT_USER.to_string(),
         closing: false,
         tx: Transaction::default(),
-        subs: None,
+        subs: Some(Subscriptions::new(id)),
+        track: Default::default(),
         replies_off: false,
         skip_next: false,
         no_touch: false,
         running: "none",
     };
+    session.publish_outlet();
     let limits = Limits {
         bulk_len_max: node.config.max_bulk_len,
         args_max: node.config.max_args,
@@ -254,6 +258,9 @@ where
     }
     if let Some(mut subs) = session.subs.take() {
         subs.leave_all(&node.pubsub);
+    }
+    if session.track.on {
+        crate::tracking::stop(&node, id);
     }
     node.clients.remove(id);
 }
@@ -719,6 +726,16 @@ impl Session {
         })
     }
 
+    /// Makes the connection's message queue reachable by others (invalidations redirected
+    /// to it); a new queue after RESET.
+    pub fn publish_outlet(&mut self) {
+        let subs = self.subs.get_or_insert_with(|| Subscriptions::new(self.id));
+        let outlet = subs.outlet();
+        self.node
+            .clients
+            .update(self.id, |c| c.outlet = Some(outlet));
+    }
+
     /// A RESP2 connection with subscriptions may only run a few commands (RESP3 may run any).
     fn in_resp2_pubsub_context(&self) -> bool {
         self.protocol == Protocol::Resp2 && self.subs.as_ref().is_some_and(|s| s.count() > 0)
@@ -806,6 +823,8 @@ impl Session {
                 return true;
             }
         };
+        let op = self.traced(op);
+        self.track.caching = false;
         match router::write_ops(&self.node, vec![op]).await.pop() {
             Some(Outcome::Reply(r)) => {
                 r.encode(self.protocol, out);
@@ -815,8 +834,26 @@ impl Session {
         }
     }
 
+    /// A NOLOOP tracking client's write says whose it is (so its own changes are not
+    /// announced to it); any other op goes as it is.
+    fn traced(&self, op: OpKind) -> OpKind {
+        if !self.track.noloop {
+            return op;
+        }
+        OpKind::Tracked {
+            origin: self.node.tracking.origin_of(self.id),
+            op: Box::new(op),
+        }
+    }
+
     async fn run_writes(&mut self, cmds: Vec<WriteCommand>, out: &mut BytesMut) -> bool {
-        for outcome in router::write_batch(&self.node, self.db, cmds).await {
+        self.track.caching = false;
+        let db = self.db;
+        let ops: Vec<OpKind> = cmds
+            .into_iter()
+            .map(|cmd| self.traced(OpKind::Command { db, cmd }))
+            .collect();
+        for outcome in router::write_ops(&self.node, ops).await {
             match outcome {
                 Outcome::Reply(r) => r.encode(self.protocol, out),
                 Outcome::Unknown => return false,
@@ -864,6 +901,20 @@ impl Session {
             }
         };
         self.read_at(&cmds, time, out);
+        if self.track.remembers() {
+            let max = self
+                .node
+                .settings
+                .get("tracking-table-max-keys")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000_000);
+            for (_, keys) in &cmds {
+                self.node
+                    .tracking
+                    .remember(&self.node.clients, self.id, keys, max);
+            }
+        }
+        self.track.caching = false;
         if !time.still_valid(&self.node) {
             // The lease ran out while the reads ran (a pause, a step-down): what they saw
             // may be stale. Read again after a round.

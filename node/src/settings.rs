@@ -93,6 +93,7 @@ const SETTINGS: &[(&str, Kind, &str)] = &[
     ("slowlog-max-len", Kind::Int, "128"),
     ("stream-node-max-bytes", Kind::Memory, "4096"),
     ("stream-node-max-entries", Kind::Int, "100"),
+    ("tracking-table-max-keys", Kind::Int, "1000000"),
     ("tcp-keepalive", Kind::Int, "300"),
     ("timeout", Kind::Int, "0"),
     ("zset-max-listpack-entries", Kind::Int, "128"),

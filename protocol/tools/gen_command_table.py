@@ -66,8 +66,9 @@ COMMANDS = [
 ]
 SUBCOMMANDS = {
     "command": ["count", "docs", "getkeys", "info", "list"],
-    "client": ["getname", "id", "info", "kill", "list", "no-evict", "no-touch", "pause", "reply",
-               "setinfo", "setname", "unblock", "unpause"],
+    "client": ["caching", "getname", "getredir", "id", "info", "kill", "list", "no-evict",
+               "no-touch", "pause", "reply", "setinfo", "setname", "tracking", "trackinginfo",
+               "unblock", "unpause"],
     "config": ["get", "resetstat", "rewrite", "set"],
     "cluster": ["countkeysinslot", "getkeysinslot", "info", "keyslot", "myid", "nodes", "shards",
                 "slots"],

@@ -27,8 +27,8 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use types::{
-    AclOp, ExecItem, NodeId, NodeInfo, OpKind, Raft, RequestId, Response, TypeConfig, Watched,
-    WriteOp,
+    AclOp, ClientOrigin, ExecItem, NodeId, NodeInfo, OpKind, Raft, RequestId, Response, TypeConfig,
+    Watched, WriteOp,
 };
 
 /// Generated peer protocol.

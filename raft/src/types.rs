@@ -70,6 +70,20 @@ pub enum OpKind {
     /// Eviction, decided by the leader under its maxmemory policy: delete each key that
     /// exists. Replies how many were deleted.
     Evict { db: u8, keys: Vec<Bytes> },
+    /// A client's write that says whose it is, so the client's node can leave the keys it
+    /// changes out of the client's own invalidations (CLIENT TRACKING ... NOLOOP). Applies
+    /// as `op`.
+    Tracked {
+        origin: ClientOrigin,
+        op: Box<OpKind>,
+    },
+}
+
+/// A client of a node: the node's request-id origin (random per process) and the client id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClientOrigin {
+    pub node: u64,
+    pub client: u64,
 }
 
 /// Settings replicated through the log: name → value, as CONFIG SET validated them.
@@ -90,7 +104,7 @@ impl OpKind {
     pub fn changes_acl(&self) -> bool {
         match self {
             OpKind::Acl(_) => true,
-            OpKind::Once { op, .. } => op.changes_acl(),
+            OpKind::Once { op, .. } | OpKind::Tracked { op, .. } => op.changes_acl(),
             _ => false,
         }
     }
@@ -99,7 +113,7 @@ impl OpKind {
     pub fn changes_settings(&self) -> bool {
         match self {
             OpKind::Config(_) => true,
-            OpKind::Once { op, .. } => op.changes_settings(),
+            OpKind::Once { op, .. } | OpKind::Tracked { op, .. } => op.changes_settings(),
             _ => false,
         }
     }

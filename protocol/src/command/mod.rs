@@ -1174,6 +1174,27 @@ pub enum ClientCommand {
     Unpause,
     NoEvict(bool),
     NoTouch(bool),
+    /// CLIENT TRACKING ON|OFF with its options.
+    Tracking {
+        on: bool,
+        options: TrackingOptions,
+    },
+    /// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN, OPTOUT).
+    Caching(bool),
+    GetRedir,
+    TrackingInfo,
+}
+
+/// CLIENT TRACKING's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingOptions {
+    /// REDIRECT: the client that gets the invalidations.
+    pub redirect: Option<i64>,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+    pub prefixes: Vec<Bytes>,
 }
 
 /// The connection kinds CLIENT LIST and CLIENT KILL filter on.

@@ -454,7 +454,7 @@ mod tests {
             client.subcommand(b"SETNAME").map(|s| s.name),
             Some("client|setname")
         );
-        assert_eq!(client.subcommand(b"tracking"), None);
+        assert_eq!(client.subcommand(b"nope"), None);
     }
 
     #[test]

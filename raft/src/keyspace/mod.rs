@@ -105,6 +105,12 @@ fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<R
             exec::apply(&mut ctx(state, *db, now, index), items, watched)
         }
         OpKind::Once { id, op } => once::apply(state, index, id, op, now),
+        OpKind::Tracked { origin, op } => {
+            state.notify.origin = Some(*origin);
+            let reply = apply_one(state, index, op, now);
+            state.notify.origin = None;
+            reply
+        }
         OpKind::Acl(op) => acl::apply(state, op),
         OpKind::Config(pairs) => {
             for (name, value) in pairs {
@@ -185,6 +191,7 @@ impl Ctx<'_> {
                 Ok(Reply::ok())
             }
             W::SwapDb { a, b } => {
+                self.state.notify.flushed |= self.state.notify.track;
                 self.state.swap_dbs(*a, *b, self.stamp);
                 Ok(Reply::ok())
             }
@@ -351,6 +358,7 @@ impl Ctx<'_> {
     /// missing key of the database aborts, which is always safe), instead of a pass over
     /// every key; freeing millions of keys happens on another thread, not on the apply path.
     fn clear(&mut self, db: u8) {
+        self.state.notify.flushed |= self.state.notify.track;
         let old = std::mem::take(self.db_mut(db));
         if old.len == 0 {
             return;
@@ -391,6 +399,7 @@ impl Ctx<'_> {
         let db = self.db;
         if self.db_mut(db).remove(key).is_some() {
             self.state.stamp_delete(db, key, self.stamp);
+            self.state.notify.touch(key);
             self.state.notify.raise(notify::EXPIRED, "expired", db, key);
         }
     }
@@ -403,6 +412,7 @@ impl Ctx<'_> {
     /// Stores `value`; a key that `may_be_new` and was absent counts as created ("new").
     fn store(&mut self, db: u8, key: &[u8], mut value: StoredValue, may_be_new: bool) {
         value.version = self.stamp;
+        self.state.notify.touch(key);
         if self.state.notify.on() {
             if may_be_new && self.state.get(db, key).is_none() {
                 self.state.notify.changed(db, key, notify::Change::Created);
@@ -421,6 +431,7 @@ impl Ctx<'_> {
     pub fn delete_in(&mut self, db: u8, key: &[u8]) -> bool {
         let removed = self.db_mut(db).remove(key).is_some();
         if removed {
+            self.state.notify.touch(key);
             self.state.stamp_delete(db, key, self.stamp);
             self.state.notify.changed(db, key, notify::Change::Deleted);
         }
@@ -473,6 +484,7 @@ impl Ctx<'_> {
         } else if existed {
             // Taken out above: what remains of the deletion is its stamp and its change.
             self.state.stamp_delete(db, key, self.stamp);
+            self.state.notify.touch(key);
             self.state.notify.changed(db, key, notify::Change::Emptied);
         }
         Ok(Some(out))

@@ -150,6 +150,16 @@ pub struct Notifications {
     /// The stream events of the running command, in order (they depend on what the command
     /// found, not only on which keys it changed).
     pub stream: Vec<(&'static str, u8, Bytes)>,
+    /// Whether this node's clients track keys (client-side caching): then every changed key
+    /// is recorded in `touched` for the node to invalidate. Node-local, set per batch.
+    pub track: bool,
+    /// Keys changed in this batch (written, deleted, expired, evicted), each with the client
+    /// whose write changed it, when the write said (`OpKind::Tracked`).
+    pub touched: Vec<(Bytes, Option<crate::types::ClientOrigin>)>,
+    /// Whether a FLUSHDB, FLUSHALL or SWAPDB applied in this batch (invalidates everything).
+    pub flushed: bool,
+    /// The client whose write is applying now, if it said.
+    pub origin: Option<crate::types::ClientOrigin>,
 }
 
 impl Notifications {
@@ -170,6 +180,14 @@ impl Notifications {
             keyspace: self.flags & KEYSPACE != 0,
             keyevent: self.flags & KEYEVENT != 0,
         });
+    }
+
+    /// Records that `key` changed, for tracking clients.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.track {
+            self.touched
+                .push((Bytes::copy_from_slice(key), self.origin));
+        }
     }
 
     /// Records a stream event of the running command (only while notifications are on).

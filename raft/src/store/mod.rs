@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use crate::keyspace::State;
 pub use restore::Restored;
-pub use sm::StateMachine;
+pub use sm::{KeyChanges, StateMachine};
 pub use view::{Keyspace, Reading, Sampled, LOADING};
 pub use wal::LogStore;
 

@@ -39,6 +39,15 @@ const INCOMING: &str = "incoming.snap.tmp";
 const CHECKS_KEPT: usize = 16;
 /// Applied batches of keyspace events the node's publisher may fall behind by.
 const KEY_EVENT_BATCHES: usize = 4096;
+
+/// The keys one applied batch changed (with the client that said it wrote them), for
+/// client-side caching's invalidations.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges {
+    pub keys: Vec<(bytes::Bytes, Option<crate::types::ClientOrigin>)>,
+    /// Everything changed: a flush, a SWAPDB, or a snapshot installed.
+    pub flushed: bool,
+}
 /// The sled tree of the catalogue, and its keys.
 const META_TREE: &str = "meta";
 const META_SNAPSHOT: &str = "snapshot";
@@ -105,6 +114,10 @@ pub(super) struct Shared {
     /// Each applied batch's keyspace events, for the node to publish. Bounded: a publisher
     /// that falls [`KEY_EVENT_BATCHES`] batches behind loses the oldest (and says so).
     key_events: tokio::sync::broadcast::Sender<Arc<Vec<KeyEvent>>>,
+    /// Whether this node's clients track keys: apply then records the keys it changes.
+    tracking: AtomicBool,
+    /// Each applied batch's changed keys while `tracking` (client-side caching).
+    key_changes: tokio::sync::broadcast::Sender<Arc<KeyChanges>>,
     /// Mirrors of the ACL users and settings, read per command without the state lock.
     acl: RwLock<Arc<Users>>,
     settings: RwLock<Arc<ReplicatedSettings>>,
@@ -210,6 +223,8 @@ impl StateMachine {
             snap_dir,
             changes: tokio::sync::watch::Sender::new(0),
             key_events: tokio::sync::broadcast::Sender::new(KEY_EVENT_BATCHES),
+            tracking: AtomicBool::new(false),
+            key_changes: tokio::sync::broadcast::Sender::new(KEY_EVENT_BATCHES),
             acl: RwLock::default(),
             settings: RwLock::default(),
             checks: std::sync::Mutex::new(checks),
@@ -229,6 +244,18 @@ impl StateMachine {
     /// Keyspace events, one batch per applied batch that raised any.
     pub fn key_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<KeyEvent>>> {
         self.shared.key_events.subscribe()
+    }
+
+    /// Whether apply records the keys it changes for [`StateMachine::key_changes`] (set while
+    /// any client of this node tracks keys).
+    pub fn set_tracking(&self, on: bool) {
+        self.shared.tracking.store(on, Ordering::Relaxed);
+    }
+
+    /// The keys each applied batch changed, while tracking is on; a snapshot install
+    /// counts as a flush.
+    pub fn key_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<KeyChanges>> {
+        self.shared.key_changes.subscribe()
     }
 
     /// The ACL users as last applied (empty: only Redis's default user, never changed).
@@ -379,6 +406,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut state = self.shared.write();
             // Events raised outside a batch (a replay at start) have nobody to go to.
             state.notify.events.clear();
+            state.notify.track = self.shared.tracking.load(Ordering::Relaxed);
+            state.notify.touched.clear();
+            state.notify.flushed = false;
             for entry in entries {
                 let reply = match &entry.payload {
                     EntryPayload::Blank => Vec::new(),
@@ -410,6 +440,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 replies.push(Response(reply));
             }
             self.shared.mirror(&state, acl_changed, settings_changed);
+            if state.notify.track && (state.notify.flushed || !state.notify.touched.is_empty()) {
+                let changes = KeyChanges {
+                    keys: std::mem::take(&mut state.notify.touched),
+                    flushed: state.notify.flushed,
+                };
+                let _ = self.shared.key_changes.send(Arc::new(changes));
+            }
             std::mem::take(&mut state.notify.events)
         };
         if !events.is_empty() {
@@ -483,6 +520,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .await
         .map_err(snap_err)?
         .map_err(snap_err)?;
+        if self.shared.tracking.load(Ordering::Relaxed) {
+            let flush = KeyChanges {
+                keys: Vec::new(),
+                flushed: true,
+            };
+            let _ = self.shared.key_changes.send(Arc::new(flush));
+        }
         self.shared.changed();
         Ok(())
     }

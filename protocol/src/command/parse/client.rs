@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{int, is, text, Result};
-use crate::command::{ClientCommand, ClientFilter, ClientType, CommandError};
+use crate::command::{ClientCommand, ClientFilter, ClientType, CommandError, TrackingOptions};
 use crate::num::parse_i64;
 
 /// Parses `CLIENT <sub> args...` (`name` is `client|<sub>`, arity already checked).
@@ -67,7 +67,50 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<ClientCommand> {
         ("client|unpause", []) => ClientCommand::Unpause,
         ("client|no-evict", [on]) => ClientCommand::NoEvict(switch(on, "on", "off")?),
         ("client|no-touch", [on]) => ClientCommand::NoTouch(switch(on, "on", "off")?),
+        ("client|tracking", [on, options @ ..]) => tracking(on, options)?,
+        ("client|caching", [yes]) => ClientCommand::Caching(switch(yes, "yes", "no")?),
+        ("client|getredir", []) => ClientCommand::GetRedir,
+        ("client|trackinginfo", []) => ClientCommand::TrackingInfo,
         _ => return Err(CommandError::Arity(name.into())),
+    })
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX prefix ...] [BCAST] [OPTIN] [OPTOUT]
+/// [NOLOOP]: the options in Redis's order of checks (those that need the client's state are
+/// the node's).
+fn tracking(on: &[u8], options: &[Bytes]) -> Result<ClientCommand> {
+    let mut t = TrackingOptions::default();
+    let mut i = 0;
+    while i < options.len() {
+        let more = options.len() - 1 - i;
+        let opt = &options[i];
+        if is(opt, "redirect") && more > 0 {
+            if t.redirect.is_some() {
+                return Err(CommandError::Other(
+                    "ERR A client can only redirect to a single other client".into(),
+                ));
+            }
+            t.redirect = Some(super::int(&options[i + 1])?);
+            i += 1;
+        } else if is(opt, "bcast") {
+            t.bcast = true;
+        } else if is(opt, "optin") {
+            t.optin = true;
+        } else if is(opt, "optout") {
+            t.optout = true;
+        } else if is(opt, "noloop") {
+            t.noloop = true;
+        } else if is(opt, "prefix") && more > 0 {
+            t.prefixes.push(options[i + 1].clone());
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(ClientCommand::Tracking {
+        on: switch(on, "on", "off")?,
+        options: t,
     })
 }
 

@@ -581,6 +581,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         complexity: Some("Depends on subcommand."),
         subcommands: &[
         CommandSpec {
+            name: "client|caching",
+            arity: 3,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Instructs the server whether to track the keys in the next request.",
+            since: "6.0.0",
+            group: "connection",
+            complexity: Some("O(1)"),
+            args: &[
+                Arg { name: "mode", kind: "oneof", args: &[
+                    Arg { name: "yes", kind: "pure-token", token: Some("YES"), ..ARG },
+                    Arg { name: "no", kind: "pure-token", token: Some("NO"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
             name: "client|getname",
             arity: 2,
             flags: &["noscript", "loading", "stale"],
@@ -590,6 +610,20 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             acl_categories: &["@slow", "@connection"],
             summary: "Returns the name of the connection.",
             since: "2.6.9",
+            group: "connection",
+            complexity: Some("O(1)"),
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|getredir",
+            arity: 2,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Returns the client ID to which the connection's tracking notifications are redirected.",
+            since: "6.0.0",
             group: "connection",
             complexity: Some("O(1)"),
             ..BASE
@@ -805,6 +839,46 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             args: &[
                 Arg { name: "connection-name", kind: "string", ..ARG },
             ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|tracking",
+            arity: -3,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Controls server-assisted client-side caching for the connection.",
+            since: "6.0.0",
+            group: "connection",
+            complexity: Some("O(1). Some options may introduce additional complexity."),
+            args: &[
+                Arg { name: "status", kind: "oneof", args: &[
+                    Arg { name: "on", kind: "pure-token", token: Some("ON"), ..ARG },
+                    Arg { name: "off", kind: "pure-token", token: Some("OFF"), ..ARG },
+                ], ..ARG },
+                Arg { name: "client-id", kind: "integer", token: Some("REDIRECT"), flags: &["optional"], ..ARG },
+                Arg { name: "prefix", kind: "string", token: Some("PREFIX"), flags: &["optional", "multiple", "multiple_token"], ..ARG },
+                Arg { name: "bcast", kind: "pure-token", token: Some("BCAST"), flags: &["optional"], ..ARG },
+                Arg { name: "optin", kind: "pure-token", token: Some("OPTIN"), flags: &["optional"], ..ARG },
+                Arg { name: "optout", kind: "pure-token", token: Some("OPTOUT"), flags: &["optional"], ..ARG },
+                Arg { name: "noloop", kind: "pure-token", token: Some("NOLOOP"), flags: &["optional"], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
+            name: "client|trackinginfo",
+            arity: 2,
+            flags: &["noscript", "loading", "stale"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@slow", "@connection"],
+            summary: "Returns information about server-assisted client-side caching for the connection.",
+            since: "6.2.0",
+            group: "connection",
+            complexity: Some("O(1)"),
             ..BASE
         },
         CommandSpec {
