@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# HyperLogLog and geo throughput side by side in one run, with one client loop for every
+# HyperLogLog, geo and stream throughput side by side in one run, with one client loop for every
 # target (cairn-load): Debian's redis-server (no persistence; and appendfsync always, the
 # durability cairn gives) and a local 3-node cairn cluster (its leader and a follower).
 #
 #   scripts/bench-types.sh [-n REQUESTS] [-c CLIENTS] [-r KEYSPACE]
 #
 # Each target gets PFADD (every request adds its key to one HyperLogLog), GEOADD (a point
-# per key; the set grows to KEYSPACE points) and GEOSEARCH (100 km around a key's point,
-# nearest 10), unpipelined. Prints a Markdown table of requests/s with the ratio to plain
+# per key; the set grows to KEYSPACE points), GEOSEARCH (100 km around a key's point,
+# nearest 10), XADD (one stream grows by REQUESTS entries) and XREADGROUP+XACK (a consumer
+# group's workers, one per client, each cycle reading one new entry and acknowledging it:
+# two round trips, counted as one), unpipelined. Prints a Markdown table of requests/s with the ratio to plain
 # redis-server. Everything shares this machine's cores: see `nproc`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -74,22 +76,27 @@ rps() {
 declare -A result
 targets=("redis:resp://127.0.0.1:17400" "redis-fsync-always:resp://127.0.0.1:17401"
   "cairn-leader:resp://127.0.0.1:$leader_port" "cairn-follower:resp://127.0.0.1:$follower_port")
-ops=(pfadd geoadd geosearch)
+ops=(pfadd geoadd geosearch xadd xreadgroup)
 for t in "${targets[@]}"; do
   name="${t%%:*}"; target="${t#*:}"
+  port="${target##*:}"
+  # Each target starts with its own stream (the followers' is the leader's: delete it).
+  redis-cli -p "$port" del stream >/dev/null
   for op in "${ops[@]}"; do
+    if [ "$op" = xreadgroup ]; then
+      redis-cli -p "$port" xgroup create stream g 0 >/dev/null
+    fi
     result["$name,$op"]="$(rps "$target" "$op")"
   done
-  # The same data on every target: the HLL and the geo set, as a check.
-  port="${target##*:}"
-  result["$name,count"]="$(redis-cli -p "$port" pfcount hll) / $(redis-cli -p "$port" zcard geo)"
+  # The same data on every target: the HLL, the geo set, the stream and what is pending.
+  result["$name,count"]="$(redis-cli -p "$port" pfcount hll) / $(redis-cli -p "$port" zcard geo) / $(redis-cli -p "$port" xlen stream) / $(redis-cli -p "$port" xpending stream g | head -1)"
 done
 
-echo "cairn-load -c $c -n $n -r $r, unpipelined (PFADD, GEOADD, then GEOSEARCH BYRADIUS 100 km COUNT 10);"
+echo "cairn-load -c $c -n $n -r $r, unpipelined (PFADD, GEOADD, GEOSEARCH BYRADIUS 100 km COUNT 10, XADD, XREADGROUP COUNT 1 + XACK);"
 echo "$(nproc) cores shared by every server and the client; $(date -u +%Y-%m-%d)"
 echo
-echo "| target | PFADD | GEOADD | GEOSEARCH | PFCOUNT / ZCARD after |"
-echo "|---|---|---|---|---|"
+echo "| target | PFADD | GEOADD | GEOSEARCH | XADD | XREADGROUP+XACK | PFCOUNT / ZCARD / XLEN / pending after |"
+echo "|---|---|---|---|---|---|---|"
 for t in "${targets[@]}"; do
   name="${t%%:*}"
   row="| $name |"

@@ -64,7 +64,9 @@ impl Conn for EtcdConn {
                             .await
                             .map(|_| ()),
                         // Refused before any load starts (`Op::on_etcd`).
-                        Op::Pfadd | Op::Geoadd | Op::Geosearch => Ok(()),
+                        Op::Pfadd | Op::Geoadd | Op::Geosearch | Op::Xadd | Op::Xreadgroup => {
+                            Ok(())
+                        }
                     }
                 }
             });

@@ -65,6 +65,12 @@ enum Op {
     /// `GEOSEARCH geo FROMLONLAT <lon> <lat> BYRADIUS 100 km ASC COUNT 10` around the key's
     /// point (RESP only): run after `geoadd` filled the set.
     Geosearch,
+    /// `XADD stream * k <key>`: every request appends to one stream (RESP only).
+    Xadd,
+    /// A consumer-group worker's cycle: `XREADGROUP GROUP g <conn> COUNT 1 STREAMS stream >`
+    /// then `XACK stream g <id>` of what it got (RESP only): run after `xadd` filled the
+    /// stream and `XGROUP CREATE stream g 0`.
+    Xreadgroup,
 }
 
 impl Op {

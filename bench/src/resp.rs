@@ -42,6 +42,12 @@ impl RespConn {
 
     /// Reads one reply, arrays included; whether it was an error.
     async fn read_reply(&mut self) -> anyhow::Result<bool> {
+        self.read_reply_keeping(None).await
+    }
+
+    /// [`Self::read_reply`], keeping the reply's first bulk string that looks like a stream
+    /// entry ID (`<ms>-<seq>`) in `id`.
+    async fn read_reply_keeping(&mut self, mut id: Option<&mut Vec<u8>>) -> anyhow::Result<bool> {
         // Elements still to read: an array adds its own.
         let mut pending: u64 = 1;
         let mut error = false;
@@ -63,6 +69,12 @@ impl RespConn {
                     if len >= 0 {
                         let mut skip = vec![0u8; len as usize + 2];
                         self.stream.read_exact(&mut skip).await?;
+                        let body = &skip[..len as usize];
+                        let is_id = body.contains(&b'-')
+                            && body.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+                        if let Some(id) = id.as_mut().filter(|id| id.is_empty() && is_id) {
+                            id.extend_from_slice(body);
+                        }
                     }
                 }
                 b'*' => pending += u64::try_from(number()?).unwrap_or(0),
@@ -81,12 +93,17 @@ impl Conn for RespConn {
         value: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send + 'a>> {
         Box::pin(async move {
+            if op == Op::Xreadgroup {
+                return self.consume(keys.len()).await;
+            }
             self.out.clear();
             for key in keys {
                 match op {
                     Op::Set => self.push_request(&[b"SET", key, value]),
                     Op::Get => self.push_request(&[b"GET", key]),
                     Op::Pfadd => self.push_request(&[b"PFADD", b"hll", key]),
+                    Op::Xadd => self.push_request(&[b"XADD", b"stream", b"*", b"k", key]),
+                    Op::Xreadgroup => {}
                     Op::Geoadd => {
                         let (lon, lat) = key_point(key);
                         self.push_request(&[
@@ -124,5 +141,45 @@ impl Conn for RespConn {
             }
             Ok(errors)
         })
+    }
+}
+
+impl RespConn {
+    /// `n` consume cycles of a consumer-group worker: XREADGROUP one new entry of `stream`
+    /// for group `g` (consumer: this connection), then XACK it. A cycle that finds nothing
+    /// counts as done.
+    async fn consume(&mut self, n: usize) -> anyhow::Result<u64> {
+        let consumer = format!("c{:p}", self as *const _);
+        let mut errors = 0;
+        for _ in 0..n {
+            self.out.clear();
+            self.push_request(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                consumer.as_bytes(),
+                b"COUNT",
+                b"1",
+                b"STREAMS",
+                b"stream",
+                b">",
+            ]);
+            self.stream.get_mut().write_all(&self.out).await?;
+            let mut id = Vec::new();
+            if self.read_reply_keeping(Some(&mut id)).await? {
+                errors += 1;
+                continue;
+            }
+            if id.is_empty() {
+                continue;
+            }
+            self.out.clear();
+            self.push_request(&[b"XACK", b"stream", b"g", &id]);
+            self.stream.get_mut().write_all(&self.out).await?;
+            if self.read_reply().await? {
+                errors += 1;
+            }
+        }
+        Ok(errors)
     }
 }
