@@ -3,7 +3,7 @@
 //! the new value; a RESP2 client gets the invalidations on the channel it redirects them to;
 //! NOLOOP leaves the client's own writes out; BCAST announces keys by prefix.
 //! Method: a 3-node cluster; redis-py's own cache (RESP3) reading through a follower while
-//! the other two nodes take writes; raw RESP2 connections for the redirect, NOLOOP and
+//! the other two nodes take writes, the leader killed halfway; raw RESP2 connections for the redirect, NOLOOP and
 //! BCAST cases, checked message by message.
 #![allow(clippy::unwrap_used)]
 
@@ -15,9 +15,10 @@ use common::{python_client, Cluster};
 use redis::Value;
 
 #[test]
-fn redis_py_cache_on_a_follower_stays_correct() {
-    let cluster = Cluster::start(3, &[]);
+fn redis_py_cache_on_a_follower_stays_correct_through_a_leader_kill() {
+    let mut cluster = Cluster::start(3, &[]);
     let follower = cluster.follower();
+    let leader = cluster.leader();
     let others: Vec<u16> = (1..=3)
         .filter(|id| *id != follower)
         .map(|id| cluster.node(id).port)
@@ -28,7 +29,12 @@ fn redis_py_cache_on_a_follower_stays_correct() {
         others[1].to_string(),
         "300".to_string(),
     ];
-    let (status, lines) = python_client("client_cache.py", &args, Duration::from_secs(120), |_| {});
+    let (status, lines) =
+        python_client("client_cache.py", &args, Duration::from_secs(120), |line| {
+            if line == "HALF" {
+                cluster.kill(leader);
+            }
+        });
     assert!(
         status.success(),
         "redis-py cache failed ({status}): {lines:?}"
@@ -45,6 +51,10 @@ fn redis_py_cache_on_a_follower_stays_correct() {
         "200 cached reads went to the server {hits} times"
     );
     assert!(lines.iter().any(|l| l == "DONE 300"), "{lines:?}");
+    assert!(
+        !cluster.node(leader).is_running(),
+        "the leader was killed halfway"
+    );
 }
 
 /// The next message on a subscribed RESP2 connection: (channel, keys).
