@@ -498,32 +498,17 @@ impl Session {
                         return false;
                     }
                 }
-                Ok(Step::Block(cmd)) => {
-                    let ended = blocking::run(
-                        &self.node,
-                        self.id,
-                        &self.control,
-                        self.db,
-                        cmd,
-                        io.hangup(),
-                    )
-                    .await;
-                    self.finished(name, started, args);
-                    match ended {
-                        Ended::Reply(r) => r.encode(self.protocol, out),
-                        Ended::Close => return false,
-                    }
-                }
-                Ok(Step::BlockRead(cmd)) => {
-                    let ended = blocking::run_read(
-                        &self.node,
-                        self.id,
-                        &self.control,
-                        self.db,
-                        cmd,
-                        io.hangup(),
-                    )
-                    .await;
+                Ok(step @ (Step::Block(_) | Step::BlockRead(_))) => {
+                    let (node, id, control, db) = (&self.node, self.id, &self.control, self.db);
+                    let ended = match step {
+                        Step::Block(cmd) => {
+                            blocking::run(node, id, control, db, cmd, io.hangup()).await
+                        }
+                        Step::BlockRead(cmd) => {
+                            blocking::run_read(node, id, control, db, cmd, io.hangup()).await
+                        }
+                        _ => Ended::Close,
+                    };
                     self.finished(name, started, args);
                     match ended {
                         Ended::Reply(r) => r.encode(self.protocol, out),

@@ -43,7 +43,7 @@ fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
     let near = |rng: &mut rand::rngs::StdRng| {
         StreamId::new(now - rng.gen_range(0..20), rng.gen_range(0..2))
     };
-    let cmd = match rng.gen_range(0..58) {
+    let cmd = match rng.gen_range(0..61) {
         0 => WriteCommand::Set {
             key,
             value: Bytes::from(format!("v{}", rng.gen::<u16>())),
@@ -459,6 +459,25 @@ fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
             count: rng.gen_range(1..4),
             justid: rng.gen(),
         }),
+        58 => WriteCommand::XTrim {
+            key: stream_key(rng),
+            trim: Trim {
+                to: TrimTo::MaxLen(rng.gen_range(0..6)),
+                approx: rng.gen(),
+                limit: [None, Some(0), Some(2)][rng.gen_range(0..3)],
+            },
+        },
+        59 => WriteCommand::XSetId {
+            key: stream_key(rng),
+            last: StreamId::new(now + rng.gen_range(0..3), 0),
+            entries_added: [None, Some(rng.gen_range(0..50))][rng.gen_range(0..2)],
+            max_deleted: None,
+        },
+        60 => WriteCommand::XGroup(XGroupOp::CreateConsumer {
+            key: stream_key(rng),
+            group: Bytes::from_static(b"g"),
+            consumer: field(rng),
+        }),
         _ => WriteCommand::SetRange {
             key,
             offset: rng.gen_range(0..10),
@@ -527,6 +546,16 @@ fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
         return OpKind::ExpireKeys {
             db,
             keys: (0..40).map(|i| Bytes::from(format!("k{i}"))).collect(),
+        };
+    }
+    if rng.gen_bool(0.05) {
+        // A NOLOOP tracking client's write: applies as the write it wraps.
+        return OpKind::Tracked {
+            origin: cairn_raft::ClientOrigin {
+                node: 7,
+                client: rng.gen_range(1..4),
+            },
+            op: Box::new(OpKind::Command { db, cmd }),
         };
     }
     OpKind::Command { db, cmd }

@@ -358,40 +358,26 @@ fn xread(args: &[Bytes], group_form: bool) -> Result<Command> {
     // COUNT 0 is no limit.
     let count = count.filter(|&c| c > 0);
     let Some((group, consumer)) = group else {
-        let streams = keys
-            .iter()
-            .zip(ids)
-            .map(|(key, id)| {
-                Ok((
-                    key.clone(),
-                    match id.as_ref() {
-                        b"$" => ReadFrom::Last,
-                        b">" => return Err(err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")),
-                        _ => ReadFrom::After(strict_id(id)?),
-                    },
-                ))
-            })
-            .collect::<Result<_>>()?;
+        let streams = paired(keys, ids, |id| {
+            match id {
+            b"$" => Ok(ReadFrom::Last),
+            b">" => Err(err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")),
+            _ => Ok(ReadFrom::After(strict_id(id)?)),
+        }
+        })?;
         let read = ReadCommand::XRead { count, streams };
         return Ok(match timeout {
             Some(timeout_ms) => Command::BlockingRead(BlockingRead { read, timeout_ms }),
             None => Command::Read(read),
         });
     };
-    let streams = keys
-        .iter()
-        .zip(ids)
-        .map(|(key, id)| {
-            Ok((
-                key.clone(),
-                match id.as_ref() {
-                    b">" => GroupRead::New,
-                    b"$" => return Err(err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
-                    _ => GroupRead::Pending(strict_id(id)?),
-                },
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let streams = paired(keys, ids, |id| {
+        match id {
+        b">" => Ok(GroupRead::New),
+        b"$" => Err(err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
+        _ => Ok(GroupRead::Pending(strict_id(id)?)),
+    }
+    })?;
     let op = WriteCommand::XReadGroup(XReadGroup {
         group,
         consumer,
@@ -403,6 +389,18 @@ fn xread(args: &[Bytes], group_form: bool) -> Result<Command> {
         Some(timeout_ms) => Command::Blocking(BlockingCommand { op, timeout_ms }),
         None => Command::Write(op),
     })
+}
+
+/// Each key with what `parse` makes of its ID (the lists of XREAD and XREADGROUP).
+fn paired<T>(
+    keys: &[Bytes],
+    ids: &[Bytes],
+    parse: impl Fn(&[u8]) -> Result<T>,
+) -> Result<Vec<(Bytes, T)>> {
+    keys.iter()
+        .zip(ids)
+        .map(|(key, id)| Ok((key.clone(), parse(id)?)))
+        .collect()
 }
 
 fn xpending(args: &[Bytes]) -> Result<ReadCommand> {
