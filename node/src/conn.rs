@@ -39,7 +39,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             }
             s.publish_outlet();
             if s.track.on {
-                crate::tracking::stop(&s.node, s.id);
+                crate::node::stop_tracking(&s.node, s.id);
                 s.track = Default::default();
             }
             s.db = 0;
@@ -284,7 +284,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
             match s
                 .node
                 .tracking
-                .enable(&s.node.clients, s.id, &options, s.track)
+                .enable(&|id| s.node.clients.peer(id), s.id, &options, s.track)
             {
                 Ok(track) => {
                     s.track = track;
@@ -296,7 +296,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
         }
         ClientCommand::Tracking { on: false, .. } => {
             if s.track.on {
-                crate::tracking::stop(&s.node, s.id);
+                crate::node::stop_tracking(&s.node, s.id);
             }
             s.track = Default::default();
             Reply::ok()

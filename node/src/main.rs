@@ -24,6 +24,7 @@ mod membership;
 mod metrics;
 mod monitor;
 mod node;
+mod outlet;
 mod pubsub;
 mod read_barrier;
 mod repair;

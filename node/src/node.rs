@@ -306,7 +306,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         config: cfg,
     });
     crate::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
-    crate::tracking::run_invalidations(node.clone());
+    run_invalidations(node.clone());
     node.slowlog.configure(&node);
     node.latency.configure(&node);
     node.reads.start(node.clone());
@@ -360,4 +360,50 @@ fn dir_size(path: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// Sends the node's invalidations as batches apply, for as long as the store lives; turns
+/// the store's change recording on while any client tracks (checked per batch).
+fn run_invalidations(node: Arc<Node>) {
+    let mut changes = node.sm.key_changes();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            let received = tokio::select! {
+                received = changes.recv() => received,
+                _ = tick.tick() => {
+                    let max = node
+                        .settings
+                        .get("tracking-table-max-keys")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    node.tracking.limit(&|id| node.clients.peer(id), max);
+                    continue;
+                }
+            };
+            match received {
+                Ok(batch) => node
+                    .tracking
+                    .invalidate(&|id| node.clients.peer(id), &batch),
+                Err(RecvError::Lagged(lost)) => {
+                    // Which keys changed is unknown: everything is invalid.
+                    tracing::warn!(batches = lost, "tracking fell behind: invalidating all");
+                    let all = cairn_raft::store::KeyChanges {
+                        keys: Vec::new(),
+                        flushed: true,
+                    };
+                    node.tracking.invalidate(&|id| node.clients.peer(id), &all);
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// A client stops tracking (CLIENT TRACKING OFF, RESET, or it closed); the store stops
+/// recording changes once no client of the node tracks.
+pub fn stop_tracking(node: &Node, client: u64) {
+    node.tracking.disable(client);
+    node.sm.set_tracking(node.tracking.any());
 }

@@ -15,7 +15,6 @@
 //! its output buffer limit, so a slow reader never holds memory without bound.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use cairn_protocol::{glob_match, Reply};
 use tokio::sync::mpsc;
 
 use crate::node::Node;
+use crate::outlet::Outlet;
 
 /// Messages waiting for one subscriber, at most.
 pub const QUEUE_MAX: usize = 8192;
@@ -60,26 +60,8 @@ pub fn publish_key_events(
     });
 }
 
-/// One subscribed connection, as the hub sees it.
-#[derive(Clone)]
-struct Subscriber {
-    tx: mpsc::Sender<Reply>,
-    /// Set when the queue overflowed: the connection must close.
-    overflowed: Arc<AtomicBool>,
-}
-
-impl Subscriber {
-    fn send(&self, message: Reply) -> bool {
-        match self.tx.try_send(message) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflowed.store(true, Ordering::Relaxed);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-}
+/// One subscribed connection, as the hub sees it: its queue.
+type Subscriber = Outlet;
 
 /// The node's subscriptions: channel or pattern → client id → subscriber.
 #[derive(Default)]
@@ -154,24 +136,6 @@ impl Hub {
     }
 }
 
-/// A connection's message queue as others push to it (client-side caching's
-/// invalidations): what the connection writes between replies.
-#[derive(Clone)]
-pub struct Outlet(Subscriber);
-
-impl Outlet {
-    /// Queues a message; false if the queue is full (the connection will close) or gone.
-    pub fn send(&self, message: Reply) -> bool {
-        self.0.send(message)
-    }
-}
-
-impl std::fmt::Debug for Outlet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Outlet")
-    }
-}
-
 /// One connection's subscriptions and its message queue.
 pub struct Subscriptions {
     client: u64,
@@ -183,22 +147,19 @@ pub struct Subscriptions {
 
 impl Subscriptions {
     pub fn new(client: u64) -> Subscriptions {
-        let (tx, rx) = mpsc::channel(QUEUE_MAX);
+        let (me, rx) = Outlet::channel(QUEUE_MAX);
         Subscriptions {
             client,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
-            me: Subscriber {
-                tx,
-                overflowed: Arc::new(AtomicBool::new(false)),
-            },
+            me,
             rx,
         }
     }
 
     /// The queue's sending end, for pushes from elsewhere.
     pub fn outlet(&self) -> Outlet {
-        Outlet(self.me.clone())
+        self.me.clone()
     }
 
     /// (channels, patterns), as CLIENT LIST shows them.
@@ -213,7 +174,7 @@ impl Subscriptions {
 
     /// Whether the connection fell too far behind and must be closed.
     pub fn overflowed(&self) -> bool {
-        self.me.overflowed.load(Ordering::Relaxed)
+        self.me.overflowed()
     }
 
     /// The next queued message; pending forever while there is none.

@@ -260,7 +260,7 @@ where
         subs.leave_all(&node.pubsub);
     }
     if session.track.on {
-        crate::tracking::stop(&node, id);
+        crate::node::stop_tracking(&node, id);
     }
     node.clients.remove(id);
 }
@@ -896,7 +896,7 @@ impl Session {
             for (_, keys) in &cmds {
                 self.node
                     .tracking
-                    .remember(&self.node.clients, self.id, keys, max);
+                    .remember(&|id| self.node.clients.peer(id), self.id, keys, max);
             }
         }
         self.track.caching = false;

@@ -15,7 +15,7 @@
 //! out of their invalidations.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use cairn_protocol::command::TrackingOptions;
@@ -23,7 +23,18 @@ use cairn_protocol::Reply;
 use cairn_raft::store::KeyChanges;
 use cairn_raft::ClientOrigin;
 
-use crate::clients::Clients;
+use crate::outlet::Outlet;
+
+/// What tracking needs of a connection: its protocol, whether it is subscribed to anything
+/// (a RESP2 redirect target must be), its queue.
+pub struct Peer {
+    pub resp3: bool,
+    pub subscribed: bool,
+    pub outlet: Option<Outlet>,
+}
+
+/// Finds a connection of this node by client id.
+pub type Peers<'a> = &'a dyn Fn(u64) -> Option<Peer>;
 
 /// One tracking client's settings.
 #[derive(Debug, Clone, Default)]
@@ -105,7 +116,7 @@ impl Tracking {
     /// CLIENT TRACKING ON with `o`, checked as Redis checks it; the session's new state.
     pub fn enable(
         &self,
-        clients: &Clients,
+        peers: Peers<'_>,
         client: u64,
         o: &TrackingOptions,
         current: SessionTracking,
@@ -113,7 +124,7 @@ impl Tracking {
         let redirect = match o.redirect {
             Some(id) => {
                 let id = u64::try_from(id).unwrap_or(0);
-                if id == 0 || clients.get(id).is_none() {
+                if id == 0 || peers(id).is_none() {
                     return Err("ERR The client ID you want redirect to does not exist".into());
                 }
                 id
@@ -197,7 +208,7 @@ impl Tracking {
     /// Remembers that `client` read `keys` (default mode). Past `max_keys` keys (0: no
     /// limit) the table forgets keys at random, invalidating them for their readers, as
     /// Redis does past `tracking-table-max-keys`.
-    pub fn remember(&self, clients: &Clients, client: u64, keys: &[Bytes], max_keys: usize) {
+    pub fn remember(&self, peers: Peers<'_>, client: u64, keys: &[Bytes], max_keys: usize) {
         if keys.is_empty() {
             return;
         }
@@ -209,13 +220,13 @@ impl Tracking {
             }
         }
         table.items += added;
-        forget_past(&mut table, clients, max_keys);
+        forget_past(&mut table, peers, max_keys);
     }
 
     /// Applies `tracking-table-max-keys` (checked periodically too: a lowered limit takes
     /// effect without new reads).
-    pub fn limit(&self, clients: &Clients, max_keys: usize) {
-        forget_past(&mut self.table(), clients, max_keys);
+    pub fn limit(&self, peers: Peers<'_>, max_keys: usize) {
+        forget_past(&mut self.table(), peers, max_keys);
     }
 
     /// CLIENT GETREDIR: -1 when not tracking.
@@ -281,7 +292,7 @@ impl Tracking {
     }
 
     /// Sends the invalidations of one applied batch.
-    pub fn invalidate(&self, clients: &Clients, changes: &KeyChanges) {
+    pub fn invalidate(&self, peers: Peers<'_>, changes: &KeyChanges) {
         let mut table = self.table();
         let mut out: Vec<(u64, Option<Vec<Bytes>>)> = Vec::new();
         if changes.flushed {
@@ -322,31 +333,29 @@ impl Tracking {
             let Some(t) = table.clients.get_mut(&id) else {
                 continue;
             };
-            send(clients, id, t, keys);
+            send(peers, id, t, keys);
         }
     }
 }
 
 /// Sends one invalidation (`None`: everything) for the tracking client `id`, as Redis's
 /// `sendTrackingMessage` does.
-fn send(clients: &Clients, id: u64, t: &mut Tracker, keys: Option<Vec<Bytes>>) {
-    let Some(me) = clients.get(id) else {
+fn send(peers: Peers<'_>, id: u64, t: &mut Tracker, keys: Option<Vec<Bytes>>) {
+    let Some(me) = peers(id) else {
         return;
     };
     let (target, redirected) = if t.redirect == 0 {
-        (me.clone(), false)
+        (me, false)
     } else {
-        match clients.get(t.redirect) {
+        match peers(t.redirect) {
             Some(target) => (target, true),
             None => {
                 t.broken_redirect = true;
-                if me.resp == 3 {
-                    if let Some(outlet) = &me.outlet {
-                        outlet.send(Reply::Push(vec![
-                            Reply::bulk("tracking-redir-broken"),
-                            Reply::Integer(t.redirect as i64),
-                        ]));
-                    }
+                if let (true, Some(outlet)) = (me.resp3, &me.outlet) {
+                    outlet.send(Reply::Push(vec![
+                        Reply::bulk("tracking-redir-broken"),
+                        Reply::Integer(t.redirect as i64),
+                    ]));
                 }
                 return;
             }
@@ -356,9 +365,9 @@ fn send(clients: &Clients, id: u64, t: &mut Tracker, keys: Option<Vec<Bytes>>) {
         Some(keys) => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
         None => Reply::Nil,
     };
-    let message = if target.resp == 3 {
+    let message = if target.resp3 {
         Reply::Push(vec![Reply::bulk("invalidate"), value])
-    } else if redirected && target.sub + target.psub > 0 {
+    } else if redirected && target.subscribed {
         Reply::Push(vec![
             Reply::bulk("message"),
             Reply::bulk("__redis__:invalidate"),
@@ -373,52 +382,8 @@ fn send(clients: &Clients, id: u64, t: &mut Tracker, keys: Option<Vec<Bytes>>) {
     }
 }
 
-/// Sends the node's invalidations as batches apply, for as long as the store lives; turns
-/// the store's change recording on while any client tracks (checked per batch).
-pub fn run_invalidations(node: Arc<crate::node::Node>) {
-    let mut changes = node.sm.key_changes();
-    tokio::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-        loop {
-            let received = tokio::select! {
-                received = changes.recv() => received,
-                _ = tick.tick() => {
-                    let max = node
-                        .settings
-                        .get("tracking-table-max-keys")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    node.tracking.limit(&node.clients, max);
-                    continue;
-                }
-            };
-            match received {
-                Ok(batch) => node.tracking.invalidate(&node.clients, &batch),
-                Err(RecvError::Lagged(lost)) => {
-                    // Which keys changed is unknown: everything is invalid.
-                    tracing::warn!(batches = lost, "tracking fell behind: invalidating all");
-                    let all = KeyChanges {
-                        keys: Vec::new(),
-                        flushed: true,
-                    };
-                    node.tracking.invalidate(&node.clients, &all);
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
-}
-
-/// A client stops tracking (CLIENT TRACKING OFF, RESET, or it closed); the store stops
-/// recording changes once no client of the node tracks.
-pub fn stop(node: &crate::node::Node, client: u64) {
-    node.tracking.disable(client);
-    node.sm.set_tracking(node.tracking.any());
-}
-
 /// Forgets keys (invalidating them for their readers) until at most `max_keys` remain.
-fn forget_past(table: &mut Table, clients: &Clients, max_keys: usize) {
+fn forget_past(table: &mut Table, peers: Peers<'_>, max_keys: usize) {
     while max_keys > 0 && table.keys.len() > max_keys {
         let Some(key) = table.keys.keys().next().cloned() else {
             break;
@@ -427,7 +392,7 @@ fn forget_past(table: &mut Table, clients: &Clients, max_keys: usize) {
         table.items = table.items.saturating_sub(ids.len());
         for id in ids {
             if let Some(t) = table.clients.get_mut(&id) {
-                send(clients, id, t, Some(vec![key.clone()]));
+                send(peers, id, t, Some(vec![key.clone()]));
             }
         }
     }
