@@ -41,10 +41,12 @@ impl Caller<'_, '_> {
         super::monitor(self.ctx.db, args);
         let result = match cmd {
             // A script cannot wait, and Redis 7.0 refuses blocking commands in one.
-            Command::Blocking(_) => {
+            Command::Blocking(b)
+                if !matches!(b.op, cairn_protocol::WriteCommand::XReadGroup(_)) =>
+            {
                 return Reply::error("ERR This Redis command is not allowed from script")
             }
-            Command::BlockingRead(_) => {
+            Command::Blocking(_) | Command::BlockingRead(_) => {
                 return Reply::error(format!(
                     "ERR {} command is not allowed with BLOCK option from scripts",
                     String::from_utf8_lossy(&args[0])

@@ -664,3 +664,29 @@ fn a_call_with_thousands_of_arguments_is_served_not_a_panic() {
     );
     assert_eq!(reply, Reply::Integer(7900));
 }
+
+#[test]
+fn scripts_cannot_block_on_streams() {
+    let mut s = State::default();
+    for (cmd, name) in [
+        ("redis.pcall('xread','BLOCK',0,'STREAMS','s','$')", "xread"),
+        (
+            "redis.pcall('xreadgroup','group','g','c','BLOCK',0,'STREAMS','s','>')",
+            "xreadgroup",
+        ),
+    ] {
+        let e = error_text(eval(&mut s, &format!("return {cmd}"), &["s"], &[]));
+        assert_eq!(
+            e,
+            format!("ERR {name} command is not allowed with BLOCK option from scripts")
+        );
+    }
+    // Without BLOCK they run: nothing to read yet.
+    let r = eval(
+        &mut s,
+        "return redis.pcall('xread','STREAMS','s','$')",
+        &["s"],
+        &[],
+    );
+    assert!(matches!(r, Reply::Nil | Reply::NilArray), "{r:?}");
+}
