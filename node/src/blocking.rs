@@ -49,8 +49,7 @@ pub async fn run(
     cmd: BlockingCommand,
     hangup: impl Future<Output = ()>,
 ) -> Ended {
-    let deadline =
-        (cmd.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cmd.timeout_ms));
+    let deadline = deadline_of(cmd.timeout_ms);
     let mut changes = node.sm.changes();
     // An UNBLOCK meant for an earlier command does not end this one.
     control.take_unblock();
@@ -62,12 +61,7 @@ pub async fn run(
     if let Err(e) = node.reads.wait(node).await {
         return Ended::Reply(e);
     }
-    let timeout = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let timeout = until(deadline);
     tokio::pin!(timeout);
     let mut blocked = None;
     let mut round = *changes.borrow_and_update();
@@ -112,6 +106,19 @@ pub async fn run(
     }
 }
 
+/// When a blocking command's timeout (in milliseconds from now; 0 is none) runs out.
+fn deadline_of(timeout_ms: u64) -> Option<Instant> {
+    (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms))
+}
+
+/// Completes at `deadline`; never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What a kill or CLIENT UNBLOCK makes of the command; `None`: neither (a stale signal).
 fn interrupted(control: &Control, cmd: &BlockingCommand) -> Option<Ended> {
     interrupted_with(control, timed_out(&cmd.op))
@@ -142,8 +149,7 @@ pub async fn run_read(
     cmd: BlockingRead,
     hangup: impl Future<Output = ()>,
 ) -> Ended {
-    let deadline =
-        (cmd.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cmd.timeout_ms));
+    let deadline = deadline_of(cmd.timeout_ms);
     let mut changes = node.sm.changes();
     control.take_unblock();
     tokio::pin!(hangup);
@@ -160,7 +166,7 @@ pub async fn run_read(
     };
     // `$` is the last ID as of the barrier; later looks use the default COUNT of a woken
     // XREAD when none was given.
-    let resolved = {
+    let mut resolved = {
         let Some(reading) = node.keyspace.reading() else {
             return Ended::Reply(Reply::error(cairn_raft::store::LOADING));
         };
@@ -169,25 +175,14 @@ pub async fn run_read(
             Err(e) => return Ended::Reply(e),
         }
     };
-    let first = match (&cmd.read, &resolved) {
-        (ReadCommand::XRead { count, .. }, ReadCommand::XRead { streams, .. }) => {
-            ReadCommand::XRead {
-                count: *count,
-                streams: streams.clone(),
-            }
-        }
-        _ => resolved.clone(),
-    };
-    let reply = look(&first);
+    let reply = look(&resolved);
     if !BlockingCommand::is_empty_reply(&reply) {
         return Ended::Reply(reply);
     }
-    let timeout = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    if let ReadCommand::XRead { count, .. } = &mut resolved {
+        count.get_or_insert(keyspace::stream::read::BLOCKED_DEFAULT_COUNT);
+    }
+    let timeout = until(deadline);
     tokio::pin!(timeout);
     let _blocked = Blocked::new(node, client);
     loop {

@@ -225,15 +225,25 @@ impl Ctx<'_> {
             | XGroupOp::CreateConsumer { group, .. }
             | XGroupOp::DelConsumer { group, .. } => group,
         };
-        let (last_id, has_group) = match self.stream_ref(key) {
+        let consumer = match op {
+            XGroupOp::CreateConsumer { consumer, .. } | XGroupOp::DelConsumer { consumer, .. } => {
+                Some(consumer)
+            }
+            _ => None,
+        };
+        let (last_id, has_group, has_consumer) = match self.stream_ref(key) {
             Err(e) => return Ok(e),
-            Ok(None) if mkstream => (StreamId::MIN, false),
+            Ok(None) if mkstream => (StreamId::MIN, false, false),
             Ok(None) => {
                 return Ok(Reply::error(
                     "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
                 ))
             }
-            Ok(Some(s)) => (s.last_id(), s.group(group).is_some()),
+            Ok(Some(s)) => {
+                let g = s.group(group);
+                let has_consumer = g.zip(consumer).is_some_and(|(g, c)| g.consumers.contains_key(c));
+                (s.last_id(), g.is_some(), has_consumer)
+            }
         };
         let needs_group = matches!(
             op,
@@ -288,11 +298,7 @@ impl Ctx<'_> {
                 reply
             }
             XGroupOp::CreateConsumer { consumer, .. } => {
-                let exists = matches!(
-                    self.stream_ref(key),
-                    Ok(Some(s)) if s.group(group).is_some_and(|g| g.consumers.contains_key(consumer))
-                );
-                if exists {
+                if has_consumer {
                     return Ok(Reply::Integer(0));
                 }
                 let reply = self.with_stream(key, false, |s| {
@@ -302,11 +308,7 @@ impl Ctx<'_> {
                 reply
             }
             XGroupOp::DelConsumer { consumer, .. } => {
-                let exists = matches!(
-                    self.stream_ref(key),
-                    Ok(Some(s)) if s.group(group).is_some_and(|g| g.consumers.contains_key(consumer))
-                );
-                if !exists {
+                if !has_consumer {
                     return Ok(Reply::Integer(0));
                 }
                 let reply = self.with_stream(key, false, |s| {

@@ -141,7 +141,7 @@ pub fn resolve_last(
         resolved.push((key.clone(), from));
     }
     Ok(ReadCommand::XRead {
-        count: count.or(Some(BLOCKED_DEFAULT_COUNT)),
+        count: *count,
         streams: resolved,
     })
 }
