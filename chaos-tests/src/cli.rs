@@ -55,6 +55,8 @@ pub enum Fault {
     Loss,
     /// Remove a node from the membership (the leader half the time), add it back later.
     Member,
+    /// Hand leadership to a random node (`CAIRN TRANSFER-LEADER`; the leader itself refuses).
+    Transfer,
     /// Move one node's wall clock (libfaketime; process and netns backends, a dynamically
     /// linked cairn), back when the fault ends. Monotonic time, and so Raft's timers, stay.
     Skew,

@@ -59,6 +59,10 @@ pub enum Action {
     Member {
         target: Target,
     },
+    /// Hand leadership to `to` (`CAIRN TRANSFER-LEADER`), through some other node.
+    Transfer {
+        to: u64,
+    },
     /// Move a node's wall clock by `offset_ms`, back when the fault ends.
     Skew {
         target: Target,
@@ -152,6 +156,9 @@ fn draw_action(rng: &mut StdRng, fault: Fault, nodes: usize) -> Action {
         },
         Fault::Member => Action::Member {
             target: draw_target(rng, nodes),
+        },
+        Fault::Transfer => Action::Transfer {
+            to: rng.gen_range(1..=nodes as u64),
         },
         Fault::Skew => Action::Skew {
             target: draw_target(rng, nodes),
@@ -250,6 +257,7 @@ fn kind_name(a: &Action) -> &'static str {
         Action::Loss { .. } => "loss",
         Action::Member { .. } => "member",
         Action::Skew { .. } => "skew",
+        Action::Transfer { .. } => "transfer",
     }
 }
 
@@ -319,6 +327,13 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
             format!(
                 "skew node {id}'s clock by {offset_ms} ms (TIME: {seen} ms; leader was {leader})"
             )
+        }
+        Action::Transfer { to } => {
+            let args = ["TRANSFER-LEADER", &to.to_string()].map(String::from);
+            match admin_elsewhere(cluster, *to, &args).await {
+                Ok(done) => format!("transfer leadership {leader} -> {to}: {done}"),
+                Err(e) => format!("transfer leadership {leader} -> {to} refused: {e}"),
+            }
         }
         Action::Member { target } => {
             let id = resolve(target, leader);

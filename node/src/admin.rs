@@ -5,6 +5,8 @@
 //! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
 //! - `CAIRN MEMBERS`, `CAIRN MEMBER ADD id host:port@raftport`, `CAIRN MEMBER REMOVE id`:
 //!   membership (see `membership`).
+//! - `CAIRN TRANSFER-LEADER [id]`: leadership to `id`, or to the most caught-up voter (see
+//!   `handoff`).
 //! - `CAIRN REPAIR [id]`: rebuilds this node (a replica whose data diverged) from the
 //!   leader's snapshot (see `repair`).
 //! - `CAIRN BACKUP [url]`: a backup now from this node (see `backup`), to `url` or to
@@ -35,6 +37,7 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "MEMBERS" if args.len() == 1 => crate::membership::members(node),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
         "MEMBER" => member(node, &args[1..]).await,
+        "TRANSFER-LEADER" => crate::handoff::transfer_leader(node, &args[1..]).await,
         "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
         "REPAIR" if args.len() <= 2 => {
             let id = args

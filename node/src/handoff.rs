@@ -1,95 +1,107 @@
-//! Leadership hand-off when a leader stops (SIGTERM, or an exit asked by a command).
+//! Leadership transfer, as the operator and the process's life ask for it (the protocol is
+//! `cairn_raft::transfer`):
 //!
-//! openraft 0.9 cannot transfer leadership, and voters refuse every candidate until the old
-//! leader's lease has run out. So the leader stops proposing, picks the voter whose log
-//! matches its own furthest, gives it a moment to receive the last entries, stops raft (no more
-//! heartbeats), and tells it to stand for election as soon as the lease has run out
-//! ([`TimeoutNow`]). The successor is then elected about one lease after the stop, instead
-//! of one lease plus a random election timeout, and it is the most caught-up follower
-//! rather than whichever timer fires first.
+//! - `CAIRN TRANSFER-LEADER [id]` on any node: the leader hands over to `id`, or to its most
+//!   caught-up voter; the reply says who leads once it is done.
+//! - `CLUSTER FAILOVER [FORCE]` on a follower, as in Redis Cluster: that follower becomes the
+//!   leader. Sent to the leader it answers Redis's error.
+//! - `CAIRN MEMBER REMOVE` of the leader hands over first (see `membership`).
+//! - SIGTERM of the leader (and an exit asked by a command): it hands over before it stops,
+//!   so writes pause for one election round instead of a lease and an election timeout.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cairn_raft::network::TimeoutNow;
+use bytes::Bytes;
+use cairn_protocol::Reply;
+use cairn_raft::transfer::{Handoff, Then, TransferError, TransferResult};
 use cairn_raft::NodeId;
 
 use crate::node::Node;
 
-/// How long the successor may take to receive the leader's last entries before the stop.
-const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
-/// Added to the lease so that every voter's lease has surely run out when the successor asks.
-const LEASE_MARGIN_MS: u64 = 50;
+/// A transfer on the leader is bounded by its own waits (catch-up, election); this covers
+/// asking the leader for one.
+const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Stops raft, handing leadership over first when this node leads.
-pub async fn stop_raft(node: &Node) {
-    let successor = successor(node);
-    if let Some((id, _)) = &successor {
-        // The log stops growing here, so the successor can match it.
-        node.proposer.close();
-        wait_caught_up(node, *id).await;
+fn handoff(node: &Node) -> Handoff {
+    Handoff {
+        id: node.id,
+        raft: node.raft.clone(),
+        proposer: node.proposer.clone(),
+        lease: node.lease.clone(),
+        peers: node.peers.clone(),
     }
-    let term = node.raft.metrics().borrow().current_term;
+}
+
+/// When this node leads, hands leadership over before it stops (proposals stay closed).
+pub async fn hand_over_if_leader(node: &Node) {
+    if node.leader().is_some_and(|(l, _)| l == node.id) {
+        if let Err(e) = handoff(node).transfer(None, Then::Stop).await {
+            tracing::warn!(error = %e, "stopping without a hand-off");
+        }
+    }
+}
+
+/// Stops raft (after [`hand_over_if_leader`]); no write is proposed any more.
+pub async fn stop_raft(node: &Node) {
+    node.proposer.close();
     if let Err(e) = node.raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown");
     }
-    // Raft is stopped, so no round renews it: this node votes for its successor.
-    node.lease.end();
-    let Some((id, addr)) = successor else {
-        return;
-    };
-    let request = TimeoutNow {
-        leader: node.id,
-        term,
-        after_ms: node.config.election_timeout_max_ms + LEASE_MARGIN_MS,
-    };
-    match node
-        .peers
-        .timeout_now(&addr, &request, Duration::from_secs(1))
-        .await
-    {
-        Ok(()) => tracing::info!(successor = id, "leader hand-off: successor told to stand"),
-        Err(e) => tracing::warn!(successor = id, error = %e, "leader hand-off failed"),
-    }
 }
 
-/// When this node leads: the other voter with the furthest matched log, and its peer address.
-fn successor(node: &Node) -> Option<(NodeId, String)> {
-    let m = node.raft.metrics().borrow().clone();
-    if m.current_leader != Some(node.id) {
-        return None;
-    }
-    let replication = m.replication.as_ref()?;
-    let membership = m.membership_config.membership();
-    let best = membership
-        .voter_ids()
-        .filter(|v| *v != node.id)
-        .max_by_key(|v| replication.get(v).copied().flatten().map(|l| l.index))?;
-    let addr = membership.get_node(&best)?.raft_addr.clone();
-    Some((best, addr))
-}
-
-/// Waits (bounded) until `id` has matched this leader's last log entry.
-async fn wait_caught_up(node: &Node, id: NodeId) {
-    let deadline = Instant::now() + CATCH_UP_WAIT;
-    let mut metrics = node.raft.metrics();
-    while Instant::now() < deadline {
-        let caught_up = {
-            let m = metrics.borrow_and_update();
-            let matched = m
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(&id).copied().flatten())
-                .map(|l| l.index);
-            matched.is_some() && matched == m.last_log_index
-        };
-        if caught_up {
-            return;
-        }
-        if tokio::time::timeout_at(deadline.into(), metrics.changed())
+/// Hands leadership to `to` (or the best voter): here when this node leads, else through the
+/// leader it knows.
+pub async fn transfer(node: &Node, to: Option<NodeId>) -> TransferResult {
+    match node.leader() {
+        Some((l, _)) if l == node.id => handoff(node).transfer(to, Then::Resume).await,
+        Some((l, info)) => node
+            .peers
+            .transfer_leader(&info.raft_addr, to, ASK_LEADER_TIMEOUT)
             .await
-            .is_err()
-        {
-            return;
+            .map_err(|e| TransferError::Unreachable(l, e.to_string()))?,
+        None => Err(TransferError::NotLeader(None)),
+    }
+}
+
+/// `CAIRN TRANSFER-LEADER [id]`: `+OK <new leader id>` once it leads.
+pub async fn transfer_leader(node: &Node, args: &[Bytes]) -> Reply {
+    let to = match args {
+        [] => None,
+        [id] => match String::from_utf8_lossy(id).parse::<u64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => return Reply::error("ERR node id must be a positive integer"),
+        },
+        _ => {
+            return Reply::error(
+                "ERR wrong number of arguments for 'cairn|transfer-leader' command",
+            )
         }
+    };
+    match transfer(node, to).await {
+        Ok(leader) => Reply::Simple(format!("OK {leader}")),
+        Err(e) => Reply::error(format!("ERR {e}")),
+    }
+}
+
+/// `CLUSTER FAILOVER [FORCE]` on a follower: it becomes the leader; `+OK` once it leads.
+pub async fn cluster_failover(node: &Node, args: &[Bytes]) -> Reply {
+    match args {
+        [] => {}
+        [opt] if opt.eq_ignore_ascii_case(b"force") => {}
+        [opt] if opt.eq_ignore_ascii_case(b"takeover") => {
+            return Reply::error(
+                "ERR CLUSTER FAILOVER TAKEOVER is not supported: a leader is elected by a quorum",
+            )
+        }
+        [_] => return Reply::error("ERR syntax error"),
+        _ => return Reply::error("ERR wrong number of arguments for 'cluster|failover' command"),
+    }
+    if node.leader().is_some_and(|(l, _)| l == node.id) {
+        return Reply::error("ERR You should send CLUSTER FAILOVER to a replica");
+    }
+    match transfer(node, Some(node.id)).await {
+        Ok(leader) if leader == node.id => Reply::ok(),
+        Ok(leader) => Reply::error(format!("ERR node {leader} was elected instead")),
+        Err(e) => Reply::error(format!("ERR {e}")),
     }
 }

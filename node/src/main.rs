@@ -185,6 +185,8 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             }
         }
     }
+    // While the peer server still runs: the old leader's own vote elects its successor.
+    handoff::hand_over_if_leader(&node).await;
     let _ = stop_tx.send(true);
     handoff::stop_raft(&node).await;
     if let Some(code) = exit_code {

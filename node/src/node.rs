@@ -151,8 +151,12 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
     let config = openraft::Config {
         cluster_name: "cairn".into(),
         heartbeat_interval: cfg.heartbeat_ms,
+        // openraft's voters refuse candidates for `election_timeout_max` after a heartbeat,
+        // with no exception for a successor the leader named; cairn's peer service enforces
+        // the real bound (ours) and makes that exception (`cairn_raft::transfer`), so
+        // openraft's is cut to its minimum. The minimum is also the vote RPC's timeout.
         election_timeout_min: cfg.election_timeout_min_ms,
-        election_timeout_max: cfg.election_timeout_max_ms,
+        election_timeout_max: cfg.election_timeout_min_ms + 1,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold),
         max_in_snapshot_log_to_keep: cfg.snapshot_logs_keep,
         // 3 MiB chunks: well under the peer message limit, each with its own crc32.
@@ -221,15 +225,21 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         cfg.read_policy == crate::config::ReadPolicy::Lease,
         !fresh,
     ));
+    let log = store.log.clone();
     let elections = Arc::new(Elections::new(
         Duration::from_millis(cfg.election_timeout_min_ms),
         Duration::from_millis(cfg.election_timeout_max_ms),
+        Box::new(move || log.last_log_id()),
     ));
     elections.spawn(cfg.id, raft.clone(), peers.clone(), lease.clone());
     let service = PeerServer::new(PeerService::new(
-        cfg.id,
-        raft.clone(),
-        proposer.clone(),
+        cairn_raft::transfer::Handoff {
+            id: cfg.id,
+            raft: raft.clone(),
+            proposer: proposer.clone(),
+            lease: lease.clone(),
+            peers: peers.clone(),
+        },
         store.sm.clone(),
         Sinks {
             publish: Arc::new(move |channel, message| sink.deliver(channel, message)),
@@ -238,7 +248,6 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
                 touched.reported(report, lfu);
             }),
         },
-        lease.clone(),
         elections.clone(),
     ))
     .max_decoding_message_size(MESSAGE_BYTES_MAX)

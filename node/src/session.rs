@@ -80,6 +80,8 @@ type Timing<'a> = (&'static str, Instant, &'a [Bytes]);
 enum Step {
     Reply(Reply),
     Admin(Vec<Bytes>),
+    /// CLUSTER FAILOVER (its arguments after FAILOVER): waits for a leadership transfer.
+    Failover(Vec<Bytes>),
     Exec,
     Watch(Vec<Bytes>),
     Read(ReadCommand),
@@ -571,6 +573,12 @@ impl Session {
                         .encode(self.protocol, out);
                     self.finished(name, started, args);
                 }
+                Ok(Step::Failover(options)) => {
+                    crate::handoff::cluster_failover(&self.node, &options)
+                        .await
+                        .encode(self.protocol, out);
+                    self.finished(name, started, args);
+                }
                 Err(e) => {
                     e.encode(self.protocol, out);
                     self.finished(name, started, args);
@@ -700,6 +708,13 @@ impl Session {
             },
             Command::BlockingRead(b) => Step::BlockRead(b),
             Command::Conn(ConnCommand::Cairn(args)) => Step::Admin(args),
+            Command::Conn(ConnCommand::Cluster(mut args))
+                if args
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"failover")) =>
+            {
+                Step::Failover(args.split_off(1))
+            }
             Command::Conn(ConnCommand::PubSub(p)) => Step::PubSub(p),
             Command::Conn(ConnCommand::Client(ClientCommand::Reply(mode))) => Step::ReplyMode(mode),
             Command::Conn(ConnCommand::Acl(cmd)) => Step::Acl(cmd),

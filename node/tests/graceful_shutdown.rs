@@ -69,7 +69,7 @@ fn sigterm_on_the_leader_exits_zero_and_loses_nothing() {
     let said = cluster.node(leader).log_text();
     let successor: u64 = said
         .lines()
-        .find(|l| l.contains("successor told to stand"))
+        .find(|l| l.contains("leadership transfer: starting"))
         .and_then(|l| l.split("successor=").nth(1))
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
@@ -77,7 +77,7 @@ fn sigterm_on_the_leader_exits_zero_and_loses_nothing() {
     assert!(cluster
         .node(successor)
         .log_text()
-        .contains("leader hand-off: standing for election"));
+        .contains("leadership hand-off: standing for election"));
     assert_eq!(
         failed, 0,
         "a write through the follower failed instead of waiting"

@@ -13,13 +13,25 @@
 //! - only with a majority of yeses (its own included) does it call `trigger().elect()`, which
 //!   raises the term. Otherwise it asks again a little later, with its term untouched.
 //!
+//! A pre-vote is granted only to a candidate whose log is at least as up to date as the
+//! voter's (as a real vote is): a follower that lags cannot win pre-votes it would then lose
+//! as votes, term after term, while the up-to-date voter waits for a silence it keeps
+//! breaking.
+//!
 //! An isolated node therefore never raises its term, and when it returns the leader stays.
-//! A deliberate hand-off (`TimeoutNow`) still calls `elect()` directly, without a pre-vote.
+//! A deliberate hand-off (`TimeoutNow`, see [`crate::transfer`]) calls `elect()` directly,
+//! without a pre-vote.
+//!
+//! This module also holds the voters' side of the leader lease: a voter refuses an ordinary
+//! vote for `election_timeout_max` after it last heard from a leader
+//! ([`Elections::leader_heard_recently`]); only a hand-off from that very leader skips it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openraft::ServerState;
+
+use crate::types::LogId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +39,39 @@ use crate::lease::LeaderLease;
 use crate::network::PeerClients;
 use crate::types::{NodeId, Raft};
 
-/// A pre-vote request: `candidate` would stand for election.
+/// A pre-vote request: `candidate` would stand for election with this last log entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreVote {
     pub candidate: NodeId,
+    /// The candidate's last log id. Appended after `candidate`, so a node of the previous
+    /// version decodes the request (bincode ignores trailing bytes) and just does not compare.
+    pub last_log: Option<LogId>,
 }
+
+impl PreVote {
+    /// Decodes a pre-vote of this version or of the previous one (without `last_log`, which
+    /// then counts as up to date: that node cannot say, and its real vote still checks).
+    pub fn open(env: &crate::pb::Envelope) -> crate::Result<PreVote> {
+        crate::network::open::<PreVote>(env).or_else(|_| {
+            crate::network::open::<NodeId>(env).map(|candidate| PreVote {
+                candidate,
+                last_log: None,
+            })
+        })
+    }
+}
+
+/// The log a pre-vote is compared with: this node's last log id.
+pub type LastLog = Box<dyn Fn() -> Option<LogId> + Send + Sync>;
 
 /// When this node last heard from a leader, and the timeouts that judge it.
 pub struct Elections {
+    /// The last append or snapshot from a leader, or vote granted: elections wait for silence.
     last_contact: Mutex<Instant>,
+    /// The last append or snapshot from a leader only: ordinary votes are refused for a
+    /// timeout after it (the voters' half of the leader lease).
+    leader_contact: Mutex<Option<Instant>>,
+    last_log: LastLog,
     /// Silence after which a voter may stand: openraft's follower lease.
     timeout: Duration,
     /// The random extra wait, so that two followers rarely stand at once.
@@ -45,9 +81,15 @@ pub struct Elections {
 }
 
 impl Elections {
-    pub fn new(election_timeout_min: Duration, election_timeout_max: Duration) -> Elections {
+    pub fn new(
+        election_timeout_min: Duration,
+        election_timeout_max: Duration,
+        last_log: LastLog,
+    ) -> Elections {
         Elections {
             last_contact: Mutex::new(Instant::now()),
+            leader_contact: Mutex::new(None),
+            last_log,
             timeout: election_timeout_max,
             jitter: (election_timeout_max.saturating_sub(election_timeout_min) / 2)
                 .max(Duration::from_millis(10)),
@@ -59,9 +101,31 @@ impl Elections {
         self.last_contact.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A leader was heard from (or a candidate given this node's vote): no election now.
+    /// A leader was heard from (an append or a snapshot): no election now, and no ordinary
+    /// vote for a timeout.
     pub fn heard_from_leader(&self) {
+        let now = Instant::now();
+        *self.contact() = now;
+        *self
+            .leader_contact
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(now);
+    }
+
+    /// This node gave a candidate its vote: no election of its own for a while.
+    pub fn granted_vote(&self) {
         *self.contact() = Instant::now();
+    }
+
+    /// Whether this voter heard from a leader less than an election timeout ago, and must
+    /// refuse ordinary votes: that leader may hold a lease counting on it (see
+    /// [`crate::lease`]). openraft's own check is shortened to a minimum (see the node's raft
+    /// configuration) so that a hand-off from that leader does not wait it out.
+    pub fn leader_heard_recently(&self) -> bool {
+        self.leader_contact
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < self.timeout)
     }
 
     fn silence(&self) -> Duration {
@@ -76,12 +140,14 @@ impl Elections {
     }
 
     /// The answer to `PreVote`: yes if this node, too, has heard from no leader for the whole
-    /// timeout, does not lead, and holds no lease that forbids a vote.
-    pub fn grants_pre_vote(&self, raft: &Raft, lease: &LeaderLease) -> bool {
+    /// timeout, does not lead, holds no lease that forbids a vote, and the candidate's log is
+    /// at least as up to date as its own (a candidate of the previous version sends none).
+    pub fn grants_pre_vote(&self, raft: &Raft, lease: &LeaderLease, ask: &PreVote) -> bool {
         // A candidate still says yes: two that refused each other would wait forever (a
         // split vote is settled by the jitter of the next attempt instead).
         let leads = raft.metrics().borrow().state == ServerState::Leader;
-        !leads && !lease.refuses_votes() && self.silence() >= self.timeout
+        let log_ok = ask.last_log.is_none() || ask.last_log >= (self.last_log)();
+        !leads && log_ok && !lease.refuses_votes() && self.silence() >= self.timeout
     }
 
     /// Runs the election loop for node `id` until raft stops.
@@ -121,7 +187,7 @@ impl Elections {
             };
             if leads {
                 // A leader hears itself.
-                self.heard_from_leader();
+                self.granted_vote();
                 continue;
             }
             if lease.amnesiac() || !voters.iter().any(|(v, _)| *v == id) {
@@ -142,7 +208,7 @@ impl Elections {
                     return;
                 }
                 // The election decides; a new one only after another full silence.
-                self.heard_from_leader();
+                self.granted_vote();
             } else {
                 tokio::time::sleep(self.retry).await;
             }
@@ -151,7 +217,10 @@ impl Elections {
 
     /// Asks every other voter; true with a majority of yeses, this node's own included.
     async fn pre_vote(&self, id: NodeId, voters: &[(NodeId, String)], peers: &PeerClients) -> bool {
-        let request = PreVote { candidate: id };
+        let request = PreVote {
+            candidate: id,
+            last_log: (self.last_log)(),
+        };
         let asks = voters.iter().filter(|(v, _)| *v != id).map(|(_, addr)| {
             let (peers, request) = (peers.clone(), request.clone());
             async move {
@@ -178,12 +247,17 @@ impl Elections {
 const PRE_VOTE_TIMEOUT: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn timeouts_follow_the_election_bounds() {
-        let e = Elections::new(Duration::from_millis(250), Duration::from_millis(450));
+        let e = Elections::new(
+            Duration::from_millis(250),
+            Duration::from_millis(450),
+            Box::new(|| None),
+        );
         assert_eq!(e.timeout, Duration::from_millis(450));
         assert_eq!(e.jitter, Duration::from_millis(100));
         assert_eq!(
@@ -191,5 +265,44 @@ mod tests {
             Duration::from_millis(62) + Duration::from_micros(500)
         );
         assert!(e.silence() < e.timeout);
+    }
+
+    #[test]
+    fn pre_votes_of_both_versions_decode_on_both() {
+        let new = PreVote {
+            candidate: 3,
+            last_log: Some(LogId::new(openraft::CommittedLeaderId::new(2, 1), 41)),
+        };
+        let env = crate::network::seal(&new).unwrap();
+        let back = PreVote::open(&env).unwrap();
+        assert_eq!((back.candidate, back.last_log), (3, new.last_log));
+        // The previous version reads the candidate and ignores what follows.
+        assert_eq!(crate::network::open::<NodeId>(&env).unwrap(), 3);
+        // And its requests, without a log id, are still understood.
+        let old = crate::network::seal(&7u64).unwrap();
+        let back = PreVote::open(&old).unwrap();
+        assert_eq!((back.candidate, back.last_log), (7, None));
+    }
+
+    #[test]
+    fn leader_contact_refuses_ordinary_votes_for_a_timeout() {
+        let e = Elections::new(
+            Duration::from_millis(30),
+            Duration::from_millis(60),
+            Box::new(|| None),
+        );
+        assert!(
+            !e.leader_heard_recently(),
+            "no leader heard yet: votes allowed"
+        );
+        e.granted_vote();
+        assert!(
+            !e.leader_heard_recently(),
+            "a granted vote is not a leader's contact"
+        );
+        e.heard_from_leader();
+        assert!(e.leader_heard_recently());
+        std::thread::sleep(Duration::from_millis(70));
+        assert!(!e.leader_heard_recently());
     }
 }

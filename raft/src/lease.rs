@@ -1,23 +1,29 @@
 //! The leader lease: linearizable reads on the leader without a quorum round.
 //!
-//! openraft 0.9's voters refuse every candidate for `election_timeout_max` after they last
-//! heard from the leader (its `leader_lease`, judged on their monotonic clock). So once a
+//! Voters refuse every ordinary candidate for `election_timeout_max` after they last heard
+//! from the leader, judged on their monotonic clock (the peer service enforces it, see
+//! [`crate::election::Elections::leader_heard_recently`]). So once a
 //! read-index round that *started* at T is confirmed by a quorum, every voter of that quorum
 //! heard from the leader after T, and no other node can win an election before
 //! T + `election_timeout_max`. Until T + the lease (that timeout less a margin for clock-rate
 //! drift between machines) the leader serves reads from its own state, asking no one.
 //!
-//! Two holes that openraft leaves open are closed by the peer service, which asks
-//! [`LeaderLease::refuses_votes`] before it hands a vote request to raft:
+//! The peer service also asks [`LeaderLease::refuses_votes`] before it hands a vote request
+//! to raft, for two cases the voters' rule does not cover:
 //! - the leader itself would grant a vote while its lease runs (heartbeats refresh the
 //!   followers' vote time, not its own), so a leader refuses votes while it holds a lease;
 //! - a voter that restarts forgets when it last heard from the leader and would vote at once,
 //!   so a node that had a vote refuses votes for one election timeout after it starts.
 //!
 //! A lease belongs to one term. It ends on step-down (the term or the role changes), on a
-//! hand-off ([`LeaderLease::end`]), and by itself when a pause outlives it: the clock is
-//! monotonic, so a SIGSTOPped leader resumes with an expired lease, and a reader checks the
+//! hand-off ([`LeaderLease::begin_handoff`]), and by itself when a pause outlives it: the clock
+//! is monotonic, so a SIGSTOPped leader resumes with an expired lease, and a reader checks the
 //! lease again after it has read ([`LeaderLease::still_valid`]).
+//!
+//! Since voters now skip their lease check for a successor the leader named (see
+//! [`crate::transfer`]), a hand-off also bars leases for the rest of the term: if it fails,
+//! a late vote request of that successor may still be granted, so the leader reads through
+//! quorum rounds (which such an election makes fail) until it leads in a newer term.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,12 +54,22 @@ pub struct LeaderLease {
     duration: Duration,
     /// Votes are refused until then (a restarted voter's quiet period).
     quiet_until: Instant,
-    held: Mutex<Option<(u64, Instant)>>,
+    state: Mutex<State>,
+    /// True while a hand-off runs: rounds wait, so no heartbeat refreshes the voters.
+    handing_off: tokio::sync::watch::Sender<bool>,
     /// A renewal round is running (at most one at a time).
     renewing: AtomicBool,
     /// This voter lost its data dir and has not yet caught up: it must not vote or stand
     /// (its vote and the entries it acknowledged are gone; see `node/src/amnesia.rs`).
     amnesiac: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    /// The lease held: its term and end.
+    held: Option<(u64, Instant)>,
+    /// The term of the last hand-off: no lease in it any more.
+    barred_term: Option<u64>,
 }
 
 impl LeaderLease {
@@ -78,7 +94,8 @@ impl LeaderLease {
             id,
             duration,
             quiet_until: Instant::now() + quiet,
-            held: Mutex::new(None),
+            state: Mutex::new(State::default()),
+            handing_off: tokio::sync::watch::Sender::new(false),
             renewing: AtomicBool::new(false),
             amnesiac: AtomicBool::new(!had_vote),
         }
@@ -88,8 +105,8 @@ impl LeaderLease {
         !self.duration.is_zero()
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, Option<(u64, Instant)>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// This node's term if it leads (as its metrics say), else `None`.
@@ -106,7 +123,7 @@ impl LeaderLease {
         if !self.enabled() {
             return None;
         }
-        let (term, until) = (*self.held())?;
+        let (term, until) = self.state().held?;
         let m = raft.metrics();
         let m = m.borrow();
         let leads = m.state == ServerState::Leader
@@ -121,8 +138,12 @@ impl LeaderLease {
 
     /// Whether `leased` still holds: the lease has not run out (a pause while the read ran
     /// may have outlived it) and this node still leads in its term.
+    /// A hand-off that began meanwhile ended the lease: the read is done again.
     pub fn still_valid(&self, raft: &Raft, leased: &Leased) -> bool {
-        Instant::now() < leased.until && self.leading_term(raft) == Some(leased.term)
+        let held = self.state().held;
+        Instant::now() < leased.until
+            && held.is_some_and(|(term, _)| term == leased.term)
+            && self.leading_term(raft) == Some(leased.term)
     }
 
     /// Starts a round in the background if `leased` has under half of its time left, so a
@@ -144,25 +165,42 @@ impl LeaderLease {
     /// One read-index round through raft (a quorum confirms this node still leads); on
     /// success, the lease runs from when the round started.
     pub async fn round(&self, raft: &Raft) -> RoundResult {
+        // A hand-off stops heartbeats so that the voters' leases run out; a round would send
+        // one. Once it ends this node no longer leads (the round fails) or it kept leading.
+        let _ = self.handing_off.subscribe().wait_for(|h| !*h).await;
         let started = Instant::now();
         let term = self.leading_term(raft);
         let read = raft.get_read_log_id().await?.0;
         if let Some(term) = term.filter(|_| self.enabled()) {
             if self.leading_term(raft) == Some(term) {
                 let until = started + self.duration;
-                let mut held = self.held();
-                match *held {
+                let mut state = self.state();
+                // Checked under the same lock as `begin_handoff` takes: a round that was in
+                // flight when a hand-off began grants nothing.
+                let barred = *self.handing_off.borrow() || state.barred_term == Some(term);
+                match state.held {
+                    _ if barred => {}
                     Some((t, u)) if t == term && u >= until => {}
-                    _ => *held = Some((term, until)),
+                    _ => state.held = Some((term, until)),
                 }
             }
         }
         Ok(read)
     }
 
-    /// Gives the lease up: before a hand-off, so the successor is not refused.
-    pub fn end(&self) {
-        *self.held() = None;
+    /// Gives the lease up before a hand-off, for the rest of this term: the voters will
+    /// grant the named successor's vote without waiting for it to run out. Rounds wait until
+    /// [`LeaderLease::end_handoff`].
+    pub fn begin_handoff(&self, term: u64) {
+        let mut state = self.state();
+        self.handing_off.send_replace(true);
+        state.held = None;
+        state.barred_term = Some(term);
+    }
+
+    /// The hand-off is over (the successor leads, or it failed and this node leads on).
+    pub fn end_handoff(&self) {
+        self.handing_off.send_replace(false);
     }
 
     /// Whether vote requests must be refused now: while this node holds an unexpired lease,
@@ -171,7 +209,7 @@ impl LeaderLease {
         let now = Instant::now();
         self.amnesiac()
             || now < self.quiet_until
-            || self.held().is_some_and(|(_, until)| now < until)
+            || self.state().held.is_some_and(|(_, until)| now < until)
     }
 
     /// Whether this node lost its data and has not caught up (it neither votes nor stands).
@@ -213,11 +251,17 @@ mod tests {
     fn a_held_lease_refuses_votes_until_it_runs_out_or_ends() {
         let lease = LeaderLease::new(1, Duration::from_millis(450), true, false);
         lease.set_amnesiac(false);
-        *lease.held() = Some((3, Instant::now() + Duration::from_millis(50)));
+        lease.state().held = Some((3, Instant::now() + Duration::from_millis(50)));
         assert!(lease.refuses_votes());
-        lease.end();
+        lease.begin_handoff(3);
         assert!(!lease.refuses_votes());
-        *lease.held() = Some((3, Instant::now() + Duration::from_millis(20)));
+        assert_eq!(
+            lease.state().barred_term,
+            Some(3),
+            "no lease for the rest of term 3"
+        );
+        lease.end_handoff();
+        lease.state().held = Some((3, Instant::now() + Duration::from_millis(20)));
         std::thread::sleep(Duration::from_millis(30));
         assert!(!lease.refuses_votes());
     }

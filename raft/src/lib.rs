@@ -23,6 +23,7 @@ pub mod membership;
 pub mod network;
 pub mod proposer;
 pub mod store;
+pub mod transfer;
 pub mod types;
 
 pub use error::{Error, Result};

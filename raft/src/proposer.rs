@@ -66,6 +66,11 @@ impl Proposer {
         self.closed.store(true, Ordering::SeqCst);
     }
 
+    /// Proposes again after [`Proposer::close`] (a hand-off is over, whatever its outcome).
+    pub fn reopen(&self) {
+        self.closed.store(false, Ordering::SeqCst);
+    }
+
     /// Proposes `ops` (in this order, with nothing in between from this caller) and waits
     /// for their replies.
     pub async fn propose(&self, ops: Vec<OpKind>) -> Vec<ProposeResult> {

@@ -60,6 +60,8 @@ pub struct PeerClients {
     /// When each peer last answered one of this node's raft RPCs (appends and heartbeats
     /// while leading, votes while standing): how operators see an unreachable follower.
     contacts: Arc<Mutex<HashMap<NodeId, Instant>>>,
+    /// While this node stands as a leader's named successor: (that leader, its term, until).
+    successor: Arc<Mutex<Option<(NodeId, u64, Instant)>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -76,6 +78,8 @@ enum Rpc {
     Touch,
     TimeoutNow,
     PreVote,
+    HandoffVote,
+    TransferLeader,
 }
 
 impl PeerClients {
@@ -86,6 +90,7 @@ impl PeerClients {
             token,
             tls,
             contacts: Arc::default(),
+            successor: Arc::default(),
         }
     }
 
@@ -164,6 +169,8 @@ impl PeerClients {
                 Rpc::Touch => client.touch(request).await,
                 Rpc::TimeoutNow => client.timeout_now(request).await,
                 Rpc::PreVote => client.pre_vote(request).await,
+                Rpc::HandoffVote => client.handoff_vote(request).await,
+                Rpc::TransferLeader => client.transfer_leader(request).await,
             }
         };
         // The outer timeout also covers connecting.
@@ -258,7 +265,7 @@ impl PeerClients {
     pub async fn timeout_now(
         &self,
         addr: &str,
-        request: &super::server::TimeoutNow,
+        request: &crate::transfer::TimeoutNow,
         timeout: Duration,
     ) -> Result<(), CallError> {
         self.call(addr, Rpc::TimeoutNow, request, timeout).await
@@ -273,6 +280,35 @@ impl PeerClients {
         timeout: Duration,
     ) -> Result<bool, CallError> {
         self.call(addr, Rpc::PreVote, request, timeout).await
+    }
+
+    /// Asks the leader at `addr` to hand leadership to `to`, or to the voter it picks (see
+    /// [`crate::transfer`]).
+    pub async fn transfer_leader(
+        &self,
+        addr: &str,
+        to: Option<NodeId>,
+        timeout: Duration,
+    ) -> Result<crate::transfer::TransferResult, CallError> {
+        self.call(addr, Rpc::TransferLeader, &to, timeout).await
+    }
+
+    /// From now until `until`, this node's vote requests are hand-off votes for `leader`'s
+    /// term `term` (it was named successor by [`super::TimeoutNow`]).
+    pub fn stand_as_successor(&self, leader: NodeId, term: u64, until: Instant) {
+        *self.successor.lock().unwrap_or_else(|e| e.into_inner()) = Some((leader, term, until));
+    }
+
+    /// The hand-off this node stands in, if one is running.
+    fn successor_of(&self) -> Option<(NodeId, u64)> {
+        let mut s = self.successor.lock().unwrap_or_else(|e| e.into_inner());
+        match *s {
+            Some((leader, term, until)) if Instant::now() < until => Some((leader, term)),
+            _ => {
+                *s = None;
+                None
+            }
+        }
     }
 }
 
@@ -393,6 +429,18 @@ impl RaftNetwork<TypeConfig> for PeerConn {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        if let Some((leader, term)) = self.clients.successor_of() {
+            let ask = super::HandoffVote {
+                leader,
+                term,
+                vote: rpc.clone(),
+            };
+            match self.raft_call(Rpc::HandoffVote, &ask, &option).await {
+                // A peer of the previous version: an ordinary vote, which waits out the lease.
+                Err(RPCError::Network(e)) if e.to_string().contains("Unimplemented") => {}
+                other => return other,
+            }
+        }
         self.raft_call(Rpc::Vote, &rpc, &option).await
     }
 }

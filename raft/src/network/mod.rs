@@ -14,10 +14,11 @@ mod tls;
 pub use auth::PeerToken;
 pub use tls::PeerTls;
 
+pub use crate::transfer::{HandoffVote, TimeoutNow};
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
     ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexAtResult, ReadIndexResult, Sinks,
-    TimeoutNow, TouchSink, Touched, DIGEST_SCHEME, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
+    TouchSink, Touched, DIGEST_SCHEME, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
 };
 
 use serde::de::DeserializeOwned;

@@ -12,10 +12,12 @@ use super::{open, seal};
 use crate::election::{Elections, PreVote};
 use crate::lease::LeaderLease;
 use crate::membership::MemberChange;
+use crate::network::PeerClients;
 use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
 use crate::proposer::Proposer;
 use crate::store::StateMachine;
+use crate::transfer::{Handoff, HandoffVote, Then, TimeoutNow};
 use crate::types::{NodeId, NodeInfo, OpKind, Raft, TypeConfig};
 
 /// A node's view of the cluster, as answered to the `Status` RPC.
@@ -66,30 +68,6 @@ pub type Touched = (u8, u64, u32);
 /// only carries the reports.
 pub type TouchSink = std::sync::Arc<dyn Fn(Vec<Touched>) + Send + Sync>;
 
-/// A stopping leader's hand-off to its successor. openraft 0.9 has no leadership transfer,
-/// and voters refuse any candidate until the old leader's lease (`election_timeout_max`)
-/// has run out since its last heartbeat; an ordinary election then waits a further random
-/// election timeout. The leader stops (no more heartbeats), then sends this to its most
-/// caught-up follower, which stands for election as soon as the lease has run out, ahead
-/// of everyone else's timer. A hand-off from an old term, or one that arrives after a newer
-/// leader is known, is ignored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TimeoutNow {
-    /// The stopping leader.
-    pub leader: NodeId,
-    /// Its term.
-    pub term: u64,
-    /// How long to wait before standing: the leader lease plus a margin.
-    pub after_ms: u64,
-}
-
-/// Election rounds a successor stands in, and the wait for a result after each.
-const TIMEOUT_NOW_ROUNDS: usize = 3;
-const TIMEOUT_NOW_ROUND_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
-
-/// The longest wait a hand-off may ask for.
-const TIMEOUT_NOW_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// What the node gives the peer service besides raft: where pub/sub messages and access
 /// reports from other nodes go.
 pub struct Sinks {
@@ -105,18 +83,20 @@ pub struct PeerService {
     sinks: Sinks,
     lease: Arc<LeaderLease>,
     elections: Arc<Elections>,
+    peers: PeerClients,
 }
 
 impl PeerService {
-    pub fn new(
-        id: NodeId,
-        raft: Raft,
-        proposer: Proposer,
-        sm: StateMachine,
-        sinks: Sinks,
-        lease: Arc<LeaderLease>,
-        elections: Arc<Elections>,
-    ) -> Self {
+    /// The service over the node's raft parts (`parts`: also what a leadership transfer
+    /// needs), its state machine, where messages from other nodes go, and its elections.
+    pub fn new(parts: Handoff, sm: StateMachine, sinks: Sinks, elections: Arc<Elections>) -> Self {
+        let Handoff {
+            id,
+            raft,
+            proposer,
+            lease,
+            peers,
+        } = parts;
         PeerService {
             raft,
             proposer,
@@ -125,6 +105,42 @@ impl PeerService {
             sinks,
             lease,
             elections,
+            peers,
+        }
+    }
+
+    /// A vote request through the ordinary checks: refused while this node holds a lease,
+    /// is quiet after a restart or amnesiac, or heard from a leader less than an election
+    /// timeout ago (that leader may hold a lease counting on this voter).
+    async fn vote_checked(
+        &self,
+        rpc: VoteRequest<NodeId>,
+        skip_leader_lease: bool,
+    ) -> Result<TonicResponse<Envelope>, Status> {
+        if self.lease.refuses_votes()
+            || (!skip_leader_lease && self.elections.leader_heard_recently())
+        {
+            // Refused with this node's own vote, which the candidate ignores.
+            let vote = self.raft.metrics().borrow().vote;
+            tracing::info!(candidate = %rpc.vote, "refusing a vote while a leader lease may run");
+            let refused: Result<VoteResponse<NodeId>, RaftError<NodeId>> =
+                Ok(VoteResponse::new(vote, None, false));
+            return reply(&refused);
+        }
+        let result = self.raft.vote(rpc).await;
+        if matches!(&result, Ok(r) if r.vote_granted) {
+            self.elections.granted_vote();
+        }
+        reply(&result)
+    }
+
+    fn handoff(&self) -> Handoff {
+        Handoff {
+            id: self.id,
+            raft: self.raft.clone(),
+            proposer: self.proposer.clone(),
+            lease: self.lease.clone(),
+            peers: self.peers.clone(),
         }
     }
 
@@ -199,20 +215,26 @@ impl Peer for PeerService {
 
     async fn vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         let rpc: VoteRequest<NodeId> = open(req.get_ref()).map_err(bad_request)?;
-        if self.lease.refuses_votes() {
-            // A lease this node holds, or may have promised before it restarted (see
-            // `lease`): refused with this node's own vote, which the candidate ignores.
-            let vote = self.raft.metrics().borrow().vote;
-            tracing::info!(candidate = %rpc.vote, "refusing a vote while a leader lease may run");
-            let refused: Result<VoteResponse<NodeId>, RaftError<NodeId>> =
-                Ok(VoteResponse::new(vote, None, false));
-            return reply(&refused);
-        }
-        let result = self.raft.vote(rpc).await;
-        if matches!(&result, Ok(r) if r.vote_granted) {
-            self.elections.heard_from_leader();
-        }
-        reply(&result)
+        self.vote_checked(rpc, false).await
+    }
+
+    async fn handoff_vote(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
+        let ask: HandoffVote = open(req.get_ref()).map_err(bad_request)?;
+        let named = crate::transfer::named_by_my_leader(&self.raft, &ask);
+        tracing::info!(candidate = %ask.vote.vote, leader = ask.leader, term = ask.term, named,
+            "hand-off vote");
+        self.vote_checked(ask.vote, named).await
+    }
+
+    async fn transfer_leader(
+        &self,
+        req: Request<Envelope>,
+    ) -> Result<TonicResponse<Envelope>, Status> {
+        let to: Option<NodeId> = open(req.get_ref()).map_err(bad_request)?;
+        reply(&self.handoff().transfer(to, Then::Resume).await)
     }
 
     async fn install_snapshot(
@@ -228,8 +250,10 @@ impl Peer for PeerService {
     }
 
     async fn pre_vote(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        let ask: PreVote = open(req.get_ref()).map_err(bad_request)?;
-        let granted = self.elections.grants_pre_vote(&self.raft, &self.lease);
+        let ask = PreVote::open(req.get_ref()).map_err(bad_request)?;
+        let granted = self
+            .elections
+            .grants_pre_vote(&self.raft, &self.lease, &ask);
         tracing::debug!(candidate = ask.candidate, granted, "pre-vote");
         reply(&granted)
     }
@@ -291,39 +315,7 @@ impl Peer for PeerService {
 
     async fn timeout_now(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         let handoff: TimeoutNow = open(req.get_ref()).map_err(bad_request)?;
-        let wait = std::time::Duration::from_millis(handoff.after_ms).min(TIMEOUT_NOW_WAIT_MAX);
-        let raft = self.raft.clone();
-        tracing::info!(
-            from = handoff.leader,
-            term = handoff.term,
-            ?wait,
-            "leader hand-off: standing for election once its lease runs out"
-        );
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            let m = raft.metrics().borrow().clone();
-            // Someone else already took over, or this is a hand-off from an older term.
-            let stale = m.current_term != handoff.term
-                || m.current_leader.is_some_and(|l| l != handoff.leader);
-            if stale {
-                tracing::info!(term = m.current_term, leader = ?m.current_leader,
-                    "leader hand-off: not standing, the cluster has moved on");
-                return;
-            }
-            // A voter that handled the old leader's last heartbeat late still holds its lease
-            // and refuses the first round; stand again, a few times, until someone leads.
-            for _ in 0..TIMEOUT_NOW_ROUNDS {
-                if let Err(e) = raft.trigger().elect().await {
-                    tracing::warn!(error = %e, "leader hand-off: could not stand for election");
-                    return;
-                }
-                tokio::time::sleep(TIMEOUT_NOW_ROUND_WAIT).await;
-                let leader = raft.metrics().borrow().current_leader;
-                if leader.is_some_and(|l| l != handoff.leader) {
-                    return;
-                }
-            }
-        });
+        crate::transfer::stand(self.raft.clone(), self.peers.clone(), handoff);
         reply(&())
     }
 }

@@ -272,6 +272,13 @@ impl LogStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The last entry's id (the purge point when the log is empty): what a pre-vote compares,
+    /// as a vote does, to tell whether a candidate's log is at least as up to date.
+    pub fn last_log_id(&self) -> Option<LogId> {
+        let inner = self.lock();
+        inner.slots.back().map(|s| s.log_id).or(inner.purged)
+    }
+
     /// Opens (or creates) the log in `dir`, checking every record. Starts the I/O thread.
     pub fn open(dir: &Path, disk: Arc<Disk>) -> Result<LogStore> {
         LogStore::open_with(dir, segment::SEGMENT_BYTES, disk)
