@@ -59,7 +59,8 @@ pub enum Action {
     Member {
         target: Target,
     },
-    /// Hand leadership to `to` (`CAIRN TRANSFER-LEADER`), through some other node.
+    /// Hand leadership to `to` (the next node when `to` leads; `CAIRN TRANSFER-LEADER`),
+    /// through some other node.
     Transfer {
         to: u64,
     },
@@ -329,8 +330,10 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
             )
         }
         Action::Transfer { to } => {
+            // The drawn node, or the next one when it already leads.
+            let to = if *to == leader { leader % n as u64 + 1 } else { *to };
             let args = ["TRANSFER-LEADER", &to.to_string()].map(String::from);
-            match admin_elsewhere(cluster, *to, &args).await {
+            match admin_elsewhere(cluster, to, &args).await {
                 Ok(done) => format!("transfer leadership {leader} -> {to}: {done}"),
                 Err(e) => format!("transfer leadership {leader} -> {to} refused: {e}"),
             }

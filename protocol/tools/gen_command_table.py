@@ -70,7 +70,7 @@ SUBCOMMANDS = {
                "no-touch", "pause", "reply", "setinfo", "setname", "tracking", "trackinginfo",
                "unblock", "unpause"],
     "config": ["get", "resetstat", "rewrite", "set"],
-    "cluster": ["countkeysinslot", "getkeysinslot", "info", "keyslot", "myid", "nodes", "shards",
+    "cluster": ["countkeysinslot", "failover", "getkeysinslot", "info", "keyslot", "myid", "nodes", "shards",
                 "slots"],
     "memory": ["usage"],
     "pubsub": ["channels", "numpat", "numsub"],

@@ -950,6 +950,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
             ..BASE
         },
         CommandSpec {
+            name: "cluster|failover",
+            arity: -2,
+            flags: &["admin", "stale", "no_async_loading"],
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl_categories: &["@admin", "@slow", "@dangerous"],
+            summary: "Forces a replica to perform a manual failover of its master.",
+            since: "3.0.0",
+            group: "cluster",
+            complexity: Some("O(1)"),
+            args: &[
+                Arg { name: "options", kind: "oneof", flags: &["optional"], args: &[
+                    Arg { name: "force", kind: "pure-token", token: Some("FORCE"), ..ARG },
+                    Arg { name: "takeover", kind: "pure-token", token: Some("TAKEOVER"), ..ARG },
+                ], ..ARG },
+            ],
+            ..BASE
+        },
+        CommandSpec {
             name: "cluster|getkeysinslot",
             arity: 4,
             flags: &["stale"],
