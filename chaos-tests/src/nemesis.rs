@@ -331,7 +331,11 @@ async fn begin(cluster: &mut Cluster, action: &Action, leader: u64) -> Result<St
         }
         Action::Transfer { to } => {
             // The drawn node, or the next one when it already leads.
-            let to = if *to == leader { leader % n as u64 + 1 } else { *to };
+            let to = if *to == leader {
+                leader % n as u64 + 1
+            } else {
+                *to
+            };
             let args = ["TRANSFER-LEADER", &to.to_string()].map(String::from);
             match admin_elsewhere(cluster, to, &args).await {
                 Ok(done) => format!("transfer leadership {leader} -> {to}: {done}"),

@@ -41,6 +41,8 @@ pub struct Proposer {
     tx: mpsc::Sender<Pending>,
     /// Set when this leader is stepping down: no new entries (see [`Proposer::close`]).
     closed: Arc<AtomicBool>,
+    /// One permit per entry in flight (taken before the closed check, kept until applied).
+    in_flight: Arc<Semaphore>,
     /// While this node's disk is full, writes are refused before they reach the log.
     disk: Arc<Disk>,
 }
@@ -56,14 +58,31 @@ impl Proposer {
     pub fn start(raft: Raft, disk: Arc<Disk>) -> Proposer {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
         let closed = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(raft, rx, closed.clone()));
-        Proposer { tx, closed, disk }
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
+        tokio::spawn(run(raft, rx, closed.clone(), in_flight.clone()));
+        Proposer {
+            tx,
+            closed,
+            in_flight,
+            disk,
+        }
     }
 
     /// Stops proposing: queued and new writes are answered "not the leader" so that a
     /// stepping-down leader's log stops growing and its successor can catch up with it.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// After [`Proposer::close`]: waits (at most `within`) until no entry it proposed is in
+    /// flight, so the log stops growing; false if some still were at the deadline. An entry
+    /// holds its permit from before the closed check until it is applied, so once every
+    /// permit is free nothing more is proposed.
+    pub async fn drain(&self, within: std::time::Duration) -> bool {
+        let all = u32::try_from(IN_FLIGHT_MAX).unwrap_or(u32::MAX);
+        tokio::time::timeout(within, self.in_flight.acquire_many(all))
+            .await
+            .is_ok_and(|permits| permits.is_ok())
     }
 
     /// Proposes again after [`Proposer::close`] (a hand-off is over, whatever its outcome).
@@ -121,12 +140,16 @@ fn byte_cut(batch: &[Pending]) -> usize {
         .map_or(batch.len(), |over| over.max(1))
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>, closed: Arc<AtomicBool>) {
+async fn run(
+    raft: Raft,
+    mut rx: mpsc::Receiver<Pending>,
+    closed: Arc<AtomicBool>,
+    in_flight: Arc<Semaphore>,
+) {
     let mut batch = Vec::with_capacity(BATCH_OPS_MAX);
     // Ops cut from the last entry by its byte bound: they lead the next one.
     let mut carry: Vec<Pending> = Vec::new();
     let mut last_stamp = 0;
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
     loop {
         if carry.is_empty() {
             if rx.recv_many(&mut batch, BATCH_OPS_MAX).await == 0 {

@@ -124,12 +124,19 @@ impl Handoff {
     }
 
     async fn hand_over(&self, term: u64, to: NodeId, addr: &str) -> TransferResult {
-        if !self.caught_up(to).await {
+        // Entries proposed before the close are appended and applied first: an entry that
+        // lands after the successor matched the log would make its log older than this
+        // node's, and this node would refuse it the vote.
+        if !self.proposer.drain(CATCH_UP_WAIT).await || !self.caught_up(to).await {
             return Err(TransferError::NotCaughtUp(to));
         }
         // No lease from here on in this term, and no heartbeat that would renew the voters'.
         self.lease.begin_handoff(term);
         self.raft.runtime_config().heartbeat(false);
+        // Anything appended meanwhile (not through the proposer) must reach it too.
+        if !self.caught_up(to).await {
+            return Err(TransferError::NotCaughtUp(to));
+        }
         let request = TimeoutNow {
             leader: self.id,
             term,
