@@ -62,7 +62,7 @@ fn users(node: &Node) -> Users {
 pub fn auth_required(node: &Node) -> bool {
     match node.sm.acl_users().get(DEFAULT_USER) {
         Some(d) => !(d.enabled && d.nopass),
-        None => !requirepass(node).is_empty(),
+        None => node.settings.is_non_empty("requirepass"),
     }
 }
 

@@ -196,6 +196,14 @@ impl Settings {
         self.values.read().ok()?.get(name).cloned()
     }
 
+    /// Whether `name` is set to something non-empty: without copying the value (asked for
+    /// `requirepass` on every command).
+    pub fn is_non_empty(&self, name: &str) -> bool {
+        self.values
+            .read()
+            .is_ok_and(|v| v.get(name).is_some_and(|s| !s.is_empty()))
+    }
+
     /// CONFIG GET: every (name, value) whose name matches one of the patterns, replicated
     /// values (`replicated`) in place of this node's.
     pub fn matching(

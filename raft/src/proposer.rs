@@ -43,6 +43,8 @@ pub struct Proposer {
     closed: Arc<AtomicBool>,
     /// One permit per entry in flight (taken before the closed check, kept until applied).
     in_flight: Arc<Semaphore>,
+    /// Held by a leadership transfer, which closes and reopens proposals: one at a time.
+    handing_over: Arc<tokio::sync::Mutex<()>>,
     /// While this node's disk is full, writes are refused before they reach the log.
     disk: Arc<Disk>,
 }
@@ -64,6 +66,7 @@ impl Proposer {
             tx,
             closed,
             in_flight,
+            handing_over: Arc::default(),
             disk,
         }
     }
@@ -83,6 +86,12 @@ impl Proposer {
         tokio::time::timeout(within, self.in_flight.acquire_many(all))
             .await
             .is_ok_and(|permits| permits.is_ok())
+    }
+
+    /// The right to close and reopen proposals for a leadership transfer; `None` while
+    /// another transfer has it.
+    pub fn hand_over(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.handing_over.clone().try_lock_owned().ok()
     }
 
     /// Proposes again after [`Proposer::close`] (a hand-off is over, whatever its outcome).

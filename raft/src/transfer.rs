@@ -61,6 +61,8 @@ pub enum TransferError {
     Unreachable(NodeId, String),
     #[error("node {0} was not elected in time; the old leader leads on")]
     NotElected(NodeId),
+    #[error("a leadership transfer is already running")]
+    InProgress,
 }
 
 /// The new leader's id, or why there is none.
@@ -101,6 +103,9 @@ pub enum Then {
 impl Handoff {
     /// Hands leadership to `to`, or to the most caught-up voter.
     pub async fn transfer(&self, to: Option<NodeId>, then: Then) -> TransferResult {
+        let Some(_one_at_a_time) = self.proposer.hand_over() else {
+            return Err(TransferError::InProgress);
+        };
         let (term, to, addr) = self.successor(to)?;
         tracing::info!(successor = to, term, "leadership transfer: starting");
         let started = Instant::now();
