@@ -84,6 +84,15 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
                 "ERR usage: CAIRN MEMBER ADD <id> <host:port@raftport> | CAIRN MEMBER REMOVE <id>",
             ),
         };
+    if let MemberChange::Remove { id } = change {
+        // Removing the leader: hand leadership over first, so writes pause for one vote
+        // round rather than for the lease and an election after the leader steps down.
+        if node.leader().is_some_and(|(l, _)| l == id) {
+            if let Err(e) = crate::handoff::transfer(node, None).await {
+                tracing::warn!(error = %e, "removing the leader without a hand-off");
+            }
+        }
+    }
     crate::membership::change(node, change).await
 }
 

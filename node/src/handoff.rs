@@ -5,7 +5,7 @@
 //!   caught-up voter; the reply says who leads once it is done.
 //! - `CLUSTER FAILOVER [FORCE]` on a follower, as in Redis Cluster: that follower becomes the
 //!   leader. Sent to the leader it answers Redis's error.
-//! - `CAIRN MEMBER REMOVE` of the leader hands over first (see `membership`).
+//! - `CAIRN MEMBER REMOVE` of the leader hands over first (see `admin`).
 //! - SIGTERM of the leader (and an exit asked by a command): it hands over before it stops,
 //!   so writes pause for one election round instead of a lease and an election timeout.
 

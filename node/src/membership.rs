@@ -40,15 +40,6 @@ pub fn members(node: &Node) -> Reply {
 
 /// Runs a change on the leader, wherever it is; the reply for the client.
 pub async fn change(node: &Node, change: MemberChange) -> Reply {
-    if let MemberChange::Remove { id } = change {
-        // Removing the leader: hand leadership over first, so writes pause for one election
-        // round rather than for the lease and an election after the leader steps down.
-        if node.leader().is_some_and(|(l, _)| l == id) {
-            if let Err(e) = crate::handoff::transfer(node, None).await {
-                tracing::warn!(error = %e, "removing the leader without a hand-off");
-            }
-        }
-    }
     match run(node, &change).await {
         Ok(ChangeOutcome::Done(text)) => Reply::Simple(text),
         Ok(ChangeOutcome::Refused(why)) => Reply::error(format!("ERR {why}")),

@@ -98,6 +98,9 @@ fn nodes_join_and_leave_while_the_cluster_serves() {
         .query(&mut cluster.node(four).conn())
         .unwrap();
     assert!(done.contains("removed"), "{done}");
+    // It handed leadership over before it was removed (no lease and election to wait out).
+    let said = cluster.node(leader).log_text();
+    assert!(said.contains("leadership transfer: done"), "{said}");
     let new_leader = wait_for(Duration::from_secs(20), "a new leader", || {
         let l = cluster
             .nodes
