@@ -196,8 +196,17 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
                 }
                 break;
             }
-            // Let the new leader become known before retrying.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Let the new leader become known before retrying: as soon as this node's view of
+            // the leader changes (a transfer completes in a few ms), else after a short step.
+            let tried = node.leader().map(|(l, _)| l);
+            let step = tokio::time::sleep(RETRY_STEP);
+            match tried {
+                Some(l) => tokio::select! {
+                    () = step => {}
+                    () = node.leader_changed(l) => {}
+                },
+                None => step.await,
+            }
         }
         todo = retry;
     }
@@ -280,6 +289,9 @@ async fn attempt(
         }
     }
 }
+
+/// The longest wait before a write refused with "not leader" is sent again.
+const RETRY_STEP: Duration = Duration::from_millis(20);
 
 /// `call`'s result, or `None` once [`ATTEMPT_TIMEOUT`] passes or `leader` stops leading in
 /// this node's view: a paused or partitioned leader does not hold writes for the whole
