@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::raft::VoteRequest;
-use openraft::ServerState;
+use openraft::{RaftMetrics, ServerState};
 use serde::{Deserialize, Serialize};
 
 use crate::lease::LeaderLease;
 use crate::network::PeerClients;
 use crate::proposer::Proposer;
-use crate::types::{NodeId, Raft};
+use crate::types::{NodeId, NodeInfo, Raft};
 
 /// A leader names its successor: stand for election now (after `after_ms`, which a leader of
 /// the previous version set to its lease; this version sends 0). A hand-off from an older
@@ -177,19 +177,11 @@ impl Handoff {
                 return Err(TransferError::NotVoter(to))
             }
             Some(to) => to,
-            None => {
-                let matched = |v: &NodeId| {
-                    m.replication
-                        .as_ref()
-                        .and_then(|r| r.get(v).copied().flatten())
-                        .map(|l| l.index)
-                };
-                membership
-                    .voter_ids()
-                    .filter(|v| *v != self.id)
-                    .max_by_key(matched)
-                    .ok_or(TransferError::NoSuccessor)?
-            }
+            None => membership
+                .voter_ids()
+                .filter(|v| *v != self.id)
+                .max_by_key(|v| matched(&m, *v))
+                .ok_or(TransferError::NoSuccessor)?,
         };
         let addr = membership
             .get_node(&to)
@@ -205,11 +197,7 @@ impl Handoff {
             .wait(Some(CATCH_UP_WAIT))
             .metrics(
                 |m| {
-                    let matched = m
-                        .replication
-                        .as_ref()
-                        .and_then(|r| r.get(&to).copied().flatten())
-                        .map(|l| l.index);
+                    let matched = matched(m, to);
                     matched.is_some() && matched == m.last_log_index
                 },
                 "the successor caught up",
@@ -217,6 +205,14 @@ impl Handoff {
             .await
             .is_ok()
     }
+}
+
+/// The last log index `voter` has matched, as this leader's replication reports it.
+fn matched(m: &RaftMetrics<NodeId, NodeInfo>, voter: NodeId) -> Option<u64> {
+    m.replication
+        .as_ref()
+        .and_then(|r| r.get(&voter).copied().flatten())
+        .map(|l| l.index)
 }
 
 /// The successor's side of [`TimeoutNow`]: stands for election at once (after `after_ms`), in

@@ -10,12 +10,9 @@ use tonic::{Request, Response as TonicResponse, Status};
 
 use super::{open, seal};
 use crate::election::{Elections, PreVote};
-use crate::lease::LeaderLease;
 use crate::membership::MemberChange;
-use crate::network::PeerClients;
 use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
-use crate::proposer::Proposer;
 use crate::store::StateMachine;
 use crate::transfer::{Handoff, HandoffVote, Then, TimeoutNow};
 use crate::types::{NodeId, NodeInfo, OpKind, Raft, TypeConfig};
@@ -76,36 +73,22 @@ pub struct Sinks {
 }
 
 pub struct PeerService {
-    raft: Raft,
-    proposer: Proposer,
+    /// The node's raft parts: also what a leadership transfer needs.
+    parts: Handoff,
     sm: StateMachine,
-    id: NodeId,
     sinks: Sinks,
-    lease: Arc<LeaderLease>,
     elections: Arc<Elections>,
-    peers: PeerClients,
 }
 
 impl PeerService {
     /// The service over the node's raft parts (`parts`: also what a leadership transfer
     /// needs), its state machine, where messages from other nodes go, and its elections.
     pub fn new(parts: Handoff, sm: StateMachine, sinks: Sinks, elections: Arc<Elections>) -> Self {
-        let Handoff {
-            id,
-            raft,
-            proposer,
-            lease,
-            peers,
-        } = parts;
         PeerService {
-            raft,
-            proposer,
+            parts,
             sm,
-            id,
             sinks,
-            lease,
             elections,
-            peers,
         }
     }
 
@@ -117,42 +100,33 @@ impl PeerService {
         rpc: VoteRequest<NodeId>,
         skip_leader_lease: bool,
     ) -> Result<TonicResponse<Envelope>, Status> {
-        if self.lease.refuses_votes()
+        if self.parts.lease.refuses_votes()
             || (!skip_leader_lease && self.elections.leader_heard_recently())
         {
             // Refused with this node's own vote, which the candidate ignores.
-            let vote = self.raft.metrics().borrow().vote;
+            let vote = self.parts.raft.metrics().borrow().vote;
             tracing::info!(candidate = %rpc.vote, "refusing a vote while a leader lease may run");
             let refused: Result<VoteResponse<NodeId>, RaftError<NodeId>> =
                 Ok(VoteResponse::new(vote, None, false));
             return reply(&refused);
         }
-        let result = self.raft.vote(rpc).await;
+        let result = self.parts.raft.vote(rpc).await;
         if matches!(&result, Ok(r) if r.vote_granted) {
             self.elections.granted_vote();
         }
         reply(&result)
     }
 
-    fn handoff(&self) -> Handoff {
-        Handoff {
-            id: self.id,
-            raft: self.raft.clone(),
-            proposer: self.proposer.clone(),
-            lease: self.lease.clone(),
-            peers: self.peers.clone(),
-        }
-    }
-
     /// A read index for a follower's read: from the lease when this node holds one (no
     /// round), else from a quorum round, which also renews the lease.
     async fn read_index(&self) -> ReadIndexResult {
-        if let Some(leased) = self.lease.read_index(&self.raft) {
-            self.lease.renew_if_due(&self.raft, &leased);
+        if let Some(leased) = self.parts.lease.read_index(&self.parts.raft) {
+            self.parts.lease.renew_if_due(&self.parts.raft, &leased);
             return Ok(leased.index);
         }
-        self.lease
-            .round(&self.raft)
+        self.parts
+            .lease
+            .round(&self.parts.raft)
             .await
             .map(|read| read.map_or(0, |l| l.index))
     }
@@ -203,10 +177,10 @@ impl Peer for PeerService {
         // than the leader waits for an answer (one heartbeat interval), and the leader then
         // sends it again, alive all along. Counting only completed appends made followers
         // stand for election under a stream of megabyte writes.
-        if rpc.vote >= self.raft.metrics().borrow().vote {
+        if rpc.vote >= self.parts.raft.metrics().borrow().vote {
             self.elections.heard_from_leader();
         }
-        let result = self.raft.append_entries(rpc).await;
+        let result = self.parts.raft.append_entries(rpc).await;
         if matches!(&result, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
             self.elections.heard_from_leader();
         }
@@ -223,7 +197,7 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let ask: HandoffVote = open(req.get_ref()).map_err(bad_request)?;
-        let named = crate::transfer::named_by_my_leader(&self.raft, &ask);
+        let named = crate::transfer::named_by_my_leader(&self.parts.raft, &ask);
         tracing::info!(candidate = %ask.vote.vote, leader = ask.leader, term = ask.term, named,
             "hand-off vote");
         self.vote_checked(ask.vote, named).await
@@ -234,7 +208,7 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let to: Option<NodeId> = open(req.get_ref()).map_err(bad_request)?;
-        reply(&self.handoff().transfer(to, Then::Resume).await)
+        reply(&self.parts.transfer(to, Then::Resume).await)
     }
 
     async fn install_snapshot(
@@ -242,7 +216,7 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let rpc = open(req.get_ref()).map_err(bad_request)?;
-        let result = self.raft.install_snapshot(rpc).await;
+        let result = self.parts.raft.install_snapshot(rpc).await;
         if result.is_ok() {
             self.elections.heard_from_leader();
         }
@@ -253,7 +227,7 @@ impl Peer for PeerService {
         let ask = PreVote::open(req.get_ref()).map_err(bad_request)?;
         let granted = self
             .elections
-            .grants_pre_vote(&self.raft, &self.lease, &ask);
+            .grants_pre_vote(&self.parts.raft, &self.parts.lease, &ask);
         tracing::debug!(candidate = ask.candidate, granted, "pre-vote");
         reply(&granted)
     }
@@ -266,7 +240,7 @@ impl Peer for PeerService {
                 ops.len()
             )));
         }
-        let results: Vec<ForwardResult> = self.proposer.propose(ops).await;
+        let results: Vec<ForwardResult> = self.parts.proposer.propose(ops).await;
         reply(&results)
     }
 
@@ -285,7 +259,7 @@ impl Peer for PeerService {
     }
 
     async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        reply(&Self::status(self.id, &self.raft, &self.sm))
+        reply(&Self::status(self.parts.id, &self.parts.raft, &self.sm))
     }
 
     async fn change_membership(
@@ -293,7 +267,7 @@ impl Peer for PeerService {
         req: Request<Envelope>,
     ) -> Result<TonicResponse<Envelope>, Status> {
         let change: MemberChange = open(req.get_ref()).map_err(bad_request)?;
-        reply(&crate::membership::change(&self.raft, change).await)
+        reply(&crate::membership::change(&self.parts.raft, change).await)
     }
 
     async fn publish(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
@@ -315,7 +289,7 @@ impl Peer for PeerService {
 
     async fn timeout_now(&self, req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
         let handoff: TimeoutNow = open(req.get_ref()).map_err(bad_request)?;
-        crate::transfer::stand(self.raft.clone(), self.peers.clone(), handoff);
+        crate::transfer::stand(self.parts.raft.clone(), self.parts.peers.clone(), handoff);
         reply(&())
     }
 }
