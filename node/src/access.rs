@@ -11,12 +11,12 @@
 //! it saw itself, and each node tracks at most [`SHARDS`] × [`SHARD_KEYS_MAX`] keys (when a
 //! shard fills, its least recently used half is forgotten).
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use cairn_raft::network::{Touched, TOUCH_BATCH_MAX};
 use cairn_raft::types::now_ms;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::node::Node;
 
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_full_shard_forgets_its_least_recently_used_half() {
-        let mut shard = HashMap::new();
+        let mut shard = HashMap::default();
         for t in 0..100u64 {
             shard.insert(
                 t,

@@ -331,6 +331,24 @@ fn full_name(args: &[Bytes]) -> String {
     }
 }
 
+/// The table's full name of a request's command (`get`, `config|get`), as CLIENT LIST shows
+/// it: none for an unknown command or subcommand, as Redis's `cmd=NULL`.
+fn known_name(args: &[Bytes]) -> Option<&'static str> {
+    let spec = command::table::lookup_command(args.first()?)?;
+    match args.get(1) {
+        Some(sub) if !spec.subcommands.is_empty() => spec.subcommand(sub).map(|s| s.name),
+        _ => Some(spec.name),
+    }
+}
+
+/// The commands an unauthenticated connection may run: AUTH, HELLO, QUIT, RESET.
+fn auth_exempt(args: &[Bytes]) -> bool {
+    let name = args.first().map_or(&[][..], |a| &a[..]);
+    [&b"auth"[..], b"hello", b"quit", b"reset"]
+        .iter()
+        .any(|free| name.eq_ignore_ascii_case(free))
+}
+
 /// What a subscribed RESP2 connection may run, as Redis allows.
 fn allowed_while_subscribed(cmd: &Command) -> bool {
     matches!(
@@ -639,16 +657,12 @@ impl Session {
     }
 
     fn classify(&mut self, args: &[Bytes]) -> Result<Step, Reply> {
-        let name = args
-            .first()
-            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-            .unwrap_or_default();
-        let full = full_name(args);
+        let last_cmd = known_name(args);
         self.node.clients.update(self.id, |c| {
-            c.last_cmd = full;
+            c.last_cmd = last_cmd;
             c.last_active = std::time::Instant::now();
         });
-        if !self.authenticated && self.requires_auth(&name) {
+        if !self.authenticated && self.requires_auth(args) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
         let mut parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
@@ -756,9 +770,8 @@ impl Session {
         Some(Reply::error(format!("MOVED {slot} {}", info.resp_addr)))
     }
 
-    fn requires_auth(&self, name: &str) -> bool {
-        !matches!(name, "auth" | "hello" | "quit" | "reset")
-            && crate::acl::auth_required(&self.node)
+    fn requires_auth(&self, args: &[Bytes]) -> bool {
+        !auth_exempt(args) && crate::acl::auth_required(&self.node)
     }
 
     /// CONFIG SET, with a new requirepass replicated as the default user's password first and

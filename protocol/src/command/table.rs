@@ -9,6 +9,9 @@
 mod data;
 
 use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
 
 use crate::Reply;
 
@@ -200,13 +203,22 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 
 /// The top-level command named `name`, case-insensitively: what a request's first argument
 /// names (`config|get` is not a command name there).
+///
+/// Every request looks its command up several times (parse, ACL, metrics, SLOWLOG), so this
+/// is a hash lookup of the name lowercased on the stack, not a search of the sorted table.
 pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
-    let commands = all();
-    commands
-        .binary_search_by(|spec| cmp_ignore_case(spec.name, name))
-        .ok()
-        .and_then(|i| commands.get(i))
+    static BY_NAME: OnceLock<FxHashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    let mut lower = [0u8; NAME_MAX];
+    let lower = lower.get_mut(..name.len())?;
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    let by_name = BY_NAME.get_or_init(|| all().iter().map(|s| (s.name.as_bytes(), s)).collect());
+    by_name.get(&lower[..]).copied()
 }
+
+/// Longer than any command's name: a longer request name is unknown without a lookup.
+const NAME_MAX: usize = 32;
 
 /// Orders a (lowercase) table name against a client-supplied name, folding ASCII case.
 fn cmp_ignore_case(table_name: &str, name: &[u8]) -> Ordering {
@@ -455,6 +467,12 @@ mod tests {
             Some("client|setname")
         );
         assert_eq!(client.subcommand(b"nope"), None);
+        assert_eq!(lookup_command(&[b'g'; 100]), None);
+        for spec in all() {
+            assert!(spec.name.len() <= NAME_MAX, "{}", spec.name);
+            let upper = spec.name.to_ascii_uppercase();
+            assert_eq!(lookup_command(upper.as_bytes()), Some(spec));
+        }
     }
 
     #[test]

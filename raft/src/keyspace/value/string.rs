@@ -1,8 +1,9 @@
 //! A string value.
 //!
-//! Most strings are short: up to [`SMALL_MAX`] bytes a string is its bytes alone, in one
-//! allocation of their size (16 bytes in its key's entry), and its digest is computed when
-//! asked (a few dozen multiplications). A longer one keeps shareable bytes (`Bytes`: a reply
+//! Most strings are short: up to [`INLINE_MAX`] bytes a string lives in its key's entry
+//! itself (24 bytes there, no allocation: a GET follows no pointer to it), up to [`SMALL_MAX`]
+//! bytes it is its bytes alone, in one allocation of their size, and either's digest is
+//! computed when asked (a few dozen multiplications). A longer one keeps shareable bytes (`Bytes`: a reply
 //! or a snapshot takes it without a copy) and their polynomial (see [`super::digest`]),
 //! which APPEND, SETRANGE and SETBIT update in proportion to the bytes they change, with
 //! amortized O(1) growth when nothing else holds the bytes.
@@ -13,9 +14,12 @@ use super::digest;
 
 /// The longest string kept as a plain allocation.
 pub const SMALL_MAX: usize = 256;
+/// The longest string kept inline, in the 24 bytes a boxed string takes anyway.
+pub const INLINE_MAX: usize = 22;
 
 #[derive(Clone, Debug)]
 pub enum Str {
+    Inline(u8, [u8; INLINE_MAX]),
     Small(Box<[u8]>),
     Large(Box<Large>),
 }
@@ -35,15 +39,28 @@ impl PartialEq for Str {
 impl Str {
     pub fn new(bytes: Bytes) -> Str {
         if bytes.len() <= SMALL_MAX {
-            Str::Small(Box::from(&bytes[..]))
+            Str::short(&bytes)
         } else {
             let poly = digest::string_poly(&bytes);
             Str::Large(Box::new(Large { bytes, poly }))
         }
     }
 
+    /// A string of at most [`SMALL_MAX`] bytes, inline when it fits.
+    fn short(bytes: &[u8]) -> Str {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE_MAX => {
+                let mut buf = [0u8; INLINE_MAX];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                Str::Inline(len, buf)
+            }
+            _ => Str::Small(Box::from(bytes)),
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         match self {
+            Str::Inline(len, buf) => &buf[..usize::from(*len).min(INLINE_MAX)],
             Str::Small(b) => b,
             Str::Large(l) => &l.bytes,
         }
@@ -60,8 +77,8 @@ impl Str {
     /// The content digest.
     pub fn digest(&self) -> u64 {
         let poly = match self {
-            Str::Small(b) => digest::string_poly(b),
             Str::Large(l) => l.poly,
+            short => digest::string_poly(short.bytes()),
         };
         digest::string_digest(poly, self.len())
     }
@@ -82,8 +99,8 @@ impl Str {
 
     /// Converts a short string into the large form.
     fn make_large(&mut self) {
-        if let Str::Small(b) = self {
-            let bytes = Bytes::copy_from_slice(b);
+        if !matches!(self, Str::Large(_)) {
+            let bytes = Bytes::copy_from_slice(self.bytes());
             let poly = digest::string_poly(&bytes);
             *self = Str::Large(Box::new(Large { bytes, poly }));
         }
@@ -92,16 +109,14 @@ impl Str {
     /// Writes `data` at `offset`, padding with zeros past the end (SETRANGE, APPEND).
     pub fn write_at(&mut self, offset: usize, data: &[u8]) {
         let end = offset + data.len();
-        if let Str::Small(b) = self {
-            if end.max(b.len()) <= SMALL_MAX {
-                let mut v = b.to_vec();
-                if v.len() < end {
-                    v.resize(end, 0);
-                }
-                v[offset..end].copy_from_slice(data);
-                *b = v.into_boxed_slice();
-                return;
+        if !matches!(self, Str::Large(_)) && end.max(self.len()) <= SMALL_MAX {
+            let mut v = self.bytes().to_vec();
+            if v.len() < end {
+                v.resize(end, 0);
             }
+            v[offset..end].copy_from_slice(data);
+            *self = Str::short(&v);
+            return;
         }
         self.make_large();
         let Str::Large(large) = self else {
@@ -161,14 +176,30 @@ mod tests {
             Str::new(Bytes::copy_from_slice(s.bytes())).digest()
         );
         let short = Str::new(Bytes::from_static(b"abc"));
+        assert!(matches!(short, Str::Inline(..)));
         let mut grown = short.clone();
         grown.pad_to(SMALL_MAX + 1);
         grown.write_at(0, b"abc");
         let mut small_padded = short.clone();
         small_padded.pad_to(100);
+        assert!(matches!(small_padded, Str::Small(_)));
         assert_eq!(
             small_padded.digest(),
             Str::new(Bytes::copy_from_slice(small_padded.bytes())).digest()
         );
+        assert_eq!(grown.bytes()[..3], *b"abc");
+    }
+
+    #[test]
+    fn the_inline_form_fits_where_a_boxed_string_did() {
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<super::super::Data>(), 24);
+        let mut s = Str::new(Bytes::from_static(b""));
+        for i in 0..=INLINE_MAX + 1 {
+            assert_eq!(s.len(), i);
+            assert_eq!(matches!(s, Str::Inline(..)), i <= INLINE_MAX);
+            assert_eq!(s.digest(), Str::Small(Box::from(s.bytes())).digest());
+            s.write_at(i, b"x");
+        }
     }
 }
