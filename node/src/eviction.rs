@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cairn_protocol::command::table::CommandSpec;
 use cairn_protocol::Reply;
 use cairn_raft::keyspace::{scan_hash, DATABASES};
 use cairn_raft::store::Sampled;
@@ -148,8 +149,9 @@ impl Limits {
 /// the dataset (`denyoom` in the command table), the dataset is over maxmemory, and the
 /// policy may leave nothing to evict (noeviction, or a volatile one). A follower then
 /// catches up with the leader before [`refusal`] decides.
-pub fn may_refuse(node: &Node, args: &[Bytes]) -> bool {
-    let Some(spec) = cairn_protocol::acl::spec_of(args) else {
+/// `spec` is the request's entry as [`cairn_protocol::acl::spec_of`] finds it.
+pub fn may_refuse(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> bool {
+    let Some(spec) = spec else {
         return false;
     };
     if !spec.has_flag("denyoom") && !script_denied_when_oom(node, spec.name, args) {
@@ -192,8 +194,8 @@ fn script_denied_when_oom(node: &Node, name: &str, args: &[Bytes]) -> bool {
 /// The OOM error for a request that may grow the dataset while it is over maxmemory and
 /// nothing can be evicted: the policy is noeviction, or a volatile one and no key has a
 /// TTL. Decided from replicated state on the client's node.
-pub fn refusal(node: &Node, args: &[Bytes]) -> Option<Reply> {
-    if !may_refuse(node, args) {
+pub fn refusal(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> Option<Reply> {
+    if !may_refuse(node, spec, args) {
         return None;
     }
     let stuck = Limits::of(node).policy == Policy::NoEviction

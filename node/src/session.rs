@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{
-    self, AclCommand, BlockingCommand, ClientCommand, Command, ConfigCommand, PubSubCommand,
-    ReadCommand, ReplyMode,
+    self, table::CommandSpec, AclCommand, BlockingCommand, ClientCommand, Command, ConfigCommand,
+    PubSubCommand, ReadCommand, ReplyMode,
 };
 use cairn_protocol::{ConnCommand, Limits, Protocol, Reply, RequestParser, WriteCommand};
 use cairn_raft::keyspace;
@@ -331,13 +331,39 @@ fn full_name(args: &[Bytes]) -> String {
     }
 }
 
-/// The table's full name of a request's command (`get`, `config|get`), as CLIENT LIST shows
-/// it: none for an unknown command or subcommand, as Redis's `cmd=NULL`.
-fn known_name(args: &[Bytes]) -> Option<&'static str> {
-    let spec = command::table::lookup_command(args.first()?)?;
-    match args.get(1) {
-        Some(sub) if !spec.subcommands.is_empty() => spec.subcommand(sub).map(|s| s.name),
-        _ => Some(spec.name),
+/// A request whose command is in the table, with its entries: looked up once per request,
+/// since the metrics, CLIENT LIST, maxmemory and the parser all ask.
+struct Named<'a> {
+    command: &'static CommandSpec,
+    /// The subcommand's entry for a container (`config|get`), as ACL and maxmemory judge it;
+    /// none for a container without a known subcommand.
+    full: Option<&'static CommandSpec>,
+    args: &'a [Bytes],
+}
+
+impl<'a> Named<'a> {
+    fn of(args: &'a [Bytes]) -> Option<Named<'a>> {
+        let command = command::table::lookup_command(args.first()?)?;
+        let full = if command.subcommands.is_empty() {
+            Some(command)
+        } else {
+            args.get(1).and_then(|sub| command.subcommand(sub))
+        };
+        Some(Named {
+            command,
+            full,
+            args,
+        })
+    }
+
+    /// The name CLIENT LIST shows (`get`, `config|get`, `config` alone): none for an unknown
+    /// subcommand, as Redis's `cmd=NULL`.
+    fn client_list_name(&self) -> Option<&'static str> {
+        match self.full {
+            Some(full) => Some(full.name),
+            None if self.args.len() < 2 => Some(self.command.name),
+            None => None,
+        }
     }
 }
 
@@ -369,11 +395,11 @@ fn allowed_while_subscribed(cmd: &Command) -> bool {
 
 /// The metrics label of a request: the table's name for known commands, so label values stay
 /// bounded whatever clients send.
-fn metric_name(args: &[Bytes]) -> &'static str {
-    match args.first() {
-        Some(a) if a.eq_ignore_ascii_case(b"cairn") => "cairn",
-        Some(a) => command::table::lookup_command(a).map_or("unknown", |s| s.name),
-        None => "unknown",
+fn metric_name(args: &[Bytes], spec: Option<&Named<'_>>) -> &'static str {
+    match (spec, args.first()) {
+        (Some(n), _) => n.command.name,
+        (None, Some(a)) if a.eq_ignore_ascii_case(b"cairn") => "cairn",
+        (None, _) => "unknown",
     }
 }
 
@@ -397,7 +423,12 @@ impl Session {
         loop {
             let next = steps.next();
             let started = Instant::now();
-            if next.is_some_and(|args| crate::eviction::may_refuse(&self.node, args)) {
+            // The request's table entry, looked up once for all that consult it.
+            let spec = next.and_then(|args| Named::of(args));
+            if spec
+                .as_ref()
+                .is_some_and(|n| crate::eviction::may_refuse(&self.node, n.full, n.args))
+            {
                 // Over maxmemory as this node sees it: the writes before this one (a DEL may
                 // make room) and, on a follower, the leader's latest state count first.
                 let ok = self
@@ -414,9 +445,9 @@ impl Session {
                 }
             }
             let step = next.map(|args| {
-                let name = metric_name(args);
+                let name = metric_name(args, spec.as_ref());
                 self.running = name;
-                (name, self.classify(args), args.as_slice())
+                (name, self.classify(args, spec.as_ref()), args.as_slice())
             });
             // CLIENT PAUSE holds writes (or everything) until it ends.
             if let Some((_, Ok(s), _)) = &step {
@@ -656,8 +687,8 @@ impl Session {
         }
     }
 
-    fn classify(&mut self, args: &[Bytes]) -> Result<Step, Reply> {
-        let last_cmd = known_name(args);
+    fn classify(&mut self, args: &[Bytes], spec: Option<&Named<'_>>) -> Result<Step, Reply> {
+        let last_cmd = spec.and_then(|n| n.client_list_name());
         self.node.clients.update(self.id, |c| {
             c.last_cmd = last_cmd;
             c.last_active = std::time::Instant::now();
@@ -676,7 +707,8 @@ impl Session {
         }
         if parsed.is_ok() {
             // Refused like a bad command: inside MULTI it also aborts the EXEC, as in Redis.
-            if let Some(oom) = crate::eviction::refusal(&self.node, args) {
+            if let Some(oom) = spec.and_then(|n| crate::eviction::refusal(&self.node, n.full, args))
+            {
                 parsed = Err(oom);
             }
         }
