@@ -2,7 +2,7 @@
 # A follower that lost its data dir rejoins a local 3-node cluster holding KEYS keys of 100
 # bytes: the time from its restart until it holds every key (DBSIZE through READONLY), first
 # while the leader has no snapshot yet (catch-up from the log), then after a SAVE (catch-up
-# by snapshot). It never votes while it catches up (node/src/amnesia.rs).
+# by snapshot). It never votes while it catches up (node/src/cluster/amnesia.rs).
 #
 #   scripts/bench-rejoin.sh [-k KEYS]
 #

@@ -1,47 +1,16 @@
 //! The `cairn` binary: `cairn serve` runs a node; `cairn status` asks a running node about
 //! its cluster.
 
-mod access;
-mod acl;
-mod admin;
-mod amnesia;
 mod backup;
-mod blocking;
-mod bootstrap;
-mod checker;
-mod clients;
+mod cache;
 mod cluster;
 mod config;
-mod conn;
-mod eviction;
-mod expiry;
-mod handoff;
-mod http;
-mod info;
-mod latency;
-mod lookups;
-mod membership;
-mod metrics;
-mod monitor;
 mod node;
-mod outlet;
-mod pubsub;
-mod read_barrier;
-mod repair;
-mod router;
-mod save;
+mod observe;
 mod server;
-mod session;
 mod settings;
-mod slowlog;
-mod stats;
-mod status;
-mod tls;
-mod tracking;
-mod transaction;
-mod wait;
 
-/// mimalloc for the whole process: under the keyspace's many small allocations it keeps RSS
+/// jemalloc for the whole process: under the keyspace's many small allocations it keeps RSS
 /// closer to the data than glibc's allocator (docs/BENCHMARKS.md measures both).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -52,7 +21,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::cluster::{handoff, status};
 use crate::config::{LogFormat, ServeConfig};
+use crate::observe::http;
+use crate::server::{listener, tls};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -155,7 +127,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             }
         });
     }
-    let server = tokio::spawn(server::serve(node.clone()));
+    let server = tokio::spawn(listener::serve(node.clone()));
     if let Some(port) = node.config.http_port {
         let node = node.clone();
         tokio::spawn(async move {

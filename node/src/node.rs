@@ -17,15 +17,15 @@ use cairn_raft::store::{Keyspace, StateMachine, Store};
 use cairn_raft::{NodeId, NodeInfo, Raft};
 use tokio::sync::watch;
 
-use crate::checker::Integrity;
-use crate::clients::Clients;
+use crate::cluster::checker::Integrity;
+use crate::cluster::read_barrier::ReadBarrier;
+use crate::cluster::router::RequestIds;
 use crate::config::ServeConfig;
-use crate::metrics::Metrics;
-use crate::pubsub::Hub;
-use crate::read_barrier::ReadBarrier;
-use crate::router::RequestIds;
+use crate::observe::metrics::Metrics;
+use crate::observe::stats::Stats;
+use crate::server::clients::Clients;
+use crate::server::pubsub::Hub;
 use crate::settings::Settings;
-use crate::stats::Stats;
 
 /// Shared state of a running node.
 pub struct Node {
@@ -43,7 +43,7 @@ pub struct Node {
     pub clients: Clients,
     pub stats: Stats,
     /// Key accesses served here (and, on the leader, reported by followers): LRU and LFU.
-    pub access: Arc<crate::access::Access>,
+    pub access: Arc<crate::cache::access::Access>,
     pub metrics: Metrics,
     pub reads: ReadBarrier,
     /// The leader lease that serves reads without a round (see `cairn_raft::lease`).
@@ -55,12 +55,12 @@ pub struct Node {
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<Hub>,
     /// This node's client-side caching clients and the keys they read.
-    pub tracking: crate::tracking::Tracking,
-    pub slowlog: crate::slowlog::SlowLog,
-    pub latency: crate::latency::LatencyMonitor,
-    pub monitors: crate::monitor::Monitors,
+    pub tracking: crate::cache::tracking::Tracking,
+    pub slowlog: crate::observe::slowlog::SlowLog,
+    pub latency: crate::observe::latency::LatencyMonitor,
+    pub monitors: crate::observe::monitor::Monitors,
     /// Blocked clients' queue: served first come, first served.
-    pub turnstile: crate::blocking::Turnstile,
+    pub turnstile: crate::server::blocking::Turnstile,
     pub started: Instant,
     pub run_id: String,
     /// Backups this node took (see `backup::schedule`).
@@ -68,7 +68,7 @@ pub struct Node {
     /// The log archive, as this node knows it (see `backup::archive`).
     pub archive: crate::backup::archive::ArchiveStatus,
     /// SAVE/BGSAVE state.
-    pub saves: crate::save::Saves,
+    pub saves: crate::backup::save::Saves,
     /// Whether the data dir's disk takes writes (see `cairn_raft::store::disk`).
     pub disk: Arc<cairn_raft::store::disk::Disk>,
     /// Flips to true when the node begins to shut down.
@@ -174,7 +174,7 @@ fn raft_config(cfg: &ServeConfig) -> anyhow::Result<openraft::Config> {
 pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Node>> {
     let mut cfg = cfg.resolve()?;
     cfg.validate()?;
-    if let Some(via) = crate::repair::take_marker(&cfg.data_dir)? {
+    if let Some(via) = crate::cluster::repair::take_marker(&cfg.data_dir)? {
         cfg.join = Some(via);
     }
     let (_, raft_port) = cfg.ports()?;
@@ -216,7 +216,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     store.disk.watch();
     let pubsub = Arc::new(Hub::default());
     let sink = pubsub.clone();
-    let access = Arc::new(crate::access::Access::default());
+    let access = Arc::new(crate::cache::access::Access::default());
     let settings = Arc::new(Settings::new(&cfg));
     let (touched, local, sm) = (access.clone(), settings.clone(), store.sm.clone());
     let lease = Arc::new(LeaderLease::new(
@@ -244,7 +244,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         Sinks {
             publish: Arc::new(move |channel, message| sink.deliver(channel, message)),
             touch: Arc::new(move |report| {
-                let lfu = crate::eviction::lfu(&sm.replicated_settings(), &local);
+                let lfu = crate::cache::eviction::lfu(&sm.replicated_settings(), &local);
                 touched.reported(report, lfu);
             }),
         },
@@ -296,13 +296,13 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         reads: ReadBarrier::new(),
         lease,
         elections,
-        tracking: crate::tracking::Tracking::new(request_ids.origin()),
+        tracking: crate::cache::tracking::Tracking::new(request_ids.origin()),
         request_ids,
         pubsub,
-        slowlog: crate::slowlog::SlowLog::new(),
-        latency: crate::latency::LatencyMonitor::default(),
-        monitors: crate::monitor::Monitors::for_scripts(),
-        turnstile: crate::blocking::Turnstile::default(),
+        slowlog: crate::observe::slowlog::SlowLog::new(),
+        latency: crate::observe::latency::LatencyMonitor::default(),
+        monitors: crate::observe::monitor::Monitors::for_scripts(),
+        turnstile: crate::server::blocking::Turnstile::default(),
         started: Instant::now(),
         run_id: random_hex(40),
         backup: Default::default(),
@@ -314,23 +314,23 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         disk: store.disk.clone(),
         config: cfg,
     });
-    crate::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
+    crate::server::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
     run_invalidations(node.clone());
     node.slowlog.configure(&node);
     node.latency.configure(&node);
     node.reads.start(node.clone());
-    crate::checker::spawn(node.clone());
+    crate::cluster::checker::spawn(node.clone());
     if fresh && node.config.join.is_none() {
-        crate::amnesia::spawn(node.clone());
+        crate::cluster::amnesia::spawn(node.clone());
     } else {
         // A joining node is added as a learner; a node with data remembers its vote.
         node.lease.set_amnesiac(false);
     }
-    crate::bootstrap::spawn(node.clone(), fresh);
-    crate::expiry::spawn(node.clone());
-    crate::eviction::spawn(node.clone());
-    crate::access::spawn_reporter(node.clone());
-    crate::stats::spawn_sampler(node.clone());
+    crate::cluster::bootstrap::spawn(node.clone(), fresh);
+    crate::cache::expiry::spawn(node.clone());
+    crate::cache::eviction::spawn(node.clone());
+    crate::cache::access::spawn_reporter(node.clone());
+    crate::observe::stats::spawn_sampler(node.clone());
     crate::backup::schedule::spawn(node.clone());
     crate::backup::archive::writer::spawn(node.clone(), store.log.clone());
     node.metrics.watch(&node);

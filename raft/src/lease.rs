@@ -60,7 +60,7 @@ pub struct LeaderLease {
     /// A renewal round is running (at most one at a time).
     renewing: AtomicBool,
     /// This voter lost its data dir and has not yet caught up: it must not vote or stand
-    /// (its vote and the entries it acknowledged are gone; see `node/src/amnesia.rs`).
+    /// (its vote and the entries it acknowledged are gone; see `node/src/cluster/amnesia.rs`).
     amnesiac: AtomicBool,
 }
 

@@ -365,7 +365,8 @@ async fn create(addr: &str, to: Option<String>, password: Option<String>) -> any
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let Ok(info) =
-                    crate::status::query_as(&addr, auth.as_deref(), &["INFO", "backup"]).await
+                    crate::cluster::status::query_as(&addr, auth.as_deref(), &["INFO", "backup"])
+                        .await
                 else {
                     continue;
                 };
@@ -383,7 +384,7 @@ async fn create(addr: &str, to: Option<String>, password: Option<String>) -> any
         })
     };
     let parts: Vec<&str> = command.iter().map(String::as_str).collect();
-    let reply = crate::status::query_as(addr, auth.as_deref(), &parts).await;
+    let reply = crate::cluster::status::query_as(addr, auth.as_deref(), &parts).await;
     poller.abort();
     bar.finish();
     println!("{}", reply?.trim_end());

@@ -19,6 +19,7 @@
 //! - `archive`: the continuous log archive (`--archive-to`).
 //! - `pitr`: restoring a backup plus the archived log up to a point in time.
 //! - `cli`: `cairn backup create|list|verify|restore`.
+//! - `save`: SAVE, BGSAVE and LASTSAVE (a snapshot on demand, kept on the node).
 
 pub mod archive;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod dest;
 pub mod manifest;
 pub mod pitr;
 pub mod restore;
+pub mod save;
 pub mod schedule;
 pub mod seal;
 

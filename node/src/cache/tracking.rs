@@ -23,7 +23,7 @@ use cairn_protocol::Reply;
 use cairn_raft::store::KeyChanges;
 use cairn_raft::ClientOrigin;
 
-use crate::outlet::Outlet;
+use crate::server::outlet::Outlet;
 
 /// What tracking needs of a connection: its protocol, whether it is subscribed to anything
 /// (a RESP2 redirect target must be), its queue.

@@ -15,8 +15,8 @@ use cairn_protocol::command::AclCommand;
 use cairn_protocol::Reply;
 use cairn_raft::{AclOp, OpKind};
 
+use crate::cluster::router::{self, Outcome};
 use crate::node::Node;
-use crate::router::{self, Outcome};
 
 /// The result of checking a request against the connection's user.
 pub enum Verdict {

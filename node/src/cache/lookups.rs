@@ -7,8 +7,8 @@ use cairn_protocol::Reply;
 use cairn_raft::keyspace::scan_hash;
 use cairn_raft::store::State;
 
-use crate::access::Lfu;
-use crate::eviction::{self, Policy};
+use crate::cache::access::Lfu;
+use crate::cache::eviction::{self, Policy};
 use crate::node::Node;
 
 /// How one node records a run of commands: read once per run, not per command.
@@ -38,7 +38,7 @@ impl<'a> Recorder<'a> {
             node,
             lfu: limits.lfu,
             policy: limits.policy,
-            report: !crate::info::is_leader(node),
+            report: !crate::observe::info::is_leader(node),
             reads_touch,
             now_ms,
         }

@@ -10,8 +10,8 @@ use cairn_protocol::command::{
 use cairn_protocol::{Protocol, Reply};
 use cairn_raft::keyspace::DATABASES;
 
-use crate::info;
-use crate::session::Session;
+use crate::observe::info;
+use crate::server::session::state::Session;
 
 pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
     match cmd {
@@ -70,8 +70,8 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         // WAIT waits, so the session runs it (and refuses it inside MULTI); never reached here.
         ConnCommand::Wait { .. } => Reply::error("ERR WAIT is run by the session"),
         ConnCommand::Shutdown { .. } => Reply::error("ERR SHUTDOWN is run by the session"),
-        ConnCommand::BgSave => crate::save::bgsave(&s.node),
-        ConnCommand::LastSave => Reply::Integer(crate::save::last_save_unix(&s.node) as i64),
+        ConnCommand::BgSave => crate::backup::save::bgsave(&s.node),
+        ConnCommand::LastSave => Reply::Integer(crate::backup::save::last_save_unix(&s.node) as i64),
         ConnCommand::ReadOnly => {
             s.readonly = true;
             Reply::ok()
@@ -81,7 +81,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             Reply::ok()
         }
         ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
-        ConnCommand::Cluster(args) => crate::cluster::handle(&s.node, &args),
+        ConnCommand::Cluster(args) => crate::cluster::redis_cluster::handle(&s.node, &args),
         // The session's transaction state answers these before they get here.
         ConnCommand::Multi
         | ConnCommand::Exec
@@ -116,7 +116,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
 }
 
 fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
-    match crate::acl::auth(&s.node, username, password) {
+    match crate::server::acl::auth(&s.node, username, password) {
         Ok(user) => {
             s.authenticated = true;
             s.node.clients.update(s.id, |c| c.user = user.clone());
@@ -133,7 +133,7 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
         if r.is_error() {
             return r;
         }
-    } else if !s.authenticated && crate::acl::auth_required(&s.node) {
+    } else if !s.authenticated && crate::server::acl::auth_required(&s.node) {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     match h.protover {
@@ -252,7 +252,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
         ClientCommand::Kill { filter, old_form } => {
             if let Some(user) = &filter.user {
                 let name = String::from_utf8_lossy(user);
-                if crate::acl::user(&s.node, &name).is_none() {
+                if crate::server::acl::user(&s.node, &name).is_none() {
                     let shown: String = name.chars().take(128).collect();
                     return Reply::error(format!("ERR No such user '{shown}'"));
                 }

@@ -43,7 +43,7 @@ pub async fn change(node: &Node, change: MemberChange) -> Reply {
     match run(node, &change).await {
         Ok(ChangeOutcome::Done(text)) => Reply::Simple(text),
         Ok(ChangeOutcome::Refused(why)) => Reply::error(format!("ERR {why}")),
-        Ok(ChangeOutcome::NotLeader(_)) => crate::router::cluster_down(),
+        Ok(ChangeOutcome::NotLeader(_)) => crate::cluster::router::cluster_down(),
         Err(e) => Reply::error(format!("ERR membership change: {e}")),
     }
 }

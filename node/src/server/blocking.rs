@@ -28,9 +28,9 @@ use cairn_raft::OpKind;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::clients::Control;
+use crate::cluster::router::{self, Outcome};
 use crate::node::Node;
-use crate::router::{self, Outcome};
+use crate::server::clients::Control;
 
 /// How a blocking command ended.
 pub enum Ended {

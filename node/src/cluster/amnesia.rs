@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use crate::bootstrap::{probe_others, RETRY_EVERY};
+use crate::cluster::bootstrap::{probe_others, RETRY_EVERY};
 use crate::node::Node;
 
 /// Starts the check for a node that started without data (not for a joining node: it is

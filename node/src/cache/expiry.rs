@@ -10,7 +10,7 @@ use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
 
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
 
 /// Keys deleted per proposal.
 const BATCH_MAX: usize = 256;

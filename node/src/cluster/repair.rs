@@ -49,7 +49,8 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
     if voters < 2 || others.is_empty() {
         return Reply::error("ERR no other replica to rebuild this node from");
     }
-    let removed = crate::membership::change(node, MemberChange::Remove { id: node.id }).await;
+    let removed =
+        crate::cluster::membership::change(node, MemberChange::Remove { id: node.id }).await;
     if let Reply::Error(e) = &removed {
         return Reply::error(format!("{e} (this node was not changed)"));
     }

@@ -90,14 +90,14 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let Some((id, control)) = crate::server::admit(&node, &stream, peer) else {
+        let Some((id, control)) = crate::server::listener::admit(&node, &stream, peer) else {
             // No room: close before the handshake (a TLS client cannot read a plain error).
             continue;
         };
         let (node, acceptor) = (node.clone(), acceptor.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => crate::session::run(node, tls, id, control).await,
+                Ok(Ok(tls)) => crate::server::session::run(node, tls, id, control).await,
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "TLS handshake failed");
                     node.clients.remove(id);

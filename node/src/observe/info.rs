@@ -6,11 +6,11 @@
 
 use std::fmt::Write;
 
-use crate::cluster::host_port;
+use crate::cluster::redis_cluster::host_port;
 use cairn_protocol::Reply;
 
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
 
 /// The Redis version cairn reports: the command set and replies follow Redis 7.0.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -116,7 +116,7 @@ fn memory(node: &Node, out: &mut String) {
     node.stats.note_used_memory(used);
     let peak = Stats::get(&node.stats.used_memory_peak);
     let rss = rss_bytes();
-    let limits = crate::eviction::Limits::of(node);
+    let limits = crate::cache::eviction::Limits::of(node);
     line(out, "used_memory", used);
     line(out, "used_memory_human", human(used));
     line(out, "used_memory_rss", rss);
@@ -159,14 +159,18 @@ fn persistence(node: &Node, out: &mut String) {
     line(
         out,
         "rdb_changes_since_last_save",
-        crate::save::changes_since_last_save(node),
+        crate::backup::save::changes_since_last_save(node),
     );
     line(
         out,
         "rdb_bgsave_in_progress",
         u8::from(node.saves.in_progress()),
     );
-    line(out, "rdb_last_save_time", crate::save::last_save_unix(node));
+    line(
+        out,
+        "rdb_last_save_time",
+        crate::backup::save::last_save_unix(node),
+    );
     line(out, "rdb_last_bgsave_status", node.saves.last_status());
     line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
     let full = node.disk.full();

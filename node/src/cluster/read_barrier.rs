@@ -23,7 +23,7 @@ use cairn_raft::lease::Leased;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
 
 /// Reads that may wait for a round at once; more get an error instead of queueing forever.
 const WAITING_MAX: usize = 65_536;
@@ -158,7 +158,7 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
     let deadline = Instant::now() + node.leader_wait();
     loop {
         let Some((leader, info)) = node.wait_leader(deadline).await else {
-            return Err(crate::router::cluster_down());
+            return Err(crate::cluster::router::cluster_down());
         };
         let outcome = if leader == node.id {
             // Bounded: a leader cut off from its quorum cannot confirm its leadership.
@@ -182,7 +182,7 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
                 tracing::debug!(error = %e, "read index round failed; retrying");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Err(_) => return Err(crate::router::cluster_down()),
+            Err(_) => return Err(crate::cluster::router::cluster_down()),
         }
     }
 }

@@ -171,11 +171,11 @@ pub fn spawn(node: Arc<Node>) {
 
 /// Proposes a check entry through the write path; its (index, leader-side digest).
 async fn propose_check(node: &Node) -> anyhow::Result<(u64, u64)> {
-    let outcome = crate::router::write_ops(node, vec![OpKind::Check])
+    let outcome = crate::cluster::router::write_ops(node, vec![OpKind::Check])
         .await
         .pop()
         .ok_or_else(|| anyhow::anyhow!("no outcome"))?;
-    let crate::router::Outcome::Reply(Reply::Array(parts)) = outcome else {
+    let crate::cluster::router::Outcome::Reply(Reply::Array(parts)) = outcome else {
         anyhow::bail!("the check entry was not applied: {outcome:?}");
     };
     match parts.as_slice() {

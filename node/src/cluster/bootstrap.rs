@@ -39,7 +39,7 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
     };
     if let Some(via) = node.config.join.clone() {
         // A joining node is added by the cluster's leader; it never starts a cluster.
-        crate::membership::spawn_join(node, via);
+        crate::cluster::membership::spawn_join(node, via);
         return;
     }
     if !fresh || members.keys().next() != Some(&node.id) {

@@ -160,7 +160,7 @@ fn kept_args(args: &[Bytes]) -> Vec<Bytes> {
         .take(shown)
         .enumerate()
         .map(|(i, a)| {
-            if crate::monitor::redacted(args, i) {
+            if crate::observe::monitor::redacted(args, i) {
                 Bytes::from_static(b"(redacted)")
             } else if a.len() > STRING_MAX {
                 let mut cut = a[..STRING_MAX].to_vec();

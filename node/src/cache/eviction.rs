@@ -24,10 +24,10 @@ use cairn_raft::types::now_ms;
 use cairn_raft::types::ReplicatedSettings;
 use cairn_raft::OpKind;
 
-use crate::access::Lfu;
+use crate::cache::access::Lfu;
 use crate::node::Node;
+use crate::observe::stats::Stats;
 use crate::settings::Settings;
-use crate::stats::Stats;
 
 /// Redis's eviction pool size (`EVPOOL_SIZE`).
 const POOL_SIZE: usize = 16;

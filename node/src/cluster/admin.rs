@@ -32,12 +32,12 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
     match sub.as_str() {
         "STATUS" if args.len() == 1 => Reply::Verbatim(status(node).await),
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
-        "CHECK" if args.len() == 1 => crate::checker::run_round(node).await,
+        "CHECK" if args.len() == 1 => crate::cluster::checker::run_round(node).await,
         "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
-        "MEMBERS" if args.len() == 1 => crate::membership::members(node),
+        "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(node),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
         "MEMBER" => member(node, &args[1..]).await,
-        "TRANSFER-LEADER" => crate::handoff::transfer_leader(node, &args[1..]).await,
+        "TRANSFER-LEADER" => crate::cluster::handoff::transfer_leader(node, &args[1..]).await,
         "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
         "REPAIR" if args.len() <= 2 => {
             let id = args
@@ -45,8 +45,8 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
                 .map(|a| String::from_utf8_lossy(a).parse::<u64>());
             match id {
                 Some(Err(_)) => Reply::error("ERR node id must be a positive integer"),
-                Some(Ok(id)) => crate::repair::repair(node, Some(id)).await,
-                None => crate::repair::repair(node, None).await,
+                Some(Ok(id)) => crate::cluster::repair::repair(node, Some(id)).await,
+                None => crate::cluster::repair::repair(node, None).await,
             }
         }
         "REPAIR" => Reply::error("ERR wrong number of arguments for 'cairn|repair' command"),
@@ -88,12 +88,12 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
         // Removing the leader: hand leadership over first, so writes pause for one vote
         // round rather than for the lease and an election after the leader steps down.
         if node.leader().is_some_and(|(l, _)| l == id) {
-            if let Err(e) = crate::handoff::transfer(node, None).await {
+            if let Err(e) = crate::cluster::handoff::transfer(node, None).await {
                 tracing::warn!(error = %e, "removing the leader without a hand-off");
             }
         }
     }
-    crate::membership::change(node, change).await
+    crate::cluster::membership::change(node, change).await
 }
 
 async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {

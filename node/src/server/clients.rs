@@ -75,7 +75,7 @@ pub struct ClientInfo {
     pub no_touch: bool,
     pub control: Arc<Control>,
     /// The connection's message queue (pub/sub messages, invalidations).
-    pub outlet: Option<crate::outlet::Outlet>,
+    pub outlet: Option<crate::server::outlet::Outlet>,
 }
 
 impl ClientInfo {
@@ -207,10 +207,10 @@ impl Clients {
     }
 
     /// What client-side caching needs of a connection (no copy of the rest).
-    pub fn peer(&self, id: u64) -> Option<crate::tracking::Peer> {
+    pub fn peer(&self, id: u64) -> Option<crate::cache::tracking::Peer> {
         let map = self.map.lock().ok()?;
         let c = map.get(&id)?;
-        Some(crate::tracking::Peer {
+        Some(crate::cache::tracking::Peer {
             resp3: c.resp == 3,
             subscribed: c.sub + c.psub > 0,
             outlet: c.outlet.clone(),

@@ -7,9 +7,9 @@ use cairn_protocol::{Protocol, Reply};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::clients::Control;
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
+use crate::server::clients::Control;
 
 /// Registers an accepted connection (plain or TLS) as a client; `None` when `--max-clients`
 /// are connected already.
@@ -62,6 +62,11 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
             });
             continue;
         };
-        tokio::spawn(crate::session::run(node.clone(), stream, id, control));
+        tokio::spawn(crate::server::session::run(
+            node.clone(),
+            stream,
+            id,
+            control,
+        ));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
 
 /// The INFO counters exported as Prometheus counters: (INFO field, metric name, help).
 const COUNTERS: [(&str, &str, &str); 11] = [
@@ -296,7 +296,7 @@ impl State {
         let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let membership = m.membership_config.membership();
         let voters = membership.voter_ids().count();
-        let limits = crate::eviction::Limits::of(node);
+        let limits = crate::cache::eviction::Limits::of(node);
         let backup = node.backup.last();
         let timeout = node.config.election_timeout_max_ms;
         let leader = node.leader().map(|(id, _)| id).filter(|&id| {

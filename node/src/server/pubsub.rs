@@ -24,7 +24,7 @@ use cairn_protocol::{glob_match, Reply};
 use tokio::sync::mpsc;
 
 use crate::node::Node;
-use crate::outlet::Outlet;
+use crate::server::outlet::Outlet;
 
 /// Messages waiting for one subscriber, at most.
 pub const QUEUE_MAX: usize = 8192;

@@ -6,7 +6,7 @@
 use prometheus::{GaugeVec, IntGaugeVec, Opts, Registry};
 
 use crate::node::Node;
-use crate::stats::Stats;
+use crate::observe::stats::Stats;
 
 pub struct Legacy {
     raft: IntGaugeVec,
@@ -74,13 +74,13 @@ impl Legacy {
             }
         }
         let process = [
-            ("resident_bytes", crate::info::rss_bytes() as f64),
+            ("resident_bytes", crate::observe::info::rss_bytes() as f64),
             ("data_dir_bytes", (node.data_dir_bytes)() as f64),
             ("uptime_seconds", node.started.elapsed().as_secs_f64()),
             ("used_memory_bytes", node.keyspace.used_bytes() as f64),
             (
                 "maxmemory_bytes",
-                crate::eviction::Limits::of(node).maxmemory as f64,
+                crate::cache::eviction::Limits::of(node).maxmemory as f64,
             ),
         ];
         for (field, value) in process {

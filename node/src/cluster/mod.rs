@@ -1,0 +1,17 @@
+//! This node's place in the Raft cluster: the write path to the leader (`router`), linearizable
+//! reads (`read_barrier`), bootstrap and membership, leadership hand-off, replicas' consistency
+//! checks and repair, a lost disk's way back (`amnesia`), WAIT, and the commands that show or
+//! change the cluster (`CAIRN ...` in `admin`, `CLUSTER ...` in `redis_cluster`, `cairn status`).
+
+pub mod admin;
+pub mod amnesia;
+pub mod bootstrap;
+pub mod checker;
+pub mod handoff;
+pub mod membership;
+pub mod read_barrier;
+pub mod redis_cluster;
+pub mod repair;
+pub mod router;
+pub mod status;
+pub mod wait;

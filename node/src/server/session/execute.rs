@@ -1,0 +1,324 @@
+//! A batch of parsed requests, executed in order: consecutive writes go to the leader as one
+//! run, consecutive reads wait for one read barrier, anything else runs alone between runs.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use cairn_protocol::command::{self, ReadCommand, ReplyMode};
+use cairn_protocol::{ConnCommand, Reply, WriteCommand};
+use cairn_raft::types::now_ms;
+
+use crate::cache::lookups::{self, Recorder};
+use crate::observe::stats::Stats;
+use crate::server::blocking::{self, Ended};
+
+use super::classify::{metric_name, Named, Step};
+use super::state::{ClientIo, Session};
+
+/// What a step run alone leaves the batch to do.
+enum After {
+    /// Go on; `pushes` when its replies were pushes only (CLIENT REPLY does not silence them).
+    Next { pushes: bool },
+    /// Close the connection: a write's outcome is unknown, or the user is gone.
+    Close,
+}
+
+/// A command of a pending run: its metrics name, when it was parsed, its arguments.
+type Timing<'a> = (&'static str, Instant, &'a [Bytes]);
+
+impl Session {
+    /// Executes requests in order, appending replies. False when the connection must close
+    /// because a write's outcome is unknown.
+    pub(super) async fn execute(
+        &mut self,
+        requests: Vec<Vec<Bytes>>,
+        out: &mut BytesMut,
+        io: &mut ClientIo<'_>,
+    ) -> bool {
+        let mut steps = requests.iter();
+        let mut pending_writes: Vec<WriteCommand> = Vec::new();
+        let mut pending_reads: Vec<(ReadCommand, Vec<Bytes>)> = Vec::new();
+        // (command name, when it was parsed, arguments) of the commands in the pending runs.
+        let mut timings: Vec<Timing<'_>> = Vec::new();
+        // Writes are accesses of the keys they name (settings read once per parsed batch).
+        let node = self.node.clone();
+        let writes = Recorder::new(&node, now_ms(), true);
+        loop {
+            let next = steps.next();
+            let started = Instant::now();
+            // The request's table entry, looked up once for all that consult it.
+            let spec = next.and_then(|args| Named::of(args));
+            if spec
+                .as_ref()
+                .is_some_and(|n| crate::cache::eviction::may_refuse(&self.node, n.full, n.args))
+            {
+                // Over maxmemory as this node sees it: the writes before this one (a DEL may
+                // make room) and, on a follower, the leader's latest state count first.
+                let ok = self
+                    .flush_runs(&mut pending_writes, &mut pending_reads, &mut timings, out)
+                    .await;
+                if !ok {
+                    return false;
+                }
+                if !crate::observe::info::is_leader(&self.node) {
+                    if let Err(e) = self.node.reads.wait(&self.node).await {
+                        // The check below then decides on what this node has applied.
+                        tracing::debug!(error = ?e, "no read index before the maxmemory check");
+                    }
+                }
+            }
+            let step = next.map(|args| {
+                let name = metric_name(args, spec.as_ref());
+                self.running = name;
+                (name, self.classify(args, spec.as_ref()), args.as_slice())
+            });
+            // CLIENT PAUSE holds writes (or everything) until it ends.
+            if let Some((_, Ok(s), _)) = &step {
+                let write = matches!(
+                    s,
+                    Step::Write(_)
+                        | Step::Exec
+                        | Step::Block(_)
+                        | Step::Acl(_)
+                        | Step::ConfigSet(_)
+                );
+                self.node.clients.wait_unpaused(write).await;
+            }
+            // While replies are suppressed every command runs alone, so its reply (and only
+            // its reply) can be dropped.
+            let quiet = self.replies_off || self.skip_next;
+            // Flush runs that the next step does not continue.
+            let continues_writes = !quiet && matches!(step, Some((_, Ok(Step::Write(_)), _)));
+            let continues_reads = !quiet && matches!(step, Some((_, Ok(Step::Read(_)), _)));
+            if !continues_writes && !pending_writes.is_empty() {
+                let cmds = std::mem::take(&mut pending_writes);
+                let ok = self.run_writes(cmds, out).await;
+                self.record(&mut timings);
+                if !ok {
+                    return false;
+                }
+            }
+            if !continues_reads && !pending_reads.is_empty() {
+                let cmds = std::mem::take(&mut pending_reads);
+                self.run_reads(cmds, out).await;
+                self.record(&mut timings);
+            }
+            let Some((name, step, args)) = step else {
+                return true;
+            };
+            Stats::add(&self.node.stats.commands_processed, 1);
+            let reply_start = out.len();
+            let mut pushes_only = false;
+            match step {
+                Ok(Step::ReplyMode(mode)) => {
+                    match mode {
+                        ReplyMode::On => {
+                            self.replies_off = false;
+                            self.skip_next = false;
+                            Reply::ok().encode(self.protocol, out);
+                        }
+                        ReplyMode::Off => self.replies_off = true,
+                        ReplyMode::Skip => self.skip_next = !self.replies_off,
+                    }
+                    self.finished(name, started, args);
+                    continue;
+                }
+                Ok(Step::Write(w)) if quiet => {
+                    writes.write_command(self.db, &w, args);
+                    timings.push((name, started, args));
+                    let ok = self.run_writes(vec![w], out).await;
+                    self.record(&mut timings);
+                    if !ok {
+                        return false;
+                    }
+                }
+                Ok(Step::Read(r)) if quiet => {
+                    timings.push((name, started, args));
+                    self.run_reads(vec![(r, lookups::keys_of(args))], out).await;
+                    self.record(&mut timings);
+                }
+                Ok(Step::Write(w)) => {
+                    writes.write_command(self.db, &w, args);
+                    pending_writes.push(w);
+                    timings.push((name, started, args));
+                }
+                Ok(Step::Read(r)) => {
+                    pending_reads.push((r, lookups::keys_of(args)));
+                    timings.push((name, started, args));
+                }
+                Ok(Step::Hangup) => {
+                    self.closing = true;
+                    return true;
+                }
+                step => {
+                    let after = self.perform(step, out, io).await;
+                    self.finished(name, started, args);
+                    match after {
+                        After::Next { pushes } => pushes_only = pushes,
+                        After::Close => return false,
+                    }
+                }
+            }
+            if quiet && !pushes_only {
+                out.truncate(reply_start);
+            }
+            self.skip_next = false;
+            if self.closing {
+                return true;
+            }
+        }
+    }
+
+    /// Runs a step that does not join a run of reads or writes (connection commands, EXEC,
+    /// blocking commands, pub/sub, admin, errors), encoding its reply.
+    async fn perform(
+        &mut self,
+        step: Result<Step, Reply>,
+        out: &mut BytesMut,
+        io: &mut ClientIo<'_>,
+    ) -> After {
+        let mut pushes = false;
+        match step {
+            Ok(Step::Conn(c)) => {
+                let reply = match c {
+                    ConnCommand::Save => Some(crate::backup::save::save(&self.node).await),
+                    ConnCommand::Wait {
+                        replicas,
+                        timeout_ms,
+                    } => Some(crate::cluster::wait::wait(&self.node, replicas, timeout_ms).await),
+                    ConnCommand::Shutdown { save, abort } => self.shutdown(save, abort).await,
+                    c => Some(crate::server::conn::handle(self, c)),
+                };
+                if let Some(reply) = reply {
+                    reply.encode(self.protocol, out);
+                }
+            }
+            Ok(Step::Reply(r)) => {
+                r.encode(self.protocol, out);
+            }
+            Ok(Step::Exec) => {
+                let keep = self.exec(out).await;
+                if !keep {
+                    return After::Close;
+                }
+            }
+            Ok(step @ (Step::Block(_) | Step::BlockRead(_))) => {
+                let (node, id, control, db) = (&self.node, self.id, &self.control, self.db);
+                let ended = match step {
+                    Step::Block(cmd) => {
+                        blocking::run(node, id, control, db, cmd, io.hangup()).await
+                    }
+                    Step::BlockRead(cmd) => {
+                        blocking::run_read(node, id, control, db, cmd, io.hangup()).await
+                    }
+                    _ => Ended::Close,
+                };
+                match ended {
+                    Ended::Reply(r) => r.encode(self.protocol, out),
+                    Ended::Close => return After::Close,
+                }
+            }
+            Ok(Step::Monitor) => {
+                if self.monitor.is_none() {
+                    self.monitor = Some(self.node.monitors.subscribe());
+                }
+                Reply::ok().encode(self.protocol, out);
+            }
+            Ok(Step::Acl(cmd)) => {
+                let reply = crate::server::acl::command(&self.node, &self.user, cmd).await;
+                match reply {
+                    Some(r) => r.encode(self.protocol, out),
+                    None => return After::Close,
+                }
+            }
+            Ok(Step::ConfigSet(pairs)) => {
+                let Some(reply) = self.config_set(pairs).await else {
+                    return After::Close;
+                };
+                reply.encode(self.protocol, out);
+            }
+            Ok(Step::Watch(keys)) => {
+                let reply = match self.node.reads.wait(&self.node).await {
+                    Ok(_) => self.tx.watch(&self.node, self.db, &keys),
+                    Err(e) => e,
+                };
+                reply.encode(self.protocol, out);
+            }
+            Ok(Step::PubSub(cmd)) => {
+                let replies =
+                    crate::server::pubsub::handle(&self.node, &mut self.subs, self.id, cmd).await;
+                let (sub, psub) = self.subs.as_ref().map_or((0, 0), |s| s.counts());
+                self.node.clients.update(self.id, |c| {
+                    c.sub = sub;
+                    c.psub = psub;
+                });
+                // (Un)subscribe confirmations are pushes: CLIENT REPLY does not silence
+                // them, as in Redis.
+                pushes = replies.iter().all(|r| matches!(r, Reply::Push(_)));
+                for r in replies {
+                    r.encode(self.protocol, out);
+                }
+            }
+            Ok(Step::Admin(admin)) => {
+                crate::cluster::admin::handle(&self.node, &admin)
+                    .await
+                    .encode(self.protocol, out);
+            }
+            Ok(Step::Failover(options)) => {
+                crate::cluster::handoff::cluster_failover(&self.node, &options)
+                    .await
+                    .encode(self.protocol, out);
+            }
+            Err(e) => {
+                e.encode(self.protocol, out);
+            }
+            // Handled by `execute` before a step gets here.
+            Ok(Step::ReplyMode(_) | Step::Read(_) | Step::Write(_) | Step::Hangup) => {}
+        }
+        After::Next { pushes }
+    }
+
+    /// Runs the pending runs of writes and reads now; false when the connection must close.
+    async fn flush_runs(
+        &mut self,
+        writes: &mut Vec<WriteCommand>,
+        reads: &mut Vec<(ReadCommand, Vec<Bytes>)>,
+        timings: &mut Vec<Timing<'_>>,
+        out: &mut BytesMut,
+    ) -> bool {
+        // A run holds writes only or reads only, so the order between them is kept.
+        if !writes.is_empty() {
+            let ok = self.run_writes(std::mem::take(writes), out).await;
+            self.record(timings);
+            if !ok {
+                return false;
+            }
+        }
+        if !reads.is_empty() {
+            self.run_reads(std::mem::take(reads), out).await;
+            self.record(timings);
+        }
+        true
+    }
+
+    /// Records the latency of every command of a finished run.
+    fn record(&self, timings: &mut Vec<Timing<'_>>) {
+        for (name, started, args) in timings.drain(..) {
+            self.finished(name, started, args);
+        }
+    }
+
+    /// Accounts for a command that has been answered: metrics, SLOWLOG, LATENCY.
+    fn finished(&self, name: &'static str, started: Instant, args: &[Bytes]) {
+        let elapsed = started.elapsed();
+        self.node.metrics.command(name, elapsed.as_secs_f64());
+        crate::observe::slowlog::record(&self.node, self.id, args, elapsed);
+        if self.node.latency.enabled() {
+            let fast = args
+                .first()
+                .and_then(|n| command::table::lookup_command(n))
+                .is_some_and(|spec| spec.flags.contains(&"fast"));
+            self.node.latency.record(fast, elapsed);
+        }
+    }
+}
