@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use cairn_raft::{NodeId, NodeInfo};
 use clap::{Args, ValueEnum};
+
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
@@ -111,7 +114,7 @@ pub struct ServeConfig {
     pub raft_port: Option<u16>,
 
     #[command(flatten)]
-    pub backup: crate::backup::schedule::BackupConfig,
+    pub backup: BackupConfig,
 
     /// Seconds between consistency checks proposed by the leader (0: only `CAIRN CHECK`).
     #[arg(long, env = "CAIRN_CHECK_INTERVAL_SECS", default_value_t = 60)]
@@ -242,6 +245,21 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The settings CONFIG GET shows at start: Redis's defaults with what the flags set.
+    pub fn settings(&self) -> Settings {
+        let (port, _) = self.ports().unwrap_or((6379, 16379));
+        Settings::new([
+            ("port", port.to_string()),
+            ("bind", self.bind.clone()),
+            ("dir", self.data_dir.display().to_string()),
+            ("maxclients", self.max_clients.to_string()),
+            ("proto-max-bulk-len", self.max_bulk_len.to_string()),
+            ("requirepass", self.requirepass.0.clone()),
+            ("maxmemory", self.maxmemory.to_string()),
+            ("maxmemory-policy", self.maxmemory_policy.clone()),
+        ])
+    }
+
     /// Fills the id and the initial cluster from the StatefulSet options when they are not
     /// given directly: `cairn-2` is id 3, and member i is `cairn-(i-1).<service>`.
     pub fn resolve(mut self) -> anyhow::Result<ServeConfig> {
@@ -370,6 +388,55 @@ pub fn parse_initial_cluster(spec: &str) -> anyhow::Result<BTreeMap<NodeId, Node
         );
     }
     Ok(out)
+}
+
+/// Backup options of `cairn serve`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupConfig {
+    /// Take backups on a schedule to this URL (`file:///path`, `s3://bucket/prefix`,
+    /// `gs://...`, `az://...`); also the default destination of `CAIRN BACKUP`.
+    #[arg(long, env = "CAIRN_BACKUP_TO")]
+    pub backup_to: Option<String>,
+
+    /// Time between scheduled backups (`30m`, `1h`, `1d`).
+    #[arg(long, env = "CAIRN_BACKUP_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub backup_interval: Duration,
+
+    /// Complete backups to keep; older ones are deleted once a newer one has been verified
+    /// (0: keep all).
+    #[arg(long, env = "CAIRN_BACKUP_KEEP", default_value_t = 24)]
+    pub backup_keep: usize,
+
+    /// The node that takes scheduled backups (a follower spares the leader); default: the
+    /// leader.
+    #[arg(long, env = "CAIRN_BACKUP_NODE")]
+    pub backup_node: Option<u64>,
+
+    /// Encrypt backups with this key (64 hex digits, or 32 raw bytes); also from the
+    /// env var CAIRN_BACKUP_KEY. Never logged.
+    #[arg(long, env = "CAIRN_BACKUP_KEY_FILE")]
+    pub backup_key_file: Option<PathBuf>,
+
+    /// Compressed bytes per uploaded part (at least 64 KiB): smaller parts suit stores that
+    /// limit request sizes; each part in flight is held in memory.
+    #[arg(long, env = "CAIRN_BACKUP_PART_SIZE", default_value_t = crate::backup::PART_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(65536..=(1 << 30)))]
+    pub backup_part_size: u64,
+
+    /// Ship committed log entries continuously to this URL (the schemes of --backup-to; it
+    /// may be the same URL), a segment at least every second under load: with backups at
+    /// the same place, `cairn backup restore URL --to-time T` restores any point in time.
+    /// Encrypted with the backup key when one is set.
+    #[arg(long, env = "CAIRN_ARCHIVE_TO")]
+    pub archive_to: Option<String>,
+
+    /// The node that ships the archive; default: the leader.
+    #[arg(long, env = "CAIRN_ARCHIVE_NODE")]
+    pub archive_node: Option<u64>,
+
+    /// A name for this cluster, recorded in backup manifests.
+    #[arg(long, env = "CAIRN_CLUSTER_NAME", default_value = "cairn")]
+    pub cluster_name: String,
 }
 
 #[cfg(test)]

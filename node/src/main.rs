@@ -9,6 +9,7 @@ mod node;
 mod observe;
 mod server;
 mod settings;
+mod start;
 
 /// jemalloc for the whole process: under the keyspace's many small allocations it keeps RSS
 /// closer to the data than glibc's allocator (docs/BENCHMARKS.md measures both).
@@ -110,7 +111,7 @@ async fn verify(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let node = match node::start(cfg, stop_rx).await {
+    let node = match start::start(cfg, stop_rx).await {
         Ok(n) => n,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -158,9 +159,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         }
     }
     // While the peer server still runs: the old leader's own vote elects its successor.
-    handoff::hand_over_if_leader(&node).await;
+    handoff::hand_over_if_leader(&node.cluster).await;
     let _ = stop_tx.send(true);
-    handoff::stop_raft(&node).await;
+    handoff::stop_raft(&node.cluster).await;
     if let Some(code) = exit_code {
         std::process::exit(code);
     }

@@ -11,8 +11,6 @@ use cairn_protocol::glob::glob_match;
 use cairn_raft::keyspace::notify;
 use cairn_raft::types::ReplicatedSettings;
 
-use crate::config::ServeConfig;
-
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Int,
@@ -173,20 +171,13 @@ pub fn parse_memory_arg(s: &str) -> Result<u64, String> {
 }
 
 impl Settings {
-    pub fn new(cfg: &ServeConfig) -> Self {
+    /// Redis's defaults, with `overrides` (what this node's flags set) on top.
+    pub fn new(overrides: impl IntoIterator<Item = (&'static str, String)>) -> Self {
         let mut values: BTreeMap<&'static str, String> = SETTINGS
             .iter()
             .map(|(n, _, v)| (*n, (*v).to_string()))
             .collect();
-        let (port, _) = cfg.ports().unwrap_or((6379, 16379));
-        values.insert("port", port.to_string());
-        values.insert("bind", cfg.bind.clone());
-        values.insert("dir", cfg.data_dir.display().to_string());
-        values.insert("maxclients", cfg.max_clients.to_string());
-        values.insert("proto-max-bulk-len", cfg.max_bulk_len.to_string());
-        values.insert("requirepass", cfg.requirepass.0.clone());
-        values.insert("maxmemory", cfg.maxmemory.to_string());
-        values.insert("maxmemory-policy", cfg.maxmemory_policy.clone());
+        values.extend(overrides);
         Settings {
             values: RwLock::new(values),
         }

@@ -20,6 +20,7 @@
 //! - `pitr`: restoring a backup plus the archived log up to a point in time.
 //! - `cli`: `cairn backup create|list|verify|restore`.
 //! - `save`: SAVE, BGSAVE and LASTSAVE (a snapshot on demand, kept on the node).
+//! - `status`: what INFO and metrics show of backups and saves.
 
 pub mod archive;
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod restore;
 pub mod save;
 pub mod schedule;
 pub mod seal;
+pub mod status;
 
 /// Compressed (and encrypted) bytes per part, by default. Small enough that a few parts in flight
 /// bound memory, large enough that per-request overhead does not matter.

@@ -3,35 +3,13 @@
 //! the Raft snapshot (the state machine at one log index, which also lets the log be
 //! purged); it is per node, as an RDB file is per Redis server.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_protocol::Reply;
 
 use crate::node::Node;
-
-/// Background-save state, for BGSAVE and INFO persistence.
-#[derive(Default)]
-pub struct Saves {
-    in_progress: AtomicBool,
-    /// Whether the last save failed.
-    last_failed: AtomicBool,
-}
-
-impl Saves {
-    pub fn in_progress(&self) -> bool {
-        self.in_progress.load(Ordering::Relaxed)
-    }
-
-    pub fn last_status(&self) -> &'static str {
-        if self.last_failed.load(Ordering::Relaxed) {
-            "err"
-        } else {
-            "ok"
-        }
-    }
-}
 
 /// SAVE: builds a snapshot covering every write acknowledged before it (to any client, on
 /// any node), and answers when it is on disk.
@@ -67,7 +45,7 @@ pub fn bgsave(node: &Arc<Node>) -> Reply {
 /// follower may not have applied it yet, and a save that left out the write its client
 /// just made would surprise anyone who saved after writing.
 async fn snapshot_of_acknowledged(node: &Node) -> anyhow::Result<()> {
-    if let Err(reply) = node.reads.wait(node).await {
+    if let Err(reply) = node.reads.wait(&node.cluster).await {
         let why = match reply {
             Reply::Error(e) => e,
             other => format!("{other:?}"),
@@ -105,7 +83,7 @@ pub fn last_save_unix(node: &Node) -> u64 {
 
 /// Entries applied since the current snapshot (INFO's rdb_changes_since_last_save).
 pub fn changes_since_last_save(node: &Node) -> u64 {
-    let m = node.raft.metrics().borrow().clone();
+    let m = node.cluster.raft.metrics().borrow().clone();
     let applied = m.last_applied.map_or(0, |l| l.index);
     let saved = m.snapshot.map_or(0, |l| l.index);
     applied.saturating_sub(saved)

@@ -8,103 +8,17 @@
 //! restarted node does not take an extra backup.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::Args;
 
 use super::create::{self, Options, Progress, Source};
 use super::dest::{Destination, Listed};
 use super::manifest::Manifest;
 use super::seal::Key;
 use crate::node::Node;
-
-/// Backup options of `cairn serve`.
-#[derive(Debug, Clone, Args)]
-pub struct BackupConfig {
-    /// Take backups on a schedule to this URL (`file:///path`, `s3://bucket/prefix`,
-    /// `gs://...`, `az://...`); also the default destination of `CAIRN BACKUP`.
-    #[arg(long, env = "CAIRN_BACKUP_TO")]
-    pub backup_to: Option<String>,
-
-    /// Time between scheduled backups (`30m`, `1h`, `1d`).
-    #[arg(long, env = "CAIRN_BACKUP_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
-    pub backup_interval: Duration,
-
-    /// Complete backups to keep; older ones are deleted once a newer one has been verified
-    /// (0: keep all).
-    #[arg(long, env = "CAIRN_BACKUP_KEEP", default_value_t = 24)]
-    pub backup_keep: usize,
-
-    /// The node that takes scheduled backups (a follower spares the leader); default: the
-    /// leader.
-    #[arg(long, env = "CAIRN_BACKUP_NODE")]
-    pub backup_node: Option<u64>,
-
-    /// Encrypt backups with this key (64 hex digits, or 32 raw bytes); also from the
-    /// env var CAIRN_BACKUP_KEY. Never logged.
-    #[arg(long, env = "CAIRN_BACKUP_KEY_FILE")]
-    pub backup_key_file: Option<PathBuf>,
-
-    /// Compressed bytes per uploaded part (at least 64 KiB): smaller parts suit stores that
-    /// limit request sizes; each part in flight is held in memory.
-    #[arg(long, env = "CAIRN_BACKUP_PART_SIZE", default_value_t = super::PART_BYTES as u64,
-          value_parser = clap::value_parser!(u64).range(65536..=(1 << 30)))]
-    pub backup_part_size: u64,
-
-    /// Ship committed log entries continuously to this URL (the schemes of --backup-to; it
-    /// may be the same URL), a segment at least every second under load: with backups at
-    /// the same place, `cairn backup restore URL --to-time T` restores any point in time.
-    /// Encrypted with the backup key when one is set.
-    #[arg(long, env = "CAIRN_ARCHIVE_TO")]
-    pub archive_to: Option<String>,
-
-    /// The node that ships the archive; default: the leader.
-    #[arg(long, env = "CAIRN_ARCHIVE_NODE")]
-    pub archive_node: Option<u64>,
-
-    /// A name for this cluster, recorded in backup manifests.
-    #[arg(long, env = "CAIRN_CLUSTER_NAME", default_value = "cairn")]
-    pub cluster_name: String,
-}
-
-/// What this node knows of its backups, for INFO and metrics.
-#[derive(Default)]
-pub struct BackupStatus {
-    pub in_progress: AtomicBool,
-    pub progress: Arc<Progress>,
-    pub ok: AtomicU64,
-    pub failed: AtomicU64,
-    pub last: Mutex<Option<Manifest>>,
-    pub last_error: Mutex<Option<String>>,
-    /// When the newest complete backup at the scheduled destination was made (Unix ms; 0:
-    /// none found), as this node last saw it while backups were its turn: what an alert on
-    /// stale backups needs, whichever node took the backup.
-    pub newest_ms: AtomicU64,
-}
-
-impl BackupStatus {
-    pub fn last(&self) -> Option<Manifest> {
-        self.last
-            .lock()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
-    }
-
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
-    }
-
-    fn set_error(&self, e: Option<String>) {
-        match self.last_error.lock() {
-            Ok(mut g) => *g = e,
-            Err(p) => *p.into_inner() = e,
-        }
-    }
-}
 
 /// INFO's `# Backup` section.
 pub fn info(node: &Node, out: &mut String) {
@@ -221,7 +135,7 @@ async fn take_locked(node: &Node, url: &str) -> anyhow::Result<Manifest> {
     let source = tokio::task::spawn_blocking(move || Source::open(&snapshot)).await??;
     let opts = Options {
         cluster: node.config.backup.cluster_name.clone(),
-        node: node.id,
+        node: node.cluster.id,
         key,
         part_bytes: node.config.backup.backup_part_size as usize,
     };
@@ -234,25 +148,28 @@ const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
 /// Builds a snapshot that holds everything applied here now, and returns its file.
 pub(crate) async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
     let target = node
+        .cluster
         .raft
         .metrics()
         .borrow()
         .last_applied
         .map_or(0, |l| l.index);
     let covered = |node: &Node| {
-        node.raft
+        node.cluster
+            .raft
             .metrics()
             .borrow()
             .snapshot
             .is_some_and(|s| s.index >= target)
     };
     if !covered(node) {
-        node.raft
+        node.cluster
+            .raft
             .trigger()
             .snapshot()
             .await
             .context("asking for a snapshot")?;
-        let mut rx = node.raft.metrics();
+        let mut rx = node.cluster.raft.metrics();
         let deadline = Instant::now() + SNAPSHOT_WAIT;
         while !covered(node) {
             let left = deadline
@@ -319,7 +236,7 @@ pub fn spawn(node: Arc<Node>) {
     };
     remove_stale_scratch(&node.config.data_dir);
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = node.cluster.shutdown.clone();
         let every = tick(node.config.backup.backup_interval);
         let interval = node.config.backup.backup_interval.as_millis() as u64;
         // When the newest complete backup was made, as last read from the destination.
@@ -400,8 +317,11 @@ fn remove_stale_scratch(data_dir: &std::path::Path) {
 /// by its flag, else the leader.
 pub fn my_turn(node: &Node, named: Option<u64>) -> bool {
     match named {
-        Some(id) => id == node.id,
-        None => node.leader().is_some_and(|(id, _)| id == node.id),
+        Some(id) => id == node.cluster.id,
+        None => node
+            .cluster
+            .leader()
+            .is_some_and(|(id, _)| id == node.cluster.id),
     }
 }
 

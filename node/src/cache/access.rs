@@ -11,14 +11,14 @@
 //! it saw itself, and each node tracks at most [`SHARDS`] × [`SHARD_KEYS_MAX`] keys (when a
 //! shard fills, its least recently used half is forgotten).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_raft::network::{Touched, TOUCH_BATCH_MAX};
 use cairn_raft::types::now_ms;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 const SHARDS: usize = 16;
 /// Keys tracked per shard, at most (a million per node).
@@ -210,9 +210,9 @@ fn forget_older_half(shard: &mut HashMap<u64, Entry>) {
 
 /// On a follower, sends the accesses it served to the leader every [`REPORT_EVERY`]; a
 /// report that fails is dropped (accesses are hints, not data).
-pub fn spawn_reporter(node: std::sync::Arc<Node>) {
+pub fn spawn_reporter(access: Arc<Access>, cluster: Arc<Cluster>) {
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = cluster.shutdown.clone();
         let mut tick = tokio::time::interval(REPORT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -220,17 +220,17 @@ pub fn spawn_reporter(node: std::sync::Arc<Node>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let report = node.access.take_report();
+            let report = access.take_report();
             if report.is_empty() {
                 continue;
             }
-            let Some((leader, info)) = node.leader() else {
+            let Some((leader, info)) = cluster.leader() else {
                 continue;
             };
-            if leader == node.id {
+            if leader == cluster.id {
                 continue;
             }
-            if let Err(e) = node
+            if let Err(e) = cluster
                 .peers
                 .touch(&info.raft_addr, &report, REPORT_TIMEOUT)
                 .await

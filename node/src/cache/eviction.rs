@@ -209,7 +209,7 @@ pub fn refusal(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> Optio
 /// The leader's evictor (followers never evict).
 pub fn spawn(node: Arc<Node>) {
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = node.cluster.shutdown.clone();
         let mut changes = node.sm.changes();
         let mut pool = Vec::new();
         loop {
@@ -219,7 +219,7 @@ pub fn spawn(node: Arc<Node>) {
                 _ = shutdown.changed() => return,
             }
             node.stats.note_used_memory(node.keyspace.used_bytes());
-            if node.raft.metrics().borrow().current_leader != Some(node.id) {
+            if node.cluster.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
                 pool.clear();
                 continue;
             }
@@ -278,7 +278,7 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
             .into_iter()
             .map(|(db, keys)| OpKind::Evict { db, keys })
             .collect();
-        for r in node.proposer.propose(ops).await {
+        for r in node.cluster.proposer.propose(ops).await {
             if let Reply::Integer(removed) = r? {
                 Stats::add(&node.stats.evicted_keys, removed.max(0) as u64);
             }

@@ -20,7 +20,7 @@ const CYCLE: Duration = Duration::from_millis(100);
 
 pub fn spawn(node: Arc<Node>) {
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = node.cluster.shutdown.clone();
         let mut tick = tokio::time::interval(CYCLE);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -28,7 +28,7 @@ pub fn spawn(node: Arc<Node>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if node.raft.metrics().borrow().current_leader != Some(node.id) {
+            if node.cluster.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
                 continue;
             }
             for db in 0..DATABASES {
@@ -50,6 +50,7 @@ async fn expire_db(node: &Node, db: u8) -> anyhow::Result<()> {
         }
         let n = keys.len();
         let results = node
+            .cluster
             .proposer
             .propose(vec![OpKind::ExpireKeys { db, keys }])
             .await;

@@ -34,10 +34,12 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
         "CHECK" if args.len() == 1 => crate::cluster::checker::run_round(node).await,
         "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
-        "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(node),
+        "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(&node.cluster),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
         "MEMBER" => member(node, &args[1..]).await,
-        "TRANSFER-LEADER" => crate::cluster::handoff::transfer_leader(node, &args[1..]).await,
+        "TRANSFER-LEADER" => {
+            crate::cluster::handoff::transfer_leader(&node.cluster, &args[1..]).await
+        }
         "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
         "REPAIR" if args.len() <= 2 => {
             let id = args
@@ -87,13 +89,13 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
     if let MemberChange::Remove { id } = change {
         // Removing the leader: hand leadership over first, so writes pause for one vote
         // round rather than for the lease and an election after the leader steps down.
-        if node.leader().is_some_and(|(l, _)| l == id) {
-            if let Err(e) = crate::cluster::handoff::transfer(node, None).await {
+        if node.cluster.leader().is_some_and(|(l, _)| l == id) {
+            if let Err(e) = crate::cluster::handoff::transfer(&node.cluster, None).await {
                 tracing::warn!(error = %e, "removing the leader without a hand-off");
             }
         }
     }
-    crate::cluster::membership::change(node, change).await
+    crate::cluster::membership::change(&node.cluster, change).await
 }
 
 async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
@@ -119,17 +121,20 @@ async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
 }
 
 async fn status(node: &Node) -> String {
-    let me = PeerService::status(node.id, &node.raft, &node.sm);
+    let me = PeerService::status(node.cluster.id, &node.cluster.raft, &node.sm);
     let mut out = String::new();
-    let _ = writeln!(out, "node: {}", node.id);
+    let _ = writeln!(out, "node: {}", node.cluster.id);
     let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));
     let _ = writeln!(out, "term: {}", me.term);
     let _ = writeln!(out, "members:");
     for (id, info) in &me.members {
-        let s = if *id == node.id {
+        let s = if *id == node.cluster.id {
             Ok(me.clone())
         } else {
-            node.peers.status(&info.raft_addr, PEER_TIMEOUT).await
+            node.cluster
+                .peers
+                .status(&info.raft_addr, PEER_TIMEOUT)
+                .await
         };
         let _ = match s {
             Ok(s) => writeln!(

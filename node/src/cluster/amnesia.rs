@@ -20,14 +20,14 @@
 use std::sync::Arc;
 
 use crate::cluster::bootstrap::{probe_others, RETRY_EVERY};
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 /// Starts the check for a node that started without data (not for a joining node: it is
 /// added as a learner and has nothing to forget).
-pub fn spawn(node: Arc<Node>) {
+pub fn spawn(cluster: Arc<Cluster>) {
     tokio::spawn(async move {
-        let Some(target) = lost_data(&node).await else {
-            node.lease.set_amnesiac(false);
+        let Some(target) = lost_data(&cluster).await else {
+            cluster.lease.set_amnesiac(false);
             return;
         };
         tracing::warn!(
@@ -35,8 +35,8 @@ pub fn spawn(node: Arc<Node>) {
             "this node is a member of a running cluster but started without data: it will not \
              vote until it holds what the cluster had applied"
         );
-        let mut metrics = node.raft.metrics();
-        let mut shutdown = node.shutdown.clone();
+        let mut metrics = cluster.raft.metrics();
+        let mut shutdown = cluster.shutdown.clone();
         loop {
             let applied = metrics.borrow_and_update().last_applied.map(|l| l.index);
             if applied >= Some(target) {
@@ -47,7 +47,7 @@ pub fn spawn(node: Arc<Node>) {
                 _ = shutdown.changed() => return,
             }
         }
-        node.lease.set_amnesiac(false);
+        cluster.lease.set_amnesiac(false);
         tracing::info!(
             applied = target,
             "caught up after starting without data: voting again"
@@ -58,16 +58,16 @@ pub fn spawn(node: Arc<Node>) {
 /// `Some(index)` if a member is part of a cluster that names this node and had applied up
 /// to `index` (the highest any answering member had); `None` on a first start. Asks until
 /// every other member has answered or one says it is in a cluster.
-async fn lost_data(node: &Node) -> Option<u64> {
-    let members = node.config.members().ok()?;
-    let mut shutdown = node.shutdown.clone();
+async fn lost_data(cluster: &Cluster) -> Option<u64> {
+    let members = cluster.config.members().ok()?;
+    let mut shutdown = cluster.shutdown.clone();
     loop {
         let mut all_answered = true;
         let mut applied: Option<u64> = None;
-        for (id, answer) in probe_others(node, &members).await {
+        for (id, answer) in probe_others(cluster, &members).await {
             match answer {
                 Ok(status) => {
-                    let names_me = status.members.iter().any(|(m, _)| *m == node.id);
+                    let names_me = status.members.iter().any(|(m, _)| *m == cluster.id);
                     if status.initialized && names_me {
                         applied = applied.max(Some(status.last_applied.unwrap_or(0)));
                     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use cairn_raft::network::{CallError, PeerStatus};
 use cairn_raft::{NodeId, NodeInfo};
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How often a start-up check asks the members again while some do not answer.
@@ -19,39 +19,42 @@ pub const RETRY_EVERY: Duration = Duration::from_millis(300);
 /// Every member's answer to `Status` but this node's own, in id order (bootstrap, and the
 /// check of a node that started without data).
 pub async fn probe_others(
-    node: &Node,
+    cluster: &Cluster,
     members: &BTreeMap<NodeId, NodeInfo>,
 ) -> Vec<(NodeId, Result<PeerStatus, CallError>)> {
     let mut answers = Vec::new();
-    for (id, info) in members.iter().filter(|(id, _)| **id != node.id) {
-        answers.push((*id, node.peers.status(&info.raft_addr, PROBE_TIMEOUT).await));
+    for (id, info) in members.iter().filter(|(id, _)| **id != cluster.id) {
+        answers.push((
+            *id,
+            cluster.peers.status(&info.raft_addr, PROBE_TIMEOUT).await,
+        ));
     }
     answers
 }
 
-pub fn spawn(node: Arc<Node>, fresh: bool) {
-    let members = match node.config.members() {
+pub fn spawn(cluster: Arc<Cluster>, fresh: bool) {
+    let members = match cluster.config.members() {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "bad --initial-cluster");
             return;
         }
     };
-    if let Some(via) = node.config.join.clone() {
+    if let Some(via) = cluster.config.join.clone() {
         // A joining node is added by the cluster's leader; it never starts a cluster.
-        crate::cluster::membership::spawn_join(node, via);
+        crate::cluster::membership::spawn_join(cluster, via);
         return;
     }
-    if !fresh || members.keys().next() != Some(&node.id) {
+    if !fresh || members.keys().next() != Some(&cluster.id) {
         return;
     }
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = cluster.shutdown.clone();
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            if node
+            if cluster
                 .raft
                 .metrics()
                 .borrow()
@@ -63,7 +66,7 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
                 return; // someone else's leader reached us first
             }
             let mut all_fresh = true;
-            for (id, answer) in probe_others(&node, &members).await {
+            for (id, answer) in probe_others(&cluster, &members).await {
                 match answer {
                     Ok(status) if status.initialized => {
                         tracing::info!(peer = id, "peer is already in a cluster: not initializing");
@@ -77,7 +80,7 @@ pub fn spawn(node: Arc<Node>, fresh: bool) {
                 }
             }
             if all_fresh {
-                match node.raft.initialize(members.clone()).await {
+                match cluster.raft.initialize(members.clone()).await {
                     Ok(()) => tracing::info!(members = members.len(), "initialized the cluster"),
                     Err(e) => tracing::warn!(error = %e, "initialize"),
                 }

@@ -8,7 +8,7 @@
 //! stops serving reads (writes still go to the leader).
 
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_protocol::Reply;
@@ -21,50 +21,10 @@ const PEER_TIMEOUT: Duration = Duration::from_millis(700);
 /// How long a check round waits for every replica to apply the check entry.
 const APPLY_WAIT: Duration = Duration::from_secs(5);
 
-/// What this node knows of its own consistency.
-#[derive(Default)]
-pub struct Integrity {
-    /// Set when this replica's data is known not to match (the reason): reads are refused.
-    problem: Mutex<Option<String>>,
-    /// The last check index compared with the leader, and whether it matched.
-    last: Mutex<Option<(u64, bool)>>,
-}
-
-impl Integrity {
-    pub fn problem(&self) -> Option<String> {
-        self.problem.lock().ok()?.clone()
-    }
-
-    pub fn set_problem(&self, why: String) {
-        tracing::error!(problem = %why, "this replica's data is inconsistent; it stops serving reads");
-        if let Ok(mut p) = self.problem.lock() {
-            *p = Some(why);
-        }
-    }
-
-    pub fn last(&self) -> Option<(u64, bool)> {
-        *self.last.lock().ok()?
-    }
-
-    fn record(&self, index: u64, ok: bool) {
-        if let Ok(mut l) = self.last.lock() {
-            *l = Some((index, ok));
-        }
-    }
-
-    /// The error a read gets from a replica that must not serve reads.
-    pub fn read_refusal(&self) -> Option<Reply> {
-        self.problem().map(|why| {
-            Reply::error(format!(
-                "ERR this replica failed its consistency check and does not serve reads: {why}"
-            ))
-        })
-    }
-}
-
 /// Every member's recorded digest at check `index`, waiting up to `wait` for each to apply it.
 async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Option<u64>)> {
     let members: Vec<(NodeId, cairn_raft::NodeInfo)> = node
+        .cluster
         .raft
         .metrics()
         .borrow()
@@ -76,11 +36,12 @@ async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Opt
     for (id, info) in members {
         let deadline = Instant::now() + wait;
         let recorded = loop {
-            let checks = if id == node.id {
+            let checks = if id == node.cluster.id {
                 Some(node.store_checks())
             } else {
                 // Only records of this digest scheme compare (see `DIGEST_SCHEME`).
-                node.peers
+                node.cluster
+                    .peers
                     .status(&info.raft_addr, PEER_TIMEOUT)
                     .await
                     .ok()
@@ -124,7 +85,7 @@ async fn judge(
     let agreed = majority(&digests);
     let mine = digests
         .iter()
-        .find(|(id, _)| *id == node.id)
+        .find(|(id, _)| *id == node.cluster.id)
         .and_then(|(_, d)| *d);
     if let (Some(agreed), Some(mine)) = (agreed, mine) {
         node.integrity.record(index, agreed == mine);
@@ -144,7 +105,7 @@ pub fn spawn(node: Arc<Node>) {
         return;
     }
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = node.cluster.shutdown.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -153,10 +114,10 @@ pub fn spawn(node: Arc<Node>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let Some((leader, _)) = node.leader() else {
+            let Some((leader, _)) = node.cluster.leader() else {
                 continue;
             };
-            if leader == node.id {
+            if leader == node.cluster.id {
                 if let Err(e) = propose_check(&node).await {
                     tracing::warn!(error = %e, "proposing a consistency check");
                 }
@@ -171,7 +132,7 @@ pub fn spawn(node: Arc<Node>) {
 
 /// Proposes a check entry through the write path; its (index, leader-side digest).
 async fn propose_check(node: &Node) -> anyhow::Result<(u64, u64)> {
-    let outcome = crate::cluster::router::write_ops(node, vec![OpKind::Check])
+    let outcome = crate::cluster::router::write_ops(&node.cluster, vec![OpKind::Check])
         .await
         .pop()
         .ok_or_else(|| anyhow::anyhow!("no outcome"))?;

@@ -13,48 +13,38 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::Reply;
-use cairn_raft::transfer::{Handoff, Then, TransferError, TransferResult};
+use cairn_raft::transfer::{Then, TransferError, TransferResult};
 use cairn_raft::NodeId;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 /// A transfer on the leader is bounded by its own waits (catch-up, election); this covers
 /// asking the leader for one.
 const ASK_LEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn handoff(node: &Node) -> Handoff {
-    Handoff {
-        id: node.id,
-        raft: node.raft.clone(),
-        proposer: node.proposer.clone(),
-        lease: node.lease.clone(),
-        peers: node.peers.clone(),
-    }
-}
-
 /// When this node leads, hands leadership over before it stops (proposals stay closed).
-pub async fn hand_over_if_leader(node: &Node) {
-    if node.leader().is_some_and(|(l, _)| l == node.id) {
-        if let Err(e) = handoff(node).transfer(None, Then::Stop).await {
+pub async fn hand_over_if_leader(cluster: &Cluster) {
+    if cluster.leader().is_some_and(|(l, _)| l == cluster.id) {
+        if let Err(e) = cluster.handoff().transfer(None, Then::Stop).await {
             tracing::warn!(error = %e, "stopping without a hand-off");
         }
     }
 }
 
 /// Stops raft (after [`hand_over_if_leader`]); no write is proposed any more.
-pub async fn stop_raft(node: &Node) {
-    node.proposer.close();
-    if let Err(e) = node.raft.shutdown().await {
+pub async fn stop_raft(cluster: &Cluster) {
+    cluster.proposer.close();
+    if let Err(e) = cluster.raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown");
     }
 }
 
 /// Hands leadership to `to` (or the best voter): here when this node leads, else through the
 /// leader it knows.
-pub async fn transfer(node: &Node, to: Option<NodeId>) -> TransferResult {
-    match node.leader() {
-        Some((l, _)) if l == node.id => handoff(node).transfer(to, Then::Resume).await,
-        Some((l, info)) => node
+pub async fn transfer(cluster: &Cluster, to: Option<NodeId>) -> TransferResult {
+    match cluster.leader() {
+        Some((l, _)) if l == cluster.id => cluster.handoff().transfer(to, Then::Resume).await,
+        Some((l, info)) => cluster
             .peers
             .transfer_leader(&info.raft_addr, to, ASK_LEADER_TIMEOUT)
             .await
@@ -64,7 +54,7 @@ pub async fn transfer(node: &Node, to: Option<NodeId>) -> TransferResult {
 }
 
 /// `CAIRN TRANSFER-LEADER [id]`: `+OK <new leader id>` once it leads.
-pub async fn transfer_leader(node: &Node, args: &[Bytes]) -> Reply {
+pub async fn transfer_leader(cluster: &Cluster, args: &[Bytes]) -> Reply {
     let to = match args {
         [] => None,
         [id] => match String::from_utf8_lossy(id).parse::<u64>() {
@@ -77,14 +67,14 @@ pub async fn transfer_leader(node: &Node, args: &[Bytes]) -> Reply {
             )
         }
     };
-    match transfer(node, to).await {
+    match transfer(cluster, to).await {
         Ok(leader) => Reply::Simple(format!("OK {leader}")),
         Err(e) => Reply::error(format!("ERR {e}")),
     }
 }
 
 /// `CLUSTER FAILOVER [FORCE]` on a follower: it becomes the leader; `+OK` once it leads.
-pub async fn cluster_failover(node: &Node, args: &[Bytes]) -> Reply {
+pub async fn cluster_failover(cluster: &Cluster, args: &[Bytes]) -> Reply {
     match args {
         [] => {}
         [opt] if opt.eq_ignore_ascii_case(b"force") => {}
@@ -96,11 +86,11 @@ pub async fn cluster_failover(node: &Node, args: &[Bytes]) -> Reply {
         [_] => return Reply::error("ERR syntax error"),
         _ => return Reply::error("ERR wrong number of arguments for 'cluster|failover' command"),
     }
-    if node.leader().is_some_and(|(l, _)| l == node.id) {
+    if cluster.leader().is_some_and(|(l, _)| l == cluster.id) {
         return Reply::error("ERR You should send CLUSTER FAILOVER to a replica");
     }
-    match transfer(node, Some(node.id)).await {
-        Ok(leader) if leader == node.id => Reply::ok(),
+    match transfer(cluster, Some(cluster.id)).await {
+        Ok(leader) if leader == cluster.id => Reply::ok(),
         Ok(leader) => Reply::error(format!("ERR node {leader} was elected instead")),
         Err(e) => Reply::error(format!("ERR {e}")),
     }

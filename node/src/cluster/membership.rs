@@ -8,15 +8,15 @@ use cairn_protocol::Reply;
 use cairn_raft::membership::{self, ChangeOutcome, MemberChange};
 use cairn_raft::network::CallError;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 /// How long a change may take: adding a node waits for it to catch up with the log.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 const JOIN_RETRY: Duration = Duration::from_secs(1);
 
 /// `CAIRN MEMBERS`: one line per member: id, addresses, voter or learner, leader.
-pub fn members(node: &Node) -> Reply {
-    let m = node.raft.metrics().borrow().clone();
+pub fn members(cluster: &Cluster) -> Reply {
+    let m = cluster.raft.metrics().borrow().clone();
     let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
     let mut text = String::new();
     for (id, info) in m.membership_config.nodes() {
@@ -39,8 +39,8 @@ pub fn members(node: &Node) -> Reply {
 }
 
 /// Runs a change on the leader, wherever it is; the reply for the client.
-pub async fn change(node: &Node, change: MemberChange) -> Reply {
-    match run(node, &change).await {
+pub async fn change(cluster: &Cluster, change: MemberChange) -> Reply {
+    match run(cluster, &change).await {
         Ok(ChangeOutcome::Done(text)) => Reply::Simple(text),
         Ok(ChangeOutcome::Refused(why)) => Reply::error(format!("ERR {why}")),
         Ok(ChangeOutcome::NotLeader(_)) => crate::cluster::router::cluster_down(),
@@ -48,16 +48,17 @@ pub async fn change(node: &Node, change: MemberChange) -> Reply {
     }
 }
 
-async fn run(node: &Node, change: &MemberChange) -> Result<ChangeOutcome, CallError> {
-    let deadline = tokio::time::Instant::now() + node.leader_wait();
+async fn run(cluster: &Cluster, change: &MemberChange) -> Result<ChangeOutcome, CallError> {
+    let deadline = tokio::time::Instant::now() + cluster.leader_wait();
     loop {
-        let Some((leader, info)) = node.wait_leader(deadline.into_std()).await else {
+        let Some((leader, info)) = cluster.wait_leader(deadline.into_std()).await else {
             return Ok(ChangeOutcome::NotLeader(None));
         };
-        let outcome = if leader == node.id {
-            membership::change(&node.raft, change.clone()).await
+        let outcome = if leader == cluster.id {
+            membership::change(&cluster.raft, change.clone()).await
         } else {
-            node.peers
+            cluster
+                .peers
                 .change_membership(&info.raft_addr, change, CHANGE_TIMEOUT)
                 .await?
         };
@@ -73,9 +74,9 @@ async fn run(node: &Node, change: &MemberChange) -> Result<ChangeOutcome, CallEr
 /// `--join`: asks the cluster reached at `via` (members' peer addresses, comma-separated,
 /// tried in turn) to add this node,
 /// until it is a member. Runs in the background; a node that is already a member returns.
-pub fn spawn_join(node: Arc<Node>, via: String) {
+pub fn spawn_join(cluster: Arc<Cluster>, via: String) {
     tokio::spawn(async move {
-        let me = match node.config.members().map(|mut m| m.remove(&node.id)) {
+        let me = match cluster.config.members().map(|mut m| m.remove(&cluster.id)) {
             Ok(Some(info)) => info,
             _ => {
                 tracing::error!("--join needs this node's own entry in --initial-cluster");
@@ -83,17 +84,17 @@ pub fn spawn_join(node: Arc<Node>, via: String) {
             }
         };
         let change = MemberChange::Add {
-            id: node.id,
+            id: cluster.id,
             info: me,
         };
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = cluster.shutdown.clone();
         for attempt in 1u64.. {
-            if *shutdown.borrow() || is_voter(&node) {
+            if *shutdown.borrow() || is_voter(&cluster) {
                 return;
             }
             let members: Vec<&str> = via.split(',').map(str::trim).collect();
             let through = members[(attempt as usize - 1) % members.len().max(1)];
-            match join_once(&node, through, &change).await {
+            match join_once(&cluster, through, &change).await {
                 Ok(ChangeOutcome::Done(text)) => {
                     tracing::info!(%via, "{text}");
                     return;
@@ -109,30 +110,32 @@ pub fn spawn_join(node: Arc<Node>, via: String) {
     });
 }
 
-fn is_voter(node: &Node) -> bool {
-    node.raft
+fn is_voter(cluster: &Cluster) -> bool {
+    cluster
+        .raft
         .metrics()
         .borrow()
         .membership_config
         .membership()
         .voter_ids()
-        .any(|id| id == node.id)
+        .any(|id| id == cluster.id)
 }
 
 /// One try: find the leader through `via`, then ask it.
 async fn join_once(
-    node: &Node,
+    cluster: &Cluster,
     via: &str,
     change: &MemberChange,
 ) -> Result<ChangeOutcome, CallError> {
-    let status = node.peers.status(via, Duration::from_secs(2)).await?;
+    let status = cluster.peers.status(via, Duration::from_secs(2)).await?;
     let Some(leader) = status.leader else {
         return Ok(ChangeOutcome::NotLeader(None));
     };
     let Some((_, info)) = status.members.iter().find(|(id, _)| *id == leader) else {
         return Ok(ChangeOutcome::NotLeader(Some(leader)));
     };
-    node.peers
+    cluster
+        .peers
         .change_membership(&info.raft_addr, change, CHANGE_TIMEOUT)
         .await
 }

@@ -1,13 +1,16 @@
-//! This node's place in the Raft cluster: the write path to the leader (`router`), linearizable
-//! reads (`read_barrier`), bootstrap and membership, leadership hand-off, replicas' consistency
-//! checks and repair, a lost disk's way back (`amnesia`), WAIT, and the commands that show or
-//! change the cluster (`CAIRN ...` in `admin`, `CLUSTER ...` in `redis_cluster`, `cairn status`).
+//! This node's place in the Raft cluster: the [`handle::Cluster`] the other parts take, the
+//! write path to the leader (`router`), linearizable reads (`read_barrier`), bootstrap and
+//! membership, leadership hand-off, replicas' consistency checks (`checker`, `integrity`) and
+//! repair, a lost disk's way back (`amnesia`), WAIT, and the commands that show or change the
+//! cluster (`CAIRN ...` in `admin`, `CLUSTER ...` in `redis_cluster`, `cairn status`).
 
 pub mod admin;
 pub mod amnesia;
 pub mod bootstrap;
 pub mod checker;
+pub mod handle;
 pub mod handoff;
+pub mod integrity;
 pub mod membership;
 pub mod read_barrier;
 pub mod redis_cluster;

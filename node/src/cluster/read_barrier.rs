@@ -22,7 +22,7 @@ use cairn_protocol::Reply;
 use cairn_raft::lease::Leased;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 use crate::observe::stats::Stats;
 
 /// Reads that may wait for a round at once; more get an error instead of queueing forever.
@@ -58,9 +58,9 @@ impl ReadTime {
 
     /// Whether what was read under this time may be answered: always after a round; under a
     /// lease, only if the lease still holds now that the read is done.
-    pub fn still_valid(&self, node: &Node) -> bool {
+    pub fn still_valid(&self, cluster: &Cluster) -> bool {
         self.lease
-            .is_none_or(|leased| node.lease.still_valid(&node.raft, &leased))
+            .is_none_or(|leased| cluster.lease.still_valid(&cluster.raft, &leased))
     }
 
     /// Milliseconds since the epoch: the leader's clock carried forward, or this node's.
@@ -75,31 +75,35 @@ impl ReadTime {
 }
 
 pub struct ReadBarrier {
+    /// Lease reads and read-index rounds are counted here (INFO).
+    stats: Arc<Stats>,
     tx: mpsc::Sender<Waiter>,
     rx: Mutex<Option<mpsc::Receiver<Waiter>>>,
 }
 
 impl ReadBarrier {
-    pub fn new() -> Self {
+    pub fn new(stats: Arc<Stats>) -> Self {
         let (tx, rx) = mpsc::channel(WAITING_MAX);
         ReadBarrier {
+            stats,
             tx,
             rx: Mutex::new(Some(rx)),
         }
     }
 
     /// Starts the round loop (once).
-    pub fn start(&self, node: Arc<Node>) {
+    pub fn start(&self, cluster: Arc<Cluster>) {
         let Ok(mut slot) = self.rx.try_lock() else {
             return;
         };
         let Some(mut rx) = slot.take() else {
             return;
         };
+        let stats = self.stats.clone();
         tokio::spawn(async move {
             let mut batch = Vec::new();
             while rx.recv_many(&mut batch, WAITING_MAX).await > 0 {
-                let result = read_index(&node).await;
+                let result = read_index(&cluster, &stats).await;
                 for w in batch.drain(..) {
                     let _ = w.send(result.clone());
                 }
@@ -109,21 +113,21 @@ impl ReadBarrier {
 
     /// Waits until this node may serve a linearizable read; `Err` is the reply to send.
     /// Check [`ReadTime::still_valid`] after reading.
-    pub async fn wait(&self, node: &Node) -> Result<ReadTime, Reply> {
-        if let Some(leased) = node.lease.read_index(&node.raft) {
-            node.lease.renew_if_due(&node.raft, &leased);
-            Stats::add(&node.stats.lease_reads, 1);
+    pub async fn wait(&self, cluster: &Cluster) -> Result<ReadTime, Reply> {
+        if let Some(leased) = cluster.lease.read_index(&cluster.raft) {
+            cluster.lease.renew_if_due(&cluster.raft, &leased);
+            Stats::add(&self.stats.lease_reads, 1);
             let time = ReadTime {
                 clock: None,
                 lease: Some(leased),
             };
-            return applied(node, leased.index, time).await;
+            return applied(cluster, leased.index, time).await;
         }
-        self.wait_round(node).await
+        self.wait_round(cluster).await
     }
 
     /// [`ReadBarrier::wait`] through a read-index round, whatever the lease.
-    pub async fn wait_round(&self, node: &Node) -> Result<ReadTime, Reply> {
+    pub async fn wait_round(&self, cluster: &Cluster) -> Result<ReadTime, Reply> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .try_send(tx)
@@ -135,18 +139,24 @@ impl ReadBarrier {
             clock: round.clock,
             lease: None,
         };
-        applied(node, round.index, time).await
+        applied(cluster, round.index, time).await
     }
 }
 
 /// Waits until this node has applied `index`, then hands back `time`.
-async fn applied(node: &Node, index: u64, time: ReadTime) -> Result<ReadTime, Reply> {
-    let applied = node.raft.metrics().borrow().last_applied.map(|l| l.index);
+async fn applied(cluster: &Cluster, index: u64, time: ReadTime) -> Result<ReadTime, Reply> {
+    let applied = cluster
+        .raft
+        .metrics()
+        .borrow()
+        .last_applied
+        .map(|l| l.index);
     if applied >= Some(index) || index == 0 {
         return Ok(time);
     }
-    node.raft
-        .wait(Some(node.leader_wait()))
+    cluster
+        .raft
+        .wait(Some(cluster.leader_wait()))
         .applied_index_at_least(Some(index), "linearizable read")
         .await
         .map(|_| time)
@@ -154,16 +164,16 @@ async fn applied(node: &Node, index: u64, time: ReadTime) -> Result<ReadTime, Re
 }
 
 /// One read-index round.
-async fn read_index(node: &Node) -> Result<Round, Reply> {
-    let deadline = Instant::now() + node.leader_wait();
+async fn read_index(cluster: &Cluster, stats: &Stats) -> Result<Round, Reply> {
+    let deadline = Instant::now() + cluster.leader_wait();
     loop {
-        let Some((leader, info)) = node.wait_leader(deadline).await else {
+        let Some((leader, info)) = cluster.wait_leader(deadline).await else {
             return Err(crate::cluster::router::cluster_down());
         };
-        let outcome = if leader == node.id {
+        let outcome = if leader == cluster.id {
             // Bounded: a leader cut off from its quorum cannot confirm its leadership.
-            Stats::add(&node.stats.read_index_rounds, 1);
-            match tokio::time::timeout(RPC_TIMEOUT, node.lease.round(&node.raft)).await {
+            Stats::add(&stats.read_index_rounds, 1);
+            match tokio::time::timeout(RPC_TIMEOUT, cluster.lease.round(&cluster.raft)).await {
                 Ok(r) => r
                     .map(|read| Round {
                         index: read.map_or(0, |l| l.index),
@@ -173,8 +183,8 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
                 Err(_) => Err("timed out confirming leadership".to_string()),
             }
         } else {
-            Stats::add(&node.stats.read_index_rounds, 1);
-            follower_round(node, &info.raft_addr).await
+            Stats::add(&stats.read_index_rounds, 1);
+            follower_round(cluster, &info.raft_addr).await
         };
         match outcome {
             Ok(round) => return Ok(round),
@@ -189,8 +199,8 @@ async fn read_index(node: &Node) -> Result<Round, Reply> {
 
 /// A follower's round through the leader at `addr`: `ReadIndexAt`, or plain `ReadIndex`
 /// (and this node's clock) from a leader of an earlier version, during a rolling upgrade.
-async fn follower_round(node: &Node, addr: &str) -> Result<Round, String> {
-    match node.peers.read_index_at(addr, RPC_TIMEOUT).await {
+async fn follower_round(cluster: &Cluster, addr: &str) -> Result<Round, String> {
+    match cluster.peers.read_index_at(addr, RPC_TIMEOUT).await {
         Ok(r) => r
             .map(|(index, leader_ms)| Round {
                 index,
@@ -198,7 +208,7 @@ async fn follower_round(node: &Node, addr: &str) -> Result<Round, String> {
             })
             .map_err(|e| e.to_string()),
         Err(e) if e.to_string().contains("Unimplemented") => {
-            match node.peers.read_index(addr, RPC_TIMEOUT).await {
+            match cluster.peers.read_index(addr, RPC_TIMEOUT).await {
                 Ok(r) => r
                     .map(|index| Round { index, clock: None })
                     .map_err(|e| e.to_string()),

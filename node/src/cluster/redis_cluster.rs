@@ -36,13 +36,13 @@ struct View {
 }
 
 fn view(node: &Node) -> View {
-    let m = node.raft.metrics().borrow().clone();
+    let m = node.cluster.raft.metrics().borrow().clone();
     let mut members: Vec<(NodeId, NodeInfo)> = m
         .membership_config
         .nodes()
         .map(|(id, n)| (*id, n.clone()))
         .collect();
-    let leader = node.leader().map(|(id, _)| id);
+    let leader = node.cluster.leader().map(|(id, _)| id);
     members.sort_by_key(|(id, _)| (Some(*id) != leader, *id));
     let matched = m.replication.as_ref().map(|r| {
         r.iter()
@@ -71,7 +71,7 @@ pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
     };
     match sub.as_str() {
         "info" => arity(1).unwrap_or_else(|| info(node)),
-        "myid" => arity(1).unwrap_or_else(|| Reply::text(cluster_id(node.id))),
+        "myid" => arity(1).unwrap_or_else(|| Reply::text(cluster_id(node.cluster.id))),
         "nodes" => arity(1).unwrap_or_else(|| Reply::Verbatim(nodes(node))),
         "slots" => arity(1).unwrap_or_else(|| slots(node)),
         "shards" => arity(1).unwrap_or_else(|| shards(node)),
@@ -152,7 +152,7 @@ fn nodes(node: &Node) -> String {
         let (host, port) = host_port(info);
         let cport = info.raft_addr.rsplit(':').next().unwrap_or("0");
         let mut flags = Vec::new();
-        if *id == node.id {
+        if *id == node.cluster.id {
             flags.push("myself");
         }
         let is_master = Some(*id) == leader;
@@ -200,6 +200,7 @@ fn shards(node: &Node) -> Reply {
         ..
     } = view(node);
     let applied = node
+        .cluster
         .raft
         .metrics()
         .borrow()
@@ -210,7 +211,7 @@ fn shards(node: &Node) -> Reply {
         .map(|(id, info)| {
             let (host, port) = host_port(info);
             let is_master = Some(*id) == leader;
-            let offset = match (&replication, *id == node.id) {
+            let offset = match (&replication, *id == node.cluster.id) {
                 (_, true) => applied,
                 (Some(r), false) => r.get(id).copied().flatten().unwrap_or(0),
                 (None, false) => 0,

@@ -23,8 +23,9 @@ pub const EXIT_REBUILD: i32 = 75;
 
 /// `CAIRN REPAIR [id]`: rebuilds this node from the leader's snapshot.
 pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
-    if let Some(id) = id.filter(|id| *id != node.id) {
+    if let Some(id) = id.filter(|id| *id != node.cluster.id) {
         let addr = node
+            .cluster
             .raft
             .metrics()
             .borrow()
@@ -37,11 +38,11 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
         ));
     }
     let (others, voters) = {
-        let m = node.raft.metrics().borrow().clone();
+        let m = node.cluster.raft.metrics().borrow().clone();
         let others: Vec<String> = m
             .membership_config
             .nodes()
-            .filter(|(n, _)| **n != node.id)
+            .filter(|(n, _)| **n != node.cluster.id)
             .map(|(_, info)| info.raft_addr.clone())
             .collect();
         (others, m.membership_config.membership().voter_ids().count())
@@ -49,8 +50,13 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
     if voters < 2 || others.is_empty() {
         return Reply::error("ERR no other replica to rebuild this node from");
     }
-    let removed =
-        crate::cluster::membership::change(node, MemberChange::Remove { id: node.id }).await;
+    let removed = crate::cluster::membership::change(
+        &node.cluster,
+        MemberChange::Remove {
+            id: node.cluster.id,
+        },
+    )
+    .await;
     if let Reply::Error(e) = &removed {
         return Reply::error(format!("{e} (this node was not changed)"));
     }

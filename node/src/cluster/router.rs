@@ -13,7 +13,6 @@
 //! (for [`RETRY_FOR`], or a local proposal timed out), the client's connection is closed
 //! without a reply, as a network failure would: an error reply would claim the write failed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_protocol::Reply;
@@ -22,7 +21,8 @@ use cairn_raft::network::{CallError, ForwardResult};
 use cairn_raft::{OpKind, RequestId};
 use openraft::error::{ClientWriteError, RaftError};
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
+use crate::cluster::handle::RequestIds;
 
 /// How long one attempt of a batch of writes may take (proposed here or forwarded).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,34 +30,6 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_FOR: Duration = Duration::from_secs(20);
 // A retry must find the record of its first application: replicas keep it far longer.
 const _: () = assert!(RETRY_FOR.as_millis() as u64 * 2 <= REPLY_KEPT_MS);
-
-/// Hands out the ids of this process's client writes: a random origin per process start, so
-/// ids never repeat across restarts, and a counter.
-pub struct RequestIds {
-    origin: u64,
-    next: AtomicU64,
-}
-
-impl RequestIds {
-    pub fn new() -> RequestIds {
-        RequestIds {
-            origin: rand::random(),
-            next: AtomicU64::new(0),
-        }
-    }
-
-    /// This process's origin: random, so ids from different runs never collide.
-    pub fn origin(&self) -> u64 {
-        self.origin
-    }
-
-    fn next(&self) -> RequestId {
-        RequestId {
-            origin: self.origin,
-            seq: self.next.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-}
 
 /// A write on its way, with its request id once it has been forwarded: from then on every
 /// attempt carries the id, wherever it goes.
@@ -99,12 +71,6 @@ impl InFlight {
     }
 }
 
-impl Default for RequestIds {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// The result of one write.
 #[derive(Debug)]
 pub enum Outcome {
@@ -118,14 +84,14 @@ pub fn cluster_down() -> Reply {
 }
 
 /// Executes operations through the leader in order; one outcome each.
-pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
+pub async fn write_ops(cluster: &Cluster, ops: Vec<OpKind>) -> Vec<Outcome> {
     let mut ops: Vec<InFlight> = ops
         .into_iter()
         .map(|op| InFlight { op, id: None })
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
-    let limit = node.config.max_write_bytes;
-    let disk_full = node.disk.refusal();
+    let limit = cluster.config.max_write_bytes;
+    let disk_full = cluster.disk.refusal();
     for (op, outcome) in ops.iter().zip(outcomes.iter_mut()) {
         // This node cannot persist what it would apply: refused here, as the leader refuses
         // when its own disk is full (the proposer).
@@ -141,33 +107,40 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
         }
     }
     let give_up = Instant::now() + RETRY_FOR;
-    let mut leader_deadline = Instant::now() + node.leader_wait();
+    let mut leader_deadline = Instant::now() + cluster.leader_wait();
     // Whether an attempt may have reached a leader: from then on, failure is never certain.
     let mut maybe_applied = false;
     // Indexes of ops still to do, in order.
     let mut todo: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
     while !todo.is_empty() {
-        let results =
-            match attempt(node, &mut ops, &todo, leader_deadline.min(give_up), give_up).await {
-                Attempt::Done(results) => results,
-                Attempt::NoLeader if !maybe_applied => {
-                    for i in todo {
-                        outcomes[i] = Some(Outcome::Reply(cluster_down()));
-                    }
+        let results = match attempt(
+            cluster,
+            &mut ops,
+            &todo,
+            leader_deadline.min(give_up),
+            give_up,
+        )
+        .await
+        {
+            Attempt::Done(results) => results,
+            Attempt::NoLeader if !maybe_applied => {
+                for i in todo {
+                    outcomes[i] = Some(Outcome::Reply(cluster_down()));
+                }
+                break;
+            }
+            Attempt::Unknown if !todo.iter().all(|i| ops[*i].retryable()) => break,
+            Attempt::NoLeader | Attempt::Unknown => {
+                maybe_applied = true;
+                if Instant::now() >= give_up {
                     break;
                 }
-                Attempt::Unknown if !todo.iter().all(|i| ops[*i].retryable()) => break,
-                Attempt::NoLeader | Attempt::Unknown => {
-                    maybe_applied = true;
-                    if Instant::now() >= give_up {
-                        break;
-                    }
-                    // A fresh wait for the next leader, and a moment for it to be known.
-                    leader_deadline = Instant::now() + node.leader_wait();
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            };
+                // A fresh wait for the next leader, and a moment for it to be known.
+                leader_deadline = Instant::now() + cluster.leader_wait();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
         let mut retry = Vec::new();
         for (i, r) in todo.iter().zip(results) {
             match r {
@@ -198,12 +171,12 @@ pub async fn write_ops(node: &Node, ops: Vec<OpKind>) -> Vec<Outcome> {
             }
             // Let the new leader become known before retrying: as soon as this node's view of
             // the leader changes (a transfer completes in a few ms), else after a short step.
-            let tried = node.leader().map(|(l, _)| l);
+            let tried = cluster.leader().map(|(l, _)| l);
             let step = tokio::time::sleep(RETRY_STEP);
             match tried {
                 Some(l) => tokio::select! {
                     () = step => {}
-                    () = node.leader_changed(l) => {}
+                    () = cluster.leader_changed(l) => {}
                 },
                 None => step.await,
             }
@@ -229,19 +202,19 @@ enum Attempt {
 /// forwarded (with request ids) otherwise. `deadline` bounds the wait for a leader,
 /// `give_up` the whole write.
 async fn attempt(
-    node: &Node,
+    cluster: &Cluster,
     ops: &mut [InFlight],
     todo: &[usize],
     deadline: Instant,
     give_up: Instant,
 ) -> Attempt {
     loop {
-        let Some((leader, info)) = node.wait_leader(deadline).await else {
+        let Some((leader, info)) = cluster.wait_leader(deadline).await else {
             return Attempt::NoLeader;
         };
-        if leader == node.id {
+        if leader == cluster.id {
             let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].logged()).collect();
-            let proposal = node.proposer.propose(batch);
+            let proposal = cluster.proposer.propose(batch);
             // Ops that may be sent again need not wait for a leader that stepped down.
             // The others wait: openraft answers them when applied (also after this node
             // stepped down), or ForwardToLeader when truncated, so under churn they are
@@ -249,7 +222,7 @@ async fn attempt(
             // whole write's bound gives up, with an unknown outcome (the entry may still
             // commit if it heals), and the client's connection is closed.
             let result = if todo.iter().all(|i| ops[*i].retryable()) {
-                until_leader_changes(node, leader, proposal).await
+                until_leader_changes(cluster, leader, proposal).await
             } else {
                 let wait = give_up.saturating_duration_since(Instant::now());
                 tokio::time::timeout(wait.max(ATTEMPT_TIMEOUT), proposal)
@@ -259,11 +232,13 @@ async fn attempt(
             return result.map_or(Attempt::Unknown, Attempt::Done);
         }
         for i in todo {
-            ops[*i].tag(&node.request_ids);
+            ops[*i].tag(&cluster.request_ids);
         }
         let batch: Vec<OpKind> = todo.iter().map(|i| ops[*i].logged()).collect();
-        let forward = node.peers.forward(&info.raft_addr, &batch, ATTEMPT_TIMEOUT);
-        let Some(forwarded) = until_leader_changes(node, leader, forward).await else {
+        let forward = cluster
+            .peers
+            .forward(&info.raft_addr, &batch, ATTEMPT_TIMEOUT);
+        let Some(forwarded) = until_leader_changes(cluster, leader, forward).await else {
             return Attempt::Unknown;
         };
         match forwarded {
@@ -297,12 +272,12 @@ const RETRY_STEP: Duration = Duration::from_millis(20);
 /// this node's view: a paused or partitioned leader does not hold writes for the whole
 /// timeout when a new leader could take them (a retry is safe, ids are applied once).
 async fn until_leader_changes<T>(
-    node: &Node,
+    cluster: &Cluster,
     leader: u64,
     call: impl std::future::Future<Output = T>,
 ) -> Option<T> {
     tokio::select! {
         r = tokio::time::timeout(ATTEMPT_TIMEOUT, call) => r.ok(),
-        () = node.leader_changed(leader) => None,
+        () = cluster.leader_changed(leader) => None,
     }
 }

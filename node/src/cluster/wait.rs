@@ -29,7 +29,7 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
     // After a read barrier this node has applied everything committed before WAIT arrived.
     // Without a leader the barrier waits for one; the timeout bounds that wait too, and
     // nothing confirmed by then counts as no member.
-    let barrier = node.reads.wait(node);
+    let barrier = node.reads.wait(&node.cluster);
     let barrier = match deadline {
         Some(d) => match tokio::time::timeout_at(d.into(), barrier).await {
             Ok(result) => result,
@@ -41,6 +41,7 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
         return e;
     }
     let target = node
+        .cluster
         .raft
         .metrics()
         .borrow()
@@ -62,18 +63,19 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
 /// How many other members have applied `target`.
 async fn holding(node: &Node, target: u64) -> usize {
     let others: Vec<String> = node
+        .cluster
         .raft
         .metrics()
         .borrow()
         .membership_config
         .nodes()
-        .filter(|(id, _)| **id != node.id)
+        .filter(|(id, _)| **id != node.cluster.id)
         .map(|(_, info)| info.raft_addr.clone())
         .collect();
     let answers = join_all(
         others
             .iter()
-            .map(|addr| node.peers.status(addr, PEER_TIMEOUT)),
+            .map(|addr| node.cluster.peers.status(addr, PEER_TIMEOUT)),
     )
     .await;
     answers

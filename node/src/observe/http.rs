@@ -26,7 +26,7 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(node.clone());
-    let mut stop = node.shutdown.clone();
+    let mut stop = node.cluster.shutdown.clone();
     tracing::info!(%addr, "HTTP endpoint");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -38,11 +38,11 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
 
 /// Why the node is not ready, or `None` when it is.
 pub fn not_ready(node: &Node) -> Option<String> {
-    let m = node.raft.metrics().borrow().clone();
+    let m = node.cluster.raft.metrics().borrow().clone();
     if m.membership_config.nodes().count() == 0 {
         return Some("not a member of a cluster yet".into());
     }
-    if node.leader().is_none() {
+    if node.cluster.leader().is_none() {
         return Some("no known leader".into());
     }
     let last = m.last_log_index.unwrap_or(0);
@@ -50,7 +50,7 @@ pub fn not_ready(node: &Node) -> Option<String> {
     if last.saturating_sub(applied) > READY_LAG_MAX {
         return Some(format!("applied index {applied} trails the log ({last})"));
     }
-    if let Some(why) = node.disk.full() {
+    if let Some(why) = node.cluster.disk.full() {
         return Some(format!("the disk is full: {why}; writes are refused"));
     }
     None

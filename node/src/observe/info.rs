@@ -30,7 +30,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
 ];
 
 pub fn is_leader(node: &Node) -> bool {
-    node.raft.metrics().borrow().current_leader == Some(node.id)
+    node.cluster.raft.metrics().borrow().current_leader == Some(node.cluster.id)
 }
 
 /// The INFO text for the requested sections (empty: the default set).
@@ -96,7 +96,7 @@ fn server(node: &Node, out: &mut String) {
     let up = node.started.elapsed().as_secs();
     line(out, "uptime_in_seconds", up);
     line(out, "uptime_in_days", up / 86_400);
-    line(out, "cairn_node_id", node.id);
+    line(out, "cairn_node_id", node.cluster.id);
 }
 
 fn clients(node: &Node, out: &mut String) {
@@ -173,14 +173,14 @@ fn persistence(node: &Node, out: &mut String) {
     );
     line(out, "rdb_last_bgsave_status", node.saves.last_status());
     line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
-    let full = node.disk.full();
+    let full = node.cluster.disk.full();
     line(out, "cairn_disk_full", u8::from(full.is_some()));
     if let Some(why) = full {
         line(out, "cairn_disk_full_reason", why);
     }
-    line(out, "cairn_disk_free_bytes", node.disk.free());
-    line(out, "cairn_disk_reserve_bytes", node.disk.reserve());
-    let m = node.raft.metrics().borrow().clone();
+    line(out, "cairn_disk_free_bytes", node.cluster.disk.free());
+    line(out, "cairn_disk_reserve_bytes", node.cluster.disk.reserve());
+    let m = node.cluster.raft.metrics().borrow().clone();
     line(
         out,
         "cairn_snapshot_index",
@@ -210,15 +210,15 @@ fn stats(node: &Node, out: &mut String) {
 }
 
 fn replication(node: &Node, out: &mut String) {
-    let m = node.raft.metrics().borrow().clone();
+    let m = node.cluster.raft.metrics().borrow().clone();
     let applied = m.last_applied.map_or(0, |l| l.index);
     out.push_str("# Replication\r\n");
-    if m.current_leader == Some(node.id) {
+    if m.current_leader == Some(node.cluster.id) {
         line(out, "role", "master");
         let followers: Vec<_> = m
             .membership_config
             .nodes()
-            .filter(|(id, _)| **id != node.id)
+            .filter(|(id, _)| **id != node.cluster.id)
             .map(|(id, n)| (*id, n.clone()))
             .collect();
         line(out, "connected_slaves", followers.len());
@@ -242,7 +242,7 @@ fn replication(node: &Node, out: &mut String) {
         line(out, "master_repl_offset", leader_index);
     } else {
         line(out, "role", "slave");
-        let leader = node.leader();
+        let leader = node.cluster.leader();
         let (host, port) = leader
             .as_ref()
             .map(|(_, n)| host_port(n))
@@ -260,7 +260,11 @@ fn replication(node: &Node, out: &mut String) {
         line(out, "master_repl_offset", applied);
     }
     line(out, "cairn_term", m.current_term);
-    line(out, "cairn_leader_id", node.leader().map_or(0, |(l, _)| l));
+    line(
+        out,
+        "cairn_leader_id",
+        node.cluster.leader().map_or(0, |(l, _)| l),
+    );
     line(out, "cairn_applied_index", applied);
     let (check_index, check_ok) = node.integrity.last().unwrap_or((0, true));
     line(out, "cairn_last_check_index", check_index);
@@ -328,12 +332,12 @@ fn avg_ttl(node: &Node, db: u8) -> u64 {
 /// ROLE: `["master", offset, [[ip, port, offset], ...]]` or
 /// `["slave", ip, port, "connected", offset]`.
 pub fn role(node: &Node) -> Reply {
-    let m = node.raft.metrics().borrow().clone();
-    if m.current_leader == Some(node.id) {
+    let m = node.cluster.raft.metrics().borrow().clone();
+    if m.current_leader == Some(node.cluster.id) {
         let replicas = m
             .membership_config
             .nodes()
-            .filter(|(id, _)| **id != node.id)
+            .filter(|(id, _)| **id != node.cluster.id)
             .map(|(id, n)| {
                 let (host, port) = host_port(n);
                 let matched = m
@@ -355,10 +359,11 @@ pub fn role(node: &Node) -> Reply {
         ])
     } else {
         let (host, port) = node
+            .cluster
             .leader()
             .map(|(_, n)| host_port(&n))
             .unwrap_or_default();
-        let state = if node.leader().is_some() {
+        let state = if node.cluster.leader().is_some() {
             "connected"
         } else {
             "connect"

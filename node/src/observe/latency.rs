@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_protocol::Reply;
 
-use crate::node::Node;
+use crate::settings::Settings;
 
 /// Samples kept per event (Redis's LATENCY_TS_LEN).
 const SAMPLES_MAX: usize = 160;
@@ -30,9 +30,8 @@ pub struct LatencyMonitor {
 
 impl LatencyMonitor {
     /// Takes `latency-monitor-threshold` from the settings (at start and after CONFIG SET).
-    pub fn configure(&self, node: &Node) {
-        let t = node
-            .settings
+    pub fn configure(&self, settings: &Settings) {
+        let t = settings
             .get("latency-monitor-threshold")
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);

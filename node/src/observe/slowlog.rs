@@ -12,7 +12,8 @@ use bytes::Bytes;
 use cairn_protocol::command::table;
 use cairn_protocol::Reply;
 
-use crate::node::Node;
+use crate::server::clients::Clients;
+use crate::settings::Settings;
 
 /// Arguments kept per entry, and bytes kept per argument (Redis's SLOWLOG_ENTRY_MAX_*).
 const ARGC_MAX: usize = 32;
@@ -47,8 +48,8 @@ impl SlowLog {
 
     /// Takes `slowlog-log-slower-than` and `slowlog-max-len` from the settings (at start and
     /// after CONFIG SET).
-    pub fn configure(&self, node: &Node) {
-        let get = |name: &str| node.settings.get(name).and_then(|v| v.parse::<i64>().ok());
+    pub fn configure(&self, settings: &Settings) {
+        let get = |name: &str| settings.get(name).and_then(|v| v.parse::<i64>().ok());
         if let Some(t) = get("slowlog-log-slower-than") {
             self.threshold_us.store(t, Ordering::Relaxed);
         }
@@ -107,15 +108,13 @@ impl Default for SlowLog {
 }
 
 /// Logs the command `args` of client `client` if it took `elapsed` or more than the threshold.
-pub fn record(node: &Node, client: u64, args: &[Bytes], elapsed: Duration) {
-    let log = &node.slowlog;
+pub fn record(log: &SlowLog, clients: &Clients, client: u64, args: &[Bytes], elapsed: Duration) {
     let threshold = log.threshold_us.load(Ordering::Relaxed);
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     if threshold < 0 || micros < threshold.unsigned_abs() || !logged(args) {
         return;
     }
-    let (addr, name) = node
-        .clients
+    let (addr, name) = clients
         .get(client)
         .map(|c| (c.addr, c.name))
         .unwrap_or_default();

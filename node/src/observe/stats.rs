@@ -116,13 +116,13 @@ impl Stats {
 }
 
 /// Samples commands_processed every [`OPS_SAMPLE_EVERY`] for instantaneous_ops_per_sec.
-pub fn spawn_sampler(node: std::sync::Arc<crate::node::Node>) {
+pub fn spawn_sampler(stats: std::sync::Arc<Stats>, shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let mut shutdown = node.shutdown.clone();
+        let mut shutdown = shutdown;
         let mut tick = tokio::time::interval(OPS_SAMPLE_EVERY);
         loop {
             tokio::select! {
-                _ = tick.tick() => node.stats.sample_ops(Instant::now()),
+                _ = tick.tick() => stats.sample_ops(Instant::now()),
                 _ = shutdown.changed() => return,
             }
         }

@@ -116,7 +116,10 @@ fn logged_rules(node: &Node, name: &str, rules: &[Bytes]) -> Vec<Bytes> {
 
 /// Replicates a change to the users; its reply (`None`: outcome unknown, close).
 async fn change(node: &Node, op: AclOp) -> Option<Reply> {
-    match router::write_ops(node, vec![OpKind::Acl(op)]).await.pop() {
+    match router::write_ops(&node.cluster, vec![OpKind::Acl(op)])
+        .await
+        .pop()
+    {
         Some(Outcome::Reply(r)) => Some(r),
         _ => None,
     }

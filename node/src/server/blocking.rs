@@ -16,7 +16,6 @@
 //! pushed and popped in one transaction is never seen by a waiter. Each pop is still one log
 //! entry, linearizable like any write.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -25,12 +24,12 @@ use cairn_protocol::{ReadCommand, Reply, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::cluster::router::{self, Outcome};
 use crate::node::Node;
 use crate::server::clients::Control;
+use crate::server::turnstile::Ticket;
 
 /// How a blocking command ended.
 pub enum Ended {
@@ -58,7 +57,7 @@ pub async fn run(
     // are served in the order their commands came, the first try included.
     let ticket = Ticket::new(&node.turnstile, changes.borrow().saturating_sub(1));
     // The first look follows a read barrier, so that a timeout's empty reply is linearizable.
-    if let Err(e) = node.reads.wait(node).await {
+    if let Err(e) = node.reads.wait(&node.cluster).await {
         return Ended::Reply(e);
     }
     let timeout = until(deadline);
@@ -153,7 +152,7 @@ pub async fn run_read(
     let mut changes = node.sm.changes();
     control.take_unblock();
     tokio::pin!(hangup);
-    if let Err(e) = node.reads.wait(node).await {
+    if let Err(e) = node.reads.wait(&node.cluster).await {
         return Ended::Reply(e);
     }
     changes.borrow_and_update();
@@ -205,70 +204,6 @@ pub async fn run_read(
         if !BlockingCommand::is_empty_reply(&reply) && !other_type {
             return Ended::Reply(reply);
         }
-    }
-}
-
-/// Serves a node's blocked clients first come, first served, as Redis does: after each
-/// change, waiters look (and pop) one at a time in the order they blocked. Across nodes
-/// there is no order: each node queues its own clients.
-#[derive(Default)]
-pub struct Turnstile {
-    /// Ticket → the last change round its waiter has finished.
-    waiters: std::sync::Mutex<BTreeMap<u64, u64>>,
-    next: std::sync::atomic::AtomicU64,
-    moved: Notify,
-}
-
-impl Turnstile {
-    fn waiters(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, u64>> {
-        self.waiters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Completes once every older waiter has finished round `round` (or left).
-    async fn turn(&self, ticket: u64, round: u64) {
-        loop {
-            let moved = self.moved.notified();
-            tokio::pin!(moved);
-            moved.as_mut().enable();
-            let ready = self
-                .waiters()
-                .range(..ticket)
-                .all(|(_, done)| *done >= round);
-            if ready {
-                return;
-            }
-            moved.await;
-        }
-    }
-
-    fn done(&self, ticket: u64, round: u64) {
-        if let Some(done) = self.waiters().get_mut(&ticket) {
-            *done = (*done).max(round);
-        }
-        self.moved.notify_waiters();
-    }
-}
-
-/// A place in the node's [`Turnstile`], left when dropped.
-struct Ticket<'a>(u64, &'a Turnstile);
-
-impl<'a> Ticket<'a> {
-    /// Joins the queue, having looked at round `round` already.
-    fn new(turnstile: &'a Turnstile, round: u64) -> Self {
-        let ticket = turnstile
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        turnstile.waiters().insert(ticket, round);
-        Ticket(ticket, turnstile)
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        self.1.waiters().remove(&self.0);
-        self.1.moved.notify_waiters();
     }
 }
 
@@ -331,7 +266,7 @@ async fn pop(node: &Node, db: u8, op: &WriteCommand) -> Option<Reply> {
         db,
         cmd: op.clone(),
     }];
-    match router::write_ops(node, ops).await.pop() {
+    match router::write_ops(&node.cluster, ops).await.pop() {
         Some(Outcome::Reply(r)) => Some(r),
         _ => None,
     }

@@ -356,8 +356,8 @@ fn config(s: &mut Session, c: ConfigCommand) -> Reply {
                 .collect();
             match s.node.settings.set(&pairs) {
                 Ok(()) => {
-                    s.node.slowlog.configure(&s.node);
-                    s.node.latency.configure(&s.node);
+                    s.node.slowlog.configure(&s.node.settings);
+                    s.node.latency.configure(&s.node.settings);
                     Reply::ok()
                 }
                 Err(e) => Reply::error(e),

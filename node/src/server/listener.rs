@@ -40,7 +40,7 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the RESP port {addr}"))?;
     tracing::info!(%addr, "accepting clients");
-    let mut shutdown = node.shutdown.clone();
+    let mut shutdown = node.cluster.shutdown.clone();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,

@@ -1,6 +1,6 @@
 //! The client side of a node: the RESP listener (plain and TLS), one session per connection
 //! (read, parse, execute in order, reply), and what lives on a connection: its commands
-//! (`conn`), MULTI/EXEC, blocking pops, pub/sub subscriptions and the queue others push to
+//! (`conn`), MULTI/EXEC, blocking pops (and their queue, `turnstile`), pub/sub subscriptions and the queue others push to
 //! (`outlet`), the registry of clients, and ACL users as a session checks them.
 //!
 //! A session never writes the keyspace itself: reads go through `cluster::read_barrier`, writes
@@ -16,3 +16,4 @@ pub mod pubsub;
 pub mod session;
 pub mod tls;
 pub mod transaction;
+pub mod turnstile;

@@ -23,7 +23,7 @@ use cairn_protocol::command::PubSubCommand;
 use cairn_protocol::{glob_match, Reply};
 use tokio::sync::mpsc;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 use crate::server::outlet::Outlet;
 
 /// Messages waiting for one subscriber, at most.
@@ -290,12 +290,12 @@ fn confirmation(word: &str, name: Reply, count: usize) -> Reply {
 
 /// Runs a pub/sub command for a connection; its replies (several for (UN)SUBSCRIBE).
 pub async fn handle(
-    node: &Node,
+    hub: &Hub,
+    cluster: &Cluster,
     subs: &mut Option<Subscriptions>,
     client: u64,
     cmd: PubSubCommand,
 ) -> Vec<Reply> {
-    let hub = &node.pubsub;
     let mine = || Subscriptions::new(client);
     match cmd {
         PubSubCommand::Subscribe(names) => {
@@ -311,7 +311,9 @@ pub async fn handle(
             unsubscribe(hub, subs.get_or_insert_with(mine), Kind::Pattern, names)
         }
         PubSubCommand::Publish { channel, message } => {
-            vec![Reply::Integer(publish(node, channel, message).await as i64)]
+            vec![Reply::Integer(
+                publish(hub, cluster, channel, message).await as i64,
+            )]
         }
         PubSubCommand::Channels(pattern) => vec![Reply::Array(
             hub.channels(pattern.as_deref())
@@ -334,16 +336,16 @@ pub async fn handle(
 }
 
 /// Delivers here and on every other member; the receivers counted on all that answered.
-async fn publish(node: &Node, channel: Bytes, message: Bytes) -> usize {
-    let here = node.pubsub.deliver(&channel, &message);
-    let members = node.raft.metrics().borrow().membership_config.clone();
+async fn publish(hub: &Hub, cluster: &Cluster, channel: Bytes, message: Bytes) -> usize {
+    let here = hub.deliver(&channel, &message);
+    let members = cluster.raft.metrics().borrow().membership_config.clone();
     let calls = members
         .nodes()
-        .filter(|(id, _)| **id != node.id)
+        .filter(|(id, _)| **id != cluster.id)
         .map(|(id, info)| {
             let (channel, message) = (channel.clone(), message.clone());
             async move {
-                let sent = node
+                let sent = cluster
                     .peers
                     .publish(&info.raft_addr, channel, message, PEER_TIMEOUT)
                     .await;

@@ -76,7 +76,7 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the TLS port {addr}"))?;
     tracing::info!(%addr, "accepting TLS clients");
-    let mut shutdown = node.shutdown.clone();
+    let mut shutdown = node.cluster.shutdown.clone();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,

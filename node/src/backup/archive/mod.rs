@@ -13,10 +13,8 @@
 
 pub mod catalog;
 pub mod segment;
-mod status;
+pub mod status;
 pub mod writer;
-
-pub use status::ArchiveStatus;
 
 use std::sync::atomic::Ordering;
 
@@ -27,7 +25,7 @@ pub use crate::backup::dest::ARCHIVE_DIR as DIR;
 
 /// This node's applied index now.
 pub fn applied_index(node: &Node) -> u64 {
-    let m = node.raft.metrics();
+    let m = node.cluster.raft.metrics();
     let applied = m.borrow().last_applied.map_or(0, |l| l.index);
     applied
 }

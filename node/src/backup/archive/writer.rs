@@ -78,7 +78,7 @@ struct Archiver {
 
 impl Archiver {
     async fn run(&mut self) {
-        let mut shutdown = self.node.shutdown.clone();
+        let mut shutdown = self.node.cluster.shutdown.clone();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
@@ -141,8 +141,12 @@ impl Archiver {
             status.gap(next, first - 1);
         }
         let cfg = &self.node.config.backup;
-        let (name, bytes) =
-            segment::encode(&entries, self.key.as_ref(), &cfg.cluster_name, self.node.id)?;
+        let (name, bytes) = segment::encode(
+            &entries,
+            self.key.as_ref(),
+            &cfg.cluster_name,
+            self.node.cluster.id,
+        )?;
         self.dest.put(DIR, &name.file(), bytes.into()).await?;
         status.shipped(&name);
         status.caught_up(name.last >= applied);
@@ -153,7 +157,7 @@ impl Archiver {
 
     /// Where an empty archive starts: the oldest entry this node's log still has.
     fn first_in_log(&self) -> u64 {
-        let m = self.node.raft.metrics();
+        let m = self.node.cluster.raft.metrics();
         let purged = m.borrow().purged.map_or(0, |l| l.index + 1);
         purged.max(1)
     }

@@ -1,20 +1,18 @@
 //! Prometheus metrics. Counters and histograms of commands are updated where commands run
 //! (sessions); gauges that mirror state (raft, keyspace, clients, disk, backups) are read at
 //! scrape time, so they cost nothing between scrapes. `state` holds the metrics as
-//! docs/METRICS.md lists them; `legacy` the older `field`-labelled families, kept one release.
+//! docs/METRICS.md lists them; `legacy` the older `field`-labelled families, kept one release;
+//! `scrape` reads the node into both (it alone knows the node).
 
 mod legacy;
+mod scrape;
 mod state;
 
 use std::sync::Arc;
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use cairn_protocol::Reply;
-
-use crate::node::Node;
 
 pub struct Metrics {
     registry: Registry,
@@ -63,11 +61,6 @@ impl Metrics {
             state,
             legacy,
         })
-    }
-
-    /// Starts what must watch the node between scrapes (leader changes).
-    pub fn watch(&self, node: &Arc<Node>) {
-        self.state.watch_leader(node);
     }
 
     /// Records one command. `name` must come from the command table (bounded cardinality).
@@ -119,16 +112,5 @@ impl Metrics {
             }
         }
         Reply::Map(out)
-    }
-
-    /// The text exposition, with state gauges refreshed from the node.
-    pub fn render(&self, node: &Node) -> String {
-        self.state.refresh(node);
-        self.legacy.refresh(node);
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "encoding metrics");
-        }
-        String::from_utf8_lossy(&out).into_owned()
     }
 }

@@ -61,7 +61,7 @@ impl Session {
                     return false;
                 }
                 if !crate::observe::info::is_leader(&self.node) {
-                    if let Err(e) = self.node.reads.wait(&self.node).await {
+                    if let Err(e) = self.node.reads.wait(&self.node.cluster).await {
                         // The check below then decides on what this node has applied.
                         tracing::debug!(error = ?e, "no read index before the maxmemory check");
                     }
@@ -238,15 +238,21 @@ impl Session {
                 reply.encode(self.protocol, out);
             }
             Ok(Step::Watch(keys)) => {
-                let reply = match self.node.reads.wait(&self.node).await {
+                let reply = match self.node.reads.wait(&self.node.cluster).await {
                     Ok(_) => self.tx.watch(&self.node, self.db, &keys),
                     Err(e) => e,
                 };
                 reply.encode(self.protocol, out);
             }
             Ok(Step::PubSub(cmd)) => {
-                let replies =
-                    crate::server::pubsub::handle(&self.node, &mut self.subs, self.id, cmd).await;
+                let replies = crate::server::pubsub::handle(
+                    &self.node.pubsub,
+                    &self.node.cluster,
+                    &mut self.subs,
+                    self.id,
+                    cmd,
+                )
+                .await;
                 let (sub, psub) = self.subs.as_ref().map_or((0, 0), |s| s.counts());
                 self.node.clients.update(self.id, |c| {
                     c.sub = sub;
@@ -265,7 +271,7 @@ impl Session {
                     .encode(self.protocol, out);
             }
             Ok(Step::Failover(options)) => {
-                crate::cluster::handoff::cluster_failover(&self.node, &options)
+                crate::cluster::handoff::cluster_failover(&self.node.cluster, &options)
                     .await
                     .encode(self.protocol, out);
             }
@@ -312,7 +318,13 @@ impl Session {
     fn finished(&self, name: &'static str, started: Instant, args: &[Bytes]) {
         let elapsed = started.elapsed();
         self.node.metrics.command(name, elapsed.as_secs_f64());
-        crate::observe::slowlog::record(&self.node, self.id, args, elapsed);
+        crate::observe::slowlog::record(
+            &self.node.slowlog,
+            &self.node.clients,
+            self.id,
+            args,
+            elapsed,
+        );
         if self.node.latency.enabled() {
             let fast = args
                 .first()

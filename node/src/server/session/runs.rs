@@ -22,7 +22,7 @@ impl Session {
             .into_iter()
             .map(|cmd| self.traced(OpKind::Command { db, cmd }))
             .collect();
-        for outcome in router::write_ops(&self.node, ops).await {
+        for outcome in router::write_ops(&self.node.cluster, ops).await {
             match outcome {
                 Outcome::Reply(r) => r.encode(self.protocol, out),
                 Outcome::Unknown => return false,
@@ -49,7 +49,7 @@ impl Session {
         let time = if self.readonly {
             crate::cluster::read_barrier::ReadTime::local()
         } else {
-            match self.node.reads.wait(&self.node).await {
+            match self.node.reads.wait(&self.node.cluster).await {
                 Ok(time) => time,
                 Err(e) => return all(&e, out),
             }
@@ -69,11 +69,11 @@ impl Session {
             }
         }
         self.track.caching = false;
-        if !time.still_valid(&self.node) {
+        if !time.still_valid(&self.node.cluster) {
             // The lease ran out while the reads ran (a pause, a step-down): what they saw
             // may be stale. Read again after a round.
             out.truncate(start);
-            match self.node.reads.wait_round(&self.node).await {
+            match self.node.reads.wait_round(&self.node.cluster).await {
                 Ok(time) => self.read_at(&cmds, time, out),
                 Err(e) => all(&e, out),
             }
@@ -119,7 +119,7 @@ impl Session {
         };
         let op = self.traced(op);
         self.track.caching = false;
-        match router::write_ops(&self.node, vec![op]).await.pop() {
+        match router::write_ops(&self.node.cluster, vec![op]).await.pop() {
             Some(Outcome::Reply(r)) => {
                 r.encode(self.protocol, out);
                 true
@@ -163,7 +163,7 @@ impl Session {
             .map(|(n, v)| (n.to_string(), v))
             .collect();
         if !replicated.is_empty() {
-            match router::write_ops(&self.node, vec![OpKind::Config(replicated)])
+            match router::write_ops(&self.node.cluster, vec![OpKind::Config(replicated)])
                 .await
                 .pop()
             {
@@ -173,7 +173,7 @@ impl Session {
             }
             // Committed, but this node may not have applied it yet: a CONFIG GET right after
             // on this connection must see it, so wait as a read would.
-            if let Err(e) = self.node.reads.wait(&self.node).await {
+            if let Err(e) = self.node.reads.wait(&self.node.cluster).await {
                 return Some(e);
             }
         }

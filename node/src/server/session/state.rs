@@ -131,8 +131,8 @@ impl Session {
             return None;
         }
         let key = w.first_key()?;
-        let (leader, info) = self.node.leader()?;
-        if leader == self.node.id {
+        let (leader, info) = self.node.cluster.leader()?;
+        if leader == self.node.cluster.id {
             return None;
         }
         let slot = cairn_protocol::slot::key_slot(key);
