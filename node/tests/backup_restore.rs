@@ -84,7 +84,10 @@ fn backup_to_s3_restores_into_a_fresh_cluster() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("encrypted"));
-    assert!(!b.node(1).data_dir.join("sled").exists());
+    assert!(
+        holds_nothing(&b.node(1).data_dir),
+        "a refused restore wrote data"
+    );
 
     // A full verify, then a restore of every node of the new cluster.
     let verified = cairn_ok(&["backup", "verify", &latest, "--key-file", key_arg], &env);
@@ -181,7 +184,7 @@ fn damaged_parts_are_detected_and_refused() {
     let out = restore_one(&backup, &dir, &env);
     assert!(!out.status.success());
     assert!(
-        !dir.join("sled").exists(),
+        holds_nothing(&dir),
         "a refused restore must leave nothing to start from"
     );
 }
@@ -240,4 +243,9 @@ fn an_upload_killed_midway_never_looks_complete() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Whether a data dir is missing or empty: what a refused restore leaves.
+fn holds_nothing(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none())
 }

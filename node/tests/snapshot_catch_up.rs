@@ -104,7 +104,7 @@ fn lagging_node_catches_up_from_a_snapshot() {
     );
 }
 
-/// A snapshot replaces the keyspace in several sled batches (all keys out, then the
+/// A snapshot replaces the keyspace in several storage batches (all keys out, then the
 /// snapshot's in). Reads on the installing node must never see that half-way state: here a
 /// READONLY reader hammers keys that exist before and after the install, and every answer is
 /// the value or LOADING (Redis's error while a replica loads), never nil.
@@ -164,7 +164,7 @@ fn reads_during_a_snapshot_install_never_see_it_half_loaded() {
                 if redis::cmd("READONLY").query::<()>(&mut rc).is_err() {
                     continue;
                 }
-                // Each key once per pass, so reads go to sled, not the hot-value cache.
+                // Each key in turn, so the reads cover the whole keyspace while it is replaced.
                 for i in (0..KEYS).cycle().take(2 * KEYS) {
                     if done.load(Ordering::Relaxed) {
                         break;
