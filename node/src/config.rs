@@ -63,7 +63,7 @@ pub struct ServeConfig {
     #[arg(long, env = "CAIRN_STATEFULSET_SERVICE")]
     pub statefulset_service: Option<String>,
 
-    /// Where this node keeps its data (sled database and snapshots).
+    /// Where this node keeps its data (the log, the state and its snapshots).
     #[arg(long, env = "CAIRN_DATA_DIR")]
     pub data_dir: PathBuf,
 

@@ -9,6 +9,8 @@
 //! - [`reply`]: the [`Reply`] value and its RESP2/RESP3 encoding (through `redis-protocol`).
 //! - [`command`]: the command table (name, arity, flags, key positions) and the typed
 //!   [`Command`] model that requests are parsed into.
+//! - [`errors`]: Redis's error replies that several commands or layers send, typed, with
+//!   their exact texts.
 //! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`slot`]: Redis Cluster's key → hash slot mapping (CRC16, hash tags).
 //! - [`long_double`]: INCRBYFLOAT's x87 `long double` arithmetic and formatting, emulated
@@ -18,6 +20,7 @@
 
 pub mod acl;
 pub mod command;
+pub mod errors;
 pub mod glob;
 pub mod long_double;
 pub mod num;

@@ -180,7 +180,9 @@ async fn replay(
     key: Option<&Key>,
 ) -> anyhow::Result<(u64, u64, Option<String>, std::path::PathBuf)> {
     let owned = dir.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || restore::open_when_free(&owned)).await??;
+    let store =
+        tokio::task::spawn_blocking(move || cairn_raft::store::Store::open_when_free(&owned))
+            .await??;
     let mut reached = from;
     let mut replayed = 0u64;
     let mut stopped = None;

@@ -127,7 +127,7 @@ pub async fn restore(
 pub async fn copy_restored(restored: &Path, target: Target) -> anyhow::Result<()> {
     let from = restored.to_path_buf();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let store = open_when_free(&from)?;
+        let store = Store::open_when_free(&from)?;
         let file = store
             .sm
             .current_snapshot_file()?
@@ -140,22 +140,6 @@ pub async fn copy_restored(restored: &Path, target: Target) -> anyhow::Result<()
         Ok(())
     })
     .await?
-}
-
-/// Opens a store that a restore just built, once the restore's own handle (closed with its
-/// flusher task, just after) has let go of sled's lock.
-pub fn open_when_free(dir: &Path) -> anyhow::Result<Store> {
-    let mut tries = 0;
-    loop {
-        match Store::open(dir) {
-            Ok(s) => return Ok(s),
-            Err(_) if tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 /// Removes what a failed restore created, so no node starts from half a restore.
@@ -260,7 +244,7 @@ pub fn trial_target(dir: &Path) -> Target {
 pub async fn check_keyspace(dir: &Path) -> anyhow::Result<Vec<String>> {
     let dir = dir.to_path_buf();
     let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        Ok(open_when_free(&dir)?.verify_offline()?)
+        Ok(Store::open_when_free(&dir)?.verify_offline()?)
     })
     .await??;
     Ok(lines

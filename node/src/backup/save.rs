@@ -3,6 +3,7 @@
 //! the Raft snapshot (the state machine at one log index, which also lets the log be
 //! purged); it is per node, as an RDB file is per Redis server.
 
+use cairn_protocol::errors::RedisError;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +16,7 @@ use crate::node::Node;
 /// any node), and answers when it is on disk.
 pub async fn save(node: &Node) -> Reply {
     if node.saves.in_progress.swap(true, Ordering::SeqCst) {
-        return Reply::error("ERR Background save already in progress");
+        return Reply::from(RedisError::BgSaveInProgress);
     }
     let result = snapshot_of_acknowledged(node).await;
     finish(node, result.is_ok());
@@ -28,7 +29,7 @@ pub async fn save(node: &Node) -> Reply {
 /// BGSAVE: the same, in the background.
 pub fn bgsave(node: &Arc<Node>) -> Reply {
     if node.saves.in_progress.swap(true, Ordering::SeqCst) {
-        return Reply::error("ERR Background save already in progress");
+        return Reply::from(RedisError::BgSaveInProgress);
     }
     let node = node.clone();
     tokio::spawn(async move {

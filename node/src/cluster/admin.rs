@@ -12,6 +12,7 @@
 //! - `CAIRN BACKUP [url]`: a backup now from this node (see `backup`), to `url` or to
 //!   `--backup-to`; replies with the manifest's main fields once it is stored.
 
+use cairn_protocol::errors::RedisError;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
                 .get(1)
                 .map(|a| String::from_utf8_lossy(a).parse::<u64>());
             match id {
-                Some(Err(_)) => Reply::error("ERR node id must be a positive integer"),
+                Some(Err(_)) => Reply::from(RedisError::NodeIdNotPositive),
                 Some(Ok(id)) => crate::cluster::repair::repair(node, Some(id)).await,
                 None => crate::cluster::repair::repair(node, None).await,
             }
@@ -68,7 +69,7 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
         match args {
             [op, node_id, addr] if op.eq_ignore_ascii_case(b"add") => {
                 let Some(n) = id(node_id) else {
-                    return Reply::error("ERR node id must be a positive integer");
+                    return Reply::from(RedisError::NodeIdNotPositive);
                 };
                 match crate::config::parse_initial_cluster(&format!("{n}={}", text(addr))) {
                     Ok(mut m) => match m.remove(&n) {
@@ -80,7 +81,7 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
             }
             [op, node_id] if op.eq_ignore_ascii_case(b"remove") => match id(node_id) {
                 Some(n) => MemberChange::Remove { id: n },
-                None => return Reply::error("ERR node id must be a positive integer"),
+                None => return Reply::from(RedisError::NodeIdNotPositive),
             },
             _ => return Reply::error(
                 "ERR usage: CAIRN MEMBER ADD <id> <host:port@raftport> | CAIRN MEMBER REMOVE <id>",

@@ -9,6 +9,7 @@
 //! - SIGTERM of the leader (and an exit asked by a command): it hands over before it stops,
 //!   so writes pause for one election round instead of a lease and an election timeout.
 
+use cairn_protocol::errors::RedisError;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -59,7 +60,7 @@ pub async fn transfer_leader(cluster: &Cluster, args: &[Bytes]) -> Reply {
         [] => None,
         [id] => match String::from_utf8_lossy(id).parse::<u64>() {
             Ok(id) if id > 0 => Some(id),
-            _ => return Reply::error("ERR node id must be a positive integer"),
+            _ => return Reply::from(RedisError::NodeIdNotPositive),
         },
         _ => {
             return Reply::error(
@@ -83,7 +84,7 @@ pub async fn cluster_failover(cluster: &Cluster, args: &[Bytes]) -> Reply {
                 "ERR CLUSTER FAILOVER TAKEOVER is not supported: a leader is elected by a quorum",
             )
         }
-        [_] => return Reply::error("ERR syntax error"),
+        [_] => return Reply::from(RedisError::Syntax),
         _ => return Reply::error("ERR wrong number of arguments for 'cluster|failover' command"),
     }
     if cluster.leader().is_some_and(|(l, _)| l == cluster.id) {

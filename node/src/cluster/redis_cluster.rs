@@ -3,6 +3,7 @@
 //! (`redis-cli -c`, cluster client libraries) find the leader and follow it across failovers.
 //! Node ids are the Raft ids written as 40 hex digits.
 
+use cairn_protocol::errors::RedisError;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -93,11 +94,11 @@ pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
 fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
     let int = |b: &Bytes| cairn_protocol::num::parse_i64(b);
     let Some(slot) = slot.first().and_then(int) else {
-        return Reply::error("ERR value is not an integer or out of range");
+        return Reply::from(RedisError::NotInteger);
     };
     let count = match count.map(int) {
         None => None,
-        Some(None) => return Reply::error("ERR value is not an integer or out of range"),
+        Some(None) => return Reply::from(RedisError::NotInteger),
         Some(Some(n)) => Some(n),
     };
     let in_range = (0..i64::from(SLOTS)).contains(&slot);

@@ -6,6 +6,7 @@
 //! holds carries the password's hash in front of its rules, so the replicated user keeps it.
 //! CONFIG SET requirepass is such a change too: it reaches every node.
 
+use cairn_protocol::errors::RedisError;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -155,7 +156,7 @@ pub async fn command(node: &Node, whoami: &str, cmd: AclCommand) -> Option<Reply
         AclCommand::DelUser(names) => {
             let names: Vec<String> = names.iter().map(text).collect();
             if names.iter().any(|n| n == DEFAULT_USER) {
-                return Some(Reply::error("ERR The 'default' user cannot be removed"));
+                return Some(Reply::from(RedisError::DefaultUserUndeletable));
             }
             return change(node, AclOp::DelUser { names }).await;
         }

@@ -7,6 +7,7 @@ use cairn_protocol::command::{
     ClientCommand, CommandCommand, ConfigCommand, ConnCommand, Hello, LatencyCommand,
     SlowLogCommand,
 };
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::{Protocol, Reply};
 use cairn_raft::keyspace::DATABASES;
 
@@ -21,7 +22,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Hello(h) => hello(s, h),
         ConnCommand::Select(db) => {
             if db >= u32::from(DATABASES) {
-                return Reply::error("ERR DB index is out of range");
+                return Reply::from(RedisError::DbIndexOutOfRange);
             }
             s.db = db as u8;
             let db = s.db;

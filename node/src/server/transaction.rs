@@ -7,6 +7,7 @@
 //! (`-EXECABORT`), as in Redis; errors while running are per-command replies.
 
 use bytes::Bytes;
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::{Command, ConnCommand, Reply};
 use cairn_raft::keyspace::{needs_whole_db, watch_digest};
 use cairn_raft::types::now_ms;
@@ -42,7 +43,7 @@ pub enum Action {
 }
 
 fn not_allowed() -> Reply {
-    Reply::error("ERR Command not allowed inside a transaction")
+    Reply::from(RedisError::NotInTransaction)
 }
 
 impl Transaction {

@@ -17,6 +17,7 @@ pub(crate) mod parse;
 pub mod stream;
 pub mod table;
 
+use crate::errors::RedisError;
 pub use parse::parse;
 pub use parse::NOSCRIPT;
 
@@ -1428,16 +1429,19 @@ pub enum CommandError {
     /// `ERR wrong number of arguments for '<name>' command`
     #[error("ERR wrong number of arguments for '{0}' command")]
     Arity(String),
-    #[error("ERR syntax error")]
+    #[error("{}", RedisError::Syntax)]
     Syntax,
-    #[error("ERR value is not an integer or out of range")]
+    #[error("{}", RedisError::NotInteger)]
     NotInteger,
-    #[error("ERR value is not a valid float")]
+    #[error("{}", RedisError::NotFloat)]
     NotFloat,
     /// `ERR invalid expire time in '<name>' command`
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpire(String),
-    /// Any other error with its full Redis text (prefix included), e.g. `ERR DB index is out of range`.
+    /// One of Redis's errors that several places send (see [`crate::errors`]).
+    #[error("{0}")]
+    Redis(crate::errors::RedisError),
+    /// An error only this command's parser sends, with its full Redis text (code included).
     #[error("{0}")]
     Other(String),
 }

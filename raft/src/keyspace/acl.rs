@@ -1,6 +1,7 @@
 //! ACL SETUSER and DELUSER as applied on every replica.
 
 use cairn_protocol::acl::{User, DEFAULT_USER};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::State;
@@ -26,7 +27,7 @@ pub(super) fn apply(state: &mut State, op: &AclOp) -> Result<Reply> {
         }
         AclOp::DelUser { names } => {
             if names.iter().any(|n| n == DEFAULT_USER) {
-                return Ok(Reply::error("ERR The 'default' user cannot be removed"));
+                return Ok(Reply::from(RedisError::DefaultUserUndeletable));
             }
             let deleted = names.iter().filter(|n| users.remove(*n).is_some()).count();
             Reply::Integer(deleted as i64)

@@ -7,6 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 use cairn_protocol::command::{BitOp, BitRange, BitUnit};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::{str_mut, Ctx, Data, Kind, StoredValue, WRONGTYPE};
@@ -18,9 +19,7 @@ impl Ctx<'_> {
     /// `offset`, so the string stays within Redis's 512 MB.
     pub(crate) fn setbit(&mut self, key: &Bytes, offset: u64, value: bool) -> Result<Reply> {
         let Ok(byte) = usize::try_from(offset / 8) else {
-            return Ok(Reply::error(
-                "ERR bit offset is not an integer or out of range",
-            ));
+            return Ok(Reply::error(RedisError::BitOffset.text()));
         };
         let (previous, existed, len) = match self.string(key)? {
             Err(e) => return Ok(e),

@@ -9,6 +9,7 @@
 use bincode::Options;
 use bytes::Bytes;
 use cairn_protocol::command::Expiry;
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::strings::Deadline;
@@ -19,7 +20,7 @@ use crate::error::Result;
 const MARKER: u8 = 0xCA;
 /// The payload format; a later format may read this one.
 const FORMAT: u8 = 1;
-const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+const BAD_PAYLOAD: &str = RedisError::DumpPayload.text();
 
 /// DUMP's payload for a value (its TTL is not part of it, as in Redis).
 pub fn payload(data: &Data) -> Result<Bytes> {
@@ -46,10 +47,10 @@ fn value(payload: &[u8]) -> std::result::Result<Data, &'static str> {
         .with_limit(payload.len() as u64)
         .reject_trailing_bytes()
         .deserialize(&body[2..])
-        .map_err(|_| "ERR Bad data format")?;
+        .map_err(|_| RedisError::BadDataFormat.text())?;
     // A NaN score does not decode (see `ZSetValue`'s decoding).
     if data.is_empty_collection() {
-        return Err("ERR Bad data format");
+        return Err(RedisError::BadDataFormat.text());
     }
     Ok(data)
 }
@@ -65,7 +66,7 @@ impl Ctx<'_> {
         replace: bool,
     ) -> Result<Reply> {
         if !replace && self.live_ref(key).is_some() {
-            return Ok(Reply::error("BUSYKEY Target key name already exists."));
+            return Ok(Reply::from(RedisError::BusyKey));
         }
         let data = match value(payload) {
             Ok(d) => d,

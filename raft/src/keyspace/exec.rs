@@ -1,6 +1,7 @@
 //! MULTI/EXEC: a transaction's commands applied as one unit inside one log entry, so every
 //! replica applies all of them or, when a watched key changed, none.
 
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::{ReadCommand, Reply};
 
 use super::value::digest::{hash, mix};
@@ -58,9 +59,7 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, items: &[ExecItem], watched: &[Watched]) 
     for item in items {
         replies.push(match item {
             ExecItem::Write(cmd) => ctx.command(cmd)?,
-            ExecItem::Read(cmd) if needs_whole_db(cmd) => {
-                Reply::error("ERR Command not allowed inside a transaction")
-            }
+            ExecItem::Read(cmd) if needs_whole_db(cmd) => Reply::from(RedisError::NotInTransaction),
             // The transaction's own writes so far are in the state already.
             ExecItem::Read(cmd) => read(ctx.state, ctx.db, cmd, ctx.now)?,
             ExecItem::Const(reply) => reply.clone(),

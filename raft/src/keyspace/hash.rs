@@ -8,6 +8,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{CollectionKind, HashPart, ReadCommand};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::long_double::LongDouble;
 use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
@@ -115,11 +116,11 @@ impl Ctx<'_> {
             Ok(None) => 0,
             Ok(Some(v)) => match parse_i64(&v) {
                 Some(n) => n,
-                None => return Ok(Reply::error("ERR hash value is not an integer")),
+                None => return Ok(Reply::from(RedisError::HashNotInteger)),
             },
         };
         let Some(next) = current.checked_add(delta) else {
-            return Ok(Reply::error("ERR increment or decrement would overflow"));
+            return Ok(Reply::from(RedisError::Overflow));
         };
         done(
             self.modify(key, Kind::Hash, true, |v| {
@@ -141,13 +142,13 @@ impl Ctx<'_> {
             Ok(None) => LongDouble::ZERO,
             Ok(Some(v)) => match LongDouble::parse(&v) {
                 Some(n) => n,
-                None => return Ok(Reply::error("ERR hash value is not a float")),
+                None => return Ok(Reply::from(RedisError::HashNotFloat)),
             },
         };
         // As INCRBYFLOAT: `long double` arithmetic, `%.17Lf` text (see `long_double`).
         let next = match current.add(&delta) {
             Some(next) if next.is_finite() => next,
-            _ => return Ok(Reply::error("ERR increment would produce NaN or Infinity")),
+            _ => return Ok(Reply::from(RedisError::IncrNaN)),
         };
         let text = Bytes::from(next.to_human_string());
         done(

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{ExpireCondition, Expiry};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::strings::Deadline;
@@ -75,7 +76,7 @@ impl Ctx<'_> {
 
     pub(crate) fn rename(&mut self, key: &Bytes, new_key: &Bytes, nx: bool) -> Result<Reply> {
         let Some(v) = self.live(key)? else {
-            return Ok(Reply::error("ERR no such key"));
+            return Ok(Reply::from(RedisError::NoSuchKey));
         };
         if key == new_key {
             return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
@@ -93,7 +94,7 @@ impl Ctx<'_> {
         u8::try_from(index)
             .ok()
             .filter(|db| *db < super::DATABASES)
-            .ok_or_else(|| Reply::error("ERR DB index is out of range"))
+            .ok_or_else(|| Reply::from(RedisError::DbIndexOutOfRange))
     }
 
     /// Whether `key` holds a live value in database `db` (an expired one counts as absent).
@@ -117,9 +118,7 @@ impl Ctx<'_> {
             Err(e) => return Ok(e),
         };
         if target == self.db && key == destination {
-            return Ok(Reply::error(
-                "ERR source and destination objects are the same",
-            ));
+            return Ok(Reply::error(RedisError::SameObject.text()));
         }
         let Some(v) = self.live(key)? else {
             return Ok(Reply::Integer(0));
@@ -139,9 +138,7 @@ impl Ctx<'_> {
             Err(e) => return Ok(e),
         };
         if target == self.db {
-            return Ok(Reply::error(
-                "ERR source and destination objects are the same",
-            ));
+            return Ok(Reply::error(RedisError::SameObject.text()));
         }
         let Some(v) = self.live(key)? else {
             return Ok(Reply::Integer(0));

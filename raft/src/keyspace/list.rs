@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{ListEnd, ReadCommand};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::value::ListValue;
@@ -123,11 +124,11 @@ impl Ctx<'_> {
     pub(crate) fn lset(&mut self, key: &Bytes, index: i64, element: &Bytes) -> Result<Reply> {
         let len = match self.list_len(key) {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::error("ERR no such key")),
+            Ok(None) => return Ok(Reply::from(RedisError::NoSuchKey)),
             Ok(Some(len)) => len,
         };
         let Some(i) = position(len, index) else {
-            return Ok(Reply::error("ERR index out of range"));
+            return Ok(Reply::from(RedisError::IndexOutOfRange));
         };
         Ok(
             match self.with_list(key, false, |l| l.set(i, element.clone())) {

@@ -7,6 +7,7 @@
 //! makes two SPOPs of one key in the same entry draw differently), never from a local source.
 //! Reads need not agree between replicas and are seeded from the process's random hasher keys.
 
+use cairn_protocol::errors::RedisError;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
@@ -36,7 +37,7 @@ pub(crate) fn sample(
     if count >= 0 {
         Ok(Sample::Many(distinct(&mut rng, len, n)))
     } else if n > MAX_REPEATED_SAMPLE {
-        Err(cairn_protocol::Reply::error("ERR value is out of range"))
+        Err(cairn_protocol::Reply::from(RedisError::OutOfRange))
     } else {
         Ok(Sample::Many(repeated(&mut rng, len, n)))
     }

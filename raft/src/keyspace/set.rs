@@ -6,6 +6,7 @@
 //! own order (insertion, with a removed member's place taken by the last one); Redis's
 //! order depends on its encoding. Clients must not rely on either.
 
+use cairn_protocol::errors::RedisError;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -283,7 +284,7 @@ fn srandmember(key: &[u8], set: &SetValue, count: Option<i64>, now_ms: u64) -> R
     let picks = if count >= 0 {
         random::distinct(&mut rng, set.len(), n)
     } else if n > MAX_REPEATED_SAMPLE {
-        return Reply::error("ERR value is out of range");
+        return Reply::from(RedisError::OutOfRange);
     } else {
         random::repeated(&mut rng, set.len(), n)
     };

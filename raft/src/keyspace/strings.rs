@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{Expiry, GetExTtl, SetCondition, SetTtl};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::long_double::LongDouble;
 use cairn_protocol::num::parse_i64;
 use cairn_protocol::Reply;
@@ -250,11 +251,11 @@ impl Ctx<'_> {
             Ok(None) => (0, None),
             Ok(Some(v)) => match parse_i64(&str_of(&v)) {
                 Some(n) => (n, v.expire_at_ms()),
-                None => return Ok(Reply::error("ERR value is not an integer or out of range")),
+                None => return Ok(Reply::from(RedisError::NotInteger)),
             },
         };
         let Some(next) = current.checked_add(delta) else {
-            return Ok(Reply::error("ERR increment or decrement would overflow"));
+            return Ok(Reply::from(RedisError::Overflow));
         };
         self.put(key, StoredValue::string(next.to_string(), expire));
         Ok(Reply::Integer(next))
@@ -266,13 +267,13 @@ impl Ctx<'_> {
             Ok(None) => (LongDouble::ZERO, None),
             Ok(Some(v)) => match LongDouble::parse(&str_of(&v)) {
                 Some(n) => (n, v.expire_at_ms()),
-                None => return Ok(Reply::error("ERR value is not a valid float")),
+                None => return Ok(Reply::from(RedisError::NotFloat)),
             },
         };
         // Redis adds in `long double` and stores `%.17Lf`; see `cairn_protocol::long_double`.
         let next = match current.add(&delta) {
             Some(next) if next.is_finite() => next,
-            _ => return Ok(Reply::error("ERR increment would produce NaN or Infinity")),
+            _ => return Ok(Reply::from(RedisError::IncrNaN)),
         };
         let text = next.to_human_string();
         self.put(key, StoredValue::string(text.clone(), expire));
@@ -292,7 +293,7 @@ pub(crate) fn owned(value: &Bytes) -> Bytes {
 }
 
 fn too_big() -> Reply {
-    Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    Reply::from(RedisError::StringTooLong)
 }
 
 /// The bytes of a value already checked to be a string (see [`Ctx::string`]); empty for

@@ -1,6 +1,7 @@
 //! The algebra of sorted sets: ZUNION, ZINTER, ZDIFF (and their STORE forms), ZINTERCARD.
 //! Plain sets take part with every member scored 1, as in Redis.
 
+use cairn_protocol::errors::RedisError;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -87,7 +88,7 @@ pub(super) fn read<'s>(
     let (keys, op) = match cmd {
         ReadCommand::ZCombine { keys, op, .. } => (keys, *op),
         ReadCommand::ZInterCard { keys, .. } => (keys, SetOp::Inter),
-        _ => return Ok(Reply::error("ERR not a sorted set algebra command")),
+        _ => return Ok(Reply::from(RedisError::NotZAlgebra)),
     };
     let mut inputs = Vec::with_capacity(keys.len());
     for k in keys {
@@ -115,7 +116,7 @@ pub(super) fn read<'s>(
             let n = if *limit > 0 { n.min(*limit) } else { n };
             Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX))
         }
-        _ => Reply::error("ERR not a sorted set algebra command"),
+        _ => Reply::from(RedisError::NotZAlgebra),
     })
 }
 

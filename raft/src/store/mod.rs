@@ -105,6 +105,22 @@ impl Store {
         Store::open_with(dir, Options::default())
     }
 
+    /// [`Store::open`] of a data dir that another handle in this process (a restore's, being
+    /// closed with its flusher task) may still hold locked: retries for up to two seconds.
+    pub fn open_when_free(dir: &Path) -> Result<Store> {
+        let mut tries = 0;
+        loop {
+            match Store::open(dir) {
+                Ok(s) => return Ok(s),
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// [`Store::open`] with `options`.
     pub fn open_with(dir: &Path, options: Options) -> Result<Store> {
         std::fs::create_dir_all(dir)?;

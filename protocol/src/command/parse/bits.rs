@@ -4,6 +4,7 @@
 //! the key up before parsing BITCOUNT's and BITPOS's range (a missing key answers without
 //! looking at it); here the range is always checked, so that only valid reads are served.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, Result};
@@ -57,9 +58,7 @@ fn bit_offset(arg: &[u8]) -> Result<u64> {
     parse_i64(arg)
         .and_then(|n| u64::try_from(n).ok())
         .filter(|&n| n < MAX_BIT_OFFSET)
-        .ok_or_else(|| {
-            CommandError::Other("ERR bit offset is not an integer or out of range".into())
-        })
+        .ok_or(CommandError::Redis(RedisError::BitOffset))
 }
 
 /// SETBIT's value: the integer 0 or 1; any other integer gets the same error as a
@@ -68,9 +67,7 @@ fn bit_value(arg: &[u8]) -> Result<bool> {
     match parse_i64(arg) {
         Some(0) => Ok(false),
         Some(1) => Ok(true),
-        _ => Err(CommandError::Other(
-            "ERR bit is not an integer or out of range".into(),
-        )),
+        _ => Err(CommandError::Other(RedisError::BitNotInteger.text().into())),
     }
 }
 
@@ -144,7 +141,7 @@ fn bitfield_type(arg: &[u8]) -> Result<(bool, u8)> {
 
 /// A bit offset, or `#n` for the n-th field of the type's width.
 fn bitfield_offset(arg: &[u8], bits: u8) -> Result<u64> {
-    let err = || CommandError::Other("ERR bit offset is not an integer or out of range".into());
+    let err = || CommandError::Redis(RedisError::BitOffset);
     let (hash, digits) = match arg.strip_prefix(b"#") {
         Some(rest) => (true, rest),
         None => (false, arg),
@@ -192,11 +189,7 @@ fn bitpos(key: &Bytes, bit: &[u8], range: &[Bytes]) -> Result<ReadCommand> {
     let bit = match int(bit)? {
         0 => false,
         1 => true,
-        _ => {
-            return Err(CommandError::Other(
-                "ERR The bit argument must be 1 or 0.".into(),
-            ))
-        }
+        _ => return Err(CommandError::Other(RedisError::BitNotBinary.text().into())),
     };
     let (start, end, unit_arg) = match range {
         [] => (None, None, None),
@@ -230,9 +223,7 @@ fn bitop(op: &[u8], destination: &Bytes, keys: &[Bytes]) -> Result<WriteCommand>
     .map(|(_, op)| op)
     .ok_or(CommandError::Syntax)?;
     if op == BitOp::Not && keys.len() != 1 {
-        return Err(CommandError::Other(
-            "ERR BITOP NOT must be called with a single source key.".into(),
-        ));
+        return Err(CommandError::Other(RedisError::BitopNot.text().into()));
     }
     Ok(WriteCommand::BitOp {
         op,

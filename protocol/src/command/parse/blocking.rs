@@ -2,6 +2,7 @@
 //! BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP), with Redis's order of checks:
 //! `numkeys`, the direction and COUNT first (`lmpopGenericCommand`), the timeout last.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{is, Result};
@@ -75,7 +76,7 @@ fn mpop(args: &[Bytes], zset: bool) -> Result<WriteCommand> {
     let Some((numkeys, rest)) = args.split_first() else {
         return Err(CommandError::Syntax);
     };
-    let numkeys = at_least_one(numkeys, "ERR numkeys should be greater than 0")?;
+    let numkeys = at_least_one(numkeys, RedisError::NumkeysNotPositive.text())?;
     let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
     if numkeys >= rest.len() {
         return Err(CommandError::Syntax);
@@ -128,13 +129,13 @@ fn at_least_one(arg: &[u8], msg: &str) -> Result<u64> {
 fn timeout_ms(arg: &[u8]) -> Result<u64> {
     let secs = parse_float(arg)
         .filter(|s| !s.is_nan())
-        .ok_or_else(|| CommandError::Other("ERR timeout is not a float or out of range".into()))?;
+        .ok_or(CommandError::Redis(RedisError::TimeoutNotFloat))?;
     let ms = (secs * 1000.0).ceil();
     if ms < 0.0 {
-        return Err(CommandError::Other("ERR timeout is negative".into()));
+        return Err(CommandError::Redis(RedisError::TimeoutNegative));
     }
     if ms > TIMEOUT_MS_MAX {
-        return Err(CommandError::Other("ERR timeout is out of range".into()));
+        return Err(CommandError::Redis(RedisError::TimeoutOutOfRange));
     }
     Ok(ms as u64)
 }

@@ -1,5 +1,6 @@
 //! CLIENT's subcommands (`clientCommand`), with Redis's checks and error texts.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, text, Result};
@@ -47,11 +48,10 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<ClientCommand> {
             ClientCommand::Unblock { id, error }
         }
         ("client|pause", [timeout, rest @ ..]) if rest.len() <= 1 => {
-            let timeout_ms = parse_i64(timeout).ok_or_else(|| {
-                CommandError::Other("ERR timeout is not an integer or out of range".into())
-            })?;
+            let timeout_ms =
+                parse_i64(timeout).ok_or(CommandError::Redis(RedisError::TimeoutNotInteger))?;
             let timeout_ms = u64::try_from(timeout_ms)
-                .map_err(|_| CommandError::Other("ERR timeout is negative".into()))?;
+                .map_err(|_| CommandError::Redis(RedisError::TimeoutNegative))?;
             let all = match rest {
                 [] => true,
                 [m] if is(m, "all") => true,
@@ -213,9 +213,7 @@ pub(super) fn valid_client_name(name: &[u8]) -> bool {
 }
 
 pub(super) fn bad_client_name() -> CommandError {
-    CommandError::Other(
-        "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-    )
+    CommandError::Other(RedisError::ClientName.text().into())
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value. The attribute is returned lowercase.

@@ -5,6 +5,7 @@
 //! unit wins, then the cross-checks in Redis's order. What needs the set itself (FROMMEMBER's
 //! member, the key's type) is checked when the command runs.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, Result};
@@ -170,7 +171,7 @@ fn search(
         } else if is(arg, "count") && left >= 1 {
             let n = int(&options[i + 1])?;
             if n <= 0 {
-                return Err(CommandError::Other("ERR COUNT must be > 0".into()));
+                return Err(CommandError::Redis(RedisError::CountNotPositive));
             }
             count = Some(n as u64);
             i += 1;

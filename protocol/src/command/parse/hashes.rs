@@ -1,5 +1,6 @@
 //! Hash commands (t_hash.c).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{collection_scan, int, is, random_count, Result};
@@ -62,7 +63,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("hincrbyfloat", [_, key, field, delta]) => {
             let delta = LongDouble::parse(delta).ok_or(CommandError::NotFloat)?;
             if !delta.is_finite() {
-                return Err(CommandError::Other("ERR value is NaN or Infinity".into()));
+                return Err(CommandError::Redis(RedisError::NaNOrInfinity));
             }
             Write(W::HIncrByFloat {
                 key: key.clone(),
@@ -99,7 +100,7 @@ pub(super) fn random_count_and(rest: &[Bytes], option: &str) -> Result<(Option<i
                 [] => false,
                 [o] if is(o, option) => {
                     if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                        return Err(CommandError::Other("ERR value is out of range".into()));
+                        return Err(CommandError::Redis(RedisError::OutOfRange));
                     }
                     true
                 }

@@ -1,5 +1,6 @@
 //! Keyspace commands (the "generic" group: db.c, expire.c).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, text, Result};
@@ -71,7 +72,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
                 u8::try_from(n)
                     .ok()
                     .filter(|d| *d < crate::command::DATABASES)
-                    .ok_or_else(|| CommandError::Other("ERR DB index is out of range".into()))
+                    .ok_or(CommandError::Redis(RedisError::DbIndexOutOfRange))
             };
             Write(W::SwapDb {
                 a: db(a)?,
@@ -114,8 +115,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is parsed leniently
 /// (`strtoull`); options may repeat, the last wins.
 fn scan(cursor: &[u8], options: &[Bytes]) -> Result<ReadCommand> {
-    let cursor =
-        parse_u64_cursor(cursor).ok_or_else(|| CommandError::Other("ERR invalid cursor".into()))?;
+    let cursor = parse_u64_cursor(cursor).ok_or(CommandError::Redis(RedisError::InvalidCursor))?;
     let mut pattern = None;
     let mut count = 10;
     let mut type_name = None;

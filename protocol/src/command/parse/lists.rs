@@ -1,5 +1,6 @@
 //! List commands (t_list.c), without the blocking ones.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, positive, random_count, Result};
@@ -39,10 +40,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
                 ListEnd::Right
             },
             count: match count {
-                [count] => Some(positive(
-                    count,
-                    "ERR value is out of range, must be positive",
-                )?),
+                [count] => Some(positive(count, RedisError::OutOfRangePositive.text())?),
                 _ => None,
             },
         }),
@@ -135,7 +133,7 @@ fn lpos(key: &Bytes, element: &Bytes, options: &[Bytes]) -> Result<ReadCommand> 
                 ));
             }
         } else if is(option, "count") {
-            count = Some(positive(value, "ERR COUNT can't be negative")?);
+            count = Some(positive(value, RedisError::CountNegative.text())?);
         } else if is(option, "maxlen") {
             maxlen = positive(value, "ERR MAXLEN can't be negative")?;
         } else {

@@ -1,5 +1,6 @@
 //! EVAL, EVALSHA, their `_RO` forms and SCRIPT (the "scripting" group).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, Result};
@@ -121,7 +122,7 @@ fn split_keys(numkeys: &[u8], rest: &[Bytes]) -> Result<(Vec<Bytes>, Vec<Bytes>)
     let numkeys = int(numkeys)?;
     if numkeys > rest.len() as i64 {
         return Err(CommandError::Other(
-            "ERR Number of keys can't be greater than number of args".into(),
+            RedisError::NumkeysTooMany.text().into(),
         ));
     }
     let Ok(numkeys) = usize::try_from(numkeys) else {

@@ -1,6 +1,7 @@
 //! Connection, server and transaction commands (the "connection", "server" and
 //! "transactions" groups), handled by the node itself.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, pairs, text, Result};
@@ -115,9 +116,7 @@ fn hello(args: &[Bytes]) -> Result<Hello> {
     let Some((version, mut options)) = args.split_first() else {
         return Ok(hello);
     };
-    let version = parse_i64(version).ok_or_else(|| {
-        CommandError::Other("ERR Protocol version is not an integer or out of range".into())
-    })?;
+    let version = parse_i64(version).ok_or(CommandError::Redis(RedisError::ProtocolVersion))?;
     hello.protover = match version {
         2 => Some(2),
         3 => Some(3),
@@ -162,7 +161,7 @@ fn select(index: &[u8]) -> Result<u32> {
             i32::MAX
         ))
     })?;
-    u32::try_from(index).map_err(|_| CommandError::Other("ERR DB index is out of range".into()))
+    u32::try_from(index).map_err(|_| CommandError::Redis(RedisError::DbIndexOutOfRange))
 }
 
 /// COMMAND LIST's optional `FILTERBY MODULE|ACLCAT|PATTERN arg`.
@@ -263,8 +262,6 @@ fn shutdown(options: &[Bytes]) -> Result<ConnCommand> {
 
 /// WAIT's timeout in milliseconds, with Redis's errors (`getTimeoutFromObjectOrReply`).
 fn wait_timeout(arg: &[u8]) -> Result<u64> {
-    let ms = parse_i64(arg).ok_or_else(|| {
-        CommandError::Other("ERR timeout is not an integer or out of range".into())
-    })?;
-    u64::try_from(ms).map_err(|_| CommandError::Other("ERR timeout is negative".into()))
+    let ms = parse_i64(arg).ok_or(CommandError::Redis(RedisError::TimeoutNotInteger))?;
+    u64::try_from(ms).map_err(|_| CommandError::Redis(RedisError::TimeoutNegative))
 }

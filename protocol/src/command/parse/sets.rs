@@ -1,5 +1,6 @@
 //! Set commands (t_set.c).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{collection_scan, is, positive, random_count, Result};
@@ -49,10 +50,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         }),
         ("spop", [_, key, count]) => Write(W::SPop {
             key: key.clone(),
-            count: Some(positive(
-                count,
-                "ERR value is out of range, must be positive",
-            )?),
+            count: Some(positive(count, RedisError::OutOfRangePositive.text())?),
         }),
         ("srandmember", [_, key]) => Read(R::SRandMember {
             key: key.clone(),
@@ -84,14 +82,14 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit] (`sinterCardCommand`).
 fn sintercard(numkeys: &[u8], rest: &[Bytes]) -> Result<ReadCommand> {
-    let numkeys_error = || CommandError::Other("ERR numkeys should be greater than 0".into());
+    let numkeys_error = || CommandError::Redis(RedisError::NumkeysNotPositive);
     let n = parse_i64(numkeys)
         .filter(|n| *n >= 1)
         .ok_or_else(numkeys_error)?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
     if n > rest.len() {
         return Err(CommandError::Other(
-            "ERR Number of keys can't be greater than number of args".into(),
+            RedisError::NumkeysTooMany.text().into(),
         ));
     }
     let (keys, mut options) = rest.split_at(n);
@@ -101,7 +99,7 @@ fn sintercard(numkeys: &[u8], rest: &[Bytes]) -> Result<ReadCommand> {
             Some((value, tail)) if is(option, "limit") => {
                 limit = parse_i64(value)
                     .and_then(|l| u64::try_from(l).ok())
-                    .ok_or_else(|| CommandError::Other("ERR LIMIT can't be negative".into()))?;
+                    .ok_or(CommandError::Redis(RedisError::LimitNegative))?;
                 options = tail;
             }
             _ => return Err(CommandError::Syntax),

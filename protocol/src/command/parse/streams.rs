@@ -4,6 +4,7 @@
 //! Arguments are checked in the order Redis checks them, but all before the key is looked
 //! up (Redis looks up some keys first: XACK of a missing key answers 0 even with a bad ID).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, Result};
@@ -84,8 +85,8 @@ fn ll(arg: &[u8]) -> Result<i64> {
 /// BLOCK's timeout in milliseconds (`getTimeoutFromObjectOrReply` with UNIT_MILLISECONDS);
 /// 0 blocks for ever.
 fn block_ms(arg: &[u8]) -> Result<u64> {
-    let ms = int(arg).map_err(|_| err("ERR timeout is not an integer or out of range"))?;
-    u64::try_from(ms).map_err(|_| err("ERR timeout is negative"))
+    let ms = int(arg).map_err(|_| err(RedisError::TimeoutNotInteger.text()))?;
+    u64::try_from(ms).map_err(|_| err(RedisError::TimeoutNegative.text()))
 }
 
 /// Parses the stream command `name` (lowercase, arity already checked).
@@ -510,9 +511,9 @@ fn xautoclaim(args: &[Bytes]) -> Result<XAutoClaim> {
     while j < args.len() {
         let more = args.len() - 1 - j;
         if is(&args[j], "count") && more > 0 {
-            let n = int(&args[j + 1]).map_err(|_| err("ERR COUNT must be > 0"))?;
+            let n = int(&args[j + 1]).map_err(|_| err(RedisError::CountNotPositive.text()))?;
             if !(1..=i64::MAX / 16).contains(&n) {
-                return Err(err("ERR COUNT must be > 0"));
+                return Err(err(RedisError::CountNotPositive.text()));
             }
             count = n as u64;
             j += 1;

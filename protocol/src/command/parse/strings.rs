@@ -1,5 +1,6 @@
 //! String commands (t_string.c).
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{int, is, Result, TtlOption};
@@ -77,9 +78,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             // Redis accepts `inf` here but then fails the increment, since the result is
             // infinite whatever the stored value: refuse it before it reaches the log.
             if !delta.is_finite() {
-                return Err(CommandError::Other(
-                    "ERR increment would produce NaN or Infinity".into(),
-                ));
+                return Err(CommandError::Other(RedisError::IncrNaN.text().into()));
             }
             Write(W::IncrByFloat {
                 key: key.clone(),
@@ -208,12 +207,10 @@ fn pairs(rest: &[Bytes], command: &str) -> Result<Vec<(Bytes, Bytes)>> {
 /// Redis string unless nothing is written (an empty value never grows the string).
 fn setrange(key: &Bytes, offset: &Bytes, value: &Bytes) -> Result<WriteCommand> {
     let offset = u64::try_from(int(offset)?)
-        .map_err(|_| CommandError::Other("ERR offset is out of range".into()))?;
+        .map_err(|_| CommandError::Redis(RedisError::OffsetOutOfRange))?;
     let len = u64::try_from(value.len()).unwrap_or(u64::MAX);
     if !value.is_empty() && offset.saturating_add(len) > MAX_STRING_LEN {
-        return Err(CommandError::Other(
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),
-        ));
+        return Err(CommandError::Other(RedisError::StringTooLong.text().into()));
     }
     Ok(WriteCommand::SetRange {
         key: key.clone(),

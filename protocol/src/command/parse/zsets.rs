@@ -1,5 +1,6 @@
 //! Sorted set commands (t_zset.c), without the blocking ones.
 
+use crate::errors::RedisError;
 use bytes::Bytes;
 
 use super::{collection_scan, int, is, positive, Result};
@@ -95,10 +96,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             max: name == "zpopmax",
             count: match rest {
                 [] => None,
-                [count] => Some(positive(
-                    count,
-                    "ERR value is out of range, must be positive",
-                )?),
+                [count] => Some(positive(count, RedisError::OutOfRangePositive.text())?),
                 _ => return Err(CommandError::Syntax),
             },
         }),
@@ -257,7 +255,7 @@ fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
 fn score_range(min: &[u8], max: &[u8]) -> Result<ZRangeBy> {
     match (score_bound(min), score_bound(max)) {
         (Some(min), Some(max)) => Ok(ZRangeBy::Score { min, max }),
-        _ => Err(CommandError::Other("ERR min or max is not a float".into())),
+        _ => Err(CommandError::Redis(RedisError::MinMaxNotFloat)),
     }
 }
 
@@ -276,7 +274,7 @@ fn lex_range(min: &Bytes, max: &Bytes) -> Result<ZRangeBy> {
     match (lex_bound(min), lex_bound(max)) {
         (Some(min), Some(max)) => Ok(ZRangeBy::Lex { min, max }),
         _ => Err(CommandError::Other(
-            "ERR min or max not valid string range item".into(),
+            RedisError::MinMaxNotStringRange.text().into(),
         )),
     }
 }
@@ -438,8 +436,7 @@ fn combination(
         if algebra && is(option, "weights") && tail.len() >= n {
             let (values, tail) = tail.split_at(n);
             for (w, v) in c.weights.iter_mut().zip(values) {
-                *w = score(v)
-                    .map_err(|_| CommandError::Other("ERR weight value is not a float".into()))?;
+                *w = score(v).map_err(|_| CommandError::Redis(RedisError::WeightNotFloat))?;
             }
             options = tail;
         } else if algebra && is(option, "aggregate") && !tail.is_empty() {
@@ -460,7 +457,7 @@ fn combination(
                 .first()
                 .and_then(|v| parse_i64(v))
                 .and_then(|l| u64::try_from(l).ok())
-                .ok_or_else(|| CommandError::Other("ERR LIMIT can't be negative".into()))?;
+                .ok_or(CommandError::Redis(RedisError::LimitNegative))?;
             options = tail;
         } else {
             return Err(CommandError::Syntax);

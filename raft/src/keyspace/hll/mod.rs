@@ -9,6 +9,7 @@
 mod codec;
 
 use bytes::Bytes;
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::bits::{bitmap, str_bytes};
@@ -153,7 +154,7 @@ impl Ctx<'_> {
     pub(crate) fn pfdebug_todense(&mut self, key: &Bytes) -> Result<Reply> {
         let (bytes, ttl) = match self.hll(key)? {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::error("ERR The specified key does not exist")),
+            Ok(None) => return Ok(Reply::from(RedisError::KeyNotFound)),
             Ok(Some(found)) => found,
         };
         if codec::encoding(&bytes) == Ok(Encoding::Dense) {
@@ -212,7 +213,7 @@ pub(crate) fn pfcount(values: &[Option<&StoredValue>]) -> Reply {
 pub(crate) fn pfdebug(sub: &str, value: Option<&StoredValue>) -> Reply {
     let b = match hll_of(value) {
         Err(e) => return e,
-        Ok(None) => return Reply::error("ERR The specified key does not exist"),
+        Ok(None) => return Reply::from(RedisError::KeyNotFound),
         Ok(Some(b)) => b,
     };
     match sub {

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use cairn_protocol::command::{table, Command, CommandError, ConnCommand, ReadCommand};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::super::{read, Ctx, DATABASES};
@@ -44,7 +45,7 @@ impl Caller<'_, '_> {
             Command::Blocking(b)
                 if !matches!(b.op, cairn_protocol::WriteCommand::XReadGroup(_)) =>
             {
-                return Reply::error("ERR This Redis command is not allowed from script")
+                return Reply::from(RedisError::NotFromScript)
             }
             Command::Blocking(_) | Command::BlockingRead(_) => {
                 return Reply::error(format!(
@@ -113,14 +114,14 @@ impl Caller<'_, '_> {
                     self.ctx.db = db;
                     Reply::ok()
                 }
-                _ => Reply::error("ERR DB index is out of range"),
+                _ => Reply::from(RedisError::DbIndexOutOfRange),
             },
             // The entry's stamp: every replica answers the same time.
             ConnCommand::Time => Reply::Array(vec![
                 Reply::Bulk(Bytes::from((self.ctx.now / 1000).to_string())),
                 Reply::Bulk(Bytes::from((self.ctx.now % 1000 * 1000).to_string())),
             ]),
-            _ => Reply::error("ERR This Redis command is not allowed from script"),
+            _ => Reply::from(RedisError::NotFromScript),
         }
     }
 }
@@ -133,7 +134,7 @@ fn refusal(args: &[Bytes]) -> Option<&'static str> {
         _ => spec,
     };
     spec.has_flag("noscript")
-        .then_some("ERR This Redis command is not allowed from script")
+        .then_some(RedisError::NotFromScript.text())
 }
 
 /// Reads whose answer is drawn at random by the serving node.

@@ -4,6 +4,7 @@
 //! flags). FCALL runs the library's code again in a fresh state and calls the function, so
 //! a call depends on nothing but the stored code and its inputs, as EVAL does.
 
+use cairn_protocol::errors::RedisError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -114,7 +115,7 @@ impl Ctx<'_> {
             reply => registered(reply),
         };
         if functions.is_empty() {
-            return Ok(Reply::error("ERR No functions registered"));
+            return Ok(Reply::from(RedisError::NoFunctions));
         }
         for f in &functions {
             let clash = self.state.libraries.iter().any(|(lib, l)| {
@@ -160,7 +161,7 @@ impl Ctx<'_> {
         policy: RestorePolicy,
     ) -> Reply {
         let Some(restored) = undump(payload) else {
-            return Reply::error("ERR DUMP payload version or checksum are wrong");
+            return Reply::from(RedisError::DumpPayload);
         };
         let mut libraries = match policy {
             RestorePolicy::Flush => BTreeMap::new(),
@@ -193,7 +194,7 @@ impl Ctx<'_> {
     ) -> Result<Reply> {
         let name = String::from_utf8_lossy(function).into_owned();
         let Some((library, meta)) = find(&self.state.libraries, &name) else {
-            return Ok(Reply::error("ERR Function not found"));
+            return Ok(Reply::from(RedisError::FunctionNotFound));
         };
         let no_writes = meta.flags.iter().any(|f| f == "no-writes");
         let name = meta.name.clone();

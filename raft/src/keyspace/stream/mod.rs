@@ -11,6 +11,7 @@ pub mod read;
 
 use bytes::Bytes;
 use cairn_protocol::command::stream::{GroupStart, StreamId, Trim, XAddId, XGroupOp};
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::Reply;
 
 use super::value::stream::{AddError, NodeLimits, StreamValue};
@@ -194,7 +195,7 @@ impl Ctx<'_> {
     ) -> Result<Reply> {
         match self.stream_ref(key) {
             Err(e) => return Ok(e),
-            Ok(None) => return Ok(Reply::error("ERR no such key")),
+            Ok(None) => return Ok(Reply::from(RedisError::NoSuchKey)),
             Ok(Some(s)) if !s.is_empty() && last < s.last_live_id() => {
                 return Ok(Reply::error(
                     "ERR The ID specified in XSETID is smaller than the target stream top item",

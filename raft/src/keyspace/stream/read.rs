@@ -5,6 +5,7 @@ use bytes::Bytes;
 use cairn_protocol::command::stream::{
     GroupRead, PendingRange, ReadFrom, StreamId, XInfo, XReadGroup,
 };
+use cairn_protocol::errors::RedisError;
 use cairn_protocol::{ReadCommand, Reply};
 
 use super::{entry_reply, no_group, no_group_for_key};
@@ -234,7 +235,7 @@ fn xinfo<'s>(live: &impl Fn(&[u8]) -> Option<&'s StoredValue>, info: &XInfo, now
     };
     let s = match stream_of(live(key)) {
         Err(e) => return e,
-        Ok(None) => return Reply::error("ERR no such key"),
+        Ok(None) => return Reply::from(RedisError::NoSuchKey),
         Ok(Some(s)) => s,
     };
     match info {
