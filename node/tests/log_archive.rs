@@ -329,9 +329,11 @@ fn retention_keeps_the_archive_after_the_oldest_kept_backup() {
     );
     let to = (oldest + 1).to_string();
     drop(c);
+    // Stopped first: its schedule would otherwise go on pruning (a backup a second, two
+    // kept) and could delete the backup and segments the restore is reading.
+    drop(a);
     let b = restore_cluster(&url, 1, &["--to-index", &to], &[]);
     let mut c = b.node(1).conn();
     let keys: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert!(keys > 0);
-    drop(a);
 }
