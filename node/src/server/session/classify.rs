@@ -49,6 +49,16 @@ pub(super) struct Named<'a> {
     pub(super) args: &'a [Bytes],
 }
 
+impl Step {
+    /// Whether the step writes (CLIENT PAUSE WRITE holds it).
+    pub(super) fn writes(&self) -> bool {
+        matches!(
+            self,
+            Step::Write(_) | Step::Exec | Step::Block(_) | Step::Acl(_) | Step::ConfigSet(_)
+        )
+    }
+}
+
 impl<'a> Named<'a> {
     pub(super) fn of(args: &'a [Bytes]) -> Option<Named<'a>> {
         let command = command::table::lookup_command(args.first()?)?;

@@ -23,6 +23,15 @@ enum After {
     Close,
 }
 
+/// The runs a batch is building: consecutive writes or consecutive reads, with the timing
+/// of each command in them.
+#[derive(Default)]
+struct Pending<'a> {
+    writes: Vec<WriteCommand>,
+    reads: Vec<(ReadCommand, Vec<Bytes>)>,
+    timings: Vec<Timing<'a>>,
+}
+
 /// A command of a pending run: its metrics name, when it was parsed, its arguments.
 type Timing<'a> = (&'static str, Instant, &'a [Bytes]);
 
@@ -36,10 +45,7 @@ impl Session {
         io: &mut ClientIo<'_>,
     ) -> bool {
         let mut steps = requests.iter();
-        let mut pending_writes: Vec<WriteCommand> = Vec::new();
-        let mut pending_reads: Vec<(ReadCommand, Vec<Bytes>)> = Vec::new();
-        // (command name, when it was parsed, arguments) of the commands in the pending runs.
-        let mut timings: Vec<Timing<'_>> = Vec::new();
+        let mut pending = Pending::default();
         // Writes are accesses of the keys they name (settings read once per parsed batch).
         let node = self.node.clone();
         let writes = Recorder::new(&node, now_ms(), true);
@@ -51,21 +57,9 @@ impl Session {
             if spec
                 .as_ref()
                 .is_some_and(|n| crate::cache::eviction::may_refuse(&self.node, n.full, n.args))
+                && !self.catch_up_before_oom_check(&mut pending, out).await
             {
-                // Over maxmemory as this node sees it: the writes before this one (a DEL may
-                // make room) and, on a follower, the leader's latest state count first.
-                let ok = self
-                    .flush_runs(&mut pending_writes, &mut pending_reads, &mut timings, out)
-                    .await;
-                if !ok {
-                    return false;
-                }
-                if !crate::observe::info::is_leader(&self.node) {
-                    if let Err(e) = self.node.reads.wait(&self.node.cluster).await {
-                        // The check below then decides on what this node has applied.
-                        tracing::debug!(error = ?e, "no read index before the maxmemory check");
-                    }
-                }
+                return false;
             }
             let step = next.map(|args| {
                 let name = metric_name(args, spec.as_ref());
@@ -74,15 +68,7 @@ impl Session {
             });
             // CLIENT PAUSE holds writes (or everything) until it ends.
             if let Some((_, Ok(s), _)) = &step {
-                let write = matches!(
-                    s,
-                    Step::Write(_)
-                        | Step::Exec
-                        | Step::Block(_)
-                        | Step::Acl(_)
-                        | Step::ConfigSet(_)
-                );
-                self.node.clients.wait_unpaused(write).await;
+                self.node.clients.wait_unpaused(s.writes()).await;
             }
             // While replies are suppressed every command runs alone, so its reply (and only
             // its reply) can be dropped.
@@ -90,18 +76,11 @@ impl Session {
             // Flush runs that the next step does not continue.
             let continues_writes = !quiet && matches!(step, Some((_, Ok(Step::Write(_)), _)));
             let continues_reads = !quiet && matches!(step, Some((_, Ok(Step::Read(_)), _)));
-            if !continues_writes && !pending_writes.is_empty() {
-                let cmds = std::mem::take(&mut pending_writes);
-                let ok = self.run_writes(cmds, out).await;
-                self.record(&mut timings);
-                if !ok {
-                    return false;
-                }
-            }
-            if !continues_reads && !pending_reads.is_empty() {
-                let cmds = std::mem::take(&mut pending_reads);
-                self.run_reads(cmds, out).await;
-                self.record(&mut timings);
+            if !self
+                .flush_runs(&mut pending, continues_writes, continues_reads, out)
+                .await
+            {
+                return false;
             }
             let Some((name, step, args)) = step else {
                 return true;
@@ -125,26 +104,26 @@ impl Session {
                 }
                 Ok(Step::Write(w)) if quiet => {
                     writes.write_command(self.db, &w, args);
-                    timings.push((name, started, args));
+                    pending.timings.push((name, started, args));
                     let ok = self.run_writes(vec![w], out).await;
-                    self.record(&mut timings);
+                    self.record(&mut pending.timings);
                     if !ok {
                         return false;
                     }
                 }
                 Ok(Step::Read(r)) if quiet => {
-                    timings.push((name, started, args));
+                    pending.timings.push((name, started, args));
                     self.run_reads(vec![(r, lookups::keys_of(args))], out).await;
-                    self.record(&mut timings);
+                    self.record(&mut pending.timings);
                 }
                 Ok(Step::Write(w)) => {
                     writes.write_command(self.db, &w, args);
-                    pending_writes.push(w);
-                    timings.push((name, started, args));
+                    pending.writes.push(w);
+                    pending.timings.push((name, started, args));
                 }
                 Ok(Step::Read(r)) => {
-                    pending_reads.push((r, lookups::keys_of(args)));
-                    timings.push((name, started, args));
+                    pending.reads.push((r, lookups::keys_of(args)));
+                    pending.timings.push((name, started, args));
                 }
                 Ok(Step::Hangup) => {
                     self.closing = true;
@@ -284,25 +263,49 @@ impl Session {
         After::Next { pushes }
     }
 
-    /// Runs the pending runs of writes and reads now; false when the connection must close.
+    /// Runs the pending run of writes unless the next step continues it, then the pending
+    /// run of reads unless it continues that (a run holds writes only or reads only, so the
+    /// order between them is kept). False when the connection must close.
     async fn flush_runs(
         &mut self,
-        writes: &mut Vec<WriteCommand>,
-        reads: &mut Vec<(ReadCommand, Vec<Bytes>)>,
-        timings: &mut Vec<Timing<'_>>,
+        pending: &mut Pending<'_>,
+        keep_writes: bool,
+        keep_reads: bool,
         out: &mut BytesMut,
     ) -> bool {
-        // A run holds writes only or reads only, so the order between them is kept.
-        if !writes.is_empty() {
-            let ok = self.run_writes(std::mem::take(writes), out).await;
-            self.record(timings);
+        if !keep_writes && !pending.writes.is_empty() {
+            let ok = self
+                .run_writes(std::mem::take(&mut pending.writes), out)
+                .await;
+            self.record(&mut pending.timings);
             if !ok {
                 return false;
             }
         }
-        if !reads.is_empty() {
-            self.run_reads(std::mem::take(reads), out).await;
-            self.record(timings);
+        if !keep_reads && !pending.reads.is_empty() {
+            self.run_reads(std::mem::take(&mut pending.reads), out)
+                .await;
+            self.record(&mut pending.timings);
+        }
+        true
+    }
+
+    /// Before a request that maxmemory may refuse: the writes before it (a DEL may make room)
+    /// and, on a follower, the leader's latest state count first. False when the connection
+    /// must close.
+    async fn catch_up_before_oom_check(
+        &mut self,
+        pending: &mut Pending<'_>,
+        out: &mut BytesMut,
+    ) -> bool {
+        if !self.flush_runs(pending, false, false, out).await {
+            return false;
+        }
+        if !crate::observe::info::is_leader(&self.node) {
+            if let Err(e) = self.node.reads.wait(&self.node.cluster).await {
+                // The check then decides on what this node has applied.
+                tracing::debug!(error = ?e, "no read index before the maxmemory check");
+            }
         }
         true
     }
