@@ -147,13 +147,7 @@ const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
 
 /// Builds a snapshot that holds everything applied here now, and returns its file.
 pub(crate) async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
-    let target = node
-        .cluster
-        .raft
-        .metrics()
-        .borrow()
-        .last_applied
-        .map_or(0, |l| l.index);
+    let target = node.cluster.applied();
     let covered = |node: &Node| {
         node.cluster
             .raft

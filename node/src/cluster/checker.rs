@@ -23,15 +23,7 @@ const APPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Every member's recorded digest at check `index`, waiting up to `wait` for each to apply it.
 async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Option<u64>)> {
-    let members: Vec<(NodeId, cairn_raft::NodeInfo)> = node
-        .cluster
-        .raft
-        .metrics()
-        .borrow()
-        .membership_config
-        .nodes()
-        .map(|(id, n)| (*id, n.clone()))
-        .collect();
+    let members: Vec<(NodeId, cairn_raft::NodeInfo)> = node.cluster.members();
     let mut out = Vec::new();
     for (id, info) in members {
         let deadline = Instant::now() + wait;

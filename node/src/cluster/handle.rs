@@ -59,6 +59,26 @@ impl Cluster {
         Some((id, info))
     }
 
+    /// The last log index applied here (0: none yet).
+    pub fn applied(&self) -> u64 {
+        self.raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index)
+    }
+
+    /// The members of the membership this node knows, with how to reach each.
+    pub fn members(&self) -> Vec<(NodeId, NodeInfo)> {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .nodes()
+            .map(|(id, n)| (*id, n.clone()))
+            .collect()
+    }
+
     /// Waits until some node is known as leader, at most `deadline`.
     pub async fn wait_leader(&self, deadline: Instant) -> Option<(NodeId, NodeInfo)> {
         let mut rx = self.raft.server_metrics();

@@ -200,13 +200,7 @@ fn shards(node: &Node) -> Reply {
         matched: replication,
         ..
     } = view(node);
-    let applied = node
-        .cluster
-        .raft
-        .metrics()
-        .borrow()
-        .last_applied
-        .map_or(0, |l| l.index);
+    let applied = node.cluster.applied();
     let nodes = members
         .iter()
         .map(|(id, info)| {

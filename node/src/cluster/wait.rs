@@ -40,13 +40,7 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
     if let Err(e) = barrier {
         return e;
     }
-    let target = node
-        .cluster
-        .raft
-        .metrics()
-        .borrow()
-        .last_applied
-        .map_or(0, |l| l.index);
+    let target = node.cluster.applied();
     loop {
         let holding = holding(node, target).await;
         let expired = deadline.is_some_and(|d| Instant::now() >= d);
