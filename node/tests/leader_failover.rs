@@ -70,6 +70,25 @@ fn writes_wait_out_an_election_instead_of_failing() {
     let follower = cluster.follower();
     let mut c = cluster.node(follower).conn();
     let _: () = c.set("before", 1).unwrap();
+    // Every node up to date and past its start-up check first. A node whose first probe of
+    // its peers came before the cluster was bootstrapped takes itself for one that lost its
+    // data (it cannot tell the two apart yet) and votes only once it holds what the others had
+    // applied; with the leader killed before that, the two survivors could not elect (the
+    // documented safe outcome for a real lost disk, seen once in CI). This test is about a
+    // write waiting out an election in a healthy cluster.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cluster
+        .nodes
+        .iter()
+        .all(|n| local_get(n, "before").as_deref() == Some("1"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a node never got `before`"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(700));
     cluster.kill(old);
     // Sent at once, before any new leader exists: the node holds it until one is elected.
     let _: () = c.set("during", 2).unwrap();
