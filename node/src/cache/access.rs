@@ -263,7 +263,9 @@ mod tests {
         assert_eq!(a.observe(1, 7, t0 + 900, LFU).0, 900);
         a.touch(0, 7, 200, t0, LFU, false);
         let (_, hot) = a.observe(0, 7, t0, LFU);
-        assert!(hot > LFU_INIT_VAL + 3 && hot < 40, "logarithmic: {hot}");
+        // 200 accesses from 6: about 11 expected; 8 or less about once in a hundred runs
+        // (seen in CI), 7 or less about once in ten thousand.
+        assert!(hot >= LFU_INIT_VAL + 3 && hot < 40, "logarithmic: {hot}");
         // Three idle minutes take three off the counter.
         assert_eq!(a.observe(0, 7, t0 + 3 * 60_000, LFU).1, hot - 3);
         a.forget(0, 7);
