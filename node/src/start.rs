@@ -208,7 +208,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         crate::cluster::amnesia::spawn(node.cluster.clone());
     } else {
         // A joining node is added as a learner; a node with data remembers its vote.
-        node.cluster.lease.set_amnesiac(false);
+        node.cluster.lease.remembers();
     }
     crate::cluster::bootstrap::spawn(node.cluster.clone(), fresh);
     crate::cache::expiry::spawn(node.clone());

@@ -147,7 +147,7 @@ impl Elections {
         // split vote is settled by the jitter of the next attempt instead).
         let leads = raft.metrics().borrow().state == ServerState::Leader;
         let log_ok = ask.last_log.is_none() || ask.last_log >= (self.last_log)();
-        !leads && log_ok && !lease.refuses_votes() && self.silence() >= self.timeout
+        !leads && log_ok && !lease.refuses_vote(ask.last_log) && self.silence() >= self.timeout
     }
 
     /// Runs the election loop for node `id` until raft stops.

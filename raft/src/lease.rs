@@ -8,7 +8,7 @@
 //! T + `election_timeout_max`. Until T + the lease (that timeout less a margin for clock-rate
 //! drift between machines) the leader serves reads from its own state, asking no one.
 //!
-//! The peer service also asks [`LeaderLease::refuses_votes`] before it hands a vote request
+//! The peer service also asks [`LeaderLease::refuses_vote`] before it hands a vote request
 //! to raft, for two cases the voters' rule does not cover:
 //! - the leader itself would grant a vote while its lease runs (heartbeats refresh the
 //!   followers' vote time, not its own), so a leader refuses votes while it holds a lease;
@@ -59,9 +59,22 @@ pub struct LeaderLease {
     handing_off: tokio::sync::watch::Sender<bool>,
     /// A renewal round is running (at most one at a time).
     renewing: AtomicBool,
-    /// This voter lost its data dir and has not yet caught up: it must not vote or stand
-    /// (its vote and the entries it acknowledged are gone; see `node/src/cluster/amnesia.rs`).
-    amnesiac: AtomicBool,
+    /// What this voter remembers of its vote and log (see `node/src/cluster/amnesia.rs`).
+    memory: Mutex<Memory>,
+}
+
+/// Whether a voter may trust its own vote and log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Memory {
+    /// It started with the vote it persisted.
+    Intact,
+    /// It started without data and does not yet know what the cluster had committed: it
+    /// neither votes nor stands.
+    Lost,
+    /// It started without data and learnt from the leader that the cluster had applied up
+    /// to this entry: it votes only for candidates whose log reaches it (as it would if it
+    /// held that log itself), and does not stand until it has caught up.
+    Floor(LogId<NodeId>),
 }
 
 #[derive(Default)]
@@ -77,7 +90,7 @@ impl LeaderLease {
     /// after a heartbeat. `enabled`: the read policy is `lease` (else every read takes a
     /// round). `had_vote`: the node voted before this start, so it may have promised a
     /// leader its lease and must not vote until that promise has run out; a node without one
-    /// starts amnesiac (no votes) until [`LeaderLease::set_amnesiac`] says otherwise.
+    /// starts amnesiac (no votes) until [`LeaderLease::remembers`] or [`LeaderLease::set_vote_floor`].
     pub fn new(id: NodeId, election_timeout_max: Duration, enabled: bool, had_vote: bool) -> Self {
         let margin = (election_timeout_max / 5).max(Duration::from_millis(20));
         let duration = if enabled {
@@ -97,7 +110,11 @@ impl LeaderLease {
             state: Mutex::new(State::default()),
             handing_off: tokio::sync::watch::Sender::new(false),
             renewing: AtomicBool::new(false),
-            amnesiac: AtomicBool::new(!had_vote),
+            memory: Mutex::new(if had_vote {
+                Memory::Intact
+            } else {
+                Memory::Lost
+            }),
         }
     }
 
@@ -203,22 +220,46 @@ impl LeaderLease {
         self.handing_off.send_replace(false);
     }
 
-    /// Whether vote requests must be refused now: while this node holds an unexpired lease,
-    /// during a restarted voter's quiet period, and while it is amnesiac.
-    pub fn refuses_votes(&self) -> bool {
+    /// Whether a vote (or pre-vote) for a candidate whose last log entry is `candidate_log`
+    /// must be refused now: while this node holds an unexpired lease, during a restarted
+    /// voter's quiet period, and while it is amnesiac, unless the candidate's log reaches
+    /// what the cluster had applied when this node asked ([`LeaderLease::set_vote_floor`]).
+    pub fn refuses_vote(&self, candidate_log: Option<LogId<NodeId>>) -> bool {
         let now = Instant::now();
-        self.amnesiac()
-            || now < self.quiet_until
-            || self.state().held.is_some_and(|(_, until)| now < until)
+        let forgot = match *self.memory() {
+            Memory::Intact => false,
+            Memory::Lost => true,
+            Memory::Floor(floor) => candidate_log < Some(floor),
+        };
+        forgot || now < self.quiet_until || self.state().held.is_some_and(|(_, until)| now < until)
     }
 
-    /// Whether this node lost its data and has not caught up (it neither votes nor stands).
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this node lost its data and has not caught up: it does not stand for election.
     pub fn amnesiac(&self) -> bool {
-        self.amnesiac.load(Ordering::Acquire)
+        *self.memory() != Memory::Intact
     }
 
-    pub fn set_amnesiac(&self, amnesiac: bool) {
-        self.amnesiac.store(amnesiac, Ordering::Release);
+    /// This node holds what the cluster had applied when it started (or started a cluster):
+    /// it votes and stands as any voter.
+    pub fn remembers(&self) {
+        *self.memory() = Memory::Intact;
+    }
+
+    /// The leader said the cluster had applied up to `floor` when this node, started without
+    /// data, asked: any entry this node acknowledged before it lost its log and that was
+    /// committed is at or before `floor`, so a candidate whose log reaches `floor` holds them
+    /// all, and this node may vote for it (Raft's rule, as if it still held that log). No
+    /// earlier than that: a candidate behind `floor` might lack a write only this node's lost
+    /// copy made durable.
+    pub fn set_vote_floor(&self, floor: LogId<NodeId>) {
+        let mut memory = self.memory();
+        if *memory != Memory::Intact {
+            *memory = Memory::Floor(floor);
+        }
     }
 }
 
@@ -238,23 +279,23 @@ mod tests {
     #[test]
     fn a_restarted_voter_is_quiet_for_one_election_timeout() {
         let fresh = LeaderLease::new(1, Duration::from_millis(200), true, false);
-        assert!(fresh.refuses_votes(), "amnesiac until told otherwise");
-        fresh.set_amnesiac(false);
-        assert!(!fresh.refuses_votes());
+        assert!(fresh.refuses_vote(None), "amnesiac until told otherwise");
+        fresh.remembers();
+        assert!(!fresh.refuses_vote(None));
         let restarted = LeaderLease::new(1, Duration::from_millis(200), true, true);
-        assert!(restarted.refuses_votes());
+        assert!(restarted.refuses_vote(None));
         std::thread::sleep(Duration::from_millis(220));
-        assert!(!restarted.refuses_votes());
+        assert!(!restarted.refuses_vote(None));
     }
 
     #[test]
     fn a_held_lease_refuses_votes_until_it_runs_out_or_ends() {
         let lease = LeaderLease::new(1, Duration::from_millis(450), true, false);
-        lease.set_amnesiac(false);
+        lease.remembers();
         lease.state().held = Some((3, Instant::now() + Duration::from_millis(50)));
-        assert!(lease.refuses_votes());
+        assert!(lease.refuses_vote(None));
         lease.begin_handoff(3);
-        assert!(!lease.refuses_votes());
+        assert!(!lease.refuses_vote(None));
         assert_eq!(
             lease.state().barred_term,
             Some(3),
@@ -263,6 +304,33 @@ mod tests {
         lease.end_handoff();
         lease.state().held = Some((3, Instant::now() + Duration::from_millis(20)));
         std::thread::sleep(Duration::from_millis(30));
-        assert!(!lease.refuses_votes());
+        assert!(!lease.refuses_vote(None));
+    }
+
+    #[test]
+    fn an_amnesiac_votes_only_for_logs_that_reach_its_floor() {
+        let lease = LeaderLease::new(1, Duration::from_millis(200), true, false);
+        let at = |term, index| Some(LogId::new(openraft::CommittedLeaderId::new(term, 1), index));
+        assert!(lease.refuses_vote(at(9, 100)), "knows nothing yet");
+        lease.set_vote_floor(LogId::new(openraft::CommittedLeaderId::new(2, 1), 10));
+        assert!(lease.amnesiac(), "does not stand before it caught up");
+        assert!(lease.refuses_vote(None));
+        assert!(lease.refuses_vote(at(2, 9)), "behind the floor");
+        assert!(
+            lease.refuses_vote(at(1, 50)),
+            "an older term's longer log lacks the floor"
+        );
+        assert!(!lease.refuses_vote(at(2, 10)));
+        assert!(
+            !lease.refuses_vote(at(3, 4)),
+            "a newer term holds every committed entry"
+        );
+        lease.remembers();
+        assert!(!lease.amnesiac());
+        lease.set_vote_floor(LogId::new(openraft::CommittedLeaderId::new(5, 1), 10));
+        assert!(
+            !lease.refuses_vote(None),
+            "a floor does not undo remembering"
+        );
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cairn_protocol::Reply;
 use cairn_raft::membership::MemberChange;
-use cairn_raft::network::PeerService;
+use cairn_raft::network::PeerStatus;
 
 use crate::node::Node;
 
@@ -122,7 +122,7 @@ async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
 }
 
 async fn status(node: &Node) -> String {
-    let me = PeerService::status(node.cluster.id, &node.cluster.raft, &node.sm);
+    let me = PeerStatus::of(node.cluster.id, &node.cluster.raft, &node.sm);
     let mut out = String::new();
     let _ = writeln!(out, "node: {}", node.cluster.id);
     let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));

@@ -17,10 +17,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
 
-use super::server::{ForwardResult, PeerStatus, ReadIndexResult};
+use super::server::{ForwardResult, ReadIndexResult};
+use super::status::PeerStatus;
 use super::{open, seal, MESSAGE_BYTES_MAX};
 use crate::error::{Error, Result};
 use crate::pb::peer_client::PeerClient;
+use crate::pb::Envelope;
 
 use crate::types::{Entry, LogId, NodeId, NodeInfo, OpKind, TypeConfig};
 
@@ -148,6 +150,18 @@ impl PeerClients {
         req: &Req,
         timeout: Duration,
     ) -> Result<Resp, CallError> {
+        let resp = self.call_raw(addr, rpc, req, timeout).await?;
+        open::<Resp>(&resp).map_err(CallError::Other)
+    }
+
+    /// [`Self::call`] without decoding the answer (for answers of more than one version).
+    async fn call_raw<Req: Serialize>(
+        &self,
+        addr: &str,
+        rpc: Rpc,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Envelope, CallError> {
         let channel = self.channel(addr).map_err(CallError::Unreachable)?;
         let mut client = PeerClient::new(channel)
             .max_decoding_message_size(MESSAGE_BYTES_MAX)
@@ -182,13 +196,13 @@ impl PeerClients {
                 tonic::Code::Unavailable if is_connect_error(&s) => {
                     CallError::Unreachable(Error::Unreachable {
                         node: 0,
-                        reason: s.message().to_string(),
+                        reason: with_causes(&s),
                     })
                 }
                 tonic::Code::DeadlineExceeded => CallError::Timeout,
                 _ => CallError::Other(Error::BadMessage(format!("{}: {}", s.code(), s.message()))),
             })?;
-        open::<Resp>(resp.get_ref()).map_err(CallError::Other)
+        Ok(resp.into_inner())
     }
 
     /// Sends client writes to the leader at `addr`, to be proposed in this order, and waits
@@ -221,7 +235,8 @@ impl PeerClients {
     }
 
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<PeerStatus, CallError> {
-        self.call(addr, Rpc::Status, &(), timeout).await
+        let resp = self.call_raw(addr, Rpc::Status, &(), timeout).await?;
+        PeerStatus::open(&resp).map_err(CallError::Other)
     }
 
     /// Asks the node at `addr` (the leader) to change the membership.
@@ -312,13 +327,24 @@ impl PeerClients {
     }
 }
 
-fn is_connect_error(s: &tonic::Status) -> bool {
-    let mut text = s.message().to_ascii_lowercase();
+/// The status message followed by its chain of causes ("tcp connect error: Connection
+/// refused (os error 111)"), for logs and for [`is_connect_error`].
+fn with_causes(s: &tonic::Status) -> String {
+    let mut text = s.message().to_string();
     let mut source = std::error::Error::source(s);
     while let Some(e) = source {
-        text.push_str(&e.to_string().to_ascii_lowercase());
+        let cause = e.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
         source = e.source();
     }
+    text
+}
+
+fn is_connect_error(s: &tonic::Status) -> bool {
+    let text = with_causes(s).to_ascii_lowercase();
     // Name resolution or connection setup failed: nothing was sent on a connection.
     (text.contains("dns error") || text.contains("connect") || text.contains("connection refused"))
         && !text.contains("reset")

@@ -9,6 +9,7 @@
 mod auth;
 mod client;
 mod server;
+mod status;
 mod tls;
 
 pub use auth::PeerToken;
@@ -17,9 +18,10 @@ pub use tls::PeerTls;
 pub use crate::transfer::{HandoffVote, TimeoutNow};
 pub use client::{CallError, PeerClients, PeerNetwork, APPEND_BYTES_MAX};
 pub use server::{
-    ForwardResult, PeerService, PeerStatus, PublishSink, ReadIndexAtResult, ReadIndexResult, Sinks,
-    TouchSink, Touched, DIGEST_SCHEME, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
+    ForwardResult, PeerService, PublishSink, ReadIndexAtResult, ReadIndexResult, Sinks, TouchSink,
+    Touched, FORWARD_BATCH_MAX, TOUCH_BATCH_MAX,
 };
+pub use status::{PeerStatus, DIGEST_SCHEME};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

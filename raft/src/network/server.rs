@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tonic::{Request, Response as TonicResponse, Status};
 
+use super::status::PeerStatus;
 use super::{open, seal};
 use crate::election::{Elections, PreVote};
 use crate::membership::MemberChange;
@@ -15,32 +16,7 @@ use crate::pb::peer_server::Peer;
 use crate::pb::Envelope;
 use crate::store::StateMachine;
 use crate::transfer::{Handoff, HandoffVote, Then, TimeoutNow};
-use crate::types::{NodeId, NodeInfo, OpKind, Raft, TypeConfig};
-
-/// A node's view of the cluster, as answered to the `Status` RPC.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PeerStatus {
-    pub id: NodeId,
-    /// Whether the node has a vote or log: it is, or was, part of a cluster.
-    pub initialized: bool,
-    pub leader: Option<NodeId>,
-    pub term: u64,
-    pub last_log_index: Option<u64>,
-    pub last_applied: Option<u64>,
-    pub members: Vec<(NodeId, NodeInfo)>,
-    /// The consistency checks this node applied: (log index, digest), oldest first, each
-    /// index marked with [`DIGEST_SCHEME`].
-    pub checks: Vec<(u64, u64)>,
-}
-
-/// Marks the log indexes of the checks a node reports: its digests are of this scheme
-/// (scheme 2: per key from content digests kept by each value, see `keyspace::value::digest`,
-/// summed per database and each database's sum placed by its number, so SWAPDB is O(1)).
-/// Scheme 1 (each key's digest included its database number) was marked `1 << 63`, and the
-/// versions before it reported bare indexes: during a rolling upgrade each side finds no
-/// comparable record from the other (no answer, which never makes a majority against a
-/// node) instead of a mismatch.
-pub const DIGEST_SCHEME: u64 = 1 << 62;
+use crate::types::{NodeId, NodeInfo, OpKind, TypeConfig};
 
 pub type ForwardResult = crate::proposer::ProposeResult;
 pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
@@ -100,12 +76,12 @@ impl PeerService {
         rpc: VoteRequest<NodeId>,
         skip_leader_lease: bool,
     ) -> Result<TonicResponse<Envelope>, Status> {
-        if self.parts.lease.refuses_votes()
+        if self.parts.lease.refuses_vote(rpc.last_log_id)
             || (!skip_leader_lease && self.elections.leader_heard_recently())
         {
             // Refused with this node's own vote, which the candidate ignores.
             let vote = self.parts.raft.metrics().borrow().vote;
-            tracing::info!(candidate = %rpc.vote, "refusing a vote while a leader lease may run");
+            tracing::info!(candidate = %rpc.vote, "refusing a vote: a lease may run, or this node forgot");
             let refused: Result<VoteResponse<NodeId>, RaftError<NodeId>> =
                 Ok(VoteResponse::new(vote, None, false));
             return reply(&refused);
@@ -129,29 +105,6 @@ impl PeerService {
             .round(&self.parts.raft)
             .await
             .map(|read| read.map_or(0, |l| l.index))
-    }
-
-    pub fn status(id: NodeId, raft: &Raft, sm: &StateMachine) -> PeerStatus {
-        let m = raft.metrics().borrow().clone();
-        PeerStatus {
-            id,
-            initialized: m.vote.leader_id().term > 0 || m.last_log_index.is_some(),
-            leader: m.current_leader,
-            term: m.current_term,
-            last_log_index: m.last_log_index,
-            last_applied: m.last_applied.map(|l| l.index),
-            members: m
-                .membership_config
-                .nodes()
-                .map(|(id, n)| (*id, n.clone()))
-                .collect(),
-            checks: sm
-                .checks()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(index, digest)| (index | DIGEST_SCHEME, digest))
-                .collect(),
-        }
     }
 }
 
@@ -259,7 +212,7 @@ impl Peer for PeerService {
     }
 
     async fn status(&self, _req: Request<Envelope>) -> Result<TonicResponse<Envelope>, Status> {
-        reply(&Self::status(self.parts.id, &self.parts.raft, &self.sm))
+        reply(&PeerStatus::of(self.parts.id, &self.parts.raft, &self.sm))
     }
 
     async fn change_membership(
