@@ -19,9 +19,11 @@ use cairn_raft::store::Store;
 use cairn_raft::Raft;
 use tokio::sync::watch;
 
+use crate::backup::handle::Backups;
 use crate::cluster::handle::{Cluster, RequestIds};
 use crate::cluster::integrity::Integrity;
 use crate::cluster::read_barrier::ReadBarrier;
+use crate::cluster::replica::Replica;
 use crate::config::ServeConfig;
 use crate::observe::metrics::Metrics;
 use crate::observe::stats::Stats;
@@ -172,30 +174,39 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
 
     let origin = cluster.request_ids.origin();
     let stats: Arc<Stats> = Arc::default();
-    let node = Arc::new(Node {
-        cluster,
+    let reads = Arc::new(ReadBarrier::new(stats.clone()));
+    let started = Instant::now();
+    let backups = Arc::new(Backups::new(
+        cluster.clone(),
+        store.sm.clone(),
+        reads.clone(),
+        started,
+    ));
+    let replica = Arc::new(Replica {
         keyspace,
         sm: store.sm.clone(),
         integrity: Integrity::default(),
+        access,
+        data_dir_bytes: Box::new(move || dir_size(&data_dir)),
+    });
+    let node = Arc::new(Node {
+        cluster,
+        replica,
         settings,
         clients: Clients::default(),
         stats: stats.clone(),
-        access,
         metrics: Metrics::new()?,
-        reads: ReadBarrier::new(stats.clone()),
+        reads,
         tracking: crate::cache::tracking::Tracking::new(origin),
         pubsub,
         slowlog: crate::observe::slowlog::SlowLog::new(),
         latency: crate::observe::latency::LatencyMonitor::default(),
         monitors: crate::observe::monitor::Monitors::for_scripts(),
         turnstile: crate::server::turnstile::Turnstile::default(),
-        started: Instant::now(),
+        started,
         run_id: random_hex(40),
-        backup: Default::default(),
-        archive: Default::default(),
-        saves: Default::default(),
+        backups,
         exit: watch::Sender::new(None),
-        data_dir_bytes: Box::new(move || dir_size(&data_dir)),
         config,
     });
     crate::server::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
@@ -203,7 +214,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     node.slowlog.configure(&node.settings);
     node.latency.configure(&node.settings);
     node.reads.start(node.cluster.clone());
-    crate::cluster::checker::spawn(node.clone());
+    crate::cluster::checker::spawn(node.cluster.clone(), node.replica.clone());
     if fresh && node.config.join.is_none() {
         crate::cluster::amnesia::spawn(node.cluster.clone());
     } else {
@@ -211,12 +222,16 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         node.cluster.lease.remembers();
     }
     crate::cluster::bootstrap::spawn(node.cluster.clone(), fresh);
-    crate::cache::expiry::spawn(node.clone());
+    crate::cache::expiry::spawn(
+        node.cluster.clone(),
+        node.replica.clone(),
+        node.stats.clone(),
+    );
     crate::cache::eviction::spawn(node.clone());
-    crate::cache::access::spawn_reporter(node.access.clone(), node.cluster.clone());
+    crate::cache::access::spawn_reporter(node.replica.access.clone(), node.cluster.clone());
     crate::observe::stats::spawn_sampler(node.stats.clone(), node.cluster.shutdown.clone());
-    crate::backup::schedule::spawn(node.clone());
-    crate::backup::archive::writer::spawn(node.clone(), store.log.clone());
+    crate::backup::schedule::spawn(node.backups.clone());
+    crate::backup::archive::writer::spawn(node.backups.clone(), store.log.clone());
     node.metrics.watch(&node);
     tracing::info!(id = node.cluster.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
@@ -250,7 +265,7 @@ fn dir_size(path: &std::path::Path) -> u64 {
 /// Sends the node's invalidations as batches apply, for as long as the store lives; turns
 /// the store's change recording on while any client tracks (checked per batch).
 fn run_invalidations(node: Arc<Node>) {
-    let mut changes = node.sm.key_changes();
+    let mut changes = node.replica.sm.key_changes();
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));

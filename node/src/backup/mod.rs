@@ -26,6 +26,7 @@ pub mod archive;
 pub mod cli;
 pub mod create;
 pub mod dest;
+pub mod handle;
 pub mod manifest;
 pub mod pitr;
 pub mod restore;

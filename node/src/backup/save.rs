@@ -10,16 +10,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_protocol::Reply;
 
-use crate::node::Node;
+use crate::backup::handle::Backups;
 
 /// SAVE: builds a snapshot covering every write acknowledged before it (to any client, on
 /// any node), and answers when it is on disk.
-pub async fn save(node: &Node) -> Reply {
-    if node.saves.in_progress.swap(true, Ordering::SeqCst) {
+pub async fn save(backups: &Backups) -> Reply {
+    if backups.saves.in_progress.swap(true, Ordering::SeqCst) {
         return Reply::from(RedisError::BgSaveInProgress);
     }
-    let result = snapshot_of_acknowledged(node).await;
-    finish(node, result.is_ok());
+    let result = snapshot_of_acknowledged(backups).await;
+    finish(backups, result.is_ok());
     match result {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::error(format!("ERR snapshot failed: {e:#}")),
@@ -27,17 +27,17 @@ pub async fn save(node: &Node) -> Reply {
 }
 
 /// BGSAVE: the same, in the background.
-pub fn bgsave(node: &Arc<Node>) -> Reply {
-    if node.saves.in_progress.swap(true, Ordering::SeqCst) {
+pub fn bgsave(backups: &Arc<Backups>) -> Reply {
+    if backups.saves.in_progress.swap(true, Ordering::SeqCst) {
         return Reply::from(RedisError::BgSaveInProgress);
     }
-    let node = node.clone();
+    let backups = backups.clone();
     tokio::spawn(async move {
-        let result = snapshot_of_acknowledged(&node).await;
+        let result = snapshot_of_acknowledged(&backups).await;
         if let Err(e) = &result {
             tracing::warn!(error = %format!("{e:#}"), "BGSAVE failed");
         }
-        finish(&node, result.is_ok());
+        finish(&backups, result.is_ok());
     });
     Reply::Simple("Background saving started".into())
 }
@@ -45,27 +45,27 @@ pub fn bgsave(node: &Arc<Node>) -> Reply {
 /// A snapshot at or past the read index: an acknowledged write is committed, but a
 /// follower may not have applied it yet, and a save that left out the write its client
 /// just made would surprise anyone who saved after writing.
-async fn snapshot_of_acknowledged(node: &Node) -> anyhow::Result<()> {
-    if let Err(reply) = node.reads.wait(&node.cluster).await {
+async fn snapshot_of_acknowledged(backups: &Backups) -> anyhow::Result<()> {
+    if let Err(reply) = backups.reads.wait(&backups.cluster).await {
         let why = match reply {
             Reply::Error(e) => e,
             other => format!("{other:?}"),
         };
         anyhow::bail!("waiting for the read index: {why}");
     }
-    crate::backup::schedule::fresh_snapshot(node).await?;
+    crate::backup::schedule::fresh_snapshot(backups).await?;
     Ok(())
 }
 
-fn finish(node: &Node, ok: bool) {
-    node.saves.last_failed.store(!ok, Ordering::Relaxed);
-    node.saves.in_progress.store(false, Ordering::SeqCst);
+fn finish(backups: &Backups, ok: bool) {
+    backups.saves.last_failed.store(!ok, Ordering::Relaxed);
+    backups.saves.in_progress.store(false, Ordering::SeqCst);
 }
 
 /// LASTSAVE: unix seconds of this node's current snapshot (its file's modification time),
 /// or of the node's start when it has none yet (as Redis answers its start time).
-pub fn last_save_unix(node: &Node) -> u64 {
-    let snapshot = node
+pub fn last_save_unix(backups: &Backups) -> u64 {
+    let snapshot = backups
         .sm
         .current_snapshot_file()
         .ok()
@@ -73,7 +73,7 @@ pub fn last_save_unix(node: &Node) -> u64 {
         .and_then(|f| std::fs::metadata(f).ok())
         .and_then(|m| m.modified().ok());
     let started = SystemTime::now()
-        .checked_sub(node.started.elapsed())
+        .checked_sub(backups.started.elapsed())
         .unwrap_or(UNIX_EPOCH);
     snapshot
         .unwrap_or(started)
@@ -83,8 +83,8 @@ pub fn last_save_unix(node: &Node) -> u64 {
 }
 
 /// Entries applied since the current snapshot (INFO's rdb_changes_since_last_save).
-pub fn changes_since_last_save(node: &Node) -> u64 {
-    let m = node.cluster.raft.metrics().borrow().clone();
+pub fn changes_since_last_save(backups: &Backups) -> u64 {
+    let m = backups.cluster.raft.metrics().borrow().clone();
     let applied = m.last_applied.map_or(0, |l| l.index);
     let saved = m.snapshot.map_or(0, |l| l.index);
     applied.saturating_sub(saved)

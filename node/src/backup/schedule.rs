@@ -18,13 +18,13 @@ use super::create::{self, Options, Progress, Source};
 use super::dest::{Destination, Listed};
 use super::manifest::Manifest;
 use super::seal::Key;
-use crate::node::Node;
+use crate::backup::handle::Backups;
 
 /// INFO's `# Backup` section.
-pub fn info(node: &Node, out: &mut String) {
+pub fn info(backups: &Backups, out: &mut String) {
     use std::fmt::Write;
-    let b = &node.backup;
-    let cfg = &node.config.backup;
+    let b = &backups.status;
+    let cfg = &backups.config().backup;
     let last = b.last();
     let _ = write!(
         out,
@@ -57,8 +57,8 @@ pub fn info(node: &Node, out: &mut String) {
 }
 
 /// The `cairn_backup` metric's fields.
-pub fn metrics(node: &Node) -> [(&'static str, i64); 7] {
-    let b = &node.backup;
+pub fn metrics(backups: &Backups) -> [(&'static str, i64); 7] {
+    let b = &backups.status;
     let last = b.last();
     let count = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     [
@@ -98,16 +98,16 @@ pub fn redact_url(url: &str) -> String {
 
 /// Takes a backup now: a fresh snapshot at the current applied index, uploaded to `url`
 /// (or `--backup-to`). One at a time per node.
-pub async fn take(node: &Node, url: Option<&str>) -> anyhow::Result<Manifest> {
-    let url = match url.or(node.config.backup.backup_to.as_deref()) {
+pub async fn take(backups: &Backups, url: Option<&str>) -> anyhow::Result<Manifest> {
+    let url = match url.or(backups.config().backup.backup_to.as_deref()) {
         Some(u) => u.to_string(),
-        None => bail!("no destination: give one, or start the node with --backup-to"),
+        None => bail!("no destination: give one, or start the backups with --backup-to"),
     };
-    let status = &node.backup;
+    let status = &backups.status;
     if status.in_progress.swap(true, Ordering::AcqRel) {
         bail!("a backup is already in progress on this node");
     }
-    let result = take_locked(node, &url).await;
+    let result = take_locked(backups, &url).await;
     status.in_progress.store(false, Ordering::Release);
     match &result {
         Ok(m) => {
@@ -128,44 +128,46 @@ pub async fn take(node: &Node, url: Option<&str>) -> anyhow::Result<Manifest> {
     result
 }
 
-async fn take_locked(node: &Node, url: &str) -> anyhow::Result<Manifest> {
+async fn take_locked(backups: &Backups, url: &str) -> anyhow::Result<Manifest> {
     let dest = Destination::open(url)?;
-    let key = Key::load(node.config.backup.backup_key_file.as_deref())?;
-    let snapshot = fresh_snapshot(node).await?;
+    let key = Key::load(backups.config().backup.backup_key_file.as_deref())?;
+    let snapshot = fresh_snapshot(backups).await?;
     let source = tokio::task::spawn_blocking(move || Source::open(&snapshot)).await??;
     let opts = Options {
-        cluster: node.config.backup.cluster_name.clone(),
-        node: node.cluster.id,
+        cluster: backups.config().backup.cluster_name.clone(),
+        node: backups.cluster.id,
         key,
-        part_bytes: node.config.backup.backup_part_size as usize,
+        part_bytes: backups.config().backup.backup_part_size as usize,
     };
-    create::create(&dest, source, &opts, node.backup.progress.clone()).await
+    create::create(&dest, source, &opts, backups.status.progress.clone()).await
 }
 
 /// How long building a snapshot for a backup may take.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
 
 /// Builds a snapshot that holds everything applied here now, and returns its file.
-pub(crate) async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
-    let target = node.cluster.applied();
-    let covered = |node: &Node| {
-        node.cluster
+pub(crate) async fn fresh_snapshot(backups: &Backups) -> anyhow::Result<PathBuf> {
+    let target = backups.cluster.applied();
+    let covered = |backups: &Backups| {
+        backups
+            .cluster
             .raft
             .metrics()
             .borrow()
             .snapshot
             .is_some_and(|s| s.index >= target)
     };
-    if !covered(node) {
-        node.cluster
+    if !covered(backups) {
+        backups
+            .cluster
             .raft
             .trigger()
             .snapshot()
             .await
             .context("asking for a snapshot")?;
-        let mut rx = node.cluster.raft.metrics();
+        let mut rx = backups.cluster.raft.metrics();
         let deadline = Instant::now() + SNAPSHOT_WAIT;
-        while !covered(node) {
+        while !covered(backups) {
             let left = deadline
                 .checked_duration_since(Instant::now())
                 .context("the snapshot took too long")?;
@@ -176,7 +178,8 @@ pub(crate) async fn fresh_snapshot(node: &Node) -> anyhow::Result<PathBuf> {
             }
         }
     }
-    node.sm
+    backups
+        .sm
         .current_snapshot_file()?
         .context("no snapshot file after building one")
 }
@@ -224,15 +227,15 @@ fn tick(interval: Duration) -> Duration {
 }
 
 /// Starts the scheduler when `--backup-to` is set.
-pub fn spawn(node: Arc<Node>) {
-    let Some(url) = node.config.backup.backup_to.clone() else {
+pub fn spawn(backups: Arc<Backups>) {
+    let Some(url) = backups.config().backup.backup_to.clone() else {
         return;
     };
-    remove_stale_scratch(&node.config.data_dir);
+    remove_stale_scratch(&backups.config().data_dir);
     tokio::spawn(async move {
-        let mut shutdown = node.cluster.shutdown.clone();
-        let every = tick(node.config.backup.backup_interval);
-        let interval = node.config.backup.backup_interval.as_millis() as u64;
+        let mut shutdown = backups.cluster.shutdown.clone();
+        let every = tick(backups.config().backup.backup_interval);
+        let interval = backups.config().backup.backup_interval.as_millis() as u64;
         // When the newest complete backup was made, as last read from the destination.
         // Read again when this node's turn begins (another node may have taken backups
         // meanwhile) and before each backup, so the store is listed about once an
@@ -248,7 +251,7 @@ pub fn spawn(node: Arc<Node>) {
             if *shutdown.borrow() {
                 return;
             }
-            if !my_turn(&node, node.config.backup.backup_node) {
+            if !my_turn(&backups, backups.config().backup.backup_node) {
                 newest = None;
                 continue;
             }
@@ -260,23 +263,25 @@ pub fn spawn(node: Arc<Node>) {
             }
             match newest_backup(&url).await {
                 Ok(at) if !is_due(at) => {
-                    node.backup
+                    backups
+                        .status
                         .newest_ms
                         .store(at.unwrap_or(0), Ordering::Relaxed);
                     newest = Some(at);
                 }
-                Ok(at) => match scheduled(&node, &url).await {
+                Ok(at) => match scheduled(&backups, &url).await {
                     Ok(()) => {
                         let now = super::unix_ms();
-                        node.backup.newest_ms.store(now, Ordering::Relaxed);
+                        backups.status.newest_ms.store(now, Ordering::Relaxed);
                         newest = Some(Some(now));
                     }
                     Err(e) => {
-                        node.backup
+                        backups
+                            .status
                             .newest_ms
                             .store(at.unwrap_or(0), Ordering::Relaxed);
                         tracing::warn!(error = %format!("{e:#}"), "scheduled backup");
-                        node.backup.set_error(Some(format!("{e:#}")));
+                        backups.status.set_error(Some(format!("{e:#}")));
                         newest = None;
                         not_before = Instant::now() + RETRY_AFTER_FAILURE.min(every * 12);
                     }
@@ -309,13 +314,13 @@ fn remove_stale_scratch(data_dir: &std::path::Path) {
 
 /// Whether scheduled work (backups, the log archive) is this node's to do: the node `named`
 /// by its flag, else the leader.
-pub fn my_turn(node: &Node, named: Option<u64>) -> bool {
+pub fn my_turn(backups: &Backups, named: Option<u64>) -> bool {
     match named {
-        Some(id) => id == node.cluster.id,
-        None => node
+        Some(id) => id == backups.cluster.id,
+        None => backups
             .cluster
             .leader()
-            .is_some_and(|(id, _)| id == node.cluster.id),
+            .is_some_and(|(id, _)| id == backups.cluster.id),
     }
 }
 
@@ -325,13 +330,13 @@ async fn newest_backup(url: &str) -> anyhow::Result<Option<u64>> {
     Ok(dest.complete().await?.pop().map(|m| m.created_at_ms))
 }
 
-async fn scheduled(node: &Node, url: &str) -> anyhow::Result<()> {
-    let m = take(node, Some(url)).await?;
+async fn scheduled(backups: &Backups, url: &str) -> anyhow::Result<()> {
+    let m = take(backups, Some(url)).await?;
     let dest = Destination::open(url)?;
-    let key = Key::load(node.config.backup.backup_key_file.as_deref())?;
+    let key = Key::load(backups.config().backup.backup_key_file.as_deref())?;
     // The trial restore is as large as the keyspace: on the data volume, not in /tmp (which
     // a read-only root filesystem does not have).
-    let scratch = &node.config.data_dir;
+    let scratch = &backups.config().data_dir;
     super::restore::verify(
         &dest,
         &m,
@@ -341,12 +346,12 @@ async fn scheduled(node: &Node, url: &str) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("verifying backup {}", m.id))?;
-    let removed = prune(&dest, node.config.backup.backup_keep).await?;
+    let removed = prune(&dest, backups.config().backup.backup_keep).await?;
     if !removed.is_empty() {
         tracing::info!(removed = ?removed, "backup retention");
     }
     // The archive keeps what restores from the oldest kept backup need: everything after it.
-    if let Some(archive) = &node.config.backup.archive_to {
+    if let Some(archive) = &backups.config().backup.archive_to {
         if let Some(oldest) = dest.complete().await?.first() {
             let archive = Destination::open(archive)?;
             let removed = super::archive::catalog::prune(&archive, oldest.index + 1).await?;

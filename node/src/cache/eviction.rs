@@ -128,7 +128,7 @@ pub fn lfu(replicated: &ReplicatedSettings, local: &Settings) -> Lfu {
 
 impl Limits {
     pub fn of(node: &Node) -> Limits {
-        let replicated = node.sm.replicated_settings();
+        let replicated = node.replica.sm.replicated_settings();
         let local = &node.settings;
         let num = |name: &str, default: u64| number(&replicated, local, name, default);
         let policy = crate::settings::effective(&replicated, local, "maxmemory-policy");
@@ -158,13 +158,13 @@ pub fn may_refuse(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> bo
         return false;
     }
     // The common case first: no limit set, or the dataset under it (one setting read).
-    let replicated = node.sm.replicated_settings();
+    let replicated = node.replica.sm.replicated_settings();
     let maxmemory = number(&replicated, &node.settings, "maxmemory", 0);
-    if maxmemory == 0 || node.keyspace.used_bytes() <= maxmemory {
+    if maxmemory == 0 || node.replica.keyspace.used_bytes() <= maxmemory {
         return false;
     }
     let limits = Limits::of(node);
-    limits.over(node.keyspace.used_bytes())
+    limits.over(node.replica.keyspace.used_bytes())
         && (limits.policy == Policy::NoEviction || limits.policy.volatile())
 }
 
@@ -177,13 +177,14 @@ fn script_denied_when_oom(node: &Node, name: &str, args: &[Bytes]) -> bool {
     };
     match name {
         "eval" => denied_when_oom(target),
-        "evalsha" => node.keyspace.reading().is_some_and(|s| {
+        "evalsha" => node.replica.keyspace.reading().is_some_and(|s| {
             let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
             s.scripts
                 .get(&sha)
                 .is_some_and(|body| denied_when_oom(body))
         }),
         "fcall" => node
+            .replica
             .keyspace
             .reading()
             .is_some_and(|s| function_denied_when_oom(&s.libraries, target)),
@@ -200,6 +201,7 @@ pub fn refusal(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> Optio
     }
     let stuck = Limits::of(node).policy == Policy::NoEviction
         || node
+            .replica
             .keyspace
             .db_sizes()
             .map_or(true, |s| s.iter().all(|(_, _, expires)| *expires == 0));
@@ -210,7 +212,7 @@ pub fn refusal(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> Optio
 pub fn spawn(node: Arc<Node>) {
     tokio::spawn(async move {
         let mut shutdown = node.cluster.shutdown.clone();
-        let mut changes = node.sm.changes();
+        let mut changes = node.replica.sm.changes();
         let mut pool = Vec::new();
         loop {
             tokio::select! {
@@ -218,7 +220,8 @@ pub fn spawn(node: Arc<Node>) {
                 () = tokio::time::sleep(IDLE_WAKE) => {}
                 _ = shutdown.changed() => return,
             }
-            node.stats.note_used_memory(node.keyspace.used_bytes());
+            node.stats
+                .note_used_memory(node.replica.keyspace.used_bytes());
             if node.cluster.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
                 pool.clear();
                 continue;
@@ -244,11 +247,11 @@ struct Candidate {
 async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
     for _ in 0..ROUNDS_MAX {
         let limits = Limits::of(node);
-        let used = node.keyspace.used_bytes();
+        let used = node.replica.keyspace.used_bytes();
         if limits.policy == Policy::NoEviction || !limits.over(used) {
             return Ok(());
         }
-        let sizes = node.keyspace.db_sizes()?;
+        let sizes = node.replica.keyspace.db_sizes()?;
         // Victims until what they free brings the dataset back under the limit, as Redis
         // evicts until it is under: no more, so a round never makes room for keys that
         // would have been evicted had they come a moment earlier.
@@ -268,7 +271,7 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
         }
         let mut by_db: Vec<(u8, Vec<Bytes>)> = Vec::new();
         for c in &victims {
-            node.access.forget(c.db, c.hash);
+            node.replica.access.forget(c.db, c.hash);
             match by_db.iter_mut().find(|(db, _)| *db == c.db) {
                 Some((_, keys)) => keys.push(c.key.clone()),
                 None => by_db.push((c.db, vec![c.key.clone()])),
@@ -308,6 +311,7 @@ fn choose(
         let mut all = Vec::new();
         for db in &dbs {
             for s in node
+                .replica
                 .keyspace
                 .soonest_expiring(*db, excess, ROUND_KEYS_MAX)?
             {
@@ -339,9 +343,14 @@ fn choose(
                     && !pool.iter().any(|c| c.db == *db && c.key == key)
             };
             let from = rand::random::<u64>();
-            let sampled =
-                node.keyspace
-                    .sample(*db, from, volatile, limits.samples, SCAN_MAX, &fresh)?;
+            let sampled = node.replica.keyspace.sample(
+                *db,
+                from,
+                volatile,
+                limits.samples,
+                SCAN_MAX,
+                &fresh,
+            )?;
             for s in sampled {
                 pool.push(candidate(*db, s, 0));
             }
@@ -378,10 +387,10 @@ fn candidate(db: u8, s: Sampled, score: u64) -> Candidate {
 fn score(node: &Node, limits: &Limits, db: u8, hash: u64, now: u64) -> u64 {
     match limits.policy {
         Policy::AllKeysLru | Policy::VolatileLru => {
-            node.access.observe(db, hash, now, limits.lfu).0
+            node.replica.access.observe(db, hash, now, limits.lfu).0
         }
         Policy::AllKeysLfu | Policy::VolatileLfu => {
-            u64::from(u8::MAX - node.access.observe(db, hash, now, limits.lfu).1)
+            u64::from(u8::MAX - node.replica.access.observe(db, hash, now, limits.lfu).1)
         }
         _ => rand::random(),
     }

@@ -9,7 +9,8 @@ use cairn_raft::keyspace::DATABASES;
 use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::observe::stats::Stats;
 
 /// Keys deleted per proposal.
@@ -18,9 +19,10 @@ const BATCH_MAX: usize = 256;
 const ROUNDS_MAX: usize = 16;
 const CYCLE: Duration = Duration::from_millis(100);
 
-pub fn spawn(node: Arc<Node>) {
+/// Runs active expiry while this node leads; counts removed keys in `stats`.
+pub fn spawn(cluster: Arc<Cluster>, replica: Arc<Replica>, stats: Arc<Stats>) {
     tokio::spawn(async move {
-        let mut shutdown = node.cluster.shutdown.clone();
+        let mut shutdown = cluster.shutdown.clone();
         let mut tick = tokio::time::interval(CYCLE);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -28,11 +30,11 @@ pub fn spawn(node: Arc<Node>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if node.cluster.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
+            if cluster.raft.metrics().borrow().current_leader != Some(cluster.id) {
                 continue;
             }
             for db in 0..DATABASES {
-                if let Err(e) = expire_db(&node, db).await {
+                if let Err(e) = expire_db(&cluster, &replica, &stats, db).await {
                     tracing::debug!(db, error = %e, "active expiry");
                     break;
                 }
@@ -41,22 +43,26 @@ pub fn spawn(node: Arc<Node>) {
     });
 }
 
-async fn expire_db(node: &Node, db: u8) -> anyhow::Result<()> {
+async fn expire_db(
+    cluster: &Cluster,
+    replica: &Replica,
+    stats: &Stats,
+    db: u8,
+) -> anyhow::Result<()> {
     for _ in 0..ROUNDS_MAX {
         let now = now_ms();
-        let keys = node.keyspace.expired_keys(db, now, BATCH_MAX)?;
+        let keys = replica.keyspace.expired_keys(db, now, BATCH_MAX)?;
         if keys.is_empty() {
             return Ok(());
         }
         let n = keys.len();
-        let results = node
-            .cluster
+        let results = cluster
             .proposer
             .propose(vec![OpKind::ExpireKeys { db, keys }])
             .await;
         for r in results {
             if let cairn_protocol::Reply::Integer(removed) = r? {
-                Stats::add(&node.stats.expired_keys, removed.max(0) as u64);
+                Stats::add(&stats.expired_keys, removed.max(0) as u64);
             }
         }
         if n < BATCH_MAX {

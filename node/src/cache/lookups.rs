@@ -88,6 +88,7 @@ impl<'a> Recorder<'a> {
                 AccessHint::Freq(f) => (None, Some(f)),
             };
             self.node
+                .replica
                 .access
                 .seed(db, scan_hash(key), self.now_ms, idle, freq);
         }
@@ -95,6 +96,7 @@ impl<'a> Recorder<'a> {
 
     fn touch(&self, db: u8, key: &[u8]) {
         self.node
+            .replica
             .access
             .touch(db, scan_hash(key), 1, self.now_ms, self.lfu, self.report);
     }
@@ -122,11 +124,11 @@ impl<'a> Recorder<'a> {
                 "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ),
             ObjectQuery::IdleTime => {
-                let (idle, _) = self.node.access.observe(db, hash, self.now_ms, self.lfu);
+                let (idle, _) = self.node.replica.access.observe(db, hash, self.now_ms, self.lfu);
                 Reply::Integer(i64::try_from(idle / 1000).unwrap_or(i64::MAX))
             }
             ObjectQuery::Freq if self.policy.lfu() => {
-                let (_, freq) = self.node.access.observe(db, hash, self.now_ms, self.lfu);
+                let (_, freq) = self.node.replica.access.observe(db, hash, self.now_ms, self.lfu);
                 Reply::Integer(i64::from(freq))
             }
             _ => stored,

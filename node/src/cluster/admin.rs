@@ -33,7 +33,9 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
     match sub.as_str() {
         "STATUS" if args.len() == 1 => Reply::Verbatim(status(node).await),
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
-        "CHECK" if args.len() == 1 => crate::cluster::checker::run_round(node).await,
+        "CHECK" if args.len() == 1 => {
+            crate::cluster::checker::run_round(&node.cluster, &node.replica).await
+        }
         "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
         "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(&node.cluster),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
@@ -101,7 +103,7 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
 
 async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
     let url = url.map(|u| String::from_utf8_lossy(u).into_owned());
-    match crate::backup::schedule::take(node, url.as_deref()).await {
+    match crate::backup::schedule::take(&node.backups, url.as_deref()).await {
         Ok(m) => {
             let mut out = String::new();
             let _ = writeln!(out, "id: {}", m.id);
@@ -122,7 +124,7 @@ async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
 }
 
 async fn status(node: &Node) -> String {
-    let me = PeerStatus::of(node.cluster.id, &node.cluster.raft, &node.sm);
+    let me = PeerStatus::of(node.cluster.id, &node.cluster.raft, &node.replica.sm);
     let mut out = String::new();
     let _ = writeln!(out, "node: {}", node.cluster.id);
     let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));

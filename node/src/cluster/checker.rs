@@ -15,24 +15,30 @@ use cairn_protocol::Reply;
 use cairn_raft::network::{PeerStatus, DIGEST_SCHEME};
 use cairn_raft::{NodeId, OpKind};
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 
 const PEER_TIMEOUT: Duration = Duration::from_millis(700);
 /// How long a check round waits for every replica to apply the check entry.
 const APPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Every member's recorded digest at check `index`, waiting up to `wait` for each to apply it.
-async fn digests_at(node: &Node, index: u64, wait: Duration) -> Vec<(NodeId, Option<u64>)> {
-    let members: Vec<(NodeId, cairn_raft::NodeInfo)> = node.cluster.members();
+async fn digests_at(
+    cluster: &Cluster,
+    replica: &Replica,
+    index: u64,
+    wait: Duration,
+) -> Vec<(NodeId, Option<u64>)> {
+    let members: Vec<(NodeId, cairn_raft::NodeInfo)> = cluster.members();
     let mut out = Vec::new();
     for (id, info) in members {
         let deadline = Instant::now() + wait;
         let recorded = loop {
-            let checks = if id == node.cluster.id {
-                Some(node.store_checks())
+            let checks = if id == cluster.id {
+                Some(replica.checks())
             } else {
                 // Only records of this digest scheme compare (see `DIGEST_SCHEME`).
-                node.cluster
+                cluster
                     .peers
                     .status(&info.raft_addr, PEER_TIMEOUT)
                     .await
@@ -69,20 +75,21 @@ fn majority(digests: &[(NodeId, Option<u64>)]) -> Option<u64> {
 
 /// Judges this node at check `index` against the majority; records the verdict.
 async fn judge(
-    node: &Node,
+    cluster: &Cluster,
+    replica: &Replica,
     index: u64,
     wait: Duration,
 ) -> (Vec<(NodeId, Option<u64>)>, Option<u64>) {
-    let digests = digests_at(node, index, wait).await;
+    let digests = digests_at(cluster, replica, index, wait).await;
     let agreed = majority(&digests);
     let mine = digests
         .iter()
-        .find(|(id, _)| *id == node.cluster.id)
+        .find(|(id, _)| *id == cluster.id)
         .and_then(|(_, d)| *d);
     if let (Some(agreed), Some(mine)) = (agreed, mine) {
-        node.integrity.record(index, agreed == mine);
+        replica.integrity.record(index, agreed == mine);
         if agreed != mine {
-            node.integrity.set_problem(format!(
+            replica.integrity.set_problem(format!(
                 "digest at log index {index} is {mine:016x}, a majority of the cluster has {agreed:016x}"
             ));
         }
@@ -91,13 +98,13 @@ async fn judge(
 }
 
 /// The scheduled loop: the leader proposes checks; every node compares with the leader.
-pub fn spawn(node: Arc<Node>) {
-    let every = node.config.check_interval_secs;
+pub fn spawn(cluster: Arc<Cluster>, replica: Arc<Replica>) {
+    let every = cluster.config.check_interval_secs;
     if every == 0 {
         return;
     }
     tokio::spawn(async move {
-        let mut shutdown = node.cluster.shutdown.clone();
+        let mut shutdown = cluster.shutdown.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -106,25 +113,25 @@ pub fn spawn(node: Arc<Node>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let Some((leader, _)) = node.cluster.leader() else {
+            let Some((leader, _)) = cluster.leader() else {
                 continue;
             };
-            if leader == node.cluster.id {
-                if let Err(e) = propose_check(&node).await {
+            if leader == cluster.id {
+                if let Err(e) = propose_check(&cluster).await {
                     tracing::warn!(error = %e, "proposing a consistency check");
                 }
             }
             // Every node judges itself on its newest check against the majority.
-            if let Some((index, _)) = node.store_checks().last() {
-                judge(&node, *index, APPLY_WAIT).await;
+            if let Some((index, _)) = replica.checks().last() {
+                judge(&cluster, &replica, *index, APPLY_WAIT).await;
             }
         }
     });
 }
 
 /// Proposes a check entry through the write path; its (index, leader-side digest).
-async fn propose_check(node: &Node) -> anyhow::Result<(u64, u64)> {
-    let outcome = crate::cluster::router::write_ops(&node.cluster, vec![OpKind::Check])
+async fn propose_check(cluster: &Cluster) -> anyhow::Result<(u64, u64)> {
+    let outcome = crate::cluster::router::write_ops(cluster, vec![OpKind::Check])
         .await
         .pop()
         .ok_or_else(|| anyhow::anyhow!("no outcome"))?;
@@ -142,12 +149,12 @@ async fn propose_check(node: &Node) -> anyhow::Result<(u64, u64)> {
 
 /// `CAIRN CHECK`: a check round now. Proposes a check entry, waits for every member to apply
 /// it, compares their digests at that index and reports one line per member.
-pub async fn run_round(node: &Node) -> Reply {
-    let (index, digest) = match propose_check(node).await {
+pub async fn run_round(cluster: &Cluster, replica: &Replica) -> Reply {
+    let (index, digest) = match propose_check(cluster).await {
         Ok(r) => r,
         Err(e) => return Reply::error(format!("ERR consistency check failed: {e}")),
     };
-    let (digests, agreed) = judge(node, index, APPLY_WAIT).await;
+    let (digests, agreed) = judge(cluster, replica, index, APPLY_WAIT).await;
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -1,4 +1,5 @@
-//! This node's place in the Raft cluster: the [`handle::Cluster`] the other parts take, the
+//! This node's place in the Raft cluster: the [`handle::Cluster`] the other parts take, this
+//! node's copy of the data ([`replica::Replica`]), the
 //! write path to the leader (`router`), linearizable reads (`read_barrier`), bootstrap and
 //! membership, leadership hand-off, replicas' consistency checks (`checker`, `integrity`) and
 //! repair, a lost disk's way back (`amnesia`), WAIT, and the commands that show or change the
@@ -15,6 +16,7 @@ pub mod membership;
 pub mod read_barrier;
 pub mod redis_cluster;
 pub mod repair;
+pub mod replica;
 pub mod router;
 pub mod status;
 pub mod wait;

@@ -11,7 +11,9 @@ use cairn_protocol::slot::{key_slot, SLOTS};
 use cairn_protocol::Reply;
 use cairn_raft::{NodeId, NodeInfo};
 
-use crate::node::Node;
+use cairn_raft::store::Keyspace;
+
+use crate::cluster::handle::Cluster;
 
 /// The Redis Cluster node id of Raft node `id`.
 pub fn cluster_id(id: NodeId) -> String {
@@ -36,14 +38,14 @@ struct View {
     matched: Option<BTreeMap<NodeId, Option<u64>>>,
 }
 
-fn view(node: &Node) -> View {
-    let m = node.cluster.raft.metrics().borrow().clone();
+fn view(cluster: &Cluster) -> View {
+    let m = cluster.raft.metrics().borrow().clone();
     let mut members: Vec<(NodeId, NodeInfo)> = m
         .membership_config
         .nodes()
         .map(|(id, n)| (*id, n.clone()))
         .collect();
-    let leader = node.cluster.leader().map(|(id, _)| id);
+    let leader = cluster.leader().map(|(id, _)| id);
     members.sort_by_key(|(id, _)| (Some(*id) != leader, *id));
     let matched = m.replication.as_ref().map(|r| {
         r.iter()
@@ -58,7 +60,7 @@ fn view(node: &Node) -> View {
     }
 }
 
-pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
+pub fn handle(cluster: &Cluster, keyspace: &Keyspace, args: &[Bytes]) -> Reply {
     let sub = args
         .first()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -71,16 +73,18 @@ pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
         })
     };
     match sub.as_str() {
-        "info" => arity(1).unwrap_or_else(|| info(node)),
-        "myid" => arity(1).unwrap_or_else(|| Reply::text(cluster_id(node.cluster.id))),
-        "nodes" => arity(1).unwrap_or_else(|| Reply::Verbatim(nodes(node))),
-        "slots" => arity(1).unwrap_or_else(|| slots(node)),
-        "shards" => arity(1).unwrap_or_else(|| shards(node)),
+        "info" => arity(1).unwrap_or_else(|| info(cluster)),
+        "myid" => arity(1).unwrap_or_else(|| Reply::text(cluster_id(cluster.id))),
+        "nodes" => arity(1).unwrap_or_else(|| Reply::Verbatim(nodes(cluster))),
+        "slots" => arity(1).unwrap_or_else(|| slots(cluster)),
+        "shards" => arity(1).unwrap_or_else(|| shards(cluster)),
         "keyslot" => arity(2).unwrap_or_else(|| {
             Reply::Integer(i64::from(key_slot(args.get(1).map_or(&[][..], |k| k))))
         }),
-        "countkeysinslot" => arity(2).unwrap_or_else(|| keys_in_slot(node, &args[1..], None)),
-        "getkeysinslot" => arity(3).unwrap_or_else(|| keys_in_slot(node, &args[1..2], args.get(2))),
+        "countkeysinslot" => arity(2).unwrap_or_else(|| keys_in_slot(keyspace, &args[1..], None)),
+        "getkeysinslot" => {
+            arity(3).unwrap_or_else(|| keys_in_slot(keyspace, &args[1..2], args.get(2)))
+        }
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CLUSTER HELP.",
             String::from_utf8_lossy(args.first().map_or(&[][..], |a| a))
@@ -91,7 +95,7 @@ pub fn handle(node: &Node, args: &[Bytes]) -> Reply {
 /// CLUSTER COUNTKEYSINSLOT slot, and CLUSTER GETKEYSINSLOT slot count (`count` given): from
 /// this node's replica of database 0, as a Redis Cluster node answers for its own keys. The
 /// keyspace groups keys by slot, so this costs the slot's keys, not the whole database's.
-fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
+fn keys_in_slot(keyspace: &Keyspace, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
     let int = |b: &Bytes| cairn_protocol::num::parse_i64(b);
     let Some(slot) = slot.first().and_then(int) else {
         return Reply::from(RedisError::NotInteger);
@@ -102,7 +106,7 @@ fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
         Some(Some(n)) => Some(n),
     };
     let in_range = (0..i64::from(SLOTS)).contains(&slot);
-    let Some(reading) = node.keyspace.reading() else {
+    let Some(reading) = keyspace.reading() else {
         return Reply::error(cairn_raft::store::LOADING);
     };
     let Some(db) = reading.db(0) else {
@@ -122,13 +126,13 @@ fn keys_in_slot(node: &Node, slot: &[Bytes], count: Option<&Bytes>) -> Reply {
     }
 }
 
-fn info(node: &Node) -> Reply {
+fn info(cluster: &Cluster) -> Reply {
     let View {
         leader,
         members,
         term,
         ..
-    } = view(node);
+    } = view(cluster);
     let state = if leader.is_some() { "ok" } else { "fail" };
     let assigned = if leader.is_some() { SLOTS } else { 0 };
     Reply::Verbatim(format!(
@@ -140,20 +144,20 @@ cluster_my_epoch:{term}\r\n",
     ))
 }
 
-fn nodes(node: &Node) -> String {
+fn nodes(cluster: &Cluster) -> String {
     let View {
         leader,
         members,
         term,
         ..
-    } = view(node);
+    } = view(cluster);
     let now_ms = cairn_raft::types::now_ms();
     let mut out = String::new();
     for (id, info) in &members {
         let (host, port) = host_port(info);
         let cport = info.raft_addr.rsplit(':').next().unwrap_or("0");
         let mut flags = Vec::new();
-        if *id == node.cluster.id {
+        if *id == cluster.id {
             flags.push("myself");
         }
         let is_master = Some(*id) == leader;
@@ -181,10 +185,10 @@ fn node_entry(id: NodeId, info: &NodeInfo) -> Reply {
     ])
 }
 
-fn slots(node: &Node) -> Reply {
+fn slots(cluster: &Cluster) -> Reply {
     let View {
         leader, members, ..
-    } = view(node);
+    } = view(cluster);
     if leader.is_none() {
         return Reply::Array(Vec::new());
     }
@@ -193,20 +197,20 @@ fn slots(node: &Node) -> Reply {
     Reply::Array(vec![Reply::Array(range)])
 }
 
-fn shards(node: &Node) -> Reply {
+fn shards(cluster: &Cluster) -> Reply {
     let View {
         leader,
         members,
         matched: replication,
         ..
-    } = view(node);
-    let applied = node.cluster.applied();
+    } = view(cluster);
+    let applied = cluster.applied();
     let nodes = members
         .iter()
         .map(|(id, info)| {
             let (host, port) = host_port(info);
             let is_master = Some(*id) == leader;
-            let offset = match (&replication, *id == node.cluster.id) {
+            let offset = match (&replication, *id == cluster.id) {
                 (_, true) => applied,
                 (Some(r), false) => r.get(id).copied().flatten().unwrap_or(0),
                 (None, false) => 0,

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use cairn_protocol::Reply;
 use futures::future::join_all;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
+use crate::cluster::read_barrier::ReadBarrier;
 
 /// How often the members are asked again while WAIT waits.
 const POLL: Duration = Duration::from_millis(10);
@@ -24,12 +25,12 @@ const PEER_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Answers WAIT: blocks until `replicas` other members hold this node's committed writes, or
 /// `timeout_ms` passes (0: no limit), and answers how many do.
-pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
+pub async fn wait(cluster: &Cluster, reads: &ReadBarrier, replicas: i64, timeout_ms: u64) -> Reply {
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     // After a read barrier this node has applied everything committed before WAIT arrived.
     // Without a leader the barrier waits for one; the timeout bounds that wait too, and
     // nothing confirmed by then counts as no member.
-    let barrier = node.reads.wait(&node.cluster);
+    let barrier = reads.wait(cluster);
     let barrier = match deadline {
         Some(d) => match tokio::time::timeout_at(d.into(), barrier).await {
             Ok(result) => result,
@@ -40,9 +41,9 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
     if let Err(e) = barrier {
         return e;
     }
-    let target = node.cluster.applied();
+    let target = cluster.applied();
     loop {
-        let holding = holding(node, target).await;
+        let holding = holding(cluster, target).await;
         let expired = deadline.is_some_and(|d| Instant::now() >= d);
         if i64::try_from(holding).unwrap_or(i64::MAX) >= replicas || expired {
             return Reply::Integer(i64::try_from(holding).unwrap_or(i64::MAX));
@@ -55,21 +56,20 @@ pub async fn wait(node: &Node, replicas: i64, timeout_ms: u64) -> Reply {
 }
 
 /// How many other members have applied `target`.
-async fn holding(node: &Node, target: u64) -> usize {
-    let others: Vec<String> = node
-        .cluster
+async fn holding(cluster: &Cluster, target: u64) -> usize {
+    let others: Vec<String> = cluster
         .raft
         .metrics()
         .borrow()
         .membership_config
         .nodes()
-        .filter(|(id, _)| **id != node.cluster.id)
+        .filter(|(id, _)| **id != cluster.id)
         .map(|(_, info)| info.raft_addr.clone())
         .collect();
     let answers = join_all(
         others
             .iter()
-            .map(|addr| node.cluster.peers.status(addr, PEER_TIMEOUT)),
+            .map(|addr| cluster.peers.status(addr, PEER_TIMEOUT)),
     )
     .await;
     answers

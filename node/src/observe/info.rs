@@ -60,8 +60,8 @@ pub fn render(node: &Node, sections: &[String]) -> String {
             "clients" => clients(node, &mut out),
             "memory" => memory(node, &mut out),
             "persistence" => persistence(node, &mut out),
-            "backup" => crate::backup::schedule::info(node, &mut out),
-            "archive" => crate::backup::archive::info(node, &mut out),
+            "backup" => crate::backup::schedule::info(&node.backups, &mut out),
+            "archive" => crate::backup::archive::info(&node.backups, &mut out),
             "stats" => stats(node, &mut out),
             "replication" => replication(node, &mut out),
             "cpu" => out.push_str("# CPU\r\n"),
@@ -112,7 +112,7 @@ fn memory(node: &Node, out: &mut String) {
     out.push_str("# Memory\r\n");
     // used_memory is the dataset measure maxmemory applies to, the same on every replica
     // (keys, encoded values, per-key overhead); the process's own memory is used_memory_rss.
-    let used = node.keyspace.used_bytes();
+    let used = node.replica.keyspace.used_bytes();
     node.stats.note_used_memory(used);
     let peak = Stats::get(&node.stats.used_memory_peak);
     let rss = rss_bytes();
@@ -131,7 +131,11 @@ fn memory(node: &Node, out: &mut String) {
         "maxmemory_policy",
         node.setting("maxmemory-policy").unwrap_or_default(),
     );
-    let scripts = node.keyspace.reading().map_or(0, |s| s.scripts.len());
+    let scripts = node
+        .replica
+        .keyspace
+        .reading()
+        .map_or(0, |s| s.scripts.len());
     line(out, "number_of_cached_scripts", scripts);
 }
 
@@ -154,25 +158,29 @@ fn human(n: u64) -> String {
 
 fn persistence(node: &Node, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    line(out, "loading", u8::from(node.keyspace.is_loading()));
+    line(out, "loading", u8::from(node.replica.keyspace.is_loading()));
     line(out, "aof_enabled", 0);
     line(
         out,
         "rdb_changes_since_last_save",
-        crate::backup::save::changes_since_last_save(node),
+        crate::backup::save::changes_since_last_save(&node.backups),
     );
     line(
         out,
         "rdb_bgsave_in_progress",
-        u8::from(node.saves.in_progress()),
+        u8::from(node.backups.saves.in_progress()),
     );
     line(
         out,
         "rdb_last_save_time",
-        crate::backup::save::last_save_unix(node),
+        crate::backup::save::last_save_unix(&node.backups),
     );
-    line(out, "rdb_last_bgsave_status", node.saves.last_status());
-    line(out, "cairn_data_dir_bytes", (node.data_dir_bytes)());
+    line(
+        out,
+        "rdb_last_bgsave_status",
+        node.backups.saves.last_status(),
+    );
+    line(out, "cairn_data_dir_bytes", (node.replica.data_dir_bytes)());
     let full = node.cluster.disk.full();
     line(out, "cairn_disk_full", u8::from(full.is_some()));
     if let Some(why) = full {
@@ -266,7 +274,7 @@ fn replication(node: &Node, out: &mut String) {
         node.cluster.leader().map_or(0, |(l, _)| l),
     );
     line(out, "cairn_applied_index", applied);
-    let (check_index, check_ok) = node.integrity.last().unwrap_or((0, true));
+    let (check_index, check_ok) = node.replica.integrity.last().unwrap_or((0, true));
     line(out, "cairn_last_check_index", check_index);
     line(
         out,
@@ -282,7 +290,8 @@ fn replication(node: &Node, out: &mut String) {
     line(
         out,
         "cairn_consistency",
-        node.integrity
+        node.replica
+            .integrity
             .problem()
             .map_or("ok".to_string(), |p| format!("diverged ({p})")),
     );
@@ -290,7 +299,7 @@ fn replication(node: &Node, out: &mut String) {
 
 fn keyspace(node: &Node, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    if let Ok(sizes) = node.keyspace.db_sizes() {
+    if let Ok(sizes) = node.replica.keyspace.db_sizes() {
         for (db, keys, expires) in sizes {
             let avg_ttl = if expires > 0 { avg_ttl(node, db) } else { 0 };
             line(
@@ -313,7 +322,8 @@ fn avg_ttl(node: &Node, db: u8) -> u64 {
     let now = cairn_raft::types::now_ms();
     let from = rand::random::<u64>();
     let Ok(sampled) =
-        node.keyspace
+        node.replica
+            .keyspace
             .sample(db, from, true, AVG_TTL_SAMPLE, AVG_TTL_SCAN_MAX, &|_| true)
     else {
         return 0;

@@ -44,7 +44,7 @@ fn builtin_default(node: &Node) -> User {
 
 /// The user named `name`, if it exists.
 pub fn user(node: &Node, name: &str) -> Option<User> {
-    match node.sm.acl_users().get(name) {
+    match node.replica.sm.acl_users().get(name) {
         Some(u) => Some(u.clone()),
         None if name == DEFAULT_USER => Some(builtin_default(node)),
         None => None,
@@ -53,7 +53,7 @@ pub fn user(node: &Node, name: &str) -> Option<User> {
 
 /// Every user, by name.
 fn users(node: &Node) -> Users {
-    let mut all = (*node.sm.acl_users()).clone();
+    let mut all = (*node.replica.sm.acl_users()).clone();
     all.entry(DEFAULT_USER.to_string())
         .or_insert_with(|| builtin_default(node));
     all
@@ -61,7 +61,7 @@ fn users(node: &Node) -> Users {
 
 /// Whether a new connection must authenticate: the default user is off or has a password.
 pub fn auth_required(node: &Node) -> bool {
-    match node.sm.acl_users().get(DEFAULT_USER) {
+    match node.replica.sm.acl_users().get(DEFAULT_USER) {
         Some(d) => !(d.enabled && d.nopass),
         None => node.settings.is_non_empty("requirepass"),
     }
@@ -69,7 +69,7 @@ pub fn auth_required(node: &Node) -> bool {
 
 /// Checks a request against the user `name`.
 pub fn check(node: &Node, name: &str, args: &[Bytes]) -> Verdict {
-    let table: Arc<Users> = node.sm.acl_users();
+    let table: Arc<Users> = node.replica.sm.acl_users();
     let user = match table.get(name) {
         Some(u) => u,
         // Redis's default user may run anything.
@@ -107,7 +107,7 @@ pub fn auth(node: &Node, username: Option<&Bytes>, password: &[u8]) -> Result<St
 fn logged_rules(node: &Node, name: &str, rules: &[Bytes]) -> Vec<Bytes> {
     let mut logged = Vec::new();
     let pass = requirepass(node);
-    if name == DEFAULT_USER && !pass.is_empty() && !node.sm.acl_users().contains_key(name) {
+    if name == DEFAULT_USER && !pass.is_empty() && !node.replica.sm.acl_users().contains_key(name) {
         logged.push(Bytes::from_static(b"resetpass"));
         logged.push(Bytes::from(format!("#{}", hash_password(pass.as_bytes()))));
     }

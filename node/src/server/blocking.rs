@@ -49,7 +49,7 @@ pub async fn run(
     hangup: impl Future<Output = ()>,
 ) -> Ended {
     let deadline = deadline_of(cmd.timeout_ms);
-    let mut changes = node.sm.changes();
+    let mut changes = node.replica.sm.changes();
     // An UNBLOCK meant for an earlier command does not end this one.
     control.take_unblock();
     tokio::pin!(hangup);
@@ -149,7 +149,7 @@ pub async fn run_read(
     hangup: impl Future<Output = ()>,
 ) -> Ended {
     let deadline = deadline_of(cmd.timeout_ms);
-    let mut changes = node.sm.changes();
+    let mut changes = node.replica.sm.changes();
     control.take_unblock();
     tokio::pin!(hangup);
     if let Err(e) = node.reads.wait(&node.cluster).await {
@@ -157,7 +157,7 @@ pub async fn run_read(
     }
     changes.borrow_and_update();
     let look = |read: &ReadCommand| -> Reply {
-        let Some(reading) = node.keyspace.reading() else {
+        let Some(reading) = node.replica.keyspace.reading() else {
             return Reply::error(cairn_raft::store::LOADING);
         };
         keyspace::read(&reading, db, read, now_ms())
@@ -166,7 +166,7 @@ pub async fn run_read(
     // `$` is the last ID as of the barrier; later looks use the default COUNT of a woken
     // XREAD when none was given.
     let mut resolved = {
-        let Some(reading) = node.keyspace.reading() else {
+        let Some(reading) = node.replica.keyspace.reading() else {
             return Ended::Reply(Reply::error(cairn_raft::store::LOADING));
         };
         match keyspace::stream::read::resolve_last(&reading, db, &cmd.read, now_ms()) {
@@ -213,7 +213,7 @@ pub async fn run_read(
 /// re-created as a string does not answer a waiting BLPOP).
 fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool {
     if let WriteCommand::XReadGroup(r) = &cmd.op {
-        return match node.keyspace.reading() {
+        return match node.replica.keyspace.reading() {
             Some(reading) => keyspace::stream::read::group_ready(&reading, db, r, now_ms()),
             None => true,
         };
@@ -224,7 +224,7 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
     };
     let now = now_ms();
     // While a snapshot loads: let the pop through the log find out.
-    let Some(reading) = node.keyspace.reading() else {
+    let Some(reading) = node.replica.keyspace.reading() else {
         return true;
     };
     cmd.keys().iter().any(|key| {
@@ -247,7 +247,7 @@ fn gone_while_blocked(node: &Node, db: u8, op: &WriteCommand, e: String) -> Repl
     if !e.starts_with("NOGROUP") && !e.starts_with("WRONGTYPE") {
         return Reply::Error(e);
     }
-    let streams_there = node.keyspace.reading().is_some_and(|reading| {
+    let streams_there = node.replica.keyspace.reading().is_some_and(|reading| {
         r.streams.iter().all(|(key, _)| {
             let query = ReadCommand::Type { key: key.clone() };
             matches!(keyspace::read(&reading, db, &query, now_ms()), Ok(Reply::Simple(t)) if t == "stream")

@@ -71,8 +71,8 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         // WAIT waits, so the session runs it (and refuses it inside MULTI); never reached here.
         ConnCommand::Wait { .. } => Reply::error("ERR WAIT is run by the session"),
         ConnCommand::Shutdown { .. } => Reply::error("ERR SHUTDOWN is run by the session"),
-        ConnCommand::BgSave => crate::backup::save::bgsave(&s.node),
-        ConnCommand::LastSave => Reply::Integer(crate::backup::save::last_save_unix(&s.node) as i64),
+        ConnCommand::BgSave => crate::backup::save::bgsave(&s.node.backups),
+        ConnCommand::LastSave => Reply::Integer(crate::backup::save::last_save_unix(&s.node.backups) as i64),
         ConnCommand::ReadOnly => {
             s.readonly = true;
             Reply::ok()
@@ -82,7 +82,9 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             Reply::ok()
         }
         ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
-        ConnCommand::Cluster(args) => crate::cluster::redis_cluster::handle(&s.node, &args),
+        ConnCommand::Cluster(args) => {
+            crate::cluster::redis_cluster::handle(&s.node.cluster, &s.node.replica.keyspace, &args)
+        },
         // The session's transaction state answers these before they get here.
         ConnCommand::Multi
         | ConnCommand::Exec
@@ -289,7 +291,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
             {
                 Ok(track) => {
                     s.track = track;
-                    s.node.sm.set_tracking(true);
+                    s.node.replica.sm.set_tracking(true);
                     Reply::ok()
                 }
                 Err(e) => Reply::error(e),
@@ -339,7 +341,7 @@ fn config(s: &mut Session, c: ConfigCommand) -> Reply {
             Reply::Map(
                 s.node
                     .settings
-                    .matching(&pats, &s.node.sm.replicated_settings())
+                    .matching(&pats, &s.node.replica.sm.replicated_settings())
                     .into_iter()
                     .map(|(n, v)| (Reply::text(n), Reply::text(v)))
                     .collect(),

@@ -146,7 +146,7 @@ impl Transaction {
             return Reply::error(format!("ERR at most {WATCHED_MAX} keys can be watched"));
         }
         let now = now_ms();
-        let Some(state) = node.keyspace.reading() else {
+        let Some(state) = node.replica.keyspace.reading() else {
             return Reply::error(cairn_raft::store::LOADING);
         };
         for key in keys {

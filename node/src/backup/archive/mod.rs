@@ -18,23 +18,23 @@ pub mod writer;
 
 use std::sync::atomic::Ordering;
 
-use crate::node::Node;
+use crate::backup::handle::Backups;
 
 /// The archive's directory under the destination's prefix.
 pub use crate::backup::dest::ARCHIVE_DIR as DIR;
 
 /// This node's applied index now.
-pub fn applied_index(node: &Node) -> u64 {
-    let m = node.cluster.raft.metrics();
+pub fn applied_index(backups: &Backups) -> u64 {
+    let m = backups.cluster.raft.metrics();
     let applied = m.borrow().last_applied.map_or(0, |l| l.index);
     applied
 }
 
 /// INFO's `# Archive` section.
-pub fn info(node: &Node, out: &mut String) {
+pub fn info(backups: &Backups, out: &mut String) {
     use std::fmt::Write;
-    let a = &node.archive;
-    let cfg = &node.config.backup;
+    let a = &backups.archive;
+    let cfg = &backups.config().backup;
     let gaps = a.gap_list();
     let gaps = if gaps.is_empty() {
         "none".to_string()
@@ -58,7 +58,7 @@ pub fn info(node: &Node, out: &mut String) {
         u8::from(a.active.load(Ordering::Relaxed)),
         a.first_index.load(Ordering::Relaxed),
         a.last_index.load(Ordering::Relaxed),
-        a.lag(applied_index(node)),
+        a.lag(applied_index(backups)),
         a.delay_secs(),
         a.newest_ms.load(Ordering::Relaxed) / 1000,
         a.ok.load(Ordering::Relaxed),

@@ -22,9 +22,9 @@ use openraft::RaftLogReader;
 use super::catalog::Catalog;
 use super::{segment, DIR};
 use crate::backup::dest::Destination;
+use crate::backup::handle::Backups;
 use crate::backup::schedule::my_turn;
 use crate::backup::seal::Key;
-use crate::node::Node;
 
 /// Most entries per segment.
 pub const SEGMENT_ENTRIES: u64 = 20_000;
@@ -40,21 +40,21 @@ const CADENCE: Duration = Duration::from_millis(500);
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Starts the archiver when `--archive-to` is set.
-pub fn spawn(node: Arc<Node>, log: LogStore) {
-    let Some(url) = node.config.backup.archive_to.clone() else {
+pub fn spawn(backups: Arc<Backups>, log: LogStore) {
+    let Some(url) = backups.config().backup.archive_to.clone() else {
         return;
     };
     tokio::spawn(async move {
         let dest = match Destination::open(&url) {
             Ok(d) => d,
             Err(e) => {
-                node.archive.failed(format!("{e:#}"));
+                backups.archive.failed(format!("{e:#}"));
                 tracing::error!(error = %format!("{e:#}"), "the archive destination");
                 return;
             }
         };
         let mut archiver = Archiver {
-            node,
+            backups,
             log,
             dest,
             next: None,
@@ -66,7 +66,7 @@ pub fn spawn(node: Arc<Node>, log: LogStore) {
 }
 
 struct Archiver {
-    node: Arc<Node>,
+    backups: Arc<Backups>,
     log: LogStore,
     dest: Destination,
     /// The next index to ship, once known (while it is this node's turn).
@@ -78,19 +78,19 @@ struct Archiver {
 
 impl Archiver {
     async fn run(&mut self) {
-        let mut shutdown = self.node.cluster.shutdown.clone();
+        let mut shutdown = self.backups.cluster.shutdown.clone();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
                 _ = shutdown.changed() => {}
             }
             let stopping = *shutdown.borrow();
-            if !my_turn(&self.node, self.node.config.backup.archive_node) {
+            if !my_turn(&self.backups, self.backups.config().backup.archive_node) {
                 self.next = None;
-                self.node.archive.active.store(false, Ordering::Relaxed);
+                self.backups.archive.active.store(false, Ordering::Relaxed);
             } else if let Err(e) = self.step(stopping).await {
                 tracing::warn!(error = %format!("{e:#}"), "log archive");
-                self.node.archive.failed(format!("{e:#}"));
+                self.backups.archive.failed(format!("{e:#}"));
                 self.next = None; // list again: another node may have shipped meanwhile
                 tokio::time::sleep(RETRY).await;
             }
@@ -102,11 +102,11 @@ impl Archiver {
 
     /// Ships what is due. On shutdown, ships everything applied (one last flush).
     async fn step(&mut self, flush: bool) -> anyhow::Result<()> {
-        let status = &self.node.archive;
+        let status = &self.backups.archive;
         let next = match self.next {
             Some(n) => n,
             None => {
-                self.key = Key::load(self.node.config.backup.backup_key_file.as_deref())?;
+                self.key = Key::load(self.backups.config().backup.backup_key_file.as_deref())?;
                 let catalog = Catalog::load(&self.dest).await?;
                 status.listed(&catalog);
                 status.active.store(true, Ordering::Relaxed);
@@ -117,7 +117,7 @@ impl Archiver {
                 n
             }
         };
-        let applied = super::applied_index(&self.node);
+        let applied = super::applied_index(&self.backups);
         if applied < next {
             status.caught_up(true);
             return Ok(());
@@ -140,12 +140,12 @@ impl Archiver {
             );
             status.gap(next, first - 1);
         }
-        let cfg = &self.node.config.backup;
+        let cfg = &self.backups.config().backup;
         let (name, bytes) = segment::encode(
             &entries,
             self.key.as_ref(),
             &cfg.cluster_name,
-            self.node.cluster.id,
+            self.backups.cluster.id,
         )?;
         self.dest.put(DIR, &name.file(), bytes.into()).await?;
         status.shipped(&name);
@@ -157,7 +157,7 @@ impl Archiver {
 
     /// Where an empty archive starts: the oldest entry this node's log still has.
     fn first_in_log(&self) -> u64 {
-        let m = self.node.cluster.raft.metrics();
+        let m = self.backups.cluster.raft.metrics();
         let purged = m.borrow().purged.map_or(0, |l| l.index + 1);
         purged.max(1)
     }

@@ -61,7 +61,7 @@ impl State {
         let membership = m.membership_config.membership();
         let voters = membership.voter_ids().count();
         let limits = crate::cache::eviction::Limits::of(node);
-        let backup = node.backup.last();
+        let backup = node.backups.status.last();
         let timeout = node.config.election_timeout_max_ms;
         let leader = node.cluster.leader().map(|(id, _)| id).filter(|&id| {
             id != node.cluster.id || m.millis_since_quorum_ack.is_some_and(|ms| ms <= timeout)
@@ -78,26 +78,33 @@ impl State {
                 Field::PurgedIndex => int(m.purged.map_or(0, |l| l.index)),
                 Field::Voters => voters as i64,
                 Field::Learners => membership.nodes().count().saturating_sub(voters) as i64,
-                Field::ConsistencyOk => i64::from(node.integrity.problem().is_none()),
-                Field::ConsistencyCheckedIndex => node.integrity.last().map_or(0, |(i, _)| int(i)),
+                Field::ConsistencyOk => i64::from(node.replica.integrity.problem().is_none()),
+                Field::ConsistencyCheckedIndex => {
+                    node.replica.integrity.last().map_or(0, |(i, _)| int(i))
+                }
                 Field::DiskFull => i64::from(node.cluster.disk.full().is_some()),
                 Field::DiskFreeBytes => int(node.cluster.disk.free()),
                 Field::DiskReserveBytes => int(node.cluster.disk.reserve()),
-                Field::DataDirBytes => int((node.data_dir_bytes)()),
+                Field::DataDirBytes => int((node.replica.data_dir_bytes)()),
                 Field::ConnectedClients => node.clients.len() as i64,
-                Field::MemoryUsedBytes => int(node.keyspace.used_bytes()),
+                Field::MemoryUsedBytes => int(node.replica.keyspace.used_bytes()),
                 Field::MemoryMaxBytes => int(limits.maxmemory),
                 Field::BackupInProgress => {
-                    i64::from(node.backup.in_progress.load(Ordering::Relaxed))
+                    i64::from(node.backups.status.in_progress.load(Ordering::Relaxed))
                 }
                 Field::BackupLastIndex => backup.as_ref().map_or(0, |b| int(b.index)),
                 Field::BackupLastSizeBytes => backup.as_ref().map_or(0, |b| int(b.stored_bytes)),
-                Field::ArchiveActive => i64::from(node.archive.active.load(Ordering::Relaxed)),
-                Field::ArchiveLastIndex => int(node.archive.last_index.load(Ordering::Relaxed)),
+                Field::ArchiveActive => {
+                    i64::from(node.backups.archive.active.load(Ordering::Relaxed))
+                }
+                Field::ArchiveLastIndex => {
+                    int(node.backups.archive.last_index.load(Ordering::Relaxed))
+                }
                 Field::ArchiveLagEntries => int(node
+                    .backups
                     .archive
-                    .lag(crate::backup::archive::applied_index(node))),
-                Field::ArchiveGaps => node.archive.gap_list().len() as i64,
+                    .lag(crate::backup::archive::applied_index(&node.backups))),
+                Field::ArchiveGaps => node.backups.archive.gap_list().len() as i64,
             });
         }
         let interval = node.config.backup.backup_interval.as_secs_f64();
@@ -108,15 +115,15 @@ impl State {
                     .as_ref()
                     .map_or(0.0, |b| b.created_at_ms as f64 / 1000.0),
                 FloatField::BackupNewest => {
-                    node.backup.newest_ms.load(Ordering::Relaxed) as f64 / 1000.0
+                    node.backups.status.newest_ms.load(Ordering::Relaxed) as f64 / 1000.0
                 }
                 FloatField::BackupLastDuration => backup
                     .as_ref()
                     .map_or(0.0, |b| b.duration_ms as f64 / 1000.0),
                 FloatField::ArchiveNewest => {
-                    node.archive.newest_ms.load(Ordering::Relaxed) as f64 / 1000.0
+                    node.backups.archive.newest_ms.load(Ordering::Relaxed) as f64 / 1000.0
                 }
-                FloatField::ArchiveDelay => node.archive.delay_secs(),
+                FloatField::ArchiveDelay => node.backups.archive.delay_secs(),
                 FloatField::BackupInterval => {
                     if node.config.backup.backup_to.is_some() {
                         interval
@@ -152,7 +159,7 @@ impl State {
         }
         self.db_keys.reset();
         self.db_expiring.reset();
-        if let Ok(sizes) = node.keyspace.db_sizes() {
+        if let Ok(sizes) = node.replica.keyspace.db_sizes() {
             for (db, keys, expires) in sizes {
                 let db = db.to_string();
                 self.db_keys.with_label_values(&[&db]).set(keys as i64);
@@ -167,13 +174,13 @@ impl State {
             .set(1);
         mirror(
             &self.backups.with_label_values(&["ok"]),
-            node.backup.ok.load(Ordering::Relaxed),
+            node.backups.status.ok.load(Ordering::Relaxed),
         );
         mirror(
             &self.backups.with_label_values(&["failed"]),
-            node.backup.failed.load(Ordering::Relaxed),
+            node.backups.status.failed.load(Ordering::Relaxed),
         );
-        let archive = &node.archive;
+        let archive = &node.backups.archive;
         mirror(
             &self.archive_uploads.with_label_values(&["ok"]),
             archive.ok.load(Ordering::Relaxed),
@@ -236,7 +243,8 @@ fn mirror(counter: &IntCounter, value: u64) {
 
 /// The current snapshot file's modification time: when it was written, or restored.
 fn snapshot_time(node: &Node) -> f64 {
-    node.sm
+    node.replica
+        .sm
         .current_snapshot_file()
         .ok()
         .flatten()
@@ -261,17 +269,20 @@ impl Legacy {
             ("snapshot_index", as_i64(m.snapshot.map(|l| l.index))),
             ("purged_index", as_i64(m.purged.map(|l| l.index))),
             ("members", m.membership_config.nodes().count() as i64),
-            ("consistent", i64::from(node.integrity.problem().is_none())),
+            (
+                "consistent",
+                i64::from(node.replica.integrity.problem().is_none()),
+            ),
             (
                 "last_check_index",
-                node.integrity.last().map_or(0, |(i, _)| i as i64),
+                node.replica.integrity.last().map_or(0, |(i, _)| i as i64),
             ),
         ];
         for (field, value) in fields {
             self.raft.with_label_values(&[field]).set(value);
         }
         self.keys.reset();
-        if let Ok(sizes) = node.keyspace.db_sizes() {
+        if let Ok(sizes) = node.replica.keyspace.db_sizes() {
             for (db, keys, expires) in sizes {
                 let db = db.to_string();
                 self.keys.with_label_values(&[&db, "all"]).set(keys as i64);
@@ -282,9 +293,12 @@ impl Legacy {
         }
         let process = [
             ("resident_bytes", crate::observe::info::rss_bytes() as f64),
-            ("data_dir_bytes", (node.data_dir_bytes)() as f64),
+            ("data_dir_bytes", (node.replica.data_dir_bytes)() as f64),
             ("uptime_seconds", node.started.elapsed().as_secs_f64()),
-            ("used_memory_bytes", node.keyspace.used_bytes() as f64),
+            (
+                "used_memory_bytes",
+                node.replica.keyspace.used_bytes() as f64,
+            ),
             (
                 "maxmemory_bytes",
                 crate::cache::eviction::Limits::of(node).maxmemory as f64,
@@ -293,7 +307,7 @@ impl Legacy {
         for (field, value) in process {
             self.process.with_label_values(&[field]).set(value);
         }
-        for (field, value) in crate::backup::schedule::metrics(node) {
+        for (field, value) in crate::backup::schedule::metrics(&node.backups) {
             self.backup.with_label_values(&[field]).set(value);
         }
         for (field, counter) in node.stats.named() {

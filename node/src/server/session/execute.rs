@@ -160,11 +160,19 @@ impl Session {
         match step {
             Ok(Step::Conn(c)) => {
                 let reply = match c {
-                    ConnCommand::Save => Some(crate::backup::save::save(&self.node).await),
+                    ConnCommand::Save => Some(crate::backup::save::save(&self.node.backups).await),
                     ConnCommand::Wait {
                         replicas,
                         timeout_ms,
-                    } => Some(crate::cluster::wait::wait(&self.node, replicas, timeout_ms).await),
+                    } => Some(
+                        crate::cluster::wait::wait(
+                            &self.node.cluster,
+                            &self.node.reads,
+                            replicas,
+                            timeout_ms,
+                        )
+                        .await,
+                    ),
                     ConnCommand::Shutdown { save, abort } => self.shutdown(save, abort).await,
                     c => Some(crate::server::conn::handle(self, c)),
                 };

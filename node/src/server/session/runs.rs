@@ -42,7 +42,7 @@ impl Session {
                 reply.encode(self.protocol, out);
             }
         };
-        if let Some(refusal) = self.node.integrity.read_refusal() {
+        if let Some(refusal) = self.node.replica.integrity.read_refusal() {
             return all(&refusal, out);
         }
         let start = out.len();
@@ -89,7 +89,7 @@ impl Session {
     ) {
         let now = time.now_ms();
         let recorder = Recorder::new(&self.node, now, !self.no_touch);
-        let Some(reading) = self.node.keyspace.reading() else {
+        let Some(reading) = self.node.replica.keyspace.reading() else {
             for _ in cmds {
                 Reply::error(cairn_raft::store::LOADING).encode(self.protocol, out);
             }
@@ -195,7 +195,7 @@ impl Session {
             return Some(Reply::error("ERR No shutdown in progress."));
         }
         if save {
-            let saved = crate::backup::save::save(&self.node).await;
+            let saved = crate::backup::save::save(&self.node.backups).await;
             if saved.is_error() {
                 tracing::warn!(reply = ?saved, "SHUTDOWN SAVE: the snapshot failed; not stopping");
                 return Some(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
