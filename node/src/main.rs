@@ -118,9 +118,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    if let Some(port) = node.config.tls_port {
+    if let Some(port) = node.cluster.config.tls_port {
         // Checked here so a bad certificate stops the node at once, with the reason.
-        tls::server_config(&node.config).context("TLS")?;
+        tls::server_config(&node.cluster.config).context("TLS")?;
         let node = node.clone();
         tokio::spawn(async move {
             if let Err(e) = tls::serve(node, port).await {
@@ -129,7 +129,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         });
     }
     let server = tokio::spawn(listener::serve(node.clone()));
-    if let Some(port) = node.config.http_port {
+    if let Some(port) = node.cluster.config.http_port {
         let node = node.clone();
         tokio::spawn(async move {
             if let Err(e) = http::serve(node, port).await {

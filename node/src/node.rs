@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use crate::cluster::handle::Cluster;
 use crate::cluster::read_barrier::ReadBarrier;
 use crate::cluster::replica::Replica;
-use crate::config::ServeConfig;
 use crate::observe::metrics::Metrics;
 use crate::observe::stats::Stats;
 use crate::server::clients::Clients;
@@ -26,7 +25,6 @@ pub struct Node {
     pub cluster: Arc<Cluster>,
     /// This node's copy of the data: keyspace, state machine, integrity, key accesses.
     pub replica: Arc<Replica>,
-    pub config: Arc<ServeConfig>,
     pub settings: Arc<Settings>,
     pub clients: Clients,
     pub stats: Arc<Stats>,

@@ -129,7 +129,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         elections: elections.clone(),
         request_ids: RequestIds::new(),
         disk: store.disk.clone(),
-        config: config.clone(),
+        config,
         shutdown: shutdown.clone(),
     });
     let service = PeerServer::new(PeerService::new(
@@ -207,7 +207,6 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         run_id: random_hex(40),
         backups,
         exit: watch::Sender::new(None),
-        config,
     });
     crate::server::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
     run_invalidations(node.clone());
@@ -215,7 +214,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
     node.latency.configure(&node.settings);
     node.reads.start(node.cluster.clone());
     crate::cluster::checker::spawn(node.cluster.clone(), node.replica.clone());
-    if fresh && node.config.join.is_none() {
+    if fresh && node.cluster.config.join.is_none() {
         crate::cluster::amnesia::spawn(node.cluster.clone());
     } else {
         // A joining node is added as a learner; a node with data remembers its vote.

@@ -60,7 +60,7 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
     if let Reply::Error(e) = &removed {
         return Reply::error(format!("{e} (this node was not changed)"));
     }
-    if let Err(e) = write_marker(&node.config.data_dir, &others.join(",")) {
+    if let Err(e) = write_marker(&node.cluster.config.data_dir, &others.join(",")) {
         return Reply::error(format!(
             "ERR removed from the cluster, but cannot mark the data dir for rebuilding: {e}; \
              stop the node, empty its data dir and start it with --join"

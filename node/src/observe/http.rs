@@ -17,7 +17,7 @@ use crate::node::Node;
 pub const READY_LAG_MAX: u64 = 10_000;
 
 pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
-    let addr = format!("{}:{port}", node.config.bind);
+    let addr = format!("{}:{port}", node.cluster.config.bind);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding the HTTP port {addr}"))?;

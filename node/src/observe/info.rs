@@ -66,7 +66,7 @@ pub fn render(node: &Node, sections: &[String]) -> String {
             "replication" => replication(node, &mut out),
             "cpu" => out.push_str("# CPU\r\n"),
             // Cluster mode as clients see it: with --redirect the node answers MOVED.
-            "cluster" => out.push_str(if node.config.redirect {
+            "cluster" => out.push_str(if node.cluster.config.redirect {
                 "# Cluster\r\ncluster_enabled:1\r\n"
             } else {
                 "# Cluster\r\ncluster_enabled:0\r\n"
@@ -83,7 +83,7 @@ fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
 }
 
 fn server(node: &Node, out: &mut String) {
-    let (port, _) = node.config.ports().unwrap_or((0, 0));
+    let (port, _) = node.cluster.config.ports().unwrap_or((0, 0));
     out.push_str("# Server\r\n");
     line(out, "redis_version", REDIS_VERSION);
     line(out, "cairn_version", env!("CARGO_PKG_VERSION"));
@@ -102,7 +102,7 @@ fn server(node: &Node, out: &mut String) {
 fn clients(node: &Node, out: &mut String) {
     out.push_str("# Clients\r\n");
     line(out, "connected_clients", node.clients.len());
-    line(out, "maxclients", node.config.max_clients);
+    line(out, "maxclients", node.cluster.config.max_clients);
     line(out, "blocked_clients", node.clients.blocked());
     let (tracking, ..) = node.tracking.counts();
     line(out, "tracking_clients", tracking);

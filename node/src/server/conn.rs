@@ -24,9 +24,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             if db >= u32::from(DATABASES) {
                 return Reply::from(RedisError::DbIndexOutOfRange);
             }
-            s.db = db as u8;
-            let db = s.db;
-            s.node.clients.update(s.id, |c| c.db = db);
+            s.select(db as u8);
             Reply::ok()
         }
         ConnCommand::Quit => {
@@ -34,30 +32,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
             Reply::ok()
         }
         ConnCommand::Reset => {
-            s.tx.reset();
-            if let Some(mut subs) = s.subs.take() {
-                subs.leave_all(&s.node.pubsub);
-            }
-            s.publish_outlet();
-            if s.track.on {
-                crate::node::stop_tracking(&s.node, s.id);
-                s.track = Default::default();
-            }
-            s.db = 0;
-            s.protocol = Protocol::Resp2;
-            s.readonly = false;
-            s.authenticated = false;
-            s.monitor = None;
-            s.no_touch = false;
-            s.user = cairn_protocol::acl::DEFAULT_USER.to_string();
-            s.node.clients.update(s.id, |c| {
-                c.user = cairn_protocol::acl::DEFAULT_USER.to_string();
-                c.db = 0;
-                c.name.clear();
-                c.resp = 2;
-                c.no_evict = false;
-                c.no_touch = false;
-            });
+            s.reset();
             Reply::Simple("RESET".into())
         }
         ConnCommand::Command(c) => command(c),
@@ -121,9 +96,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
 fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
     match crate::server::acl::auth(&s.node, username, password) {
         Ok(user) => {
-            s.authenticated = true;
-            s.node.clients.update(s.id, |c| c.user = user.clone());
-            s.user = user;
+            s.login(user);
             Reply::ok()
         }
         Err(e) => e,

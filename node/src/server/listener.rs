@@ -26,7 +26,7 @@ pub fn admit(
         .unwrap_or_default();
     let admitted = node
         .clients
-        .register(peer.to_string(), laddr, node.config.max_clients);
+        .register(peer.to_string(), laddr, node.cluster.config.max_clients);
     if admitted.is_none() {
         Stats::add(&node.stats.rejected_connections, 1);
     }
@@ -34,8 +34,8 @@ pub fn admit(
 }
 
 pub async fn serve(node: Arc<Node>) -> anyhow::Result<()> {
-    let (port, _) = node.config.ports()?;
-    let addr = format!("{}:{port}", node.config.bind);
+    let (port, _) = node.cluster.config.ports()?;
+    let addr = format!("{}:{port}", node.cluster.config.bind);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding the RESP port {addr}"))?;

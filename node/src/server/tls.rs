@@ -70,8 +70,8 @@ pub fn server_config(cfg: &ServeConfig) -> anyhow::Result<ServerConfig> {
 
 /// Accepts TLS clients on `--tls-port` until shutdown.
 pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(&node.config)?));
-    let addr = format!("{}:{port}", node.config.bind);
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(&node.cluster.config)?));
+    let addr = format!("{}:{port}", node.cluster.config.bind);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding the TLS port {addr}"))?;

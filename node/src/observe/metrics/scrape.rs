@@ -62,7 +62,7 @@ impl State {
         let voters = membership.voter_ids().count();
         let limits = crate::cache::eviction::Limits::of(node);
         let backup = node.backups.status.last();
-        let timeout = node.config.election_timeout_max_ms;
+        let timeout = node.cluster.config.election_timeout_max_ms;
         let leader = node.cluster.leader().map(|(id, _)| id).filter(|&id| {
             id != node.cluster.id || m.millis_since_quorum_ack.is_some_and(|ms| ms <= timeout)
         });
@@ -107,7 +107,7 @@ impl State {
                 Field::ArchiveGaps => node.backups.archive.gap_list().len() as i64,
             });
         }
-        let interval = node.config.backup.backup_interval.as_secs_f64();
+        let interval = node.cluster.config.backup.backup_interval.as_secs_f64();
         for (field, gauge) in &self.floats {
             gauge.set(match field {
                 FloatField::SnapshotTimestamp => snapshot_time(node),
@@ -125,7 +125,7 @@ impl State {
                 }
                 FloatField::ArchiveDelay => node.backups.archive.delay_secs(),
                 FloatField::BackupInterval => {
-                    if node.config.backup.backup_to.is_some() {
+                    if node.cluster.config.backup.backup_to.is_some() {
                         interval
                     } else {
                         0.0

@@ -42,8 +42,8 @@ where
     let mut session = Session::new(node.clone(), id, control.clone());
     session.publish_outlet();
     let limits = Limits {
-        bulk_len_max: node.config.max_bulk_len,
-        args_max: node.config.max_args,
+        bulk_len_max: node.cluster.config.max_bulk_len,
+        args_max: node.cluster.config.max_args,
         ..Limits::default()
     };
     let mut parser = RequestParser::new(limits);

@@ -109,6 +109,49 @@ impl Session {
         }
     }
 
+    /// RESET: the connection as new (database 0, RESP2, the default user, not
+    /// authenticated), out of MULTI, subscriptions, tracking and MONITOR; CLIENT LIST shows
+    /// the same.
+    pub fn reset(&mut self) {
+        self.tx.reset();
+        if let Some(mut subs) = self.subs.take() {
+            subs.leave_all(&self.node.pubsub);
+        }
+        self.publish_outlet();
+        if self.track.on {
+            crate::node::stop_tracking(&self.node, self.id);
+            self.track = Default::default();
+        }
+        self.db = 0;
+        self.protocol = Protocol::Resp2;
+        self.readonly = false;
+        self.authenticated = false;
+        self.monitor = None;
+        self.no_touch = false;
+        self.user = cairn_protocol::acl::DEFAULT_USER.to_string();
+        self.node.clients.update(self.id, |c| {
+            c.user = cairn_protocol::acl::DEFAULT_USER.to_string();
+            c.db = 0;
+            c.name.clear();
+            c.resp = 2;
+            c.no_evict = false;
+            c.no_touch = false;
+        });
+    }
+
+    /// SELECT of a database already checked against `DATABASES`.
+    pub fn select(&mut self, db: u8) {
+        self.db = db;
+        self.node.clients.update(self.id, |c| c.db = db);
+    }
+
+    /// AUTH or HELLO AUTH succeeded as `user`.
+    pub fn login(&mut self, user: String) {
+        self.authenticated = true;
+        self.node.clients.update(self.id, |c| c.user = user.clone());
+        self.user = user;
+    }
+
     /// Makes the connection's message queue reachable by others (invalidations redirected
     /// to it); a new queue after RESET.
     pub fn publish_outlet(&mut self) {
@@ -127,7 +170,7 @@ impl Session {
     /// With `--redirect`, a follower sends cluster clients to the leader instead of
     /// forwarding: `-MOVED <slot> <host>:<port>`. Keyless writes are still forwarded.
     pub(super) fn moved(&self, w: &WriteCommand) -> Option<Reply> {
-        if !self.node.config.redirect {
+        if !self.node.cluster.config.redirect {
             return None;
         }
         let key = w.first_key()?;
