@@ -31,6 +31,15 @@ fn requirepass_is_enforced_on_every_node() {
     );
     assert!(out.starts_with("%7\r\n"), "{out}");
     assert!(out.ends_with("$1\r\nv\r\n"), "{out}");
+    // RESET logs the connection out again, and back to RESP2.
+    let out = raw(
+        cluster.node(2).port,
+        b"HELLO 3 AUTH default s3cret\r\nRESET\r\nGET k\r\nAUTH s3cret\r\nGET k\r\n",
+    );
+    assert!(
+        out.ends_with("+RESET\r\n-NOAUTH Authentication required.\r\n+OK\r\n$1\r\nv\r\n"),
+        "{out}"
+    );
     // The password never appears in the logs.
     for n in &cluster.nodes {
         assert!(!n.log_text().contains("s3cret"));

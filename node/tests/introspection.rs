@@ -112,6 +112,39 @@ fn client_list_kill_unblock_and_pause() {
 }
 
 #[test]
+fn reset_returns_a_connection_to_its_first_state() {
+    let cluster = Cluster::start(3, &[]);
+    let node = cluster.node(cluster.follower());
+    let mut c = node.conn();
+    let _: () = cmd("SELECT", &["2"]).query(&mut c).unwrap();
+    let _: () = c.set("in2", "v").unwrap();
+    let _: () = cmd("CLIENT", &["SETNAME", "before-reset"])
+        .query(&mut c)
+        .unwrap();
+    let _: () = cmd("CLIENT", &["NO-TOUCH", "ON"]).query(&mut c).unwrap();
+    let _: () = cmd("READONLY", &[]).query(&mut c).unwrap();
+    let info: String = cmd("CLIENT", &["INFO"]).query(&mut c).unwrap();
+    assert!(
+        info.contains(" name=before-reset ") && info.contains(" db=2 "),
+        "{info}"
+    );
+    assert!(info.contains("flags=T"), "{info}");
+
+    let reset: String = cmd("RESET", &[]).query(&mut c).unwrap();
+    assert_eq!(reset, "RESET");
+    let info: String = cmd("CLIENT", &["INFO"]).query(&mut c).unwrap();
+    for field in [" name= ", " db=0 ", " resp=2 ", " user=default "] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    assert!(!info.contains("flags=T"), "no-touch is off again: {info}");
+    let gone: Option<String> = c.get("in2").unwrap();
+    assert_eq!(gone, None, "back in database 0");
+    let _: () = cmd("SELECT", &["2"]).query(&mut c).unwrap();
+    let kept: String = c.get("in2").unwrap();
+    assert_eq!(kept, "v");
+}
+
+#[test]
 fn slowlog_latency_debug_and_monitor() {
     let cluster = Cluster::start(3, &[]);
     let node = cluster.node(cluster.leader());
