@@ -67,7 +67,7 @@ fn bit_value(arg: &[u8]) -> Result<bool> {
     match parse_i64(arg) {
         Some(0) => Ok(false),
         Some(1) => Ok(true),
-        _ => Err(CommandError::Other(RedisError::BitNotInteger.text().into())),
+        _ => Err(CommandError::Redis(RedisError::BitNotInteger)),
     }
 }
 
@@ -189,7 +189,7 @@ fn bitpos(key: &Bytes, bit: &[u8], range: &[Bytes]) -> Result<ReadCommand> {
     let bit = match int(bit)? {
         0 => false,
         1 => true,
-        _ => return Err(CommandError::Other(RedisError::BitNotBinary.text().into())),
+        _ => return Err(CommandError::Redis(RedisError::BitNotBinary)),
     };
     let (start, end, unit_arg) = match range {
         [] => (None, None, None),
@@ -223,7 +223,7 @@ fn bitop(op: &[u8], destination: &Bytes, keys: &[Bytes]) -> Result<WriteCommand>
     .map(|(_, op)| op)
     .ok_or(CommandError::Syntax)?;
     if op == BitOp::Not && keys.len() != 1 {
-        return Err(CommandError::Other(RedisError::BitopNot.text().into()));
+        return Err(CommandError::Redis(RedisError::BitopNot));
     }
     Ok(WriteCommand::BitOp {
         op,

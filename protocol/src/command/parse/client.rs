@@ -213,7 +213,7 @@ pub(super) fn valid_client_name(name: &[u8]) -> bool {
 }
 
 pub(super) fn bad_client_name() -> CommandError {
-    CommandError::Other(RedisError::ClientName.text().into())
+    CommandError::Redis(RedisError::ClientName)
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value. The attribute is returned lowercase.

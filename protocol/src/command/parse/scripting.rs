@@ -121,9 +121,7 @@ fn eval(name: &str, script: &Bytes, numkeys: &[u8], rest: &[Bytes]) -> Result<Co
 fn split_keys(numkeys: &[u8], rest: &[Bytes]) -> Result<(Vec<Bytes>, Vec<Bytes>)> {
     let numkeys = int(numkeys)?;
     if numkeys > rest.len() as i64 {
-        return Err(CommandError::Other(
-            RedisError::NumkeysTooMany.text().into(),
-        ));
+        return Err(CommandError::Redis(RedisError::NumkeysTooMany));
     }
     let Ok(numkeys) = usize::try_from(numkeys) else {
         return Err(CommandError::Other(

@@ -88,9 +88,7 @@ fn sintercard(numkeys: &[u8], rest: &[Bytes]) -> Result<ReadCommand> {
         .ok_or_else(numkeys_error)?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
     if n > rest.len() {
-        return Err(CommandError::Other(
-            RedisError::NumkeysTooMany.text().into(),
-        ));
+        return Err(CommandError::Redis(RedisError::NumkeysTooMany));
     }
     let (keys, mut options) = rest.split_at(n);
     let mut limit = 0;

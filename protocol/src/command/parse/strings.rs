@@ -78,7 +78,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
             // Redis accepts `inf` here but then fails the increment, since the result is
             // infinite whatever the stored value: refuse it before it reaches the log.
             if !delta.is_finite() {
-                return Err(CommandError::Other(RedisError::IncrNaN.text().into()));
+                return Err(CommandError::Redis(RedisError::IncrNaN));
             }
             Write(W::IncrByFloat {
                 key: key.clone(),
@@ -210,7 +210,7 @@ fn setrange(key: &Bytes, offset: &Bytes, value: &Bytes) -> Result<WriteCommand> 
         .map_err(|_| CommandError::Redis(RedisError::OffsetOutOfRange))?;
     let len = u64::try_from(value.len()).unwrap_or(u64::MAX);
     if !value.is_empty() && offset.saturating_add(len) > MAX_STRING_LEN {
-        return Err(CommandError::Other(RedisError::StringTooLong.text().into()));
+        return Err(CommandError::Redis(RedisError::StringTooLong));
     }
     Ok(WriteCommand::SetRange {
         key: key.clone(),

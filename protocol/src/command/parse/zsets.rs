@@ -273,9 +273,7 @@ fn lex_bound(arg: &Bytes) -> Option<LexBound> {
 fn lex_range(min: &Bytes, max: &Bytes) -> Result<ZRangeBy> {
     match (lex_bound(min), lex_bound(max)) {
         (Some(min), Some(max)) => Ok(ZRangeBy::Lex { min, max }),
-        _ => Err(CommandError::Other(
-            RedisError::MinMaxNotStringRange.text().into(),
-        )),
+        _ => Err(CommandError::Redis(RedisError::MinMaxNotStringRange)),
     }
 }
 
