@@ -211,6 +211,14 @@ impl State {
         self.dbs.get(usize::from(db))
     }
 
+    /// Brings what reading `keys` in `db` will touch into the cache, all keys at once (see
+    /// [`Slots::warm`]): for a pipeline of reads, before they run one by one.
+    pub fn warm(&self, db: u8, keys: &[&[u8]]) {
+        if let Some(db) = self.db(db) {
+            db.keys.warm(keys);
+        }
+    }
+
     /// The value of `key` in `db`, expired or not.
     pub fn get(&self, db: u8, key: &[u8]) -> Option<&StoredValue> {
         self.db(db)?.get(key)
