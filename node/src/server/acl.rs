@@ -7,7 +7,6 @@
 //! CONFIG SET requirepass is such a change too: it reaches every node.
 
 use cairn_protocol::errors::RedisError;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_protocol::acl::{self, hash_password, User, Users, CATEGORIES, DEFAULT_USER};
@@ -61,15 +60,19 @@ fn users(node: &Node) -> Users {
 
 /// Whether a new connection must authenticate: the default user is off or has a password.
 pub fn auth_required(node: &Node) -> bool {
-    match node.replica.sm.acl_users().get(DEFAULT_USER) {
+    auth_required_by(&node.replica.sm.acl_users(), node)
+}
+
+/// [`auth_required`] by the users `table` (a session reads the table once per batch).
+pub fn auth_required_by(table: &Users, node: &Node) -> bool {
+    match table.get(DEFAULT_USER) {
         Some(d) => !(d.enabled && d.nopass),
         None => node.settings.is_non_empty("requirepass"),
     }
 }
 
-/// Checks a request against the user `name`.
-pub fn check(node: &Node, name: &str, args: &[Bytes]) -> Verdict {
-    let table: Arc<Users> = node.replica.sm.acl_users();
+/// Checks a request against the user `name` of the users `table`.
+pub fn check(table: &Users, name: &str, args: &[Bytes]) -> Verdict {
     let user = match table.get(name) {
         Some(u) => u,
         // Redis's default user may run anything.

@@ -129,22 +129,25 @@ pub(super) fn metric_name(args: &[Bytes], spec: Option<&Named<'_>>) -> &'static 
 }
 
 impl Session {
+    /// What request `args` asks for, or the error that refuses it. `arrived`: when it was
+    /// taken up (CLIENT LIST's idle time counts from it).
     pub(super) fn classify(
         &mut self,
         args: &[Bytes],
         spec: Option<&Named<'_>>,
+        arrived: std::time::Instant,
     ) -> Result<Step, Reply> {
         let last_cmd = spec.and_then(|n| n.client_list_name());
         self.node.clients.update(self.id, |c| {
             c.last_cmd = last_cmd;
-            c.last_active = std::time::Instant::now();
+            c.last_active = arrived;
         });
         if !self.authenticated && self.requires_auth(args) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
         let mut parsed = command::parse(args).map_err(|e| Reply::error(e.resp_error()));
         if parsed.is_ok() {
-            match crate::server::acl::check(&self.node, &self.user, args) {
+            match crate::server::acl::check(&self.acl, &self.user, args) {
                 Verdict::Allowed => {}
                 // Refused like a bad command: inside MULTI it also aborts the EXEC.
                 Verdict::Denied(reply) => parsed = Err(reply),

@@ -44,6 +44,7 @@ impl Session {
         out: &mut BytesMut,
         io: &mut ClientIo<'_>,
     ) -> bool {
+        self.refresh_acl();
         let mut steps = requests.iter();
         let mut pending = Pending::default();
         // Writes are accesses of the keys they name (settings read once per parsed batch).
@@ -64,7 +65,11 @@ impl Session {
             let step = next.map(|args| {
                 let name = metric_name(args, spec.as_ref());
                 self.running = name;
-                (name, self.classify(args, spec.as_ref()), args.as_slice())
+                (
+                    name,
+                    self.classify(args, spec.as_ref(), started),
+                    args.as_slice(),
+                )
             });
             // CLIENT PAUSE holds writes (or everything) until it ends.
             if let Some((_, Ok(s), _)) = &step {

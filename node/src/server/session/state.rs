@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use cairn_protocol::acl::Users;
 use cairn_protocol::{Protocol, Reply, WriteCommand};
 use cairn_raft::OpKind;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -52,6 +53,10 @@ pub struct Session {
     pub no_touch: bool,
     /// The command being run (its metrics name): what a panic is blamed on.
     pub running: &'static str,
+    /// The ACL users as of this batch of requests, and whether they make a connection
+    /// authenticate: read once per batch, not per command (see `Session::execute`).
+    pub(super) acl: Arc<Users>,
+    pub(super) auth_required: bool,
 }
 
 /// The connection's socket and unparsed input, which a blocked command watches to notice
@@ -88,7 +93,11 @@ fn auth_exempt(args: &[Bytes]) -> bool {
 impl Session {
     /// A new connection's state: database 0, RESP2, the default user (not yet authenticated).
     pub fn new(node: Arc<Node>, id: u64, control: Arc<Control>) -> Session {
+        let acl = node.replica.sm.acl_users();
+        let auth_required = crate::server::acl::auth_required_by(&acl, &node);
         Session {
+            acl,
+            auth_required,
             node,
             id,
             control,
@@ -183,7 +192,13 @@ impl Session {
     }
 
     pub(super) fn requires_auth(&self, args: &[Bytes]) -> bool {
-        !auth_exempt(args) && crate::server::acl::auth_required(&self.node)
+        !auth_exempt(args) && self.auth_required
+    }
+
+    /// Reads the ACL users for the next batch of requests.
+    pub(super) fn refresh_acl(&mut self) {
+        self.acl = self.node.replica.sm.acl_users();
+        self.auth_required = crate::server::acl::auth_required_by(&self.acl, &self.node);
     }
 
     /// A NOLOOP tracking client's write says whose it is (so its own changes are not
