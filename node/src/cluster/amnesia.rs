@@ -15,15 +15,18 @@
 //!   leader as any lagging follower does, by snapshot if the log was purged;
 //! - while members do not answer, it asks again.
 //!
-//! Meanwhile it votes only if the *leader* answered (the member that leads in the highest
-//! term any answer names): the leader had applied every entry committed before this node
+//! Meanwhile it votes only if every other member answered and the *leader* was among them
+//! (the member that leads in the highest term any answer names; with every member answering,
+//! a deposed leader cut off from its successor cannot pass for it): the leader had applied
+//! every entry committed before this node
 //! restarted, so the leader's last applied entry is a floor, and a candidate whose log
 //! reaches it holds every write this node's lost copy helped make durable. Raft's rule would
 //! ask the same of a candidate if this node still held that log, so this node votes as if it
 //! did ([`cairn_raft::lease::LeaderLease::set_vote_floor`]). Without that, a fresh cluster
 //! whose leader died in its first second, before the late starter caught up, could not elect
-//! (the survivors need its vote). If no leader answered, the floor from followers may be
-//! behind a commit they had not heard of, so it votes only once caught up: a cluster that
+//! (the survivors need its vote). If a member or the leader did not answer, the floor from
+//! the others may be behind a commit they had not heard of, so it votes only once caught up:
+//! a cluster that
 //! needs its vote then waits for a member that remembers, the safe outcome (that member may
 //! hold the only other copy of a committed write).
 //!
@@ -60,8 +63,9 @@ pub fn spawn(cluster: Arc<Cluster>) {
             }
             None => tracing::warn!(
                 applied_by_members = target,
-                "this node is a member of a running cluster but started without data, and no \
-                 leader answered: it will not vote until it holds what the cluster had applied"
+                "this node is a member of a running cluster but started without data, and either \
+                 a member did not answer or none leads: it will not vote until it holds what \
+                 the cluster had applied"
             ),
         }
         let mut metrics = cluster.raft.metrics();
@@ -88,7 +92,8 @@ pub fn spawn(cluster: Arc<Cluster>) {
 struct Found {
     /// The highest index any member had applied.
     applied: u64,
-    /// The last entry the leader had applied, if the leader answered.
+    /// The last entry the leader had applied, if every member answered, the leader among
+    /// them.
     leader_applied: Option<LogId>,
 }
 
@@ -118,10 +123,15 @@ async fn lost_data(cluster: &Cluster) -> Option<Found> {
         // A cluster being bootstrapped has applied nothing yet: nothing to forget.
         match applied {
             Some(applied) if applied > 0 => {
+                let leader_applied = if all_answered {
+                    leader_applied(&in_cluster)
+                } else {
+                    None
+                };
                 return Some(Found {
                     applied,
-                    leader_applied: leader_applied(&in_cluster),
-                })
+                    leader_applied,
+                });
             }
             _ if all_answered => return None,
             _ => {}
