@@ -10,10 +10,9 @@ use bytes::Bytes;
 use cairn_protocol::errors::RedisError;
 use cairn_protocol::{Command, ConnCommand, Reply};
 use cairn_raft::keyspace::{needs_whole_db, watch_digest};
+use cairn_raft::store::Keyspace;
 use cairn_raft::types::now_ms;
 use cairn_raft::{ExecItem, OpKind, Watched};
-
-use crate::node::Node;
 
 /// Most commands one transaction may queue.
 pub const QUEUED_MAX: usize = 10_000;
@@ -141,12 +140,12 @@ impl Transaction {
     }
 
     /// WATCH: records each key's live value as this node sees it (after a read barrier).
-    pub fn watch(&mut self, node: &Node, db: u8, keys: &[Bytes]) -> Reply {
+    pub fn watch(&mut self, keyspace: &Keyspace, db: u8, keys: &[Bytes]) -> Reply {
         if self.watched.len() + keys.len() > WATCHED_MAX {
             return Reply::error(format!("ERR at most {WATCHED_MAX} keys can be watched"));
         }
         let now = now_ms();
-        let Some(state) = node.replica.keyspace.reading() else {
+        let Some(state) = keyspace.reading() else {
             return Reply::error(cairn_raft::store::LOADING);
         };
         for key in keys {

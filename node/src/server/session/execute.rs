@@ -231,7 +231,7 @@ impl Session {
             }
             Ok(Step::Watch(keys)) => {
                 let reply = match self.node.reads.wait(&self.node.cluster).await {
-                    Ok(_) => self.tx.watch(&self.node, self.db, &keys),
+                    Ok(_) => self.tx.watch(&self.node.replica.keyspace, self.db, &keys),
                     Err(e) => e,
                 };
                 reply.encode(self.protocol, out);
