@@ -139,7 +139,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
-    let mut exit = node.exit.subscribe();
+    let mut exit = node.cluster.exit.subscribe();
     let mut exit_code = None;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),

@@ -8,8 +8,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::watch;
-
 use crate::cluster::handle::Cluster;
 use crate::cluster::read_barrier::ReadBarrier;
 use crate::cluster::replica::Replica;
@@ -43,16 +41,9 @@ pub struct Node {
     pub run_id: String,
     /// Backups, the log archive and saves: their tasks take this handle, not the node.
     pub backups: Arc<crate::backup::handle::Backups>,
-    /// Set when the node must stop by itself, with the exit code (`CAIRN REPAIR`).
-    pub exit: watch::Sender<Option<i32>>,
 }
 
 impl Node {
-    /// Asks the process to exit with `code` (see `repair`); main waits for it.
-    pub fn request_exit(&self, code: i32) {
-        self.exit.send_replace(Some(code));
-    }
-
     /// A setting's value: the replicated one (CONFIG SET of maxmemory and the eviction
     /// settings goes through the log) if it was ever set, else this node's own.
     pub fn setting(&self, name: &str) -> Option<String> {

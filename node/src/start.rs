@@ -131,6 +131,7 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         disk: store.disk.clone(),
         config,
         shutdown: shutdown.clone(),
+        exit: watch::Sender::new(None),
     });
     let service = PeerServer::new(PeerService::new(
         cluster.handoff(),
@@ -206,7 +207,6 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         started,
         run_id: random_hex(40),
         backups,
-        exit: watch::Sender::new(None),
     });
     crate::server::pubsub::publish_key_events(node.pubsub.clone(), store.sm.key_events());
     run_invalidations(node.clone());

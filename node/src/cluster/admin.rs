@@ -50,8 +50,8 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
                 .map(|a| String::from_utf8_lossy(a).parse::<u64>());
             match id {
                 Some(Err(_)) => Reply::from(RedisError::NodeIdNotPositive),
-                Some(Ok(id)) => crate::cluster::repair::repair(node, Some(id)).await,
-                None => crate::cluster::repair::repair(node, None).await,
+                Some(Ok(id)) => crate::cluster::repair::repair(&node.cluster, Some(id)).await,
+                None => crate::cluster::repair::repair(&node.cluster, None).await,
             }
         }
         "REPAIR" => Reply::error("ERR wrong number of arguments for 'cairn|repair' command"),

@@ -36,9 +36,17 @@ pub struct Cluster {
     pub config: Arc<ServeConfig>,
     /// Flips to true when the node begins to shut down.
     pub shutdown: watch::Receiver<bool>,
+    /// Set when the node must stop by itself, with the exit code (SHUTDOWN, `CAIRN
+    /// REPAIR`); main waits for it.
+    pub exit: watch::Sender<Option<i32>>,
 }
 
 impl Cluster {
+    /// Asks the process to exit with `code`.
+    pub fn request_exit(&self, code: i32) {
+        self.exit.send_replace(Some(code));
+    }
+
     /// How long a client request waits for a leader before `-CLUSTERDOWN`: long enough to
     /// ride out an election, short enough not to hang.
     pub fn leader_wait(&self) -> Duration {

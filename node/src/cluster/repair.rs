@@ -14,7 +14,7 @@ use std::path::Path;
 use cairn_protocol::Reply;
 use cairn_raft::membership::MemberChange;
 
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
 
 /// The marker file in the data dir; holds the peer addresses to rejoin through.
 const MARKER: &str = "REPAIR";
@@ -22,10 +22,9 @@ const MARKER: &str = "REPAIR";
 pub const EXIT_REBUILD: i32 = 75;
 
 /// `CAIRN REPAIR [id]`: rebuilds this node from the leader's snapshot.
-pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
-    if let Some(id) = id.filter(|id| *id != node.cluster.id) {
-        let addr = node
-            .cluster
+pub async fn repair(cluster: &Cluster, id: Option<u64>) -> Reply {
+    if let Some(id) = id.filter(|id| *id != cluster.id) {
+        let addr = cluster
             .raft
             .metrics()
             .borrow()
@@ -38,11 +37,11 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
         ));
     }
     let (others, voters) = {
-        let m = node.cluster.raft.metrics().borrow().clone();
+        let m = cluster.raft.metrics().borrow().clone();
         let others: Vec<String> = m
             .membership_config
             .nodes()
-            .filter(|(n, _)| **n != node.cluster.id)
+            .filter(|(n, _)| **n != cluster.id)
             .map(|(_, info)| info.raft_addr.clone())
             .collect();
         (others, m.membership_config.membership().voter_ids().count())
@@ -50,17 +49,12 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
     if voters < 2 || others.is_empty() {
         return Reply::error("ERR no other replica to rebuild this node from");
     }
-    let removed = crate::cluster::membership::change(
-        &node.cluster,
-        MemberChange::Remove {
-            id: node.cluster.id,
-        },
-    )
-    .await;
+    let removed =
+        crate::cluster::membership::change(cluster, MemberChange::Remove { id: cluster.id }).await;
     if let Reply::Error(e) = &removed {
         return Reply::error(format!("{e} (this node was not changed)"));
     }
-    if let Err(e) = write_marker(&node.cluster.config.data_dir, &others.join(",")) {
+    if let Err(e) = write_marker(&cluster.config.data_dir, &others.join(",")) {
         return Reply::error(format!(
             "ERR removed from the cluster, but cannot mark the data dir for rebuilding: {e}; \
              stop the node, empty its data dir and start it with --join"
@@ -70,7 +64,7 @@ pub async fn repair(node: &Node, id: Option<u64>) -> Reply {
         "removed from the cluster for rebuilding: exiting with code {EXIT_REBUILD}; \
          the next start empties the data dir and rejoins"
     );
-    node.request_exit(EXIT_REBUILD);
+    cluster.request_exit(EXIT_REBUILD);
     Reply::Simple(
         "OK rebuilding: removed from the cluster; this node restarts empty and rejoins".into(),
     )

@@ -205,7 +205,7 @@ impl Session {
             }
         }
         tracing::info!(client = self.id, "SHUTDOWN: stopping");
-        self.node.request_exit(0);
+        self.node.cluster.request_exit(0);
         self.closing = true;
         None
     }
