@@ -334,6 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn warming_changes_nothing_whatever_the_keys() {
+        let empty = Slots::default();
+        empty.warm(&[b"a", b"b"]);
+        assert_eq!(empty.get(b"a"), None);
+        let mut s = Slots::default();
+        for i in 0..100 {
+            s.insert(format!("k{i}").as_bytes(), v("x"));
+        }
+        // More keys than one group, present and absent, repeated, and none at all.
+        let names: Vec<String> = (0..90).map(|i| format!("k{}", i * 2)).collect();
+        let keys: Vec<&[u8]> = names.iter().map(|k| k.as_bytes()).collect();
+        s.warm(&keys);
+        s.warm(&[]);
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(s.get(key).is_some(), i * 2 < 100, "{i}");
+        }
+        assert_eq!(s.iter().count(), 100);
+    }
+
+    #[test]
     fn a_shared_copy_does_not_see_later_writes() {
         let mut s = Slots::default();
         for i in 0..1000 {
