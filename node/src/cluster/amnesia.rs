@@ -56,9 +56,10 @@ pub fn spawn(cluster: Arc<Cluster>) {
                 tracing::warn!(
                     applied_by_members = target,
                     floor = %floor,
-                    "this node is a member of a running cluster but started without data: it \
-                     votes only for logs that reach what the leader had applied, and will not \
-                     stand until it holds that"
+                    "this node is a member of a running cluster but started without data (its \
+                     data dir was lost, or it is new and started after the others formed the \
+                     cluster): it votes only for logs that reach what the leader had applied, \
+                     and will not stand until it holds that"
                 );
             }
             None => tracing::warn!(
