@@ -59,17 +59,16 @@ pub struct LeaderLease {
     handing_off: tokio::sync::watch::Sender<bool>,
     /// A renewal round is running (at most one at a time).
     renewing: AtomicBool,
-    /// What this voter remembers of its vote and log (see `node/src/cluster/amnesia.rs`).
-    memory: Mutex<Memory>,
 }
 
-/// Whether a voter may trust its own vote and log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a voter may trust its own vote and log (see `node/src/cluster/amnesia.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Memory {
     /// It started with the vote it persisted.
     Intact,
     /// It started without data and does not yet know what the cluster had committed: it
     /// neither votes nor stands.
+    #[default]
     Lost,
     /// It started without data and learnt from the leader that the cluster had applied up
     /// to this entry: it votes only for candidates whose log reaches it (as it would if it
@@ -83,6 +82,8 @@ struct State {
     held: Option<(u64, Instant)>,
     /// The term of the last hand-off: no lease in it any more.
     barred_term: Option<u64>,
+    /// What this voter remembers of its vote and log.
+    memory: Memory,
 }
 
 impl LeaderLease {
@@ -107,14 +108,16 @@ impl LeaderLease {
             id,
             duration,
             quiet_until: Instant::now() + quiet,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                memory: if had_vote {
+                    Memory::Intact
+                } else {
+                    Memory::Lost
+                },
+                ..State::default()
+            }),
             handing_off: tokio::sync::watch::Sender::new(false),
             renewing: AtomicBool::new(false),
-            memory: Mutex::new(if had_vote {
-                Memory::Intact
-            } else {
-                Memory::Lost
-            }),
         }
     }
 
@@ -226,27 +229,24 @@ impl LeaderLease {
     /// what the cluster had applied when this node asked ([`LeaderLease::set_vote_floor`]).
     pub fn refuses_vote(&self, candidate_log: Option<LogId<NodeId>>) -> bool {
         let now = Instant::now();
-        let forgot = match *self.memory() {
+        let state = self.state();
+        let forgot = match state.memory {
             Memory::Intact => false,
             Memory::Lost => true,
             Memory::Floor(floor) => candidate_log < Some(floor),
         };
-        forgot || now < self.quiet_until || self.state().held.is_some_and(|(_, until)| now < until)
-    }
-
-    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
-        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+        forgot || now < self.quiet_until || state.held.is_some_and(|(_, until)| now < until)
     }
 
     /// Whether this node lost its data and has not caught up: it does not stand for election.
     pub fn amnesiac(&self) -> bool {
-        *self.memory() != Memory::Intact
+        self.state().memory != Memory::Intact
     }
 
     /// This node holds what the cluster had applied when it started (or started a cluster):
     /// it votes and stands as any voter.
     pub fn remembers(&self) {
-        *self.memory() = Memory::Intact;
+        self.state().memory = Memory::Intact;
     }
 
     /// The leader said the cluster had applied up to `floor` when this node, started without
@@ -256,9 +256,9 @@ impl LeaderLease {
     /// earlier than that: a candidate behind `floor` might lack a write only this node's lost
     /// copy made durable.
     pub fn set_vote_floor(&self, floor: LogId<NodeId>) {
-        let mut memory = self.memory();
-        if *memory != Memory::Intact {
-            *memory = Memory::Floor(floor);
+        let mut state = self.state();
+        if state.memory != Memory::Intact {
+            state.memory = Memory::Floor(floor);
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Auth { username, password } => auth(s, username.as_ref(), &password),
         ConnCommand::Cluster(args) => {
             crate::cluster::redis_cluster::handle(&s.node.cluster, &s.node.replica.keyspace, &args)
-        },
+        }
         // The session's transaction state answers these before they get here.
         ConnCommand::Multi
         | ConnCommand::Exec
