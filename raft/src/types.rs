@@ -100,6 +100,11 @@ pub enum AclOp {
 }
 
 impl OpKind {
+    /// A client's write command in database `db`.
+    pub fn command(db: u8, cmd: WriteCommand) -> OpKind {
+        OpKind::Command { db, cmd }
+    }
+
     /// Whether applying this op may change the ACL users.
     pub fn changes_acl(&self) -> bool {
         match self {
@@ -139,6 +144,21 @@ pub enum ExecItem {
     Read(cairn_protocol::ReadCommand),
     /// A command whose reply does not depend on the data (PING, ECHO), answered in its place.
     Const(Reply),
+}
+
+impl ExecItem {
+    pub fn write(cmd: WriteCommand) -> ExecItem {
+        ExecItem::Write(cmd)
+    }
+
+    pub fn read(cmd: cairn_protocol::ReadCommand) -> ExecItem {
+        ExecItem::Read(cmd)
+    }
+
+    /// A command answered with `reply` in its place.
+    pub fn constant(reply: Reply) -> ExecItem {
+        ExecItem::Const(reply)
+    }
 }
 
 /// A key as WATCH saw it: the digest of its live value then (`None`: absent). EXEC aborts when
