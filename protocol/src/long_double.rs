@@ -9,8 +9,6 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
-
 use crate::num::parse_float;
 
 /// Smallest exponent of a value `mant * 2^exp`: the x87 subnormals end at 2^-16445.
@@ -22,8 +20,8 @@ const EXP_MAX: i64 = 16320;
 const DEC_MAX: i64 = 4934;
 const DEC_MIN: i64 = -4952;
 
-/// An x87 extended-precision value. Part of the log format (in [`crate::WriteCommand`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An x87 extended-precision value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LongDouble {
     /// `(-1)^neg * mant * 2^exp`; `mant` has its top bit set unless the value is subnormal
     /// (`exp == EXP_MIN`) or zero (`mant == 0`).

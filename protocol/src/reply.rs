@@ -3,14 +3,14 @@
 //! A [`Reply`] is protocol-neutral: it says what Redis would answer (a map, a double, a null)
 //! and [`Reply::encode`] lowers it to the connection's protocol the way Redis does (RESP2 sends
 //! a map as a flat array, a double as a bulk string, a boolean as an integer). Replies are also
-//! what a Raft log entry's application returns, so they are serde types.
+//! what a Raft log entry's application returns; where one is stored or sent to a peer, raft
+//! holds its own copy of the type (`cairn_raft::logged::Reply`).
 //!
 //! Frames are built with `redis-protocol` and encoded by it.
 
 use bytes::{Bytes, BytesMut};
 use redis_protocol::resp2::types::BytesFrame as Frame2;
 use redis_protocol::resp3::types::BytesFrame as Frame3;
-use serde::{Deserialize, Serialize};
 
 /// The protocol a connection speaks (chosen with `HELLO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,7 +21,7 @@ pub enum Protocol {
 }
 
 /// A reply to one command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// `+OK`
     Simple(String),

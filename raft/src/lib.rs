@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`types`]: the openraft type configuration, node addresses, [`WriteOp`] and its response.
+//! - [`logged`]: raft's own copies of the command model's types, as the log, the reply records
+//!   and peers hold them; converted at the boundary so protocol changes cannot change the log.
 //! - [`keyspace`]: Redis values and the pure logic of every command: [`keyspace::apply`] for
 //!   writes (deterministic: time comes from the op), [`keyspace::read`] for reads.
 //! - [`store`]: the only module that names sled. Log store (crc32 per entry, group commit),
@@ -19,6 +21,7 @@ pub mod election;
 pub mod error;
 pub mod keyspace;
 pub mod lease;
+pub mod logged;
 pub mod membership;
 pub mod network;
 pub mod proposer;

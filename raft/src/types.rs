@@ -3,8 +3,8 @@
 use std::fmt;
 use std::io::Cursor;
 
+use crate::logged;
 use bytes::Bytes;
-use cairn_protocol::{Reply, WriteCommand};
 use serde::{Deserialize, Serialize};
 
 pub type NodeId = u64;
@@ -40,7 +40,7 @@ pub struct WriteOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OpKind {
     /// A client's write command in database `db`.
-    Command { db: u8, cmd: WriteCommand },
+    Command { db: u8, cmd: logged::WriteCommand },
     /// Active expiry, decided by the leader: delete each key that is expired at `now_ms`.
     /// A key whose TTL was changed since the leader looked is left alone.
     ExpireKeys { db: u8, keys: Vec<Bytes> },
@@ -100,9 +100,12 @@ pub enum AclOp {
 }
 
 impl OpKind {
-    /// A client's write command in database `db`.
-    pub fn command(db: u8, cmd: WriteCommand) -> OpKind {
-        OpKind::Command { db, cmd }
+    /// A client's write command in database `db`, as the log holds it.
+    pub fn command(db: u8, cmd: cairn_protocol::WriteCommand) -> OpKind {
+        OpKind::Command {
+            db,
+            cmd: cmd.into(),
+        }
     }
 
     /// Whether applying this op may change the ACL users.
@@ -140,24 +143,24 @@ pub struct RequestId {
 /// One queued command of a transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ExecItem {
-    Write(cairn_protocol::WriteCommand),
-    Read(cairn_protocol::ReadCommand),
+    Write(logged::WriteCommand),
+    Read(logged::ReadCommand),
     /// A command whose reply does not depend on the data (PING, ECHO), answered in its place.
-    Const(Reply),
+    Const(logged::Reply),
 }
 
 impl ExecItem {
-    pub fn write(cmd: WriteCommand) -> ExecItem {
-        ExecItem::Write(cmd)
+    pub fn write(cmd: cairn_protocol::WriteCommand) -> ExecItem {
+        ExecItem::Write(cmd.into())
     }
 
     pub fn read(cmd: cairn_protocol::ReadCommand) -> ExecItem {
-        ExecItem::Read(cmd)
+        ExecItem::Read(cmd.into())
     }
 
     /// A command answered with `reply` in its place.
-    pub fn constant(reply: Reply) -> ExecItem {
-        ExecItem::Const(reply)
+    pub fn constant(reply: cairn_protocol::Reply) -> ExecItem {
+        ExecItem::Const(reply.into())
     }
 }
 
@@ -171,9 +174,23 @@ pub struct Watched {
     pub digest: Option<u64>,
 }
 
-/// The result of applying one log entry: one reply per operation, in order.
+/// The result of applying one log entry: one reply per operation, in order. Never stored or
+/// sent; openraft asks that it could be, and then it would go as raft's own replies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Response(pub Vec<Reply>);
+#[serde(from = "Vec<logged::Reply>", into = "Vec<logged::Reply>")]
+pub struct Response(pub Vec<cairn_protocol::Reply>);
+
+impl From<Vec<logged::Reply>> for Response {
+    fn from(replies: Vec<logged::Reply>) -> Response {
+        Response(replies.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<Response> for Vec<logged::Reply> {
+    fn from(response: Response) -> Vec<logged::Reply> {
+        response.0.into_iter().map(Into::into).collect()
+    }
+}
 
 openraft::declare_raft_types!(
     /// cairn's openraft types. Snapshots are files, streamed in chunks, never whole in memory.
@@ -210,7 +227,8 @@ pub fn now_ms() -> u64 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use bytes::Bytes;
-    use cairn_protocol::{ReadCommand, WriteCommand};
+
+    use crate::logged::{BitOp, ReadCommand, WriteCommand};
 
     use super::*;
 
@@ -236,7 +254,7 @@ mod tests {
         );
         assert_eq!(
             tag(&WriteCommand::BitOp {
-                op: cairn_protocol::command::BitOp::Not,
+                op: BitOp::Not,
                 destination: k(),
                 keys: vec![k()]
             }),

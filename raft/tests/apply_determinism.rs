@@ -502,12 +502,12 @@ fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
     if rng.gen_bool(0.05) {
         // A transaction: two writes and a read, sometimes watching a key as absent.
         let items = vec![
-            cairn_raft::ExecItem::Write(cmd.clone()),
-            cairn_raft::ExecItem::Write(WriteCommand::IncrBy {
+            cairn_raft::ExecItem::write(cmd.clone()),
+            cairn_raft::ExecItem::write(WriteCommand::IncrBy {
                 key: Bytes::from_static(b"k1"),
                 delta: 1,
             }),
-            cairn_raft::ExecItem::Read(cairn_protocol::ReadCommand::Get {
+            cairn_raft::ExecItem::read(cairn_protocol::ReadCommand::Get {
                 key: Bytes::from_static(b"k1"),
             }),
         ];
@@ -555,10 +555,10 @@ fn random_op(rng: &mut rand::rngs::StdRng, now: u64) -> OpKind {
                 node: 7,
                 client: rng.gen_range(1..4),
             },
-            op: Box::new(OpKind::Command { db, cmd }),
+            op: Box::new(OpKind::command(db, cmd)),
         };
     }
-    OpKind::Command { db, cmd }
+    OpKind::command(db, cmd)
 }
 
 /// Every key with its encoded value, checking the key and TTL counters against the data.
@@ -663,7 +663,7 @@ async fn same_ops_give_identical_state() {
             matches!(
                 op,
                 OpKind::Command {
-                    cmd: WriteCommand::XReadGroup(_),
+                    cmd: cairn_raft::logged::WriteCommand::XReadGroup(_),
                     ..
                 }
             ) && matches!(reply, cairn_protocol::Reply::KeyedArrays(_))

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use cairn_protocol::Reply;
 use cairn_raft::keyspace::once::REPLY_KEPT_MS;
-use cairn_raft::network::{CallError, ForwardResult};
+use cairn_raft::network::CallError;
+use cairn_raft::proposer::ProposeResult;
 use cairn_raft::{OpKind, RequestId};
 use openraft::error::{ClientWriteError, RaftError};
 
@@ -191,7 +192,7 @@ pub async fn write_ops(cluster: &Cluster, ops: Vec<OpKind>) -> Vec<Outcome> {
 
 enum Attempt {
     /// One result per op.
-    Done(Vec<ForwardResult>),
+    Done(Vec<ProposeResult>),
     /// No leader could be found or reached by the deadline: nothing was delivered.
     NoLeader,
     /// The ops may or may not have been applied.

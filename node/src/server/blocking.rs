@@ -262,10 +262,7 @@ fn gone_while_blocked(node: &Node, db: u8, op: &WriteCommand, e: String) -> Repl
 
 /// One try of the pop through the leader; `None` when its outcome is unknown.
 async fn pop(node: &Node, db: u8, op: &WriteCommand) -> Option<Reply> {
-    let ops = vec![OpKind::Command {
-        db,
-        cmd: op.clone(),
-    }];
+    let ops = vec![OpKind::command(db, op.clone())];
     match router::write_ops(&node.cluster, ops).await.pop() {
         Some(Outcome::Reply(r)) => Some(r),
         _ => None,

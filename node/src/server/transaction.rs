@@ -96,14 +96,16 @@ impl Transaction {
 
     fn queue(&mut self, cmd: Command) -> Reply {
         let item = match cmd {
-            Command::Write(w) => ExecItem::Write(w),
+            Command::Write(w) => ExecItem::write(w),
             // Inside MULTI a blocking command pops or answers nil at once, as in Redis.
-            Command::Blocking(b) => ExecItem::Write(b.op),
-            Command::BlockingRead(b) => ExecItem::Read(b.read),
-            Command::Read(r) if !needs_whole_db(&r) => ExecItem::Read(r),
-            Command::Conn(ConnCommand::Ping(None)) => ExecItem::Const(Reply::Simple("PONG".into())),
+            Command::Blocking(b) => ExecItem::write(b.op),
+            Command::BlockingRead(b) => ExecItem::read(b.read),
+            Command::Read(r) if !needs_whole_db(&r) => ExecItem::read(r),
+            Command::Conn(ConnCommand::Ping(None)) => {
+                ExecItem::constant(Reply::Simple("PONG".into()))
+            }
             Command::Conn(ConnCommand::Ping(Some(m)) | ConnCommand::Echo(m)) => {
-                ExecItem::Const(Reply::Bulk(m))
+                ExecItem::constant(Reply::Bulk(m))
             }
             _ => {
                 self.dirty = true;

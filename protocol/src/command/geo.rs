@@ -5,7 +5,6 @@
 //! Every length here is in the unit the client named; [`GeoUnit::meters`] converts.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 /// The smallest and largest longitude and latitude a geo set can hold: the bounds of the
 /// Web Mercator projection (EPSG:3857), so nothing is stored at the poles.
@@ -15,7 +14,7 @@ pub const LATITUDE_MIN: f64 = -85.051_128_78;
 pub const LATITUDE_MAX: f64 = 85.051_128_78;
 
 /// A distance unit: M, KM, FT or MI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeoUnit {
     Meters,
     Kilometers,
@@ -47,7 +46,7 @@ impl GeoUnit {
 }
 
 /// Where a search is centred.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum GeoCenter {
     /// At a member of the searched set (FROMMEMBER, GEORADIUSBYMEMBER).
     Member(Bytes),
@@ -56,14 +55,14 @@ pub enum GeoCenter {
 }
 
 /// The area searched, in the query's unit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum GeoShape {
     Radius(f64),
     Box { width: f64, height: f64 },
 }
 
 /// The order of a search's results: by distance from the centre, or as found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeoSort {
     Unsorted,
     Asc,
@@ -71,7 +70,7 @@ pub enum GeoSort {
 }
 
 /// GEOSEARCH's and GEORADIUS's query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GeoQuery {
     pub center: GeoCenter,
     pub shape: GeoShape,

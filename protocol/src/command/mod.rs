@@ -3,14 +3,16 @@
 //! A client request (a list of byte-string arguments) is parsed into a [`Command`], which is
 //! one of four families, each handled by a different layer:
 //!
-//! - [`WriteCommand`]: changes the keyspace. Serialized into the Raft log (serde/bincode) and
-//!   applied deterministically on every replica. Relative TTLs stay relative here; `apply`
+//! - [`WriteCommand`]: changes the keyspace. Goes through the Raft log and is applied
+//!   deterministically on every replica. Relative TTLs stay relative here; `apply`
 //!   resolves them against the timestamp the leader stamped on the log entry.
 //! - [`ReadCommand`]: reads the keyspace of one database; served after a read barrier.
 //! - [`ConnCommand`]: connection state and server introspection, handled by the node.
 //!
-//! The on-disk encoding of [`WriteCommand`] is part of the log format: add new variants at the
-//! end of an enum, never reorder or remove one.
+//! None of these types is what the log holds: raft keeps its own copy of each (`cairn_raft::
+//! logged`) and converts at the boundary, so the model is free to change. These types have no
+//! serde on purpose; a change here stops raft's conversion from compiling, and the log format
+//! is decided there.
 
 pub mod geo;
 pub(crate) mod parse;
@@ -22,7 +24,6 @@ pub use parse::parse;
 pub use parse::NOSCRIPT;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use crate::long_double::LongDouble;
 
@@ -41,7 +42,7 @@ pub enum Command {
 pub const DATABASES: u8 = 16;
 
 /// When a key should expire, as the client said it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
     /// Milliseconds from the time the write is stamped with (EX, PX, EXPIRE, PEXPIRE).
     RelativeMs(i64),
@@ -50,7 +51,7 @@ pub enum Expiry {
 }
 
 /// `NX` / `XX` on SET.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetCondition {
     /// Only set if the key does not exist.
     Nx,
@@ -59,7 +60,7 @@ pub enum SetCondition {
 }
 
 /// What SET does with an existing TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetTtl {
     /// No option: any existing TTL is discarded.
     Clear,
@@ -74,7 +75,7 @@ pub enum SetTtl {
 /// Redis allows `XX` together with `GT` or `LT`. `XX GT` is parsed as [`ExpireCondition::Gt`]
 /// (GT already fails on a key without a TTL); `XX LT` differs from `LT` (which succeeds on a
 /// key without a TTL) and has its own variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpireCondition {
     Always,
     /// Only if the key has no TTL.
@@ -106,7 +107,7 @@ pub const MAX_STAMP_MS: i64 = 1 << 45;
 pub const MAX_RELATIVE_EXPIRE_MS: i64 = i64::MAX - MAX_STAMP_MS;
 
 /// GETEX's option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GetExTtl {
     /// No option: GETEX behaves as GET.
     Unchanged,
@@ -115,7 +116,7 @@ pub enum GetExTtl {
 }
 
 /// Commands that change the keyspace of the database `db` they are issued in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WriteCommand {
     /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]; also SETEX, PSETEX.
     Set {
@@ -503,7 +504,7 @@ pub enum WriteCommand {
 }
 
 /// What FUNCTION RESTORE does with the libraries already loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestorePolicy {
     /// Refuse if a restored library exists already (the default).
     Append,
@@ -514,14 +515,14 @@ pub enum RestorePolicy {
 }
 
 /// The script an EVAL runs: its source, or the SHA-1 (lowercase hex) of one in the cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptRef {
     Body(Bytes),
     Sha(String),
 }
 
 /// SORT / SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SortSpec {
     pub key: Bytes,
     /// BY: the weight of an element is the key (or `key->field`) named by the pattern with
@@ -574,7 +575,7 @@ impl BlockingCommand {
 pub const MAX_BIT_OFFSET: u64 = MAX_STRING_LEN * 8;
 
 /// One operation of BITFIELD: GET, SET or INCRBY of a `bits`-wide integer at bit `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BitFieldOp {
     pub kind: BitFieldKind,
     pub signed: bool,
@@ -587,7 +588,7 @@ pub struct BitFieldOp {
     pub overflow: Overflow,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BitFieldKind {
     Get,
     Set,
@@ -595,7 +596,7 @@ pub enum BitFieldKind {
 }
 
 /// BITFIELD's OVERFLOW behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
     Wrap,
     Sat,
@@ -603,7 +604,7 @@ pub enum Overflow {
 }
 
 /// BITOP's operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BitOp {
     And,
     Or,
@@ -612,7 +613,7 @@ pub enum BitOp {
 }
 
 /// Whether BITCOUNT's and BITPOS's range counts bytes (the default) or bits (Redis 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BitUnit {
     Byte,
     Bit,
@@ -620,7 +621,7 @@ pub enum BitUnit {
 
 /// BITCOUNT's `start end [BYTE|BIT]`: inclusive, negative indexes count from the end as in
 /// GETRANGE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BitRange {
     pub start: i64,
     pub end: i64,
@@ -628,14 +629,14 @@ pub struct BitRange {
 }
 
 /// ZADD's GT / LT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZCompare {
     Gt,
     Lt,
 }
 
 /// ZUNIONSTORE's and ZINTERSTORE's AGGREGATE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZAggregate {
     Sum,
     Min,
@@ -643,14 +644,14 @@ pub enum ZAggregate {
 }
 
 /// One end of a score range: `value` or `(value`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoreBound {
     pub value: f64,
     pub exclusive: bool,
 }
 
 /// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LexBound {
     Min,
     Max,
@@ -660,7 +661,7 @@ pub enum LexBound {
 
 /// Which elements of a sorted set a range selects. Score and lex ranges are stored as
 /// (min, max) whatever the order the command took them in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ZRangeBy {
     /// Ranks, with Redis's negative-index rules.
     Rank {
@@ -679,7 +680,7 @@ pub enum ZRangeBy {
 
 /// ZRANGE's selection: the range, the direction and LIMIT (`offset`, `count`; a negative
 /// count means all, a negative offset selects nothing; only for score and lex ranges).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ZRange {
     pub by: ZRangeBy,
     pub rev: bool,
@@ -688,7 +689,7 @@ pub struct ZRange {
 }
 
 /// The end of a list a command pushes to or pops from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListEnd {
     /// The head (LEFT).
     Left,
@@ -697,7 +698,7 @@ pub enum ListEnd {
 }
 
 /// The algebra of SINTER, SUNION, SDIFF and their STORE forms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOp {
     Inter,
     Union,
@@ -786,7 +787,7 @@ impl WriteCommand {
 }
 
 /// Which unit and base a TTL query answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtlQuery {
     /// TTL: seconds remaining.
     TtlSecs,
@@ -798,10 +799,10 @@ pub enum TtlQuery {
     AtMs,
 }
 
-/// Commands that only read the keyspace of the current database. Serializable because a
-/// transaction (MULTI/EXEC) carries its reads into the log, to run them atomically with its
-/// writes. New variants go at the end.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Commands that only read the keyspace of the current database. A transaction (MULTI/EXEC)
+/// carries its reads into the log (as raft's copy of this type), to run them atomically with
+/// its writes.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReadCommand {
     Get {
         key: Bytes,
@@ -1101,7 +1102,7 @@ pub enum ReadCommand {
 }
 
 /// RESTORE's IDLETIME or FREQ: what the restored key's access facts start from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessHint {
     /// Seconds since the last access (LRU).
     IdleSecs(u64),
@@ -1110,7 +1111,7 @@ pub enum AccessHint {
 }
 
 /// What LCS answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LcsAnswer {
     /// The common subsequence itself.
     Text,
@@ -1124,7 +1125,7 @@ pub enum LcsAnswer {
 }
 
 /// What HGETALL, HKEYS and HVALS return of a hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashPart {
     /// HGETALL: fields and values (a map in RESP3).
     All,
@@ -1133,7 +1134,7 @@ pub enum HashPart {
 }
 
 /// The collection HSCAN or SSCAN iterates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CollectionKind {
     Hash,
     Set,
@@ -1243,7 +1244,7 @@ pub enum AclCommand {
 }
 
 /// What OBJECT asks about a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectQuery {
     Encoding,
     RefCount,

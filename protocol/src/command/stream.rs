@@ -1,16 +1,24 @@
 //! The stream commands' model (t_stream.c): entry IDs, trimming, consumer-group operations.
-//!
-//! Everything here is part of the log format (inside [`super::WriteCommand`]): append
-//! variants at the end, never reorder.
 
 use std::fmt;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
-/// A stream entry ID: milliseconds and a sequence number, ordered as a pair.
+/// A stream entry ID: milliseconds and a sequence number, ordered as a pair. The one command
+/// type with serde: raft's stream values key their entries by it in snapshots, so its two
+/// fields and their order are part of the snapshot format.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct StreamId {
     pub ms: u64,
@@ -63,7 +71,7 @@ impl fmt::Display for StreamId {
 }
 
 /// The ID XADD gives the new entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XAddId {
     /// `*`: the entry's time (or the last ID's, if later) and the next sequence.
     Auto,
@@ -74,7 +82,7 @@ pub enum XAddId {
 }
 
 /// What XADD and XTRIM trim to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrimTo {
     /// MAXLEN: at most this many entries.
     MaxLen(u64),
@@ -84,7 +92,7 @@ pub enum TrimTo {
 
 /// A trim: its threshold, whether it is approximate (`~`: whole nodes only) and its LIMIT
 /// (the most entries one trim removes; 0 is no limit; `None` is the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trim {
     pub to: TrimTo,
     pub approx: bool,
@@ -92,14 +100,14 @@ pub struct Trim {
 }
 
 /// Where XGROUP CREATE / SETID puts a group: an ID or `$` (the stream's last ID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupStart {
     Id(StreamId),
     Last,
 }
 
 /// XGROUP's write subcommands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum XGroupOp {
     Create {
         key: Bytes,
@@ -144,14 +152,14 @@ impl XGroupOp {
 
 /// Where XREADGROUP reads a stream from: `>` (entries never delivered to the group) or the
 /// consumer's own pending entries after an ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupRead {
     New,
     Pending(StreamId),
 }
 
 /// XREADGROUP GROUP group consumer [COUNT n] [NOACK] STREAMS key ... id ...
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct XReadGroup {
     pub group: Bytes,
     pub consumer: Bytes,
@@ -163,7 +171,7 @@ pub struct XReadGroup {
 
 /// XCLAIM key group consumer min-idle-time id ... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE]
 /// [JUSTID] [LASTID id]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct XClaim {
     pub key: Bytes,
     pub group: Bytes,
@@ -180,7 +188,7 @@ pub struct XClaim {
 }
 
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct XAutoClaim {
     pub key: Bytes,
     pub group: Bytes,
@@ -193,14 +201,14 @@ pub struct XAutoClaim {
 
 /// Where XREAD reads a stream from: after an ID, or `$` (only entries added from now on: for
 /// a non-blocking XREAD, nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadFrom {
     After(StreamId),
     Last,
 }
 
 /// XINFO's subcommands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum XInfo {
     /// XINFO STREAM key [FULL [COUNT n]]: `full` is FULL's COUNT (0: all).
     Stream {
@@ -217,7 +225,7 @@ pub enum XInfo {
 }
 
 /// XPENDING's extended form: `[IDLE min-idle] start end count [consumer]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingRange {
     pub min_idle_ms: u64,
     pub start: StreamId,

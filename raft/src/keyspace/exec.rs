@@ -47,7 +47,7 @@ pub fn needs_whole_db(cmd: &ReadCommand) -> bool {
     )
 }
 
-pub(super) fn apply(ctx: &mut Ctx<'_>, items: &[ExecItem], watched: &[Watched]) -> Result<Reply> {
+pub(super) fn apply(ctx: &mut Ctx<'_>, items: Vec<ExecItem>, watched: &[Watched]) -> Result<Reply> {
     for w in watched {
         let current = ctx.state.get(w.db, &w.key);
         let stamp = ctx.state.delete_stamp(w.db, &w.key);
@@ -58,11 +58,17 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, items: &[ExecItem], watched: &[Watched]) 
     let mut replies = Vec::with_capacity(items.len());
     for item in items {
         replies.push(match item {
-            ExecItem::Write(cmd) => ctx.command(cmd)?,
-            ExecItem::Read(cmd) if needs_whole_db(cmd) => Reply::from(RedisError::NotInTransaction),
-            // The transaction's own writes so far are in the state already.
-            ExecItem::Read(cmd) => read(ctx.state, ctx.db, cmd, ctx.now)?,
-            ExecItem::Const(reply) => reply.clone(),
+            ExecItem::Write(cmd) => ctx.command(&cmd.into())?,
+            ExecItem::Read(cmd) => {
+                let cmd = ReadCommand::from(cmd);
+                if needs_whole_db(&cmd) {
+                    Reply::from(RedisError::NotInTransaction)
+                } else {
+                    // The transaction's own writes so far are in the state already.
+                    read(ctx.state, ctx.db, &cmd, ctx.now)?
+                }
+            }
+            ExecItem::Const(reply) => reply.into(),
         });
     }
     Ok(Reply::Array(replies))

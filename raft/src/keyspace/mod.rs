@@ -54,7 +54,9 @@ pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong
 /// Applies one log entry's operations in order and returns their replies. `index` is the
 /// entry's log index: the version of every value it writes. Redis errors (wrong type, not an
 /// integer) are replies; `Err` is reserved for failures of the node itself.
-pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> {
+/// The entry is taken by value: its commands become the command model's types again without a
+/// copy (see [`crate::logged`]).
+pub fn apply(state: &mut State, index: u64, op: WriteOp) -> Result<Vec<Reply>> {
     state
         .replies
         .forget_before(op.now_ms.saturating_sub(once::REPLY_KEPT_MS));
@@ -65,13 +67,14 @@ pub fn apply(state: &mut State, index: u64, op: &WriteOp) -> Result<Vec<Reply>> 
         .get(notify::SETTING)
         .and_then(|text| notify::parse_flags(text))
         .unwrap_or(0);
+    let now = op.now_ms;
     op.ops
-        .iter()
-        .map(|kind| apply_one(state, index, kind, op.now_ms))
+        .into_iter()
+        .map(|kind| apply_one(state, index, kind, now))
         .collect()
 }
 
-fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<Reply> {
+fn apply_one(state: &mut State, index: u64, kind: OpKind, now: u64) -> Result<Reply> {
     state.notify.changes.clear();
     fn ctx(state: &mut State, db: u8, now: u64, stamp: u64) -> Ctx<'_> {
         Ctx {
@@ -83,15 +86,15 @@ fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<R
     }
     match kind {
         OpKind::Command { db, cmd } => {
-            if *db >= DATABASES {
+            if db >= DATABASES {
                 return Ok(Reply::error("ERR DB index is out of range"));
             }
-            ctx(state, *db, now, index).command(cmd)
+            ctx(state, db, now, index).command(&cmd.into())
         }
         OpKind::ExpireKeys { db, keys } => {
-            let mut c = ctx(state, *db, now, index);
+            let mut c = ctx(state, db, now, index);
             let mut removed = 0;
-            for key in keys {
+            for key in &keys {
                 if c.get(key).is_some_and(|v| v.is_expired(now)) {
                     c.expire_now(key);
                     removed += 1;
@@ -102,30 +105,30 @@ fn apply_one(state: &mut State, index: u64, kind: &OpKind, now: u64) -> Result<R
         // The store turns this into `[index, digest]`.
         OpKind::Check => Ok(Reply::Integer(state.digest() as i64)),
         OpKind::Exec { db, items, watched } => {
-            exec::apply(&mut ctx(state, *db, now, index), items, watched)
+            exec::apply(&mut ctx(state, db, now, index), items, &watched)
         }
-        OpKind::Once { id, op } => once::apply(state, index, id, op, now),
+        OpKind::Once { id, op } => once::apply(state, index, &id, *op, now),
         OpKind::Tracked { origin, op } => {
-            state.notify.origin = Some(*origin);
-            let reply = apply_one(state, index, op, now);
+            state.notify.origin = Some(origin);
+            let reply = apply_one(state, index, *op, now);
             state.notify.origin = None;
             reply
         }
-        OpKind::Acl(op) => acl::apply(state, op),
+        OpKind::Acl(op) => acl::apply(state, &op),
         OpKind::Config(pairs) => {
             for (name, value) in pairs {
-                state.settings.insert(name.clone(), value.clone());
+                state.settings.insert(name, value);
             }
             Ok(Reply::ok())
         }
         OpKind::Evict { db, keys } => {
-            let mut c = ctx(state, *db, now, index);
+            let mut c = ctx(state, db, now, index);
             let removed = keys
                 .iter()
                 .filter(|key| {
                     let gone = c.delete(key);
                     if gone {
-                        c.state.notify.raise(notify::EVICTED, "evicted", *db, key);
+                        c.state.notify.raise(notify::EVICTED, "evicted", db, key);
                     }
                     gone
                 })
@@ -594,9 +597,9 @@ mod tests {
         ));
         let op = WriteOp {
             now_ms: 1_000,
-            ops: vec![OpKind::Command { db: 0, cmd }],
+            ops: vec![OpKind::command(0, cmd)],
         };
-        match apply(state, index, &op) {
+        match apply(state, index, op) {
             Ok(mut replies) if replies.len() == 1 => replies.remove(0),
             other => panic!("apply failed: {other:?}"),
         }

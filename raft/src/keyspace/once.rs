@@ -11,6 +11,7 @@ use cairn_protocol::Reply;
 
 use super::{apply_one, State};
 use crate::error::Result;
+use crate::logged;
 use crate::types::{OpKind, RequestId};
 
 /// How long (in the leader's log time) a reply is kept for a retry. A node retries a write
@@ -31,17 +32,18 @@ pub(super) fn apply(
     state: &mut State,
     index: u64,
     id: &RequestId,
-    op: &OpKind,
+    op: OpKind,
     now: u64,
 ) -> Result<Reply> {
     if let Some(recorded) = state.replies.get(id) {
         return Ok(recorded.unwrap_or_else(reply_not_kept));
     }
     let reply = apply_one(state, index, op, now)?;
-    let kept = bincode::serialized_size(&reply)
+    let stored = logged::Reply::from(reply.clone());
+    let kept = bincode::serialized_size(&stored)
         .ok()
         .filter(|size| *size <= REPLY_BYTES_MAX)
-        .map(|_| reply.clone());
+        .map(|_| stored);
     state.replies.insert(*id, now, kept);
     Ok(reply)
 }
@@ -59,13 +61,13 @@ mod tests {
     fn incr(id: u64) -> OpKind {
         OpKind::Once {
             id: RequestId { origin: 7, seq: id },
-            op: Box::new(OpKind::Command {
-                db: 0,
-                cmd: WriteCommand::IncrBy {
+            op: Box::new(OpKind::command(
+                0,
+                WriteCommand::IncrBy {
                     key: Bytes::from_static(b"n"),
                     delta: 1,
                 },
-            }),
+            )),
         }
     }
 
@@ -76,13 +78,13 @@ mod tests {
     #[test]
     fn a_repeated_id_answers_the_first_reply_without_applying_again() {
         let mut txn = State::default();
-        let first = apply_entry(&mut txn, 1, &entry(1_000, vec![incr(1), incr(2)])).unwrap();
+        let first = apply_entry(&mut txn, 1, entry(1_000, vec![incr(1), incr(2)])).unwrap();
         assert_eq!(first, vec![Reply::Integer(1), Reply::Integer(2)]);
         // Both retried, one of them twice in the same entry, plus a new write.
         let again = apply_entry(
             &mut txn,
             2,
-            &entry(2_000, vec![incr(1), incr(2), incr(1), incr(3)]),
+            entry(2_000, vec![incr(1), incr(2), incr(1), incr(3)]),
         );
         assert_eq!(
             again.unwrap(),
@@ -98,17 +100,13 @@ mod tests {
     #[test]
     fn records_are_forgotten_by_log_time_only() {
         let mut txn = State::default();
-        apply_entry(&mut txn, 1, &entry(1_000, vec![incr(1)])).unwrap();
+        apply_entry(&mut txn, 1, entry(1_000, vec![incr(1)])).unwrap();
         // Still within the window: a retry is answered from the record.
-        let within = apply_entry(
-            &mut txn,
-            1,
-            &entry(1_000 + REPLY_KEPT_MS - 1, vec![incr(1)]),
-        );
+        let within = apply_entry(&mut txn, 1, entry(1_000 + REPLY_KEPT_MS - 1, vec![incr(1)]));
         assert_eq!(within.unwrap(), vec![Reply::Integer(1)]);
         // Past the window the record is gone: the same id applies again (a node never
         // retries that late).
-        let past = apply_entry(&mut txn, 1, &entry(1_001 + REPLY_KEPT_MS, vec![incr(1)]));
+        let past = apply_entry(&mut txn, 1, entry(1_001 + REPLY_KEPT_MS, vec![incr(1)]));
         assert_eq!(past.unwrap(), vec![Reply::Integer(2)]);
     }
 }

@@ -212,8 +212,13 @@ impl PeerClients {
         addr: &str,
         ops: &[OpKind],
         timeout: Duration,
-    ) -> Result<Vec<ForwardResult>, CallError> {
-        self.call(addr, Rpc::Forward, &ops, timeout).await
+    ) -> Result<Vec<crate::proposer::ProposeResult>, CallError> {
+        let results: Vec<ForwardResult> = self.call(addr, Rpc::Forward, &ops, timeout).await?;
+        let mut out = Vec::with_capacity(results.len());
+        for result in results {
+            out.push(result.map(cairn_protocol::Reply::from));
+        }
+        Ok(out)
     }
 
     /// Asks the leader at `addr` for a read index.
@@ -491,7 +496,7 @@ mod tests {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
             payload: EntryPayload::Normal(WriteOp {
                 now_ms: 0,
-                ops: vec![OpKind::Command { db: 0, cmd }],
+                ops: vec![OpKind::command(0, cmd)],
             }),
         }
     }

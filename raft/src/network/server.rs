@@ -18,7 +18,9 @@ use crate::store::StateMachine;
 use crate::transfer::{Handoff, HandoffVote, Then, TimeoutNow};
 use crate::types::{NodeId, NodeInfo, OpKind, TypeConfig};
 
-pub type ForwardResult = crate::proposer::ProposeResult;
+/// A forwarded write's outcome as it travels back to the follower: the reply in raft's own type
+/// (see [`crate::logged`]), since nodes of two builds talk during a rolling upgrade.
+pub type ForwardResult = Result<crate::logged::Reply, crate::proposer::ProposeError>;
 pub type ReadIndexResult = Result<u64, RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>>;
 /// A read index and the leader's wall clock (ms since the epoch) when it confirmed it.
 pub type ReadIndexAtResult =
@@ -193,7 +195,10 @@ impl Peer for PeerService {
                 ops.len()
             )));
         }
-        let results: Vec<ForwardResult> = self.parts.proposer.propose(ops).await;
+        let mut results: Vec<ForwardResult> = Vec::with_capacity(ops.len());
+        for result in self.parts.proposer.propose(ops).await {
+            results.push(result.map(crate::logged::Reply::from));
+        }
         reply(&results)
     }
 

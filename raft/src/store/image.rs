@@ -217,7 +217,7 @@ mod tests {
         state.replies.insert(
             RequestId { origin: 1, seq: 2 },
             500,
-            Some(cairn_protocol::Reply::ok()),
+            Some(cairn_protocol::Reply::ok().into()),
         );
         state.settings.insert("maxmemory".into(), "100mb".into());
         std::sync::Arc::make_mut(&mut state.scripts)

@@ -409,34 +409,37 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             state.notify.track = self.shared.tracking.load(Ordering::Relaxed);
             state.notify.touched.clear();
             state.notify.flushed = false;
-            for entry in entries {
-                let reply = match &entry.payload {
+            for Entry { log_id, payload } in entries {
+                let reply = match payload {
                     EntryPayload::Blank => Vec::new(),
                     EntryPayload::Normal(op) => {
                         acl_changed |= op.ops.iter().any(OpKind::changes_acl);
                         settings_changed |= op.ops.iter().any(OpKind::changes_settings);
-                        let index = entry.log_id.index;
+                        let at_checks: Vec<usize> = (op.ops.iter().enumerate())
+                            .filter(|(_, kind)| matches!(kind, OpKind::Check))
+                            .map(|(at, _)| at)
+                            .collect();
+                        let index = log_id.index;
                         let mut out = keyspace::apply(&mut state, index, op).map_err(|e| {
-                            StorageError::from(StorageIOError::apply(
-                                entry.log_id,
-                                AnyError::error(e),
-                            ))
+                            StorageError::from(StorageIOError::apply(log_id, AnyError::error(e)))
                         })?;
-                        for (kind, reply) in op.ops.iter().zip(out.iter_mut()) {
-                            if let (OpKind::Check, Reply::Integer(d)) = (kind, &*reply) {
-                                let digest = *d as u64;
-                                checks.push((entry.log_id.index, digest));
-                                *reply = check_reply(entry.log_id.index, digest);
+                        for at in at_checks {
+                            if let Some(reply) = out.get_mut(at) {
+                                if let Reply::Integer(d) = *reply {
+                                    let digest = d as u64;
+                                    checks.push((index, digest));
+                                    *reply = check_reply(index, digest);
+                                }
                             }
                         }
                         out
                     }
                     EntryPayload::Membership(m) => {
-                        state.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                        state.membership = StoredMembership::new(Some(log_id), m);
                         Vec::new()
                     }
                 };
-                state.applied = Some(entry.log_id);
+                state.applied = Some(log_id);
                 replies.push(Response(reply));
             }
             self.shared.mirror(&state, acl_changed, settings_changed);

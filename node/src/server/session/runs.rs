@@ -20,7 +20,7 @@ impl Session {
         let db = self.db;
         let ops: Vec<OpKind> = cmds
             .into_iter()
-            .map(|cmd| self.traced(OpKind::Command { db, cmd }))
+            .map(|cmd| self.traced(OpKind::command(db, cmd)))
             .collect();
         for outcome in router::write_ops(&self.node.cluster, ops).await {
             match outcome {

@@ -616,12 +616,12 @@ fn fencing_tokens_only_grow_even_within_one_log_entry() {
     let Ok(cairn_protocol::Command::Write(cmd)) = cairn_protocol::command::parse(&line) else {
         panic!("EVAL did not parse as a write");
     };
-    let command = crate::types::OpKind::Command { db: 0, cmd };
+    let command = crate::types::OpKind::command(0, cmd);
     let op = crate::types::WriteOp {
         now_ms: 1_000,
         ops: vec![command.clone(), command],
     };
-    let replies = crate::keyspace::apply(&mut s, 1_000, &op).expect("the entry applies");
+    let replies = crate::keyspace::apply(&mut s, 1_000, op).expect("the entry applies");
     let pair = |r: &Reply| match r {
         Reply::Array(v) => match v.as_slice() {
             [Reply::Integer(i), Reply::Integer(t)] => (*i, *t),

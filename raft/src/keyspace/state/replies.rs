@@ -8,24 +8,28 @@
 
 use cairn_protocol::Reply;
 
+use crate::logged;
 use crate::types::RequestId;
 
-/// One group's records, as a snapshot holds them.
-pub type Group = Vec<(RequestId, Option<Reply>)>;
+/// One group's records, as a snapshot holds them: replies in raft's own type (see
+/// [`crate::logged`]), since snapshots outlive the code that wrote them too.
+pub type Group = Vec<(RequestId, Option<logged::Reply>)>;
 
 #[derive(Clone, Default)]
 pub struct ReplyTable {
-    by_id: imbl::HashMap<RequestId, (u64, Option<Reply>)>,
+    by_id: imbl::HashMap<RequestId, (u64, Option<logged::Reply>)>,
     /// (log time, origin, seq): forgetting order.
     by_time: imbl::OrdSet<(u64, u64, u64)>,
 }
 
 impl ReplyTable {
+    /// The recorded reply of `id`: `None` if there is no record, `Some(None)` if the reply was
+    /// too large to keep.
     pub fn get(&self, id: &RequestId) -> Option<Option<Reply>> {
-        self.by_id.get(id).map(|(_, r)| r.clone())
+        self.by_id.get(id).map(|(_, r)| r.clone().map(Reply::from))
     }
 
-    pub fn insert(&mut self, id: RequestId, time: u64, reply: Option<Reply>) {
+    pub fn insert(&mut self, id: RequestId, time: u64, reply: Option<logged::Reply>) {
         if let Some((old, _)) = self.by_id.insert(id, (time, reply)) {
             self.by_time.remove(&(old, id.origin, id.seq));
         }
