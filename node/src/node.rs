@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cache::lookups::Recorder;
 use crate::cluster::handle::Cluster;
 use crate::cluster::read_barrier::ReadBarrier;
 use crate::cluster::replica::Replica;
@@ -49,6 +50,26 @@ impl Node {
     pub fn setting(&self, name: &str) -> Option<String> {
         crate::settings::effective(&self.replica.sm.replicated_settings(), &self.settings, name)
     }
+
+    /// A client stops tracking (CLIENT TRACKING OFF, RESET, or it closed); the store stops
+    /// recording changes once no client of the node tracks.
+    pub fn stop_tracking(&self, client: u64) {
+        self.tracking.disable(client);
+        self.replica.sm.set_tracking(self.tracking.any());
+    }
+
+    /// A recorder of a run of commands' key accesses and hits at `now_ms`.
+    pub fn recorder(&self, now_ms: u64, reads_touch: bool) -> Recorder<'_> {
+        let leading = self.cluster.is_leader();
+        Recorder::new(
+            &self.replica,
+            &self.settings,
+            &self.stats,
+            leading,
+            now_ms,
+            reads_touch,
+        )
+    }
 }
 
 pub fn random_hex(n: usize) -> String {
@@ -57,11 +78,4 @@ pub fn random_hex(n: usize) -> String {
     (0..n)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
         .collect()
-}
-
-/// A client stops tracking (CLIENT TRACKING OFF, RESET, or it closed); the store stops
-/// recording changes once no client of the node tracks.
-pub fn stop_tracking(node: &Node, client: u64) {
-    node.tracking.disable(client);
-    node.replica.sm.set_tracking(node.tracking.any());
 }

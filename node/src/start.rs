@@ -226,12 +226,17 @@ pub async fn start(cfg: ServeConfig, shutdown: watch::Receiver<bool>) -> anyhow:
         node.replica.clone(),
         node.stats.clone(),
     );
-    crate::cache::eviction::spawn(node.clone());
+    crate::cache::eviction::spawn(crate::cache::eviction::Evictor {
+        cluster: node.cluster.clone(),
+        replica: node.replica.clone(),
+        settings: node.settings.clone(),
+        stats: node.stats.clone(),
+    });
     crate::cache::access::spawn_reporter(node.replica.access.clone(), node.cluster.clone());
     crate::observe::stats::spawn_sampler(node.stats.clone(), node.cluster.shutdown.clone());
     crate::backup::schedule::spawn(node.backups.clone());
     crate::backup::archive::writer::spawn(node.backups.clone(), store.log.clone());
-    node.metrics.watch(&node);
+    node.metrics.watch(&node.cluster);
     tracing::info!(id = node.cluster.id, peer = %peer_addr, fresh, "node started");
     Ok(node)
 }

@@ -25,7 +25,8 @@ use cairn_raft::types::ReplicatedSettings;
 use cairn_raft::OpKind;
 
 use crate::cache::access::Lfu;
-use crate::node::Node;
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::observe::stats::Stats;
 use crate::settings::Settings;
 
@@ -127,9 +128,9 @@ pub fn lfu(replicated: &ReplicatedSettings, local: &Settings) -> Lfu {
 }
 
 impl Limits {
-    pub fn of(node: &Node) -> Limits {
-        let replicated = node.replica.sm.replicated_settings();
-        let local = &node.settings;
+    /// The limits in force: `replica`'s replicated settings first, then this node's own.
+    pub fn of(replica: &Replica, local: &Settings) -> Limits {
+        let replicated = replica.sm.replicated_settings();
         let num = |name: &str, default: u64| number(&replicated, local, name, default);
         let policy = crate::settings::effective(&replicated, local, "maxmemory-policy");
         Limits {
@@ -150,41 +151,45 @@ impl Limits {
 /// policy may leave nothing to evict (noeviction, or a volatile one). A follower then
 /// catches up with the leader before [`refusal`] decides.
 /// `spec` is the request's entry as [`cairn_protocol::acl::spec_of`] finds it.
-pub fn may_refuse(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> bool {
+pub fn may_refuse(
+    replica: &Replica,
+    settings: &Settings,
+    spec: Option<&CommandSpec>,
+    args: &[Bytes],
+) -> bool {
     let Some(spec) = spec else {
         return false;
     };
-    if !spec.has_flag("denyoom") && !script_denied_when_oom(node, spec.name, args) {
+    if !spec.has_flag("denyoom") && !script_denied_when_oom(replica, spec.name, args) {
         return false;
     }
     // The common case first: no limit set, or the dataset under it (one setting read).
-    let replicated = node.replica.sm.replicated_settings();
-    let maxmemory = number(&replicated, &node.settings, "maxmemory", 0);
-    if maxmemory == 0 || node.replica.keyspace.used_bytes() <= maxmemory {
+    let replicated = replica.sm.replicated_settings();
+    let maxmemory = number(&replicated, settings, "maxmemory", 0);
+    if maxmemory == 0 || replica.keyspace.used_bytes() <= maxmemory {
         return false;
     }
-    let limits = Limits::of(node);
-    limits.over(node.replica.keyspace.used_bytes())
+    let limits = Limits::of(replica, settings);
+    limits.over(replica.keyspace.used_bytes())
         && (limits.policy == Policy::NoEviction || limits.policy.volatile())
 }
 
 /// EVAL, EVALSHA and FCALL of a script whose declared flags let it write without
 /// `allow-oom` (looked up in this node's replicated script cache and libraries).
-fn script_denied_when_oom(node: &Node, name: &str, args: &[Bytes]) -> bool {
+fn script_denied_when_oom(replica: &Replica, name: &str, args: &[Bytes]) -> bool {
     use cairn_raft::keyspace::script::{denied_when_oom, function_denied_when_oom};
     let Some(target) = args.get(1) else {
         return false;
     };
     match name {
         "eval" => denied_when_oom(target),
-        "evalsha" => node.replica.keyspace.reading().is_some_and(|s| {
+        "evalsha" => replica.keyspace.reading().is_some_and(|s| {
             let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
             s.scripts
                 .get(&sha)
                 .is_some_and(|body| denied_when_oom(body))
         }),
-        "fcall" => node
-            .replica
+        "fcall" => replica
             .keyspace
             .reading()
             .is_some_and(|s| function_denied_when_oom(&s.libraries, target)),
@@ -195,21 +200,33 @@ fn script_denied_when_oom(node: &Node, name: &str, args: &[Bytes]) -> bool {
 /// The OOM error for a request that may grow the dataset while it is over maxmemory and
 /// nothing can be evicted: the policy is noeviction, or a volatile one and no key has a
 /// TTL. Decided from replicated state on the client's node.
-pub fn refusal(node: &Node, spec: Option<&CommandSpec>, args: &[Bytes]) -> Option<Reply> {
-    if !may_refuse(node, spec, args) {
+pub fn refusal(
+    replica: &Replica,
+    settings: &Settings,
+    spec: Option<&CommandSpec>,
+    args: &[Bytes],
+) -> Option<Reply> {
+    if !may_refuse(replica, settings, spec, args) {
         return None;
     }
-    let stuck = Limits::of(node).policy == Policy::NoEviction
-        || node
-            .replica
+    let stuck = Limits::of(replica, settings).policy == Policy::NoEviction
+        || replica
             .keyspace
             .db_sizes()
             .map_or(true, |s| s.iter().all(|(_, _, expires)| *expires == 0));
     stuck.then(|| Reply::error(OOM))
 }
 
-/// The leader's evictor (followers never evict).
-pub fn spawn(node: Arc<Node>) {
+/// The leader's evictor (followers never evict): it reads the data and the settings,
+/// proposes evictions through the cluster and counts them.
+pub struct Evictor {
+    pub cluster: Arc<Cluster>,
+    pub replica: Arc<Replica>,
+    pub settings: Arc<Settings>,
+    pub stats: Arc<Stats>,
+}
+
+pub fn spawn(node: Evictor) {
     tokio::spawn(async move {
         let mut shutdown = node.cluster.shutdown.clone();
         let mut changes = node.replica.sm.changes();
@@ -244,9 +261,9 @@ struct Candidate {
     bytes: u64,
 }
 
-async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
+async fn evict(node: &Evictor, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
     for _ in 0..ROUNDS_MAX {
-        let limits = Limits::of(node);
+        let limits = Limits::of(&node.replica, &node.settings);
         let used = node.replica.keyspace.used_bytes();
         if limits.policy == Policy::NoEviction || !limits.over(used) {
             return Ok(());
@@ -258,9 +275,9 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
         let excess = used - limits.maxmemory;
         // Sampling reads the store for a while (up to 512 picks): off the async workers, so
         // heartbeats and clients are not held up behind it.
-        let (n, mut p) = (node.clone(), std::mem::take(pool));
+        let (replica, mut p) = (node.replica.clone(), std::mem::take(pool));
         let (victims, p) = tokio::task::spawn_blocking(move || {
-            let victims = choose(&n, &limits, &sizes, &mut p, excess);
+            let victims = choose(&replica, &limits, &sizes, &mut p, excess);
             (victims, p)
         })
         .await?;
@@ -293,7 +310,7 @@ async fn evict(node: &Arc<Node>, pool: &mut Vec<Candidate>) -> anyhow::Result<()
 /// Picks distinct victims under `limits.policy` until deleting them frees `excess` bytes,
 /// [`ROUND_KEYS_MAX`] at most.
 fn choose(
-    node: &Node,
+    replica: &Replica,
     limits: &Limits,
     sizes: &[(u8, u64, u64)],
     pool: &mut Vec<Candidate>,
@@ -310,8 +327,7 @@ fn choose(
         // The soonest deadlines of every database, soonest first.
         let mut all = Vec::new();
         for db in &dbs {
-            for s in node
-                .replica
+            for s in replica
                 .keyspace
                 .soonest_expiring(*db, excess, ROUND_KEYS_MAX)?
             {
@@ -343,21 +359,17 @@ fn choose(
                     && !pool.iter().any(|c| c.db == *db && c.key == key)
             };
             let from = rand::random::<u64>();
-            let sampled = node.replica.keyspace.sample(
-                *db,
-                from,
-                volatile,
-                limits.samples,
-                SCAN_MAX,
-                &fresh,
-            )?;
+            let sampled =
+                replica
+                    .keyspace
+                    .sample(*db, from, volatile, limits.samples, SCAN_MAX, &fresh)?;
             for s in sampled {
                 pool.push(candidate(*db, s, 0));
             }
         }
         // Accesses since a candidate entered the pool count.
         for c in pool.iter_mut() {
-            c.score = score(node, limits, c.db, c.hash, now);
+            c.score = score(replica, limits, c.db, c.hash, now);
         }
         pool.sort_by_key(|c| std::cmp::Reverse(c.score));
         pool.truncate(POOL_SIZE);
@@ -384,13 +396,13 @@ fn candidate(db: u8, s: Sampled, score: u64) -> Candidate {
 
 /// How strongly a key should go: its idle time (LRU), 255 minus its LFU counter (LFU), or a
 /// random number (random policies).
-fn score(node: &Node, limits: &Limits, db: u8, hash: u64, now: u64) -> u64 {
+fn score(replica: &Replica, limits: &Limits, db: u8, hash: u64, now: u64) -> u64 {
     match limits.policy {
         Policy::AllKeysLru | Policy::VolatileLru => {
-            node.replica.access.observe(db, hash, now, limits.lfu).0
+            replica.access.observe(db, hash, now, limits.lfu).0
         }
         Policy::AllKeysLfu | Policy::VolatileLfu => {
-            u64::from(u8::MAX - node.replica.access.observe(db, hash, now, limits.lfu).1)
+            u64::from(u8::MAX - replica.access.observe(db, hash, now, limits.lfu).1)
         }
         _ => rand::random(),
     }

@@ -9,11 +9,14 @@ use cairn_raft::store::State;
 
 use crate::cache::access::Lfu;
 use crate::cache::eviction::{self, Policy};
-use crate::node::Node;
+use crate::cluster::replica::Replica;
+use crate::observe::stats::Stats;
+use crate::settings::Settings;
 
 /// How one node records a run of commands: read once per run, not per command.
 pub struct Recorder<'a> {
-    node: &'a Node,
+    replica: &'a Replica,
+    stats: &'a Stats,
     lfu: Lfu,
     policy: Policy,
     /// This node follows: its accesses are also reported to the leader.
@@ -32,13 +35,23 @@ pub fn keys_of(args: &[Bytes]) -> Vec<Bytes> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(node: &'a Node, now_ms: u64, reads_touch: bool) -> Self {
-        let limits = eviction::Limits::of(node);
+    /// A recorder of `replica`'s accesses and `stats`' hits; `leading`: this node leads, so
+    /// its accesses need not be reported to another.
+    pub fn new(
+        replica: &'a Replica,
+        settings: &Settings,
+        stats: &'a Stats,
+        leading: bool,
+        now_ms: u64,
+        reads_touch: bool,
+    ) -> Self {
+        let limits = eviction::Limits::of(replica, settings);
         Recorder {
-            node,
+            replica,
+            stats,
             lfu: limits.lfu,
             policy: limits.policy,
-            report: !crate::observe::info::is_leader(node),
+            report: !leading,
             reads_touch,
             now_ms,
         }
@@ -59,7 +72,7 @@ impl<'a> Recorder<'a> {
                 ReadCommand::Get { .. } => !matches!(reply, Reply::Nil),
                 _ => state.get_live(db, key, self.now_ms).is_some(),
             };
-            self.node.stats.lookup(hit);
+            self.stats.lookup(hit);
             if hit && touches {
                 self.touch(db, key);
             }
@@ -87,16 +100,14 @@ impl<'a> Recorder<'a> {
                 AccessHint::IdleSecs(s) => (Some(s.saturating_mul(1000)), None),
                 AccessHint::Freq(f) => (None, Some(f)),
             };
-            self.node
-                .replica
+            self.replica
                 .access
                 .seed(db, scan_hash(key), self.now_ms, idle, freq);
         }
     }
 
     fn touch(&self, db: u8, key: &[u8]) {
-        self.node
-            .replica
+        self.replica
             .access
             .touch(db, scan_hash(key), 1, self.now_ms, self.lfu, self.report);
     }
@@ -124,11 +135,11 @@ impl<'a> Recorder<'a> {
                 "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ),
             ObjectQuery::IdleTime => {
-                let (idle, _) = self.node.replica.access.observe(db, hash, self.now_ms, self.lfu);
+                let (idle, _) = self.replica.access.observe(db, hash, self.now_ms, self.lfu);
                 Reply::Integer(i64::try_from(idle / 1000).unwrap_or(i64::MAX))
             }
             ObjectQuery::Freq if self.policy.lfu() => {
-                let (_, freq) = self.node.replica.access.observe(db, hash, self.now_ms, self.lfu);
+                let (_, freq) = self.replica.access.observe(db, hash, self.now_ms, self.lfu);
                 Reply::Integer(i64::from(freq))
             }
             _ => stored,

@@ -21,37 +21,40 @@ use cairn_protocol::Reply;
 use cairn_raft::membership::MemberChange;
 use cairn_raft::network::PeerStatus;
 
-use crate::node::Node;
+use crate::backup::handle::Backups;
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 
 const PEER_TIMEOUT: Duration = Duration::from_millis(700);
 
-pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
+pub async fn handle(
+    cluster: &Cluster,
+    replica: &Replica,
+    backups: &Backups,
+    args: &[Bytes],
+) -> Reply {
     let sub = args
         .first()
         .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
         .unwrap_or_default();
     match sub.as_str() {
-        "STATUS" if args.len() == 1 => Reply::Verbatim(status(node).await),
+        "STATUS" if args.len() == 1 => Reply::Verbatim(status(cluster, replica).await),
         "STATUS" => Reply::error("ERR wrong number of arguments for 'cairn|status' command"),
-        "CHECK" if args.len() == 1 => {
-            crate::cluster::checker::run_round(&node.cluster, &node.replica).await
-        }
+        "CHECK" if args.len() == 1 => crate::cluster::checker::run_round(cluster, replica).await,
         "CHECK" => Reply::error("ERR wrong number of arguments for 'cairn|check' command"),
-        "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(&node.cluster),
+        "MEMBERS" if args.len() == 1 => crate::cluster::membership::members(cluster),
         "MEMBERS" => Reply::error("ERR wrong number of arguments for 'cairn|members' command"),
-        "MEMBER" => member(node, &args[1..]).await,
-        "TRANSFER-LEADER" => {
-            crate::cluster::handoff::transfer_leader(&node.cluster, &args[1..]).await
-        }
-        "BACKUP" if args.len() <= 2 => backup(node, args.get(1)).await,
+        "MEMBER" => member(cluster, &args[1..]).await,
+        "TRANSFER-LEADER" => crate::cluster::handoff::transfer_leader(cluster, &args[1..]).await,
+        "BACKUP" if args.len() <= 2 => backup(backups, args.get(1)).await,
         "REPAIR" if args.len() <= 2 => {
             let id = args
                 .get(1)
                 .map(|a| String::from_utf8_lossy(a).parse::<u64>());
             match id {
                 Some(Err(_)) => Reply::from(RedisError::NodeIdNotPositive),
-                Some(Ok(id)) => crate::cluster::repair::repair(&node.cluster, Some(id)).await,
-                None => crate::cluster::repair::repair(&node.cluster, None).await,
+                Some(Ok(id)) => crate::cluster::repair::repair(cluster, Some(id)).await,
+                None => crate::cluster::repair::repair(cluster, None).await,
             }
         }
         "REPAIR" => Reply::error("ERR wrong number of arguments for 'cairn|repair' command"),
@@ -64,7 +67,7 @@ pub async fn handle(node: &Node, args: &[Bytes]) -> Reply {
 }
 
 /// `CAIRN MEMBER ADD id host:port@raftport` / `CAIRN MEMBER REMOVE id`.
-async fn member(node: &Node, args: &[Bytes]) -> Reply {
+async fn member(cluster: &Cluster, args: &[Bytes]) -> Reply {
     let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
     let id = |b: &Bytes| text(b).parse::<u64>().ok().filter(|id| *id > 0);
     let change =
@@ -92,18 +95,18 @@ async fn member(node: &Node, args: &[Bytes]) -> Reply {
     if let MemberChange::Remove { id } = change {
         // Removing the leader: hand leadership over first, so writes pause for one vote
         // round rather than for the lease and an election after the leader steps down.
-        if node.cluster.leader().is_some_and(|(l, _)| l == id) {
-            if let Err(e) = crate::cluster::handoff::transfer(&node.cluster, None).await {
+        if cluster.leader().is_some_and(|(l, _)| l == id) {
+            if let Err(e) = crate::cluster::handoff::transfer(cluster, None).await {
                 tracing::warn!(error = %e, "removing the leader without a hand-off");
             }
         }
     }
-    crate::cluster::membership::change(&node.cluster, change).await
+    crate::cluster::membership::change(cluster, change).await
 }
 
-async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
+async fn backup(backups: &Backups, url: Option<&Bytes>) -> Reply {
     let url = url.map(|u| String::from_utf8_lossy(u).into_owned());
-    match crate::backup::schedule::take(&node.backups, url.as_deref()).await {
+    match crate::backup::schedule::take(backups, url.as_deref()).await {
         Ok(m) => {
             let mut out = String::new();
             let _ = writeln!(out, "id: {}", m.id);
@@ -123,21 +126,18 @@ async fn backup(node: &Node, url: Option<&Bytes>) -> Reply {
     }
 }
 
-async fn status(node: &Node) -> String {
-    let me = PeerStatus::of(node.cluster.id, &node.cluster.raft, &node.replica.sm);
+async fn status(cluster: &Cluster, replica: &Replica) -> String {
+    let me = PeerStatus::of(cluster.id, &cluster.raft, &replica.sm);
     let mut out = String::new();
-    let _ = writeln!(out, "node: {}", node.cluster.id);
+    let _ = writeln!(out, "node: {}", cluster.id);
     let _ = writeln!(out, "leader: {}", me.leader.unwrap_or(0));
     let _ = writeln!(out, "term: {}", me.term);
     let _ = writeln!(out, "members:");
     for (id, info) in &me.members {
-        let s = if *id == node.cluster.id {
+        let s = if *id == cluster.id {
             Ok(me.clone())
         } else {
-            node.cluster
-                .peers
-                .status(&info.raft_addr, PEER_TIMEOUT)
-                .await
+            cluster.peers.status(&info.raft_addr, PEER_TIMEOUT).await
         };
         let _ = match s {
             Ok(s) => writeln!(

@@ -55,6 +55,12 @@ impl Cluster {
 
     /// The current leader and how to reach it, as this node knows it. Reads the server
     /// metrics, which change only with votes, roles and membership (not with every entry).
+    /// Whether this node is the leader as far as Raft knows (no lease check: for reporting,
+    /// routing hints and role names, never for serving a read).
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
     pub fn leader(&self) -> Option<(NodeId, NodeInfo)> {
         let m = self.raft.server_metrics();
         let m = m.borrow();

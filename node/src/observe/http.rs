@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use crate::cluster::handle::Cluster;
 use crate::node::Node;
 
 /// A node whose applied index trails its log by more than this is not ready: it would serve
@@ -37,12 +38,12 @@ pub async fn serve(node: Arc<Node>, port: u16) -> anyhow::Result<()> {
 }
 
 /// Why the node is not ready, or `None` when it is.
-pub fn not_ready(node: &Node) -> Option<String> {
-    let m = node.cluster.raft.metrics().borrow().clone();
+pub fn not_ready(cluster: &Cluster) -> Option<String> {
+    let m = cluster.raft.metrics().borrow().clone();
     if m.membership_config.nodes().count() == 0 {
         return Some("not a member of a cluster yet".into());
     }
-    if node.cluster.leader().is_none() {
+    if cluster.leader().is_none() {
         return Some("no known leader".into());
     }
     let last = m.last_log_index.unwrap_or(0);
@@ -50,14 +51,14 @@ pub fn not_ready(node: &Node) -> Option<String> {
     if last.saturating_sub(applied) > READY_LAG_MAX {
         return Some(format!("applied index {applied} trails the log ({last})"));
     }
-    if let Some(why) = node.cluster.disk.full() {
+    if let Some(why) = cluster.disk.full() {
         return Some(format!("the disk is full: {why}; writes are refused"));
     }
     None
 }
 
 async fn readyz(State(node): State<Arc<Node>>) -> impl IntoResponse {
-    match not_ready(&node) {
+    match not_ready(&node.cluster) {
         None => (StatusCode::OK, "ready\n".to_string()),
         Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -9,6 +9,9 @@ use std::fmt::Write;
 use crate::cluster::redis_cluster::host_port;
 use cairn_protocol::Reply;
 
+use crate::cache::tracking::Tracking;
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::node::Node;
 use crate::observe::stats::Stats;
 
@@ -28,10 +31,6 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-
-pub fn is_leader(node: &Node) -> bool {
-    node.cluster.raft.metrics().borrow().current_leader == Some(node.cluster.id)
-}
 
 /// The INFO text for the requested sections (empty: the default set).
 pub fn render(node: &Node, sections: &[String]) -> String {
@@ -62,8 +61,8 @@ pub fn render(node: &Node, sections: &[String]) -> String {
             "persistence" => persistence(node, &mut out),
             "backup" => crate::backup::schedule::info(&node.backups, &mut out),
             "archive" => crate::backup::archive::info(&node.backups, &mut out),
-            "stats" => stats(node, &mut out),
-            "replication" => replication(node, &mut out),
+            "stats" => stats(&node.stats, &node.tracking, &mut out),
+            "replication" => replication(&node.cluster, &node.replica, &mut out),
             "cpu" => out.push_str("# CPU\r\n"),
             // Cluster mode as clients see it: with --redirect the node answers MOVED.
             "cluster" => out.push_str(if node.cluster.config.redirect {
@@ -71,7 +70,7 @@ pub fn render(node: &Node, sections: &[String]) -> String {
             } else {
                 "# Cluster\r\ncluster_enabled:0\r\n"
             }),
-            "keyspace" => keyspace(node, &mut out),
+            "keyspace" => keyspace(&node.replica, &mut out),
             _ => {}
         }
     }
@@ -116,7 +115,7 @@ fn memory(node: &Node, out: &mut String) {
     node.stats.note_used_memory(used);
     let peak = Stats::get(&node.stats.used_memory_peak);
     let rss = rss_bytes();
-    let limits = crate::cache::eviction::Limits::of(node);
+    let limits = crate::cache::eviction::Limits::of(&node.replica, &node.settings);
     line(out, "used_memory", used);
     line(out, "used_memory_human", human(used));
     line(out, "used_memory_rss", rss);
@@ -201,32 +200,28 @@ fn persistence(node: &Node, out: &mut String) {
     );
 }
 
-fn stats(node: &Node, out: &mut String) {
+fn stats(stats: &Stats, tracking: &Tracking, out: &mut String) {
     out.push_str("# Stats\r\n");
-    for (name, counter) in node.stats.named() {
+    for (name, counter) in stats.named() {
         line(out, name, Stats::get(counter));
     }
-    line(
-        out,
-        "instantaneous_ops_per_sec",
-        node.stats.instantaneous_ops(),
-    );
-    let (_, keys, items, prefixes) = node.tracking.counts();
+    line(out, "instantaneous_ops_per_sec", stats.instantaneous_ops());
+    let (_, keys, items, prefixes) = tracking.counts();
     line(out, "tracking_total_keys", keys);
     line(out, "tracking_total_items", items);
     line(out, "tracking_total_prefixes", prefixes);
 }
 
-fn replication(node: &Node, out: &mut String) {
-    let m = node.cluster.raft.metrics().borrow().clone();
+fn replication(cluster: &Cluster, replica: &Replica, out: &mut String) {
+    let m = cluster.raft.metrics().borrow().clone();
     let applied = m.last_applied.map_or(0, |l| l.index);
     out.push_str("# Replication\r\n");
-    if m.current_leader == Some(node.cluster.id) {
+    if m.current_leader == Some(cluster.id) {
         line(out, "role", "master");
         let followers: Vec<_> = m
             .membership_config
             .nodes()
-            .filter(|(id, _)| **id != node.cluster.id)
+            .filter(|(id, _)| **id != cluster.id)
             .map(|(id, n)| (*id, n.clone()))
             .collect();
         line(out, "connected_slaves", followers.len());
@@ -250,7 +245,7 @@ fn replication(node: &Node, out: &mut String) {
         line(out, "master_repl_offset", leader_index);
     } else {
         line(out, "role", "slave");
-        let leader = node.cluster.leader();
+        let leader = cluster.leader();
         let (host, port) = leader
             .as_ref()
             .map(|(_, n)| host_port(n))
@@ -271,10 +266,10 @@ fn replication(node: &Node, out: &mut String) {
     line(
         out,
         "cairn_leader_id",
-        node.cluster.leader().map_or(0, |(l, _)| l),
+        cluster.leader().map_or(0, |(l, _)| l),
     );
     line(out, "cairn_applied_index", applied);
-    let (check_index, check_ok) = node.replica.integrity.last().unwrap_or((0, true));
+    let (check_index, check_ok) = replica.integrity.last().unwrap_or((0, true));
     line(out, "cairn_last_check_index", check_index);
     line(
         out,
@@ -290,18 +285,18 @@ fn replication(node: &Node, out: &mut String) {
     line(
         out,
         "cairn_consistency",
-        node.replica
+        replica
             .integrity
             .problem()
             .map_or("ok".to_string(), |p| format!("diverged ({p})")),
     );
 }
 
-fn keyspace(node: &Node, out: &mut String) {
+fn keyspace(replica: &Replica, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    if let Ok(sizes) = node.replica.keyspace.db_sizes() {
+    if let Ok(sizes) = replica.keyspace.db_sizes() {
         for (db, keys, expires) in sizes {
-            let avg_ttl = if expires > 0 { avg_ttl(node, db) } else { 0 };
+            let avg_ttl = if expires > 0 { avg_ttl(replica, db) } else { 0 };
             line(
                 out,
                 &format!("db{db}"),
@@ -318,11 +313,11 @@ const AVG_TTL_SCAN_MAX: usize = 4096;
 /// avg_ttl, in ms, as Redis reports it: an estimate, here the mean remaining TTL of up to
 /// 64 keys with a TTL from a random run of the keyspace (Redis derives it from its active
 /// expiry's samples). 0 when none was found.
-fn avg_ttl(node: &Node, db: u8) -> u64 {
+fn avg_ttl(replica: &Replica, db: u8) -> u64 {
     let now = cairn_raft::types::now_ms();
     let from = rand::random::<u64>();
     let Ok(sampled) =
-        node.replica
+        replica
             .keyspace
             .sample(db, from, true, AVG_TTL_SAMPLE, AVG_TTL_SCAN_MAX, &|_| true)
     else {
@@ -341,13 +336,13 @@ fn avg_ttl(node: &Node, db: u8) -> u64 {
 
 /// ROLE: `["master", offset, [[ip, port, offset], ...]]` or
 /// `["slave", ip, port, "connected", offset]`.
-pub fn role(node: &Node) -> Reply {
-    let m = node.cluster.raft.metrics().borrow().clone();
-    if m.current_leader == Some(node.cluster.id) {
+pub fn role(cluster: &Cluster) -> Reply {
+    let m = cluster.raft.metrics().borrow().clone();
+    if m.current_leader == Some(cluster.id) {
         let replicas = m
             .membership_config
             .nodes()
-            .filter(|(id, _)| **id != node.cluster.id)
+            .filter(|(id, _)| **id != cluster.id)
             .map(|(id, n)| {
                 let (host, port) = host_port(n);
                 let matched = m
@@ -368,12 +363,11 @@ pub fn role(node: &Node) -> Reply {
             Reply::Array(replicas),
         ])
     } else {
-        let (host, port) = node
-            .cluster
+        let (host, port) = cluster
             .leader()
             .map(|(_, n)| host_port(&n))
             .unwrap_or_default();
-        let state = if node.cluster.leader().is_some() {
+        let state = if cluster.leader().is_some() {
             "connected"
         } else {
             "connect"

@@ -15,8 +15,10 @@ use cairn_protocol::command::AclCommand;
 use cairn_protocol::Reply;
 use cairn_raft::{AclOp, OpKind};
 
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::cluster::router::{self, Outcome};
-use crate::node::Node;
+use crate::settings::Settings;
 
 /// The result of checking a request against the connection's user.
 pub enum Verdict {
@@ -26,14 +28,14 @@ pub enum Verdict {
     Gone,
 }
 
-fn requirepass(node: &Node) -> String {
-    node.settings.get("requirepass").unwrap_or_default()
+fn requirepass(settings: &Settings) -> String {
+    settings.get("requirepass").unwrap_or_default()
 }
 
 /// Redis's default user as this node starts it: with `requirepass` as its password.
-fn builtin_default(node: &Node) -> User {
+fn builtin_default(settings: &Settings) -> User {
     let mut user = User::default_user();
-    let pass = requirepass(node);
+    let pass = requirepass(settings);
     if !pass.is_empty() {
         user.nopass = false;
         user.passwords = vec![hash_password(pass.as_bytes())];
@@ -42,32 +44,32 @@ fn builtin_default(node: &Node) -> User {
 }
 
 /// The user named `name`, if it exists.
-pub fn user(node: &Node, name: &str) -> Option<User> {
-    match node.replica.sm.acl_users().get(name) {
+pub fn user(replica: &Replica, settings: &Settings, name: &str) -> Option<User> {
+    match replica.sm.acl_users().get(name) {
         Some(u) => Some(u.clone()),
-        None if name == DEFAULT_USER => Some(builtin_default(node)),
+        None if name == DEFAULT_USER => Some(builtin_default(settings)),
         None => None,
     }
 }
 
 /// Every user, by name.
-fn users(node: &Node) -> Users {
-    let mut all = (*node.replica.sm.acl_users()).clone();
+fn users(replica: &Replica, settings: &Settings) -> Users {
+    let mut all = (*replica.sm.acl_users()).clone();
     all.entry(DEFAULT_USER.to_string())
-        .or_insert_with(|| builtin_default(node));
+        .or_insert_with(|| builtin_default(settings));
     all
 }
 
 /// Whether a new connection must authenticate: the default user is off or has a password.
-pub fn auth_required(node: &Node) -> bool {
-    auth_required_by(&node.replica.sm.acl_users(), node)
+pub fn auth_required(replica: &Replica, settings: &Settings) -> bool {
+    auth_required_by(&replica.sm.acl_users(), settings)
 }
 
 /// [`auth_required`] by the users `table` (a session reads the table once per batch).
-pub fn auth_required_by(table: &Users, node: &Node) -> bool {
+pub fn auth_required_by(table: &Users, settings: &Settings) -> bool {
     match table.get(DEFAULT_USER) {
         Some(d) => !(d.enabled && d.nopass),
-        None => node.settings.is_non_empty("requirepass"),
+        None => settings.is_non_empty("requirepass"),
     }
 }
 
@@ -86,12 +88,17 @@ pub fn check(table: &Users, name: &str, args: &[Bytes]) -> Verdict {
 }
 
 /// AUTH [username] password: the user name the connection now runs as, or the error reply.
-pub fn auth(node: &Node, username: Option<&Bytes>, password: &[u8]) -> Result<String, Reply> {
+pub fn auth(
+    replica: &Replica,
+    settings: &Settings,
+    username: Option<&Bytes>,
+    password: &[u8],
+) -> Result<String, Reply> {
     let name = username.map_or_else(
         || DEFAULT_USER.to_string(),
         |u| String::from_utf8_lossy(u).into_owned(),
     );
-    let found = user(node, &name);
+    let found = user(replica, settings, &name);
     if username.is_none() && found.as_ref().is_some_and(|u| u.nopass) {
         return Err(Reply::error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
@@ -107,10 +114,10 @@ pub fn auth(node: &Node, username: Option<&Bytes>, password: &[u8]) -> Result<St
 
 /// The rules of an ACL SETUSER as they go into the log: clear-text passwords hashed, and the
 /// node's requirepass kept when `default` changes for the first time.
-fn logged_rules(node: &Node, name: &str, rules: &[Bytes]) -> Vec<Bytes> {
+fn logged_rules(replica: &Replica, settings: &Settings, name: &str, rules: &[Bytes]) -> Vec<Bytes> {
     let mut logged = Vec::new();
-    let pass = requirepass(node);
-    if name == DEFAULT_USER && !pass.is_empty() && !node.replica.sm.acl_users().contains_key(name) {
+    let pass = requirepass(settings);
+    if name == DEFAULT_USER && !pass.is_empty() && !replica.sm.acl_users().contains_key(name) {
         logged.push(Bytes::from_static(b"resetpass"));
         logged.push(Bytes::from(format!("#{}", hash_password(pass.as_bytes()))));
     }
@@ -119,8 +126,8 @@ fn logged_rules(node: &Node, name: &str, rules: &[Bytes]) -> Vec<Bytes> {
 }
 
 /// Replicates a change to the users; its reply (`None`: outcome unknown, close).
-async fn change(node: &Node, op: AclOp) -> Option<Reply> {
-    match router::write_ops(&node.cluster, vec![OpKind::Acl(op)])
+async fn change(cluster: &Cluster, op: AclOp) -> Option<Reply> {
+    match router::write_ops(cluster, vec![OpKind::Acl(op)])
         .await
         .pop()
     {
@@ -130,7 +137,7 @@ async fn change(node: &Node, op: AclOp) -> Option<Reply> {
 }
 
 /// CONFIG SET requirepass: the default user's password on every node (empty: nopass).
-pub async fn set_requirepass(node: &Node, pass: &str) -> Option<Reply> {
+pub async fn set_requirepass(cluster: &Cluster, pass: &str) -> Option<Reply> {
     let rules = if pass.is_empty() {
         vec![Bytes::from_static(b"nopass")]
     } else {
@@ -143,37 +150,43 @@ pub async fn set_requirepass(node: &Node, pass: &str) -> Option<Reply> {
         name: DEFAULT_USER.into(),
         rules,
     };
-    change(node, op).await
+    change(cluster, op).await
 }
 
 /// Runs an ACL subcommand for a connection running as `whoami`; `None` when the connection
 /// must close (a change's outcome is unknown).
-pub async fn command(node: &Node, whoami: &str, cmd: AclCommand) -> Option<Reply> {
+pub async fn command(
+    cluster: &Cluster,
+    replica: &Replica,
+    settings: &Settings,
+    whoami: &str,
+    cmd: AclCommand,
+) -> Option<Reply> {
     let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
     Some(match cmd {
         AclCommand::SetUser { name, rules } => {
             let name = text(&name);
-            let rules = logged_rules(node, &name, &rules);
-            return change(node, AclOp::SetUser { name, rules }).await;
+            let rules = logged_rules(replica, settings, &name, &rules);
+            return change(cluster, AclOp::SetUser { name, rules }).await;
         }
         AclCommand::DelUser(names) => {
             let names: Vec<String> = names.iter().map(text).collect();
             if names.iter().any(|n| n == DEFAULT_USER) {
                 return Some(Reply::from(RedisError::DefaultUserUndeletable));
             }
-            return change(node, AclOp::DelUser { names }).await;
+            return change(cluster, AclOp::DelUser { names }).await;
         }
-        AclCommand::GetUser(name) => match user(node, &text(&name)) {
+        AclCommand::GetUser(name) => match user(replica, settings, &text(&name)) {
             None => Reply::Nil,
             Some(u) => describe(&u),
         },
         AclCommand::List => Reply::Array(
-            users(node)
+            users(replica, settings)
                 .iter()
                 .map(|(name, u)| Reply::bulk(format!("user {name} {}", u.describe())))
                 .collect(),
         ),
-        AclCommand::Users => Reply::Array(users(node).into_keys().map(Reply::bulk).collect()),
+        AclCommand::Users => Reply::Array(users(replica, settings).into_keys().map(Reply::bulk).collect()),
         AclCommand::WhoAmI => Reply::bulk(whoami.to_string()),
         AclCommand::Cat(None) => Reply::Array(CATEGORIES.iter().map(|c| Reply::bulk(*c)).collect()),
         AclCommand::Cat(Some(category)) => category_commands(&text(&category)),

@@ -26,8 +26,11 @@ use cairn_raft::types::now_ms;
 use cairn_raft::OpKind;
 use tokio::time::Instant;
 
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::cluster::router::{self, Outcome};
 use crate::node::Node;
+use crate::server::clients::Clients;
 use crate::server::clients::Control;
 use crate::server::turnstile::Ticket;
 
@@ -73,14 +76,16 @@ pub async fn run(
             () = &mut timeout, if !first => return Ended::Reply(timed_out(&cmd.op)),
             () = node.turnstile.turn(ticket.0, round) => {}
         }
-        let popped = if worth_trying(node, db, &cmd, first) {
-            pop(node, db, &cmd.op).await
+        let popped = if worth_trying(&node.replica, db, &cmd, first) {
+            pop(&node.cluster, db, &cmd.op).await
         } else {
             Some(Reply::NilArray)
         };
         node.turnstile.done(ticket.0, round);
         let popped = match (first, popped) {
-            (false, Some(Reply::Error(e))) => Some(gone_while_blocked(node, db, &cmd.op, e)),
+            (false, Some(Reply::Error(e))) => {
+                Some(gone_while_blocked(&node.replica, db, &cmd.op, e))
+            }
             (_, popped) => popped,
         };
         match popped {
@@ -88,7 +93,7 @@ pub async fn run(
             Some(_) => {}
             None => return Ended::Close,
         }
-        blocked.get_or_insert_with(|| Blocked::new(node, client));
+        blocked.get_or_insert_with(|| Blocked::new(&node.clients, client));
         // Wait for a change.
         round = tokio::select! {
             () = &mut hangup => return Ended::Close,
@@ -183,7 +188,7 @@ pub async fn run_read(
     }
     let timeout = until(deadline);
     tokio::pin!(timeout);
-    let _blocked = Blocked::new(node, client);
+    let _blocked = Blocked::new(&node.clients, client);
     loop {
         tokio::select! {
             () = &mut hangup => return Ended::Close,
@@ -211,9 +216,9 @@ pub async fn run_read(
 /// that a key of another type gets its WRONGTYPE at once, as in Redis; later looks want a key
 /// of the type the pop takes, as Redis wakes a client only for that (a list deleted and
 /// re-created as a string does not answer a waiting BLPOP).
-fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool {
+fn worth_trying(replica: &Replica, db: u8, cmd: &BlockingCommand, first: bool) -> bool {
     if let WriteCommand::XReadGroup(r) = &cmd.op {
-        return match node.replica.keyspace.reading() {
+        return match replica.keyspace.reading() {
             Some(reading) => keyspace::stream::read::group_ready(&reading, db, r, now_ms()),
             None => true,
         };
@@ -224,7 +229,7 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
     };
     let now = now_ms();
     // While a snapshot loads: let the pop through the log find out.
-    let Some(reading) = node.replica.keyspace.reading() else {
+    let Some(reading) = replica.keyspace.reading() else {
         return true;
     };
     cmd.keys().iter().any(|key| {
@@ -240,14 +245,14 @@ fn worth_trying(node: &Node, db: u8, cmd: &BlockingCommand, first: bool) -> bool
 
 /// The error a blocked XREADGROUP gets when its stream or group went away while it waited,
 /// in Redis's words (other errors pass as they are).
-fn gone_while_blocked(node: &Node, db: u8, op: &WriteCommand, e: String) -> Reply {
+fn gone_while_blocked(replica: &Replica, db: u8, op: &WriteCommand, e: String) -> Reply {
     let WriteCommand::XReadGroup(r) = op else {
         return Reply::Error(e);
     };
     if !e.starts_with("NOGROUP") && !e.starts_with("WRONGTYPE") {
         return Reply::Error(e);
     }
-    let streams_there = node.replica.keyspace.reading().is_some_and(|reading| {
+    let streams_there = replica.keyspace.reading().is_some_and(|reading| {
         r.streams.iter().all(|(key, _)| {
             let query = ReadCommand::Type { key: key.clone() };
             matches!(keyspace::read(&reading, db, &query, now_ms()), Ok(Reply::Simple(t)) if t == "stream")
@@ -261,9 +266,9 @@ fn gone_while_blocked(node: &Node, db: u8, op: &WriteCommand, e: String) -> Repl
 }
 
 /// One try of the pop through the leader; `None` when its outcome is unknown.
-async fn pop(node: &Node, db: u8, op: &WriteCommand) -> Option<Reply> {
+async fn pop(cluster: &Cluster, db: u8, op: &WriteCommand) -> Option<Reply> {
     let ops = vec![OpKind::command(db, op.clone())];
-    match router::write_ops(&node.cluster, ops).await.pop() {
+    match router::write_ops(cluster, ops).await.pop() {
         Some(Outcome::Reply(r)) => Some(r),
         _ => None,
     }
@@ -281,19 +286,19 @@ fn timed_out(op: &WriteCommand) -> Reply {
 /// Marks the client as blocked (INFO's `blocked_clients`, CLIENT LIST's `b` flag) while it
 /// lives.
 struct Blocked<'a> {
-    node: &'a Node,
+    clients: &'a Clients,
     client: u64,
 }
 
 impl<'a> Blocked<'a> {
-    fn new(node: &'a Node, client: u64) -> Self {
-        node.clients.update(client, |c| c.blocked = true);
-        Blocked { node, client }
+    fn new(clients: &'a Clients, client: u64) -> Self {
+        clients.update(client, |c| c.blocked = true);
+        Blocked { clients, client }
     }
 }
 
 impl Drop for Blocked<'_> {
     fn drop(&mut self) {
-        self.node.clients.update(self.client, |c| c.blocked = false);
+        self.clients.update(self.client, |c| c.blocked = false);
     }
 }

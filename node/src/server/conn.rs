@@ -39,7 +39,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
         ConnCommand::Client(c) => client(s, c),
         ConnCommand::Config(c) => config(s, c),
         ConnCommand::Info(sections) => Reply::Verbatim(info::render(&s.node, &sections)),
-        ConnCommand::Role => info::role(&s.node),
+        ConnCommand::Role => info::role(&s.node.cluster),
         ConnCommand::Time => time_reply(),
         // SAVE waits, so the session runs it (see `Session::run`); never reached here.
         ConnCommand::Save => Reply::error("ERR SAVE is run by the session"),
@@ -94,7 +94,7 @@ pub fn handle(s: &mut Session, cmd: ConnCommand) -> Reply {
 }
 
 fn auth(s: &mut Session, username: Option<&Bytes>, password: &Bytes) -> Reply {
-    match crate::server::acl::auth(&s.node, username, password) {
+    match crate::server::acl::auth(&s.node.replica, &s.node.settings, username, password) {
         Ok(user) => {
             s.login(user);
             Reply::ok()
@@ -109,7 +109,9 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
         if r.is_error() {
             return r;
         }
-    } else if !s.authenticated && crate::server::acl::auth_required(&s.node) {
+    } else if !s.authenticated
+        && crate::server::acl::auth_required(&s.node.replica, &s.node.settings)
+    {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     match h.protover {
@@ -123,7 +125,7 @@ fn hello(s: &mut Session, h: Hello) -> Reply {
     }
     let resp = if s.protocol == Protocol::Resp3 { 3 } else { 2 };
     s.node.clients.update(s.id, |c| c.resp = resp);
-    let role = if info::is_leader(&s.node) {
+    let role = if s.node.cluster.is_leader() {
         "master"
     } else {
         "replica"
@@ -228,7 +230,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
         ClientCommand::Kill { filter, old_form } => {
             if let Some(user) = &filter.user {
                 let name = String::from_utf8_lossy(user);
-                if crate::server::acl::user(&s.node, &name).is_none() {
+                if crate::server::acl::user(&s.node.replica, &s.node.settings, &name).is_none() {
                     let shown: String = name.chars().take(128).collect();
                     return Reply::error(format!("ERR No such user '{shown}'"));
                 }
@@ -272,7 +274,7 @@ fn client(s: &mut Session, c: ClientCommand) -> Reply {
         }
         ClientCommand::Tracking { on: false, .. } => {
             if s.track.on {
-                crate::node::stop_tracking(&s.node, s.id);
+                s.node.stop_tracking(s.id);
             }
             s.track = Default::default();
             Reply::ok()

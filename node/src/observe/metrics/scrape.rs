@@ -9,13 +9,15 @@ use prometheus::{Encoder, IntCounter, TextEncoder};
 
 use super::legacy::Legacy;
 use super::state::{Field, FloatField, State};
+use crate::cluster::handle::Cluster;
+use crate::cluster::replica::Replica;
 use crate::node::Node;
 use crate::observe::stats::Stats;
 
 impl super::Metrics {
     /// Starts what must watch the node between scrapes (leader changes).
-    pub fn watch(&self, node: &Arc<Node>) {
-        self.state.watch_leader(node);
+    pub fn watch(&self, cluster: &Cluster) {
+        self.state.watch_leader(cluster);
     }
 
     /// The text exposition, with state gauges refreshed from the node.
@@ -32,8 +34,8 @@ impl super::Metrics {
 
 impl State {
     /// Counts leader changes as they happen (a scrape would miss the ones between two).
-    pub fn watch_leader(self: &Arc<Self>, node: &Arc<Node>) {
-        let mut rx = node.cluster.raft.metrics();
+    pub fn watch_leader(self: &Arc<Self>, cluster: &Cluster) {
+        let mut rx = cluster.raft.metrics();
         let me = self.clone();
         tokio::spawn(async move {
             let mut seen: Option<(u64, u64)> = None;
@@ -60,7 +62,7 @@ impl State {
         let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let membership = m.membership_config.membership();
         let voters = membership.voter_ids().count();
-        let limits = crate::cache::eviction::Limits::of(node);
+        let limits = crate::cache::eviction::Limits::of(&node.replica, &node.settings);
         let backup = node.backups.status.last();
         let timeout = node.cluster.config.election_timeout_max_ms;
         let leader = node.cluster.leader().map(|(id, _)| id).filter(|&id| {
@@ -110,7 +112,7 @@ impl State {
         let interval = node.cluster.config.backup.backup_interval.as_secs_f64();
         for (field, gauge) in &self.floats {
             gauge.set(match field {
-                FloatField::SnapshotTimestamp => snapshot_time(node),
+                FloatField::SnapshotTimestamp => snapshot_time(&node.replica),
                 FloatField::BackupLastSuccess => backup
                     .as_ref()
                     .map_or(0.0, |b| b.created_at_ms as f64 / 1000.0),
@@ -136,7 +138,7 @@ impl State {
         self.peer_contact.reset();
         self.reachable.reset();
         let mut reachable = 1; // itself
-        for (peer, age) in self.contact_ages(node, membership) {
+        for (peer, age) in self.contact_ages(&node.cluster, membership) {
             self.peer_contact
                 .with_label_values(&[&peer.to_string()])
                 .set(age.as_secs_f64());
@@ -204,14 +206,14 @@ impl State {
     /// longer contacted, so their age would mean nothing: they are left out.
     fn contact_ages(
         &self,
-        node: &Node,
+        cluster: &Cluster,
         membership: &openraft::Membership<u64, cairn_raft::NodeInfo>,
     ) -> Vec<(u64, std::time::Duration)> {
-        let heard = node.cluster.peers.last_contacts();
+        let heard = cluster.peers.last_contacts();
         let mut unheard = self.unheard.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for (&peer, _) in membership.nodes() {
-            if peer == node.cluster.id {
+            if peer == cluster.id {
                 continue;
             }
             match heard.iter().find(|(id, _)| *id == peer) {
@@ -242,8 +244,8 @@ fn mirror(counter: &IntCounter, value: u64) {
 }
 
 /// The current snapshot file's modification time: when it was written, or restored.
-fn snapshot_time(node: &Node) -> f64 {
-    node.replica
+fn snapshot_time(replica: &Replica) -> f64 {
+    replica
         .sm
         .current_snapshot_file()
         .ok()
@@ -301,7 +303,7 @@ impl Legacy {
             ),
             (
                 "maxmemory_bytes",
-                crate::cache::eviction::Limits::of(node).maxmemory as f64,
+                crate::cache::eviction::Limits::of(&node.replica, &node.settings).maxmemory as f64,
             ),
         ];
         for (field, value) in process {

@@ -156,9 +156,14 @@ impl Session {
         }
         if parsed.is_ok() {
             // Refused like a bad command: inside MULTI it also aborts the EXEC, as in Redis.
-            if let Some(oom) =
-                spec.and_then(|n| crate::cache::eviction::refusal(&self.node, n.full, args))
-            {
+            if let Some(oom) = spec.and_then(|n| {
+                crate::cache::eviction::refusal(
+                    &self.node.replica,
+                    &self.node.settings,
+                    n.full,
+                    args,
+                )
+            }) {
                 parsed = Err(oom);
             }
         }

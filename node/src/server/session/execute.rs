@@ -8,7 +8,7 @@ use cairn_protocol::command::{self, ReadCommand, ReplyMode};
 use cairn_protocol::{ConnCommand, Reply, WriteCommand};
 use cairn_raft::types::now_ms;
 
-use crate::cache::lookups::{self, Recorder};
+use crate::cache::lookups;
 use crate::observe::stats::Stats;
 use crate::server::blocking::{self, Ended};
 
@@ -49,16 +49,20 @@ impl Session {
         let mut pending = Pending::default();
         // Writes are accesses of the keys they name (settings read once per parsed batch).
         let node = self.node.clone();
-        let writes = Recorder::new(&node, now_ms(), true);
+        let writes = node.recorder(now_ms(), true);
         loop {
             let next = steps.next();
             let started = Instant::now();
             // The request's table entry, looked up once for all that consult it.
             let spec = next.and_then(|args| Named::of(args));
-            if spec
-                .as_ref()
-                .is_some_and(|n| crate::cache::eviction::may_refuse(&self.node, n.full, n.args))
-                && !self.catch_up_before_oom_check(&mut pending, out).await
+            if spec.as_ref().is_some_and(|n| {
+                crate::cache::eviction::may_refuse(
+                    &self.node.replica,
+                    &self.node.settings,
+                    n.full,
+                    n.args,
+                )
+            }) && !self.catch_up_before_oom_check(&mut pending, out).await
             {
                 return false;
             }
@@ -217,7 +221,14 @@ impl Session {
                 Reply::ok().encode(self.protocol, out);
             }
             Ok(Step::Acl(cmd)) => {
-                let reply = crate::server::acl::command(&self.node, &self.user, cmd).await;
+                let reply = crate::server::acl::command(
+                    &self.node.cluster,
+                    &self.node.replica,
+                    &self.node.settings,
+                    &self.user,
+                    cmd,
+                )
+                .await;
                 match reply {
                     Some(r) => r.encode(self.protocol, out),
                     None => return After::Close,
@@ -258,9 +269,14 @@ impl Session {
                 }
             }
             Ok(Step::Admin(admin)) => {
-                crate::cluster::admin::handle(&self.node, &admin)
-                    .await
-                    .encode(self.protocol, out);
+                crate::cluster::admin::handle(
+                    &self.node.cluster,
+                    &self.node.replica,
+                    &self.node.backups,
+                    &admin,
+                )
+                .await
+                .encode(self.protocol, out);
             }
             Ok(Step::Failover(options)) => {
                 crate::cluster::handoff::cluster_failover(&self.node.cluster, &options)
@@ -314,7 +330,7 @@ impl Session {
         if !self.flush_runs(pending, false, false, out).await {
             return false;
         }
-        if !crate::observe::info::is_leader(&self.node) {
+        if !self.node.cluster.is_leader() {
             if let Err(e) = self.node.reads.wait(&self.node.cluster).await {
                 // The check then decides on what this node has applied.
                 tracing::debug!(error = ?e, "no read index before the maxmemory check");

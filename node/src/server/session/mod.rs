@@ -153,7 +153,7 @@ where
         subs.leave_all(&node.pubsub);
     }
     if session.track.on {
-        crate::node::stop_tracking(&node, id);
+        node.stop_tracking(id);
     }
     node.clients.remove(id);
 }

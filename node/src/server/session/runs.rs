@@ -8,7 +8,6 @@ use cairn_protocol::{ConnCommand, Reply, WriteCommand};
 use cairn_raft::keyspace;
 use cairn_raft::OpKind;
 
-use crate::cache::lookups::Recorder;
 use crate::cluster::router::{self, Outcome};
 use crate::settings::Settings;
 
@@ -88,7 +87,7 @@ impl Session {
         out: &mut BytesMut,
     ) {
         let now = time.now_ms();
-        let recorder = Recorder::new(&self.node, now, !self.no_touch);
+        let recorder = self.node.recorder(now, !self.no_touch);
         let Some(reading) = self.node.replica.keyspace.reading() else {
             for _ in cmds {
                 Reply::error(cairn_raft::store::LOADING).encode(self.protocol, out);
@@ -162,7 +161,7 @@ impl Session {
             Err(e) => return Some(Reply::error(e)),
         };
         if let Some(pass) = pass {
-            let reply = crate::server::acl::set_requirepass(&self.node, &pass).await?;
+            let reply = crate::server::acl::set_requirepass(&self.node.cluster, &pass).await?;
             if reply.is_error() {
                 return Some(reply);
             }

@@ -94,7 +94,7 @@ impl Session {
     /// A new connection's state: database 0, RESP2, the default user (not yet authenticated).
     pub fn new(node: Arc<Node>, id: u64, control: Arc<Control>) -> Session {
         let acl = node.replica.sm.acl_users();
-        let auth_required = crate::server::acl::auth_required_by(&acl, &node);
+        let auth_required = crate::server::acl::auth_required_by(&acl, &node.settings);
         Session {
             acl,
             auth_required,
@@ -128,7 +128,7 @@ impl Session {
         }
         self.publish_outlet();
         if self.track.on {
-            crate::node::stop_tracking(&self.node, self.id);
+            self.node.stop_tracking(self.id);
             self.track = Default::default();
         }
         self.db = 0;
@@ -198,7 +198,7 @@ impl Session {
     /// Reads the ACL users for the next batch of requests.
     pub(super) fn refresh_acl(&mut self) {
         self.acl = self.node.replica.sm.acl_users();
-        self.auth_required = crate::server::acl::auth_required_by(&self.acl, &self.node);
+        self.auth_required = crate::server::acl::auth_required_by(&self.acl, &self.node.settings);
     }
 
     /// A NOLOOP tracking client's write says whose it is (so its own changes are not
