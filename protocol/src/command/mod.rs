@@ -1439,6 +1439,19 @@ pub enum CommandError {
     /// `ERR invalid expire time in '<name>' command`
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpire(String),
+    /// Redis's `addReplySubcommandSyntaxError`: a known subcommand with the wrong number of
+    /// arguments, or an unknown one, of a container that checks its own arity.
+    #[error(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
+    )]
+    SubcommandSyntax { command: String, sub: String },
+    /// Redis's `getRangeLongFromObjectOrReply` (and SELECT's `int` check): an integer outside
+    /// the range the argument takes.
+    #[error("ERR value is out of range, value must between {min} and {max}")]
+    OutOfRangeBetween { min: i64, max: i64 },
+    /// An option given twice, or not one the command takes (FUNCTION LIST).
+    #[error("ERR Unknown argument {0}")]
+    UnknownArgument(String),
     /// One of Redis's errors that several places send (see [`crate::errors`]).
     #[error("{0}")]
     Redis(crate::errors::RedisError),
@@ -1448,6 +1461,14 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// [`CommandError::SubcommandSyntax`] for subcommand `sub` of `container` (any case).
+    pub fn subcommand_syntax(container: &str, sub: &[u8]) -> CommandError {
+        CommandError::SubcommandSyntax {
+            command: container.to_ascii_uppercase(),
+            sub: String::from_utf8_lossy(sub).replace(['\r', '\n'], " "),
+        }
+    }
+
     /// The error line as sent to the client, without the leading `-` and trailing CRLF.
     pub fn resp_error(&self) -> String {
         self.to_string()

@@ -160,11 +160,10 @@ fn int(arg: &[u8]) -> Result<i64> {
 /// from -LONG_MAX to LONG_MAX): any integer but `i64::MIN`, whose negation would overflow.
 fn random_count(arg: &[u8]) -> Result<i64> {
     match int(arg)? {
-        i64::MIN => Err(CommandError::Other(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        ))),
+        i64::MIN => Err(CommandError::OutOfRangeBetween {
+            min: -i64::MAX,
+            max: i64::MAX,
+        }),
         n => Ok(n),
     }
 }

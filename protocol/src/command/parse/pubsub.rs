@@ -24,10 +24,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("pubsub|numpat", [_, _]) => P::NumPat,
         // Redis checks these counts in the command, not the table.
         (_, [_, sub, ..]) if name.starts_with("pubsub|") => {
-            return Err(CommandError::Other(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-                super::one_line(sub)
-            )))
+            return Err(CommandError::subcommand_syntax("pubsub", sub))
         }
         _ => return Err(super::unknown_command(args)),
     };

@@ -24,12 +24,9 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
         ("script|exists", [_, _, shas @ ..]) => Ok(Command::Read(ReadCommand::ScriptExists {
             shas: shas.to_vec(),
         })),
-        ("script|flush" | "function|flush", [_, _, _, _, ..]) => {
-            let sub = &name[name.len() - 5..];
-            let container = name.split('|').next().unwrap_or("").to_ascii_uppercase();
-            Err(CommandError::Other(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
-            )))
+        // SCRIPT FLUSH with more than one option is refused by its own check, below.
+        ("function|flush", [_, _, _, _, ..]) => {
+            Err(CommandError::subcommand_syntax("function", b"flush"))
         }
         ("script|flush", [_, _]) => Ok(Command::Write(WriteCommand::ScriptFlush)),
         ("script|flush", [_, _, mode]) if is(mode, "async") || is(mode, "sync") => {
@@ -80,10 +77,7 @@ pub(super) fn parse(name: &str, args: &[Bytes]) -> Result<Command> {
                     ))
                 }
                 _ => {
-                    return Err(CommandError::Other(
-                        "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
-                            .into(),
-                    ))
+                    return Err(CommandError::subcommand_syntax("function", b"restore"))
                 }
             };
             Ok(Command::Write(WriteCommand::FunctionRestore {
@@ -155,12 +149,7 @@ fn function_load(rest: &[Bytes]) -> Result<Command> {
 fn function_list(mut rest: &[Bytes]) -> Result<Command> {
     let (mut pattern, mut with_code) = (None, false);
     while let Some((option, tail)) = rest.split_first() {
-        let again = || {
-            CommandError::Other(format!(
-                "ERR Unknown argument {}",
-                String::from_utf8_lossy(option)
-            ))
-        };
+        let again = || CommandError::UnknownArgument(String::from_utf8_lossy(option).into());
         if is(option, "withcode") {
             if with_code {
                 return Err(again());
@@ -179,10 +168,7 @@ fn function_list(mut rest: &[Bytes]) -> Result<Command> {
             pattern = Some(p.clone());
             rest = tail;
         } else {
-            return Err(CommandError::Other(format!(
-                "ERR Unknown argument {}",
-                String::from_utf8_lossy(option)
-            )));
+            return Err(again());
         }
     }
     Ok(Command::Read(ReadCommand::FunctionList {

@@ -154,12 +154,9 @@ fn hello(args: &[Bytes]) -> Result<Hello> {
 /// outside `int` is its own); a negative index is out of range here, too large ones are for
 /// the node to refuse (it knows how many databases there are).
 fn select(index: &[u8]) -> Result<u32> {
-    let index = i32::try_from(int(index)?).map_err(|_| {
-        CommandError::Other(format!(
-            "ERR value is out of range, value must between {} and {}",
-            i32::MIN,
-            i32::MAX
-        ))
+    let index = i32::try_from(int(index)?).map_err(|_| CommandError::OutOfRangeBetween {
+        min: i32::MIN.into(),
+        max: i32::MAX.into(),
     })?;
     u32::try_from(index).map_err(|_| CommandError::Redis(RedisError::DbIndexOutOfRange))
 }

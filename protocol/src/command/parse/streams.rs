@@ -539,7 +539,7 @@ fn xinfo(args: &[Bytes]) -> Result<XInfo> {
     let key = args[2].clone();
     if is(&args[1], "consumers") {
         if args.len() != 4 {
-            return Err(sub_syntax("xinfo", &args[1]));
+            return Err(CommandError::subcommand_syntax("xinfo", &args[1]));
         }
         return Ok(XInfo::Consumers {
             key,
@@ -548,7 +548,7 @@ fn xinfo(args: &[Bytes]) -> Result<XInfo> {
     }
     if is(&args[1], "groups") {
         if args.len() != 3 {
-            return Err(sub_syntax("xinfo", &args[1]));
+            return Err(CommandError::subcommand_syntax("xinfo", &args[1]));
         }
         return Ok(XInfo::Groups { key });
     }
@@ -557,18 +557,9 @@ fn xinfo(args: &[Bytes]) -> Result<XInfo> {
         [] => None,
         [f] if is(f, "full") => Some(10),
         [f, c, n] if is(f, "full") && is(c, "count") => Some(u64::try_from(int(n)?).unwrap_or(10)),
-        _ => return Err(sub_syntax("xinfo", &args[1])),
+        _ => return Err(CommandError::subcommand_syntax("xinfo", &args[1])),
     };
     Ok(XInfo::Stream { key, full })
-}
-
-/// Redis's `addReplySubcommandSyntaxError`.
-fn sub_syntax(container: &str, sub: &[u8]) -> CommandError {
-    CommandError::Other(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
-        container.to_ascii_uppercase()
-    ))
 }
 
 fn xgroup(name: &str, args: &[Bytes]) -> Result<XGroupOp> {
@@ -598,7 +589,7 @@ fn xgroup(name: &str, args: &[Bytes]) -> Result<XGroupOp> {
                     entries_read = (n >= 0).then_some(n);
                     i += 2;
                 } else {
-                    return Err(sub_syntax("xgroup", &args[1]));
+                    return Err(CommandError::subcommand_syntax("xgroup", &args[1]));
                 }
             }
             if sub == "create" {
@@ -611,7 +602,7 @@ fn xgroup(name: &str, args: &[Bytes]) -> Result<XGroupOp> {
                 }
             } else {
                 if args.len() != 5 && args.len() != 7 {
-                    return Err(sub_syntax("xgroup", &args[1]));
+                    return Err(CommandError::subcommand_syntax("xgroup", &args[1]));
                 }
                 XGroupOp::SetId {
                     key,

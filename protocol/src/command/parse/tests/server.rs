@@ -381,3 +381,30 @@ fn shutdown_options() {
         assert_eq!(err(bad), "ERR syntax error", "{bad}");
     }
 }
+
+/// Containers that check their own arity answer as Redis's `addReplySubcommandSyntaxError`
+/// does, with the subcommand as given and the container in capitals.
+#[test]
+fn subcommand_syntax_errors() {
+    let text = |sub: &str, container: &str| {
+        format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+        )
+    };
+    assert_eq!(err("xinfo stream s full count"), text("stream", "XINFO"));
+    // SCRIPT FLUSH checks its options itself (Redis's eval.c).
+    assert_eq!(
+        err("script flush sync extra"),
+        "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+    );
+    assert_eq!(err("function flush sync extra"), text("flush", "FUNCTION"));
+    assert_eq!(
+        err("function restore payload flush extra"),
+        text("restore", "FUNCTION")
+    );
+    assert_eq!(
+        err("function list withcode withcode"),
+        "ERR Unknown argument withcode"
+    );
+    assert_eq!(err("function list bogus"), "ERR Unknown argument bogus");
+}
