@@ -2,10 +2,10 @@
 //! node's copy of the data ([`replica::Replica`]), the
 //! write path to the leader (`router`), linearizable reads (`read_barrier`), bootstrap and
 //! membership, leadership hand-off, replicas' consistency checks (`checker`, `integrity`) and
-//! repair, a lost disk's way back (`amnesia`), WAIT, and the commands that show or change the
-//! cluster (`CAIRN ...` in `admin`, `CLUSTER ...` in `redis_cluster`, `cairn status`).
+//! repair, a lost disk's way back (`amnesia`), WAIT, and Redis Cluster's view of it
+//! (`CLUSTER ...` in `redis_cluster`, `cairn status`). The `CAIRN ...` command that drives
+//! these parts (and backups) is a client command, in `server::admin`.
 
-pub mod admin;
 pub mod amnesia;
 pub mod bootstrap;
 pub mod checker;

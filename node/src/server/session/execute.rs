@@ -269,7 +269,7 @@ impl Session {
                 }
             }
             Ok(Step::Admin(admin)) => {
-                crate::cluster::admin::handle(
+                crate::server::admin::handle(
                     &self.node.cluster,
                     &self.node.replica,
                     &self.node.backups,

@@ -2,13 +2,13 @@
 //!
 //! - `CAIRN STATUS`: every member's view (role, term, log and applied index), asked over the
 //!   peer protocol, as text; `cairn status` prints it.
-//! - `CAIRN CHECK`: a consistency-check round now (see `checker`), one line per member.
+//! - `CAIRN CHECK`: a consistency-check round now (see `cluster::checker`), one line per member.
 //! - `CAIRN MEMBERS`, `CAIRN MEMBER ADD id host:port@raftport`, `CAIRN MEMBER REMOVE id`:
-//!   membership (see `membership`).
+//!   membership (see `cluster::membership`).
 //! - `CAIRN TRANSFER-LEADER [id]`: leadership to `id`, or to the most caught-up voter (see
 //!   `handoff`).
 //! - `CAIRN REPAIR [id]`: rebuilds this node (a replica whose data diverged) from the
-//!   leader's snapshot (see `repair`).
+//!   leader's snapshot (see `cluster::repair`).
 //! - `CAIRN BACKUP [url]`: a backup now from this node (see `backup`), to `url` or to
 //!   `--backup-to`; replies with the manifest's main fields once it is stored.
 
