@@ -87,7 +87,9 @@ fn apply_one(state: &mut State, index: u64, kind: OpKind, now: u64) -> Result<Re
     match kind {
         OpKind::Command { db, cmd } => {
             if db >= DATABASES {
-                return Ok(Reply::error("ERR DB index is out of range"));
+                return Ok(Reply::from(
+                    cairn_protocol::errors::RedisError::DbIndexOutOfRange,
+                ));
             }
             ctx(state, db, now, index).command(&cmd.into())
         }

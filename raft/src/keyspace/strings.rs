@@ -1,7 +1,7 @@
 //! String commands: SET and its variants, counters, APPEND, SETRANGE.
 
 use bytes::Bytes;
-use cairn_protocol::command::{Expiry, GetExTtl, SetCondition, SetTtl};
+use cairn_protocol::command::{CommandError, Expiry, GetExTtl, SetCondition, SetTtl};
 use cairn_protocol::errors::RedisError;
 use cairn_protocol::long_double::LongDouble;
 use cairn_protocol::num::parse_i64;
@@ -88,9 +88,7 @@ impl Ctx<'_> {
                     self.delete(key);
                     return Ok(if get { old_reply } else { Reply::ok() });
                 }
-                Deadline::Invalid => {
-                    return Ok(Reply::error("ERR invalid expire time in 'set' command"))
-                }
+                Deadline::Invalid => return Ok(set_invalid_expire()),
             },
         };
         self.put(key, StoredValue::string(owned(value), expire_at_ms));
@@ -109,9 +107,7 @@ impl Ctx<'_> {
                     self.delete(key);
                     return Reply::ok();
                 }
-                Deadline::Invalid => {
-                    return Reply::error("ERR invalid expire time in 'set' command")
-                }
+                Deadline::Invalid => return set_invalid_expire(),
             },
         };
         self.put(key, StoredValue::string(owned(value), expire_at_ms));
@@ -314,4 +310,10 @@ fn bulk_of(v: &StoredValue) -> Reply {
             Reply::Nil
         }
     }
+}
+
+/// SET's error for a TTL that overflows once resolved against the entry's time: the parser's
+/// text for the same mistake, so both layers say it alike.
+fn set_invalid_expire() -> Reply {
+    Reply::error(CommandError::InvalidExpire("set".into()).resp_error())
 }
