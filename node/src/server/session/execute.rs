@@ -55,14 +55,9 @@ impl Session {
             let started = Instant::now();
             // The request's table entry, looked up once for all that consult it.
             let spec = next.and_then(|args| Named::of(args));
-            if spec.as_ref().is_some_and(|n| {
-                crate::cache::eviction::may_refuse(
-                    &self.node.replica,
-                    &self.node.settings,
-                    n.full,
-                    n.args,
-                )
-            }) && !self.catch_up_before_oom_check(&mut pending, out).await
+            if !self
+                .catch_up_before_oom_check(spec.as_ref(), &mut pending, out)
+                .await
             {
                 return false;
             }
@@ -99,15 +94,7 @@ impl Session {
             let mut pushes_only = false;
             match step {
                 Ok(Step::ReplyMode(mode)) => {
-                    match mode {
-                        ReplyMode::On => {
-                            self.replies_off = false;
-                            self.skip_next = false;
-                            Reply::ok().encode(self.protocol, out);
-                        }
-                        ReplyMode::Off => self.replies_off = true,
-                        ReplyMode::Skip => self.skip_next = !self.replies_off,
-                    }
+                    self.reply_mode(mode, out);
                     self.finished(name, started, args);
                     continue;
                 }
@@ -319,14 +306,35 @@ impl Session {
         true
     }
 
-    /// Before a request that maxmemory may refuse: the writes before it (a DEL may make room)
-    /// and, on a follower, the leader's latest state count first. False when the connection
-    /// must close.
+    /// CLIENT REPLY ON|OFF|SKIP: ON answers OK; SKIP silences the next command only.
+    fn reply_mode(&mut self, mode: ReplyMode, out: &mut BytesMut) {
+        match mode {
+            ReplyMode::On => {
+                self.replies_off = false;
+                self.skip_next = false;
+                Reply::ok().encode(self.protocol, out);
+            }
+            ReplyMode::Off => self.replies_off = true,
+            ReplyMode::Skip => self.skip_next = !self.replies_off,
+        }
+    }
+
+    /// Before a request that maxmemory may refuse (`spec`, as the table finds it): the writes
+    /// before it (a DEL may make room) and, on a follower, the leader's latest state count
+    /// first. False when the connection must close.
     async fn catch_up_before_oom_check(
         &mut self,
+        spec: Option<&Named<'_>>,
         pending: &mut Pending<'_>,
         out: &mut BytesMut,
     ) -> bool {
+        let node = &self.node;
+        let may_refuse = spec.is_some_and(|n| {
+            crate::cache::eviction::may_refuse(&node.replica, &node.settings, n.full, n.args)
+        });
+        if !may_refuse {
+            return true;
+        }
         if !self.flush_runs(pending, false, false, out).await {
             return false;
         }
