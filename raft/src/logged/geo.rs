@@ -1,11 +1,10 @@
 //! The geo queries of logged commands (GEOSEARCH, GEORADIUS... STORE).
 
 use bytes::Bytes;
+use cairn_protocol::command::geo as pg;
 use serde::{Deserialize, Serialize};
 
 use super::mirror;
-
-use cairn_protocol::command::geo as pg;
 
 mirror! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

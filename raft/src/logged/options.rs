@@ -1,12 +1,11 @@
 //! The options and small values that logged commands are made of (TTLs, conditions, ranges...).
 
 use bytes::Bytes;
+use cairn_protocol::command as pc;
+use cairn_protocol::long_double as pl;
 use serde::{Deserialize, Serialize};
 
 use super::mirror;
-
-use cairn_protocol::command as pc;
-use cairn_protocol::long_double as pl;
 
 mirror! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

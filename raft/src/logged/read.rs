@@ -1,14 +1,11 @@
 //! A read as a transaction carries it into the log: the mirror of `ReadCommand`.
 
 use bytes::Bytes;
+use cairn_protocol::command as pc;
 use serde::{Deserialize, Serialize};
 
-use super::mirror;
-
-use cairn_protocol::command as pc;
-
 use super::{
-    BitFieldOp, BitRange, BitUnit, CollectionKind, GeoQuery, GeoUnit, HashPart, LcsAnswer,
+    mirror, BitFieldOp, BitRange, BitUnit, CollectionKind, GeoQuery, GeoUnit, HashPart, LcsAnswer,
     ObjectQuery, PendingRange, ReadFrom, SetOp, SortSpec, StreamId, TtlQuery, XInfo, ZAggregate,
     ZRange, ZRangeBy,
 };

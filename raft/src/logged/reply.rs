@@ -2,11 +2,10 @@
 //! the mirror of protocol's `Reply`.
 
 use bytes::Bytes;
+use cairn_protocol as pr;
 use serde::{Deserialize, Serialize};
 
 use super::mirror;
-
-use cairn_protocol as pr;
 
 mirror! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

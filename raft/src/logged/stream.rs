@@ -1,11 +1,10 @@
 //! The stream options of logged commands (XADD, XTRIM, XGROUP, XREADGROUP, XCLAIM, XINFO...).
 
 use bytes::Bytes;
+use cairn_protocol::command::stream as ps;
 use serde::{Deserialize, Serialize};
 
 use super::mirror;
-
-use cairn_protocol::command::stream as ps;
 
 mirror! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

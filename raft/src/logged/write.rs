@@ -1,14 +1,11 @@
 //! A write command as the log holds it: the mirror of the command model's `WriteCommand`.
 
 use bytes::Bytes;
+use cairn_protocol::command as pc;
 use serde::{Deserialize, Serialize};
 
-use super::mirror;
-
-use cairn_protocol::command as pc;
-
 use super::{
-    AccessHint, BitFieldOp, BitOp, ExpireCondition, Expiry, GeoQuery, GetExTtl, ListEnd,
+    mirror, AccessHint, BitFieldOp, BitOp, ExpireCondition, Expiry, GeoQuery, GetExTtl, ListEnd,
     LongDouble, RestorePolicy, ScriptRef, SetCondition, SetOp, SetTtl, SortSpec, StreamId, Trim,
     XAddId, XAutoClaim, XClaim, XGroupOp, XReadGroup, ZAggregate, ZCompare, ZRange, ZRangeBy,
 };
