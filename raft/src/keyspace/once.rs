@@ -38,12 +38,14 @@ pub(super) fn apply(
     if let Some(recorded) = state.replies.get(id) {
         return Ok(recorded.unwrap_or_else(reply_not_kept));
     }
-    let reply = apply_one(state, index, op, now)?;
-    let stored = logged::Reply::from(reply.clone());
-    let kept = bincode::serialized_size(&stored)
-        .ok()
-        .filter(|size| *size <= REPLY_BYTES_MAX)
-        .map(|_| stored);
+    // Measured in the form it is kept in; a reply too large to keep is moved back, not copied.
+    let stored = logged::Reply::from(apply_one(state, index, op, now)?);
+    let fits = bincode::serialized_size(&stored).is_ok_and(|size| size <= REPLY_BYTES_MAX);
+    let (reply, kept) = if fits {
+        (Reply::from(stored.clone()), Some(stored))
+    } else {
+        (Reply::from(stored), None)
+    };
     state.replies.insert(*id, now, kept);
     Ok(reply)
 }
@@ -108,5 +110,31 @@ mod tests {
         // retries that late).
         let past = apply_entry(&mut txn, 1, entry(1_001 + REPLY_KEPT_MS, vec![incr(1)]));
         assert_eq!(past.unwrap(), vec![Reply::Integer(2)]);
+    }
+
+    /// A reply over [`REPLY_BYTES_MAX`] reaches the client whole, but is not kept: a retry
+    /// learns only that the write was applied.
+    #[test]
+    fn a_reply_too_large_to_keep_is_answered_once_then_only_acknowledged() {
+        let mut txn = State::default();
+        let big = Bytes::from(vec![b'x'; (REPLY_BYTES_MAX + 1) as usize]);
+        let set = |value: Bytes| {
+            OpKind::command(
+                0,
+                WriteCommand::GetSet {
+                    key: Bytes::from_static(b"k"),
+                    value,
+                },
+            )
+        };
+        apply_entry(&mut txn, 1, entry(1_000, vec![set(big.clone())])).unwrap();
+        let tagged = || OpKind::Once {
+            id: RequestId { origin: 7, seq: 1 },
+            op: Box::new(set(Bytes::from_static(b"small"))),
+        };
+        let first = apply_entry(&mut txn, 2, entry(1_001, vec![tagged()])).unwrap();
+        assert_eq!(first, vec![Reply::Bulk(big)]);
+        let retry = apply_entry(&mut txn, 3, entry(1_002, vec![tagged()])).unwrap();
+        assert_eq!(retry, vec![reply_not_kept()]);
     }
 }
