@@ -182,13 +182,13 @@ pub struct Response(pub Vec<cairn_protocol::Reply>);
 
 impl From<Vec<logged::Reply>> for Response {
     fn from(replies: Vec<logged::Reply>) -> Response {
-        Response(replies.into_iter().map(Into::into).collect())
+        Response(logged::Mirror::mirror(replies))
     }
 }
 
 impl From<Response> for Vec<logged::Reply> {
     fn from(response: Response) -> Vec<logged::Reply> {
-        response.0.into_iter().map(Into::into).collect()
+        logged::Mirror::mirror(response.0)
     }
 }
 

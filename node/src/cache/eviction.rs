@@ -226,10 +226,10 @@ pub struct Evictor {
     pub stats: Arc<Stats>,
 }
 
-pub fn spawn(node: Evictor) {
+pub fn spawn(evictor: Evictor) {
     tokio::spawn(async move {
-        let mut shutdown = node.cluster.shutdown.clone();
-        let mut changes = node.replica.sm.changes();
+        let mut shutdown = evictor.cluster.shutdown.clone();
+        let mut changes = evictor.replica.sm.changes();
         let mut pool = Vec::new();
         loop {
             tokio::select! {
@@ -237,13 +237,14 @@ pub fn spawn(node: Evictor) {
                 () = tokio::time::sleep(IDLE_WAKE) => {}
                 _ = shutdown.changed() => return,
             }
-            node.stats
-                .note_used_memory(node.replica.keyspace.used_bytes());
-            if node.cluster.raft.metrics().borrow().current_leader != Some(node.cluster.id) {
+            evictor
+                .stats
+                .note_used_memory(evictor.replica.keyspace.used_bytes());
+            if !evictor.cluster.is_leader() {
                 pool.clear();
                 continue;
             }
-            if let Err(e) = evict(&node, &mut pool).await {
+            if let Err(e) = evict(&evictor, &mut pool).await {
                 tracing::debug!(error = %e, "eviction");
             }
         }
@@ -261,21 +262,21 @@ struct Candidate {
     bytes: u64,
 }
 
-async fn evict(node: &Evictor, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
+async fn evict(evictor: &Evictor, pool: &mut Vec<Candidate>) -> anyhow::Result<()> {
     for _ in 0..ROUNDS_MAX {
-        let limits = Limits::of(&node.replica, &node.settings);
-        let used = node.replica.keyspace.used_bytes();
+        let limits = Limits::of(&evictor.replica, &evictor.settings);
+        let used = evictor.replica.keyspace.used_bytes();
         if limits.policy == Policy::NoEviction || !limits.over(used) {
             return Ok(());
         }
-        let sizes = node.replica.keyspace.db_sizes()?;
+        let sizes = evictor.replica.keyspace.db_sizes()?;
         // Victims until what they free brings the dataset back under the limit, as Redis
         // evicts until it is under: no more, so a round never makes room for keys that
         // would have been evicted had they come a moment earlier.
         let excess = used - limits.maxmemory;
         // Sampling reads the store for a while (up to 512 picks): off the async workers, so
         // heartbeats and clients are not held up behind it.
-        let (replica, mut p) = (node.replica.clone(), std::mem::take(pool));
+        let (replica, mut p) = (evictor.replica.clone(), std::mem::take(pool));
         let (victims, p) = tokio::task::spawn_blocking(move || {
             let victims = choose(&replica, &limits, &sizes, &mut p, excess);
             (victims, p)
@@ -288,7 +289,7 @@ async fn evict(node: &Evictor, pool: &mut Vec<Candidate>) -> anyhow::Result<()> 
         }
         let mut by_db: Vec<(u8, Vec<Bytes>)> = Vec::new();
         for c in &victims {
-            node.replica.access.forget(c.db, c.hash);
+            evictor.replica.access.forget(c.db, c.hash);
             match by_db.iter_mut().find(|(db, _)| *db == c.db) {
                 Some((_, keys)) => keys.push(c.key.clone()),
                 None => by_db.push((c.db, vec![c.key.clone()])),
@@ -298,9 +299,9 @@ async fn evict(node: &Evictor, pool: &mut Vec<Candidate>) -> anyhow::Result<()> 
             .into_iter()
             .map(|(db, keys)| OpKind::Evict { db, keys })
             .collect();
-        for r in node.cluster.proposer.propose(ops).await {
+        for r in evictor.cluster.proposer.propose(ops).await {
             if let Reply::Integer(removed) = r? {
-                Stats::add(&node.stats.evicted_keys, removed.max(0) as u64);
+                Stats::add(&evictor.stats.evicted_keys, removed.max(0) as u64);
             }
         }
     }

@@ -30,7 +30,7 @@ pub fn spawn(cluster: Arc<Cluster>, replica: Arc<Replica>, stats: Arc<Stats>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if cluster.raft.metrics().borrow().current_leader != Some(cluster.id) {
+            if !cluster.is_leader() {
                 continue;
             }
             for db in 0..DATABASES {
